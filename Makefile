@@ -1,0 +1,18 @@
+# Developer targets. The two set-up commands are in the README; these are extras.
+GO ?= go
+
+.PHONY: build test vet fmt
+build:
+	$(GO) build -o bin/contactd ./cmd/contactd
+
+test:
+	$(GO) test -race ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -l -w .
+
+# Feature areas add their own targets (eval, bench-data, bench-import, ...) in mk/*.mk.
+-include mk/*.mk
