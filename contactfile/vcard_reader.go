@@ -1,0 +1,249 @@
+package contactfile
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// vcardDecoder reads vCard 2.1, 3.0 and 4.0 card by card: folded lines,
+// quoted-printable soft line breaks, group prefixes, PREF and TYPE=pref.
+//
+// Text outside a card other than BEGIN:VCARD, and a file ending inside a
+// card, are fatal. A card cut short by the next BEGIN:VCARD, an overlong
+// property that matters, and a value that is not UTF-8 after decoding are
+// row errors. Property lines without a colon are ignored, as are binary
+// properties (PHOTO, LOGO, SOUND, KEY).
+type vcardDecoder struct {
+	lr           lineReader
+	ids          *idHasher
+	logical      []byte
+	pendingBegin int
+	emails       []prefValue
+	phones       []prefValue
+	cardBytes    int
+}
+
+// prefValue is an email or phone with its preference (lower is preferred).
+type prefValue struct {
+	v    string
+	pref int
+}
+
+// noPref is the preference of a value without PREF.
+const noPref = 101
+
+func newVCardDecoder(br *bufio.Reader, maxLine int) *vcardDecoder {
+	return &vcardDecoder{lr: lineReader{br: br, max: maxLine}, ids: newIDHasher()}
+}
+
+func (d *vcardDecoder) mapping() Mapping { return Mapping{} }
+
+// vcardProp is one parsed property line.
+type vcardProp struct {
+	name    string
+	value   []byte
+	pref    int
+	qp      bool
+	charset string
+	line    int
+}
+
+func (d *vcardDecoder) next(row *Row, build bool) error {
+	if err := d.findBegin(row); err != nil {
+		return err
+	}
+	d.emails, d.phones, d.cardBytes = d.emails[:0], d.phones[:0], 0
+	var fn string
+	var rowErr *RowError
+	for {
+		l, start, truncated, err := d.readLogical()
+		if err == io.EOF {
+			return &FileError{Line: max(d.lr.line, row.Line),
+				Err: fmt.Errorf("%w (the card begins on line %d)", ErrUnterminatedCard, row.Line)}
+		}
+		if err != nil {
+			return err
+		}
+		p, ok := parseVCardProp(l)
+		if !ok {
+			continue
+		}
+		p.line = start
+		switch p.name {
+		case "END":
+			if isVCard(p.value) {
+				return d.finish(row, fn, rowErr, build)
+			}
+			continue
+		case "BEGIN":
+			if isVCard(p.value) {
+				d.pendingBegin = start
+				return &RowError{Line: row.Line, Message: "card has no END:VCARD before the next BEGIN:VCARD"}
+			}
+			continue
+		}
+		if !build || rowErr != nil {
+			continue
+		}
+		if p.charset == "" && !utf8.Valid(l) {
+			return &FileError{Line: start, Err: ErrInvalidUTF8}
+		}
+		rowErr = d.apply(row, &p, truncated, &fn)
+	}
+}
+
+// findBegin passes blank lines up to the next BEGIN:VCARD and sets the
+// row's line to it.
+func (d *vcardDecoder) findBegin(row *Row) error {
+	if d.pendingBegin > 0 {
+		row.Line, d.pendingBegin = d.pendingBegin, 0
+		return nil
+	}
+	for {
+		l, start, _, err := d.readLogical()
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(l)) == 0 {
+			continue
+		}
+		if p, ok := parseVCardProp(l); ok && p.name == "BEGIN" && isVCard(p.value) {
+			row.Line = start
+			return nil
+		}
+		if !utf8.Valid(l) {
+			return &FileError{Line: start, Err: ErrInvalidUTF8}
+		}
+		return &FileError{Line: start, Err: ErrNotVCard}
+	}
+}
+
+// apply stores one property of the card, or returns why the card is bad.
+func (d *vcardDecoder) apply(row *Row, p *vcardProp, truncated bool, fn *string) *RowError {
+	field := strings.ToLower(p.name)
+	if _, skip := vcardIgnored[p.name]; skip {
+		return nil
+	}
+	if truncated {
+		return &RowError{Line: p.line, Field: field, Message: fmt.Sprintf("longer than %d bytes", d.lr.max)}
+	}
+	v, ok := decodeVCardValue(p)
+	if !ok {
+		return &RowError{Line: p.line, Field: field, Message: "value is not UTF-8 (charset " + cmpOr(p.charset, "UTF-8") + ")"}
+	}
+	if d.cardBytes += len(v); d.cardBytes > 4*d.lr.max {
+		return &RowError{Line: p.line, Field: field, Message: fmt.Sprintf("card larger than %d bytes", 4*d.lr.max)}
+	}
+	switch p.name {
+	case "N":
+		comps := splitComponents(v)
+		row.LastName = strings.TrimSpace(unescapeText(comps[0]))
+		if len(comps) > 1 {
+			row.FirstName = strings.TrimSpace(unescapeText(comps[1]))
+		}
+	case "FN":
+		*fn = strings.TrimSpace(unescapeText(v))
+	case "EMAIL":
+		if s := strings.TrimSpace(trimScheme(unescapeText(v), "mailto:")); s != "" {
+			d.emails = append(d.emails, prefValue{s, p.pref})
+		}
+	case "TEL":
+		if s := telValue(unescapeText(v)); s != "" {
+			d.phones = append(d.phones, prefValue{s, p.pref})
+		}
+	case "ORG":
+		row.Company = cmpOr(row.Company, strings.TrimSpace(unescapeText(splitComponents(v)[0])))
+	case "TITLE":
+		row.Title = cmpOr(row.Title, strings.TrimSpace(unescapeText(v)))
+	case "UID":
+		row.ExternalID = cmpOr(row.ExternalID, strings.TrimSpace(unescapeText(v)))
+	case "X-CONTACTD-EXTERNAL-ID":
+		if s := strings.TrimSpace(unescapeText(v)); s != "" {
+			row.ExternalIDs = append(row.ExternalIDs, s)
+		}
+	default:
+		row.setExtra(field, strings.TrimSpace(unescapeText(v)))
+	}
+	return nil
+}
+
+// vcardIgnored are properties that are not contact data worth keeping.
+var vcardIgnored = map[string]struct{}{
+	"VERSION": {}, "PRODID": {}, "PHOTO": {}, "LOGO": {}, "SOUND": {}, "KEY": {},
+}
+
+// finish orders emails and phones by preference and derives the rest.
+func (d *vcardDecoder) finish(row *Row, fn string, rowErr *RowError, build bool) error {
+	if rowErr != nil {
+		return rowErr
+	}
+	if !build {
+		return nil
+	}
+	for _, list := range [...]*[]prefValue{&d.emails, &d.phones} {
+		slices.SortStableFunc(*list, func(a, b prefValue) int { return a.pref - b.pref })
+	}
+	for _, e := range d.emails {
+		row.addEmail(e.v)
+	}
+	for _, p := range d.phones {
+		row.addPhone(p.v)
+	}
+	d.ids.finish(row, fn)
+	return nil
+}
+
+// readLogical returns the next unfolded line, the line it starts on, and
+// whether it was cut at the bound. The bytes are valid until the next call.
+func (d *vcardDecoder) readLogical() (l []byte, start int, truncated bool, err error) {
+	b, tooLong, err := d.lr.next()
+	if err != nil {
+		return nil, 0, false, err
+	}
+	start = d.lr.line
+	d.logical = append(d.logical[:0], b...)
+	truncated = tooLong
+	qp := isQuotedPrintable(d.logical)
+	for {
+		softBreak := qp && len(d.logical) > 0 && d.logical[len(d.logical)-1] == '='
+		if !softBreak {
+			next, err := d.lr.br.Peek(1)
+			if err != nil || (next[0] != ' ' && next[0] != '\t') {
+				return d.logical, start, truncated, nil
+			}
+		}
+		b, tooLong, err := d.lr.next()
+		if err != nil {
+			return d.logical, start, truncated, nil
+		}
+		if softBreak {
+			d.logical = d.logical[:len(d.logical)-1]
+		} else {
+			b = b[1:]
+		}
+		if tooLong || len(d.logical)+len(b) > d.lr.max {
+			truncated = true
+			continue
+		}
+		d.logical = append(d.logical, b...)
+	}
+}
+
+// isQuotedPrintable reports whether a property line's parameters declare
+// quoted-printable encoding.
+func isQuotedPrintable(l []byte) bool {
+	i := bytes.IndexByte(l, ':')
+	if i < 0 {
+		return false
+	}
+	return bytes.Contains(bytes.ToUpper(l[:i]), []byte("QUOTED-PRINTABLE"))
+}
+
+func isVCard(v []byte) bool {
+	return strings.EqualFold(string(bytes.TrimSpace(v)), "VCARD")
+}

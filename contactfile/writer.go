@@ -1,0 +1,100 @@
+package contactfile
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// ExportRow is one contact as exported.
+type ExportRow struct {
+	ID              string
+	FirstName       string
+	LastName        string
+	Email           string
+	Phone           string
+	Title           string
+	Company         string
+	NormalizedEmail string
+	NormalizedPhone string
+	PhoneExtension  string
+	// PhoneValid is nil when the phone was not checked (or there is none).
+	PhoneValid *bool
+	Status     string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	// ExternalIDs are the contact's external references as "source:id".
+	ExternalIDs []string
+}
+
+// Writer writes exported contacts in one format. Writes are buffered: call
+// Flush at the end (and whenever the output should reach its destination),
+// and check its error. A Writer is not safe for concurrent use.
+type Writer interface {
+	// Write writes one contact. The row is not retained.
+	Write(row *ExportRow) error
+	// Flush writes what is buffered (for CSV, at least the header) to the
+	// underlying writer.
+	Flush() error
+}
+
+// writeBufferSize is the size of a Writer's output buffer.
+const writeBufferSize = 64 << 10
+
+// NewWriter returns a Writer of the given format writing to w.
+func NewWriter(w io.Writer, f Format) (Writer, error) {
+	switch f {
+	case CSV:
+		return NewCSVWriter(w), nil
+	case NDJSON:
+		return NewNDJSONWriter(w), nil
+	case VCard:
+		return NewVCardWriter(w), nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrUnknownFormat, f)
+}
+
+// exportHeader is the header of contactd's CSV export.
+var exportHeader = [...]string{
+	"id", "firstName", "lastName", "email", "phone", "title", "company",
+	"normalizedEmail", "normalizedPhone", "phoneExtension", "phoneValid",
+	"status", "createdAt", "updatedAt", "externalIds",
+}
+
+// ExportHeader returns the columns of contactd's CSV export, in order. A
+// Reader recognises a file with exactly this header and undoes its formula
+// escaping.
+func ExportHeader() []string { return append([]string(nil), exportHeader[:]...) }
+
+// exportTimeLayout is how export times are written (in UTC).
+const exportTimeLayout = time.RFC3339Nano
+
+// formulaTrigger reports whether a spreadsheet would take a cell beginning
+// with c as a formula.
+func formulaTrigger(c byte) bool {
+	switch c {
+	case '=', '+', '-', '@', '\t', '\r':
+		return true
+	}
+	return false
+}
+
+// needsFormulaEscape reports whether s, after any leading single quotes,
+// begins with a formula trigger. Escaping such values too (not just those
+// beginning with a trigger) makes the escape reversible: "'=x" is written
+// "”=x" and read back as "'=x".
+func needsFormulaEscape(s string) bool {
+	i := 0
+	for i < len(s) && s[i] == '\'' {
+		i++
+	}
+	return i < len(s) && formulaTrigger(s[i])
+}
+
+// unescapeFormula undoes the export's formula escape.
+func unescapeFormula(s string) string {
+	if len(s) > 1 && s[0] == '\'' && needsFormulaEscape(s[1:]) {
+		return s[1:]
+	}
+	return s
+}
