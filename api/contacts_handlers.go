@@ -1,0 +1,302 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+)
+
+// contactJSON is a contact as the API shows it.
+type contactJSON struct {
+	ID            uuid.UUID          `json:"id"`
+	FirstName     *string            `json:"firstName"`
+	LastName      *string            `json:"lastName"`
+	Email         *string            `json:"email"`
+	Phone         *string            `json:"phone"`
+	Title         *string            `json:"title"`
+	Company       *string            `json:"company"`
+	Status        contact.Status     `json:"status"`
+	Preferences   preferencesJSON    `json:"preferences"`
+	Relationships []relationshipJSON `json:"relationships"`
+	Normalized    normalizedJSON     `json:"normalized"`
+	Version       int64              `json:"version"`
+	CreatedAt     time.Time          `json:"createdAt"`
+	UpdatedAt     time.Time          `json:"updatedAt"`
+}
+
+type preferencesJSON struct {
+	CommunicationMethods []string          `json:"communicationMethods"`
+	Notifications        notificationsJSON `json:"notifications"`
+}
+
+type notificationsJSON struct {
+	Email *bool `json:"email"`
+	SMS   *bool `json:"sms"`
+}
+
+type normalizedJSON struct {
+	Email          *string    `json:"email"`
+	Phone          *string    `json:"phone"`
+	PhoneExtension *string    `json:"phoneExtension"`
+	PhoneValid     *bool      `json:"phoneValid"`
+	At             *time.Time `json:"at"`
+}
+
+func toContactJSON(c *contact.Contact) contactJSON {
+	methods := c.Preferences.CommunicationMethods
+	if methods == nil {
+		methods = []string{}
+	}
+	rels := make([]relationshipJSON, 0, len(c.Relationships))
+	for _, r := range c.Relationships {
+		rels = append(rels, toRelationshipJSON(r))
+	}
+	return contactJSON{
+		ID: c.ID, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Phone: c.Phone,
+		Title: c.Title, Company: c.Company, Status: c.Status,
+		Preferences: preferencesJSON{CommunicationMethods: methods, Notifications: notificationsJSON{
+			Email: c.Preferences.Notifications.Email, SMS: c.Preferences.Notifications.SMS}},
+		Relationships: rels,
+		Normalized: normalizedJSON{Email: c.Normalized.Email, Phone: c.Normalized.Phone,
+			PhoneExtension: c.Normalized.PhoneExtension, PhoneValid: c.Normalized.PhoneValid, At: c.Normalized.At},
+		Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+}
+
+// readPreferences reads a preferences patch: {communicationMethods, notifications: {email, sms}}.
+func readPreferences(o *object) *contact.PreferencesPatch {
+	p, null := o.child("preferences")
+	if null {
+		// null resets every preference.
+		return &contact.PreferencesPatch{
+			CommunicationMethods: contact.Opt[[]string]{Set: true, Null: true},
+			NotifyEmail:          contact.Opt[bool]{Set: true, Null: true},
+			NotifySMS:            contact.Opt[bool]{Set: true, Null: true},
+		}
+	}
+	if p == nil {
+		return nil
+	}
+	patch := &contact.PreferencesPatch{CommunicationMethods: p.strings("communicationMethods")}
+	if n, null := p.child("notifications"); n != nil {
+		patch.NotifyEmail, patch.NotifySMS = n.boolean("email"), n.boolean("sms")
+		n.rejectUnknown()
+	} else if null {
+		patch.NotifyEmail = contact.Opt[bool]{Set: true, Null: true}
+		patch.NotifySMS = contact.Opt[bool]{Set: true, Null: true}
+	}
+	p.rejectUnknown()
+	return patch
+}
+
+func (s *server) createContact(c *gin.Context) {
+	o := readBody(c)
+	if o == nil {
+		return
+	}
+	in := contact.NewContact{
+		FirstName: o.str("firstName").Value, LastName: o.str("lastName").Value,
+		Email: o.str("email").Value, Phone: o.str("phone").Value,
+		Title: o.str("title").Value, Company: o.str("company").Value,
+		Preferences: readPreferences(o),
+	}
+	for _, r := range o.children("relationships") {
+		in.Relationships = append(in.Relationships, readRelationship(r))
+	}
+	o.rejectUnknown()
+	if !o.finish(c) {
+		return
+	}
+	allow, ok := boolQuery(c, "allowDuplicate")
+	if !ok {
+		return
+	}
+	in.AllowDuplicate = allow
+	created, err := s.store.CreateContact(c.Request.Context(), in)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Location", "/api/contacts/"+created.ID.String())
+	c.Header("ETag", etag(created.Version))
+	c.JSON(http.StatusCreated, toContactJSON(created))
+}
+
+func (s *server) getContact(c *gin.Context) {
+	id, ok := pathID(c, "contactId", "contact")
+	if !ok {
+		return
+	}
+	got, err := s.store.GetContact(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("ETag", etag(got.Version))
+	c.JSON(http.StatusOK, toContactJSON(got))
+}
+
+func (s *server) updateContact(c *gin.Context) {
+	id, ok := pathID(c, "contactId", "contact")
+	if !ok {
+		return
+	}
+	o := readBody(c)
+	if o == nil {
+		return
+	}
+	u := contact.Update{
+		FirstName: o.str("firstName"), LastName: o.str("lastName"), Email: o.str("email"),
+		Phone: o.str("phone"), Title: o.str("title"), Company: o.str("company"),
+		Preferences: readPreferences(o),
+	}
+	o.rejectUnknown()
+	if !o.finish(c) {
+		return
+	}
+	if im := c.GetHeader("If-Match"); im != "" && strings.TrimSpace(im) != "*" {
+		v, ok := parseETag(im)
+		if !ok {
+			writeProblem(c, http.StatusPreconditionFailed, "If-Match does not name a version of this contact")
+			return
+		}
+		u.IfVersion = v
+	}
+	updated, err := s.store.UpdateContact(c.Request.Context(), id, u)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("ETag", etag(updated.Version))
+	c.JSON(http.StatusOK, toContactJSON(updated))
+}
+
+func (s *server) archiveContact(c *gin.Context) {
+	id, ok := pathID(c, "contactId", "contact")
+	if !ok {
+		return
+	}
+	if err := s.store.ArchiveContact(c.Request.Context(), id); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (s *server) listContacts(c *gin.Context) {
+	var errs []problemField
+	f := contact.ListFilter{Company: strings.TrimSpace(c.Query("company")), Role: strings.TrimSpace(c.Query("role"))}
+	if a := c.Query("account"); a != "" {
+		id, err := uuid.Parse(a)
+		if err != nil {
+			errs = append(errs, problemField{"account", "must be an account id (UUID)"})
+		}
+		f.AccountID = &id
+	}
+	switch st := c.DefaultQuery("status", "active"); st {
+	case "active", "archived", "merged":
+		f.Statuses = []contact.Status{contact.Status(st)}
+	case "all":
+		f.Statuses = []contact.Status{contact.StatusActive, contact.StatusArchived}
+	default:
+		errs = append(errs, problemField{"status", "must be active, archived, merged or all"})
+	}
+	limit, after, perrs := pageParams(c)
+	errs = append(errs, perrs...)
+	if len(errs) > 0 {
+		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
+		return
+	}
+	f.Limit, f.After = limit, after
+	contacts, next, err := s.store.ListContacts(c.Request.Context(), f)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	data := make([]contactJSON, 0, len(contacts))
+	for _, ct := range contacts {
+		data = append(data, toContactJSON(ct))
+	}
+	c.JSON(http.StatusOK, gin.H{"data": data, "nextCursor": encodeCursor(next)})
+}
+
+type auditJSON struct {
+	ID         int64                     `json:"id"`
+	At         time.Time                 `json:"at"`
+	Actor      string                    `json:"actor"`
+	Action     string                    `json:"action"`
+	EntityType string                    `json:"entityType"`
+	EntityID   uuid.UUID                 `json:"entityId"`
+	Changes    map[string]contact.Change `json:"changes"`
+}
+
+// contactAudit lists the audit trail of a contact, oldest first, paged by entry id.
+func (s *server) contactAudit(c *gin.Context) {
+	id, ok := pathID(c, "contactId", "contact")
+	if !ok {
+		return
+	}
+	limit, errs := limitParam(c)
+	var after int64
+	if cur := c.Query("cursor"); cur != "" {
+		v, err := strconv.ParseInt(cur, 10, 64)
+		if err != nil || v < 0 {
+			errs = append(errs, problemField{"cursor", "is not a cursor this endpoint gave"})
+		}
+		after = v
+	}
+	if len(errs) > 0 {
+		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
+		return
+	}
+	if _, err := s.store.GetContact(c.Request.Context(), id); err != nil {
+		writeError(c, err)
+		return
+	}
+	entries, err := s.store.AuditTrail(c.Request.Context(), id, after, limit+1)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	var next *string
+	if len(entries) > limit {
+		entries = entries[:limit]
+		n := strconv.FormatInt(entries[len(entries)-1].ID, 10)
+		next = &n
+	}
+	data := make([]auditJSON, 0, len(entries))
+	for _, e := range entries {
+		data = append(data, auditJSON{e.ID, e.At, e.Actor, e.Action, e.EntityType, e.EntityID, e.Changes})
+	}
+	c.JSON(http.StatusOK, gin.H{"data": data, "nextCursor": next})
+}
+
+func etag(version int64) string { return fmt.Sprintf(`"%d"`, version) }
+
+// parseETag reads a version from an If-Match value such as "3", W/"3" or 3.
+func parseETag(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "W/")
+	s = strings.Trim(s, `"`)
+	v, err := strconv.ParseInt(s, 10, 64)
+	return v, err == nil && v > 0
+}
+
+func boolQuery(c *gin.Context, name string) (bool, bool) {
+	v, present := c.GetQuery(name)
+	if !present || v == "" {
+		return false, true
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", problemField{name, "must be true or false"})
+		return false, false
+	}
+	return b, true
+}

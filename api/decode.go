@@ -1,0 +1,193 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/gin-gonic/gin"
+)
+
+// object reads one JSON object of a request body field by field, so that it can tell an absent
+// field from a null one, name every unknown field (400) and every mistyped one (422).
+type object struct {
+	path    string
+	m       map[string]json.RawMessage
+	used    map[string]bool
+	invalid *[]problemField
+	unknown *[]problemField
+}
+
+// readBody reads the request body as a JSON object. When it cannot (oversized, not JSON, not an
+// object) it answers the request itself and returns nil.
+func readBody(c *gin.Context) *object {
+	// The Content-Type is not checked: curl's default form type with a JSON body is common, and
+	// the body itself must parse as a JSON object whatever it is labelled.
+	data, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeProblem(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body must be at most %d bytes", tooBig.Limit))
+			return nil
+		}
+		writeProblem(c, http.StatusBadRequest, "the body could not be read")
+		return nil
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		writeProblem(c, http.StatusBadRequest, "the body is empty; it must be a JSON object")
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil || m == nil {
+		detail := "the body must be a JSON object"
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			detail = fmt.Sprintf("the body is not valid JSON: %v (at byte %d)", syn, syn.Offset)
+		}
+		writeProblem(c, http.StatusBadRequest, detail)
+		return nil
+	}
+	return &object{m: m, used: map[string]bool{}, invalid: &[]problemField{}, unknown: &[]problemField{}}
+}
+
+func (o *object) field(key string) string { return o.path + key }
+
+func (o *object) bad(key, format string, args ...any) {
+	*o.invalid = append(*o.invalid, problemField{Field: o.field(key), Message: fmt.Sprintf(format, args...)})
+}
+
+// raw returns a present field's value; ok is false when absent.
+func (o *object) raw(key string, aliases ...string) (json.RawMessage, string, bool) {
+	for _, k := range append([]string{key}, aliases...) {
+		if v, ok := o.m[k]; ok {
+			o.used[k] = true
+			return v, k, true
+		}
+	}
+	return nil, key, false
+}
+
+func isNull(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) == "null" }
+
+// str reads a string field (aliases are accepted synonyms).
+func (o *object) str(key string, aliases ...string) contact.Opt[string] {
+	v, name, ok := o.raw(key, aliases...)
+	if !ok {
+		return contact.Opt[string]{}
+	}
+	if isNull(v) {
+		return contact.Opt[string]{Set: true, Null: true}
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		o.bad(name, "must be a string")
+		return contact.Opt[string]{}
+	}
+	return contact.Some(s)
+}
+
+func (o *object) boolean(key string) contact.Opt[bool] {
+	v, name, ok := o.raw(key)
+	if !ok {
+		return contact.Opt[bool]{}
+	}
+	if isNull(v) {
+		return contact.Opt[bool]{Set: true, Null: true}
+	}
+	var b bool
+	if err := json.Unmarshal(v, &b); err != nil {
+		o.bad(name, "must be true or false")
+		return contact.Opt[bool]{}
+	}
+	return contact.Some(b)
+}
+
+func (o *object) strings(key string) contact.Opt[[]string] {
+	v, name, ok := o.raw(key)
+	if !ok {
+		return contact.Opt[[]string]{}
+	}
+	if isNull(v) {
+		return contact.Opt[[]string]{Set: true, Null: true}
+	}
+	var ss []string
+	if err := json.Unmarshal(v, &ss); err != nil {
+		o.bad(name, "must be an array of strings")
+		return contact.Opt[[]string]{}
+	}
+	return contact.Some(ss)
+}
+
+// child reads a nested object; it returns nil when the field is absent or null (null reports
+// through isNullField) or mistyped.
+func (o *object) child(key string) (*object, bool) {
+	v, name, ok := o.raw(key)
+	if !ok {
+		return nil, false
+	}
+	if isNull(v) {
+		return nil, true
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(v, &m); err != nil || m == nil {
+		o.bad(name, "must be an object")
+		return nil, false
+	}
+	return &object{path: o.field(name) + ".", m: m, used: map[string]bool{}, invalid: o.invalid, unknown: o.unknown}, false
+}
+
+// children reads an array of objects.
+func (o *object) children(key string) []*object {
+	v, name, ok := o.raw(key)
+	if !ok || isNull(v) {
+		return nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(v, &items); err != nil {
+		o.bad(name, "must be an array of objects")
+		return nil
+	}
+	out := make([]*object, 0, len(items))
+	for i, item := range items {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(item, &m); err != nil || m == nil {
+			*o.invalid = append(*o.invalid, problemField{Field: fmt.Sprintf("%s[%d]", o.field(name), i), Message: "must be an object"})
+			m = map[string]json.RawMessage{}
+		}
+		out = append(out, &object{path: fmt.Sprintf("%s[%d].", o.field(name), i), m: m, used: map[string]bool{}, invalid: o.invalid, unknown: o.unknown})
+	}
+	return out
+}
+
+// rejectUnknown records every field this object has that was never read.
+func (o *object) rejectUnknown() {
+	keys := make([]string, 0, len(o.m))
+	for k := range o.m {
+		if !o.used[k] {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		*o.unknown = append(*o.unknown, problemField{Field: o.field(k), Message: "unknown field"})
+	}
+}
+
+// finish answers 400 for unknown fields or 422 for invalid ones and reports whether the request
+// may go on.
+func (o *object) finish(c *gin.Context) bool {
+	if len(*o.unknown) > 0 {
+		writeProblem(c, http.StatusBadRequest, "the body has unknown fields", *o.unknown...)
+		return false
+	}
+	if len(*o.invalid) > 0 {
+		writeProblem(c, http.StatusUnprocessableEntity, "the body has invalid fields", *o.invalid...)
+		return false
+	}
+	return true
+}

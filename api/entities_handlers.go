@@ -1,0 +1,124 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+)
+
+type userJSON struct {
+	ID        uuid.UUID `json:"id"`
+	Name      string    `json:"name"`
+	Email     *string   `json:"email"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+type accountJSON struct {
+	ID        uuid.UUID `json:"id"`
+	Name      string    `json:"name"`
+	Domain    *string   `json:"domain"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func (s *server) createUser(c *gin.Context) {
+	o := readBody(c)
+	if o == nil {
+		return
+	}
+	name, email := o.str("name").Value, o.str("email").Value
+	o.rejectUnknown()
+	if !o.finish(c) {
+		return
+	}
+	u, err := s.store.CreateUser(c.Request.Context(), name, email)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Location", "/api/users/"+u.ID.String())
+	c.JSON(http.StatusCreated, userJSON(*u))
+}
+
+func (s *server) getUser(c *gin.Context) {
+	id, ok := pathID(c, "id", "user")
+	if !ok {
+		return
+	}
+	u, err := s.store.GetUser(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, userJSON(*u))
+}
+
+func (s *server) listUsers(c *gin.Context) {
+	limit, after, errs := pageParams(c)
+	if len(errs) > 0 {
+		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
+		return
+	}
+	users, next, err := s.store.ListUsers(c.Request.Context(), after, limit)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	data := make([]userJSON, 0, len(users))
+	for _, u := range users {
+		data = append(data, userJSON(u))
+	}
+	c.JSON(http.StatusOK, gin.H{"data": data, "nextCursor": encodeCursor(next)})
+}
+
+func (s *server) createAccount(c *gin.Context) {
+	o := readBody(c)
+	if o == nil {
+		return
+	}
+	name, domain := o.str("name").Value, o.str("domain").Value
+	o.rejectUnknown()
+	if !o.finish(c) {
+		return
+	}
+	a, err := s.store.CreateAccount(c.Request.Context(), name, domain)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Location", "/api/accounts/"+a.ID.String())
+	c.JSON(http.StatusCreated, accountJSON(*a))
+}
+
+func (s *server) getAccount(c *gin.Context) {
+	id, ok := pathID(c, "id", "account")
+	if !ok {
+		return
+	}
+	a, err := s.store.GetAccount(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, accountJSON(*a))
+}
+
+func (s *server) listAccounts(c *gin.Context) {
+	limit, after, errs := pageParams(c)
+	if len(errs) > 0 {
+		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
+		return
+	}
+	accounts, next, err := s.store.ListAccounts(c.Request.Context(), after, limit)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	data := make([]accountJSON, 0, len(accounts))
+	for _, a := range accounts {
+		data = append(data, accountJSON(a))
+	}
+	c.JSON(http.StatusOK, gin.H{"data": data, "nextCursor": encodeCursor(next)})
+}
+

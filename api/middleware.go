@@ -1,0 +1,110 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const requestIDKey = "requestID"
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// requestID takes a sane X-Request-Id from the client or makes one, and echoes it.
+func requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-Id")
+		if !validRequestID.MatchString(id) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Set(requestIDKey, id)
+		c.Header("X-Request-Id", id)
+		c.Next()
+	}
+}
+
+// accessLog logs one line per request: route template, status and duration, never the query
+// string or body (they may carry emails and phones).
+func accessLog(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		level := slog.LevelInfo
+		if c.Writer.Status() >= 500 {
+			level = slog.LevelError
+		}
+		logger.LogAttrs(c.Request.Context(), level, "request",
+			slog.String("request_id", c.GetString(requestIDKey)),
+			slog.String("method", c.Request.Method),
+			slog.String("route", route),
+			slog.Int("status", c.Writer.Status()),
+			slog.Float64("ms", float64(time.Since(start).Microseconds())/1000))
+	}
+}
+
+// metrics counts requests and their durations by route for Prometheus.
+func metrics(reg prometheus.Registerer) gin.HandlerFunc {
+	hist := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "contactd_http_request_duration_seconds",
+		Help:    "HTTP request durations by route, method and status.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	}, []string{"route", "method", "status"})
+	if err := reg.Register(hist); err != nil {
+		if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
+			hist = are.ExistingCollector.(*prometheus.HistogramVec)
+		}
+	}
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		hist.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).Observe(time.Since(start).Seconds())
+	}
+}
+
+// recovery turns a panic into a logged 500 problem instead of a dropped connection.
+func recovery(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				logger.ErrorContext(c.Request.Context(), "panic", "request_id", c.GetString(requestIDKey), "panic", fmt.Sprint(r))
+				if !c.Writer.Written() {
+					writeProblem(c, http.StatusInternalServerError, "an internal error occurred; quote the request id when reporting it")
+				}
+			}
+		}()
+		c.Next()
+	}
+}
+
+// limitBody caps request bodies; reading past the cap fails and the handler answers 413.
+func limitBody(max int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > max {
+			writeProblem(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body must be at most %d bytes", max))
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+		c.Next()
+	}
+}

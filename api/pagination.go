@@ -1,0 +1,68 @@
+package api
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+)
+
+// defaultLimit is the page size when a list request names none.
+const defaultLimit = 50
+
+// encodeCursor makes an opaque cursor from the last id of a page; nil stays nil (last page).
+func encodeCursor(id *uuid.UUID) *string {
+	if id == nil {
+		return nil
+	}
+	s := base64.RawURLEncoding.EncodeToString(id[:])
+	return &s
+}
+
+func decodeCursor(s string) (*uuid.UUID, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != 16 {
+		return nil, false
+	}
+	id, _ := uuid.FromBytes(b)
+	return &id, true
+}
+
+func limitParam(c *gin.Context) (int, []problemField) {
+	s := c.Query("limit")
+	if s == "" {
+		return defaultLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > contact.MaxListLimit {
+		return 0, []problemField{{"limit", "must be a whole number from 1 to " + strconv.Itoa(contact.MaxListLimit)}}
+	}
+	return n, nil
+}
+
+// pageParams reads limit and cursor.
+func pageParams(c *gin.Context) (int, *uuid.UUID, []problemField) {
+	limit, errs := limitParam(c)
+	var after *uuid.UUID
+	if s := c.Query("cursor"); s != "" {
+		id, ok := decodeCursor(s)
+		if !ok {
+			errs = append(errs, problemField{"cursor", "is not a cursor this endpoint gave"})
+		}
+		after = id
+	}
+	return limit, after, errs
+}
+
+// pathID reads a UUID path parameter; a malformed one names no entity, so it is a 404.
+func pathID(c *gin.Context, param, what string) (uuid.UUID, bool) {
+	id, err := uuid.Parse(c.Param(param))
+	if err != nil {
+		writeProblem(c, http.StatusNotFound, what+" "+strconv.Quote(c.Param(param))+" not found")
+		return uuid.Nil, false
+	}
+	return id, true
+}

@@ -1,0 +1,107 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/gin-gonic/gin"
+)
+
+// Problem is an RFC 9457 problem details document.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	// Errors lists every invalid field of a validation problem.
+	Errors []problemField `json:"errors,omitempty"`
+	// ExistingContactID names the contact a duplicate would collide with (409).
+	ExistingContactID string `json:"existingContactId,omitempty"`
+	// RequestID ties the answer to the server's log.
+	RequestID string `json:"requestId,omitempty"`
+}
+
+type problemField struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// problemTypes maps a status to its problem type URI and title.
+var problemTypes = map[int][2]string{
+	http.StatusBadRequest:            {"https://contactd.dev/problems/bad-request", "Bad request"},
+	http.StatusUnauthorized:          {"https://contactd.dev/problems/unauthorized", "Unauthorized"},
+	http.StatusForbidden:             {"https://contactd.dev/problems/forbidden", "Forbidden"},
+	http.StatusNotFound:              {"https://contactd.dev/problems/not-found", "Not found"},
+	http.StatusMethodNotAllowed:      {"https://contactd.dev/problems/method-not-allowed", "Method not allowed"},
+	http.StatusConflict:              {"https://contactd.dev/problems/conflict", "Conflict"},
+	http.StatusPreconditionFailed:    {"https://contactd.dev/problems/precondition-failed", "Precondition failed"},
+	http.StatusRequestEntityTooLarge: {"https://contactd.dev/problems/too-large", "Request body too large"},
+	http.StatusUnsupportedMediaType:  {"https://contactd.dev/problems/unsupported-media-type", "Unsupported media type"},
+	http.StatusUnprocessableEntity:   {"https://contactd.dev/problems/validation", "Invalid request"},
+	http.StatusInternalServerError:   {"https://contactd.dev/problems/internal", "Internal error"},
+	http.StatusServiceUnavailable:    {"https://contactd.dev/problems/unavailable", "Service unavailable"},
+}
+
+// kindStatus is the one table from domain error kinds to HTTP statuses.
+var kindStatus = map[contact.Kind]int{
+	contact.KindInvalid:            http.StatusUnprocessableEntity,
+	contact.KindNotFound:           http.StatusNotFound,
+	contact.KindConflict:           http.StatusConflict,
+	contact.KindPreconditionFailed: http.StatusPreconditionFailed,
+	contact.KindUnauthorized:       http.StatusUnauthorized,
+	contact.KindForbidden:          http.StatusForbidden,
+}
+
+// writeProblem answers status with a problem document.
+func writeProblem(c *gin.Context, status int, detail string, fields ...problemField) {
+	p := newProblem(c, status, detail)
+	p.Errors = fields
+	sendProblem(c, p)
+}
+
+func newProblem(c *gin.Context, status int, detail string) *Problem {
+	t := problemTypes[status]
+	if t[0] == "" {
+		t = [2]string{"about:blank", http.StatusText(status)}
+	}
+	return &Problem{Type: t[0], Title: t[1], Status: status, Detail: detail, RequestID: c.GetString(requestIDKey)}
+}
+
+func sendProblem(c *gin.Context, p *Problem) {
+	if p.Status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="contactd"`)
+	}
+	c.Header("Content-Type", "application/problem+json")
+	c.AbortWithStatusJSON(p.Status, p)
+}
+
+// writeError answers a domain error with its problem document. Errors that are not domain
+// errors are logged with the request id and answered 500 without their details (a bug or the
+// database being unavailable, never the client's input).
+func writeError(c *gin.Context, err error) {
+	var de *contact.Error
+	if errors.As(err, &de) {
+		status := kindStatus[de.Kind]
+		if status == 0 {
+			status = http.StatusInternalServerError
+		}
+		p := newProblem(c, status, de.Message)
+		for _, f := range de.Fields {
+			p.Errors = append(p.Errors, problemField(f))
+		}
+		p.ExistingContactID = de.ExistingID
+		sendProblem(c, p)
+		return
+	}
+	status := http.StatusInternalServerError
+	detail := "an internal error occurred; quote the request id when reporting it"
+	if errors.Is(err, errUnavailable) || c.Request.Context().Err() != nil {
+		status, detail = http.StatusServiceUnavailable, "the service is unavailable or the request was cancelled"
+	}
+	slog.ErrorContext(c.Request.Context(), "request failed", "request_id", c.GetString(requestIDKey), "err", err)
+	writeProblem(c, status, detail)
+}
+
+var errUnavailable = errors.New("unavailable")

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+)
+
+type relationshipJSON struct {
+	ID         uuid.UUID          `json:"id"`
+	EntityType contact.EntityType `json:"entityType"`
+	EntityID   uuid.UUID          `json:"entityId"`
+	Role       string             `json:"role"`
+	IsPrimary  bool               `json:"isPrimary"`
+	CreatedAt  time.Time          `json:"createdAt"`
+	RemovedAt  *time.Time         `json:"removedAt,omitempty"`
+}
+
+func toRelationshipJSON(r contact.Relationship) relationshipJSON {
+	return relationshipJSON{r.ID, r.EntityType, r.EntityID, r.Role, r.IsPrimary, r.CreatedAt, r.RemovedAt}
+}
+
+// readRelationship reads {type|entityType, entityId, role, isPrimary}.
+func readRelationship(o *object) contact.NewRelationship {
+	r := contact.NewRelationship{
+		EntityType: o.str("type", "entityType").Value,
+		EntityID:   o.str("entityId").Value,
+		Role:       o.str("role").Value,
+		IsPrimary:  o.boolean("isPrimary").Value,
+	}
+	o.rejectUnknown()
+	return r
+}
+
+func (s *server) addRelationship(c *gin.Context) {
+	id, ok := pathID(c, "contactId", "contact")
+	if !ok {
+		return
+	}
+	o := readBody(c)
+	if o == nil {
+		return
+	}
+	in := readRelationship(o)
+	if !o.finish(c) {
+		return
+	}
+	rel, err := s.store.AddRelationship(c.Request.Context(), id, in)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Location", "/api/contacts/"+id.String()+"/relationships/"+rel.ID.String())
+	c.JSON(http.StatusCreated, toRelationshipJSON(*rel))
+}
+
+func (s *server) listRelationships(c *gin.Context) {
+	id, ok := pathID(c, "contactId", "contact")
+	if !ok {
+		return
+	}
+	history, ok := boolQuery(c, "history")
+	if !ok {
+		return
+	}
+	rels, err := s.store.ListRelationships(c.Request.Context(), id, history)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	data := make([]relationshipJSON, 0, len(rels))
+	for _, r := range rels {
+		data = append(data, toRelationshipJSON(r))
+	}
+	c.JSON(http.StatusOK, gin.H{"data": data})
+}
+
+func (s *server) removeRelationship(c *gin.Context) {
+	id, ok := pathID(c, "contactId", "contact")
+	if !ok {
+		return
+	}
+	relID, ok := pathID(c, "relationshipId", "relationship")
+	if !ok {
+		return
+	}
+	if err := s.store.RemoveRelationship(c.Request.Context(), id, relID); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

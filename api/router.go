@@ -1,0 +1,78 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config is what the router needs.
+type Config struct {
+	Store *contact.Store
+	// Ready reports whether the service can serve: database reachable, schema current.
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
+	// MaxBodyBytes caps request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// Registry receives the HTTP metrics and is served on /metrics (default: a new registry).
+	Registry *prometheus.Registry
+}
+
+type server struct {
+	store *contact.Store
+	ready func(ctx context.Context) error
+}
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// NewRouter returns the HTTP handler of the whole API.
+func NewRouter(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &server{store: cfg.Store, ready: cfg.Ready}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(requestID(), recovery(cfg.Logger), accessLog(cfg.Logger), metrics(cfg.Registry), limitBody(cfg.MaxBodyBytes))
+	r.NoRoute(func(c *gin.Context) { writeProblem(c, http.StatusNotFound, "no such route") })
+	r.NoMethod(func(c *gin.Context) { writeProblem(c, http.StatusMethodNotAllowed, "the route does not take this method") })
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})))
+	r.GET("/openapi.yaml", serveOpenAPI)
+
+	a := r.Group("/api", s.authenticate)
+	read, write := require(contact.ScopeRead), require(contact.ScopeWrite)
+
+	a.POST("/contacts", write, s.createContact)
+	a.GET("/contacts", read, s.listContacts)
+	a.GET("/contacts/:contactId", read, s.getContact)
+	a.PUT("/contacts/:contactId", write, s.updateContact)
+	a.PATCH("/contacts/:contactId", write, s.updateContact)
+	a.DELETE("/contacts/:contactId", write, s.archiveContact)
+	a.GET("/contacts/:contactId/audit", read, s.contactAudit)
+	a.POST("/contacts/:contactId/relationships", write, s.addRelationship)
+	a.GET("/contacts/:contactId/relationships", read, s.listRelationships)
+	a.DELETE("/contacts/:contactId/relationships/:relationshipId", write, s.removeRelationship)
+
+	a.POST("/users", write, s.createUser)
+	a.GET("/users", read, s.listUsers)
+	a.GET("/users/:id", read, s.getUser)
+	a.POST("/accounts", write, s.createAccount)
+	a.GET("/accounts", read, s.listAccounts)
+	a.GET("/accounts/:id", read, s.getAccount)
+	return r
+}

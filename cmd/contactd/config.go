@@ -1,0 +1,55 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// config is the process configuration, from the environment with flags on top; defaults are
+// applied here and nowhere else.
+type config struct {
+	DatabaseURL   string
+	Addr          string
+	DefaultRegion string
+	LogLevel      slog.Level
+	MaxWorkers    int
+}
+
+const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/contactd?sslmode=disable"
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		DatabaseURL:   cmp.Or(getenv("DATABASE_URL"), defaultDatabaseURL),
+		Addr:          cmp.Or(getenv("CONTACTD_ADDR"), ":8080"),
+		DefaultRegion: strings.ToUpper(cmp.Or(getenv("CONTACTD_DEFAULT_REGION"), "US")),
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(getenv("CONTACTD_LOG_LEVEL"), "info"))); err != nil {
+		return c, fmt.Errorf("CONTACTD_LOG_LEVEL: want debug, info, warn or error: %w", err)
+	}
+	maxWorkers, err := strconv.Atoi(cmp.Or(getenv("CONTACTD_MAX_WORKERS"), "100"))
+	if err != nil || maxWorkers < 1 || maxWorkers > 10000 {
+		return c, fmt.Errorf("CONTACTD_MAX_WORKERS: want a whole number from 1 to 10000")
+	}
+	c.MaxWorkers = maxWorkers
+	if err := checkRegion(c.DefaultRegion); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func checkRegion(region string) error {
+	if _, ok := phonenumbers.GetSupportedRegions()[region]; !ok {
+		return fmt.Errorf("CONTACTD_DEFAULT_REGION: %q is not a region code phonenumbers knows (such as US, GB, DE)", region)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}

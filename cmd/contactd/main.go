@@ -1,0 +1,20 @@
+// Command contactd is the contact-data service: serve (API and workers), worker, migrate and
+// apikey. See the README for configuration.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "contactd:", err)
+		os.Exit(1)
+	}
+}

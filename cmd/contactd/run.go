@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+const usage = `usage: contactd <command> [flags]
+
+commands:
+  serve     run the API and the workers (migrates first)
+  worker    run the workers only (to scale out job processing)
+  migrate   create the database if needed and apply every migration
+  apikey    create or revoke API keys: apikey create --name N --scopes read,write,admin
+`
+
+// run is the whole program; main and the end-to-end tests call it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, cfg, rest, stdout, stderr)
+	case "worker":
+		return runWorker(ctx, cfg, rest, stderr)
+	case "migrate":
+		return runMigrate(ctx, cfg, rest, stdout)
+	case "apikey":
+		return runAPIKey(ctx, cfg, rest, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("contactd "+name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return nil
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/contactd/contactd/api"
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/migrations"
+	"github.com/contactd/contactd/worker"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/riverqueue/river"
+)
+
+func connect(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if pc.MaxConns < 20 {
+		// Enough for the HTTP handlers and the workers of one process on a small machine;
+		// pool_max_conns in DATABASE_URL overrides it upwards.
+		pc.MaxConns = 20
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s: %w", redactURL(cfg.DatabaseURL), err)
+	}
+	return pool, nil
+}
+
+// redactURL hides a password in a connection string for messages.
+func redactURL(s string) string {
+	pc, err := pgx.ParseConfig(s)
+	if err != nil {
+		return "the database"
+	}
+	return fmt.Sprintf("postgres://%s@%s:%d/%s", pc.User, pc.Host, pc.Port, pc.Database)
+}
+
+// migrateAndConnect creates and migrates the database, then returns a pool on it.
+func migrateAndConnect(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
+	if err := migrations.CreateDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	pool, err := connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrations.Up(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// startWorkers starts a River client working contactd's jobs.
+func startWorkers(ctx context.Context, cfg config, pool *pgxpool.Pool, store *contact.Store, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
+	client, err := worker.NewClient(pool, store, worker.Config{
+		DefaultRegion: cfg.DefaultRegion, MaxWorkers: cfg.MaxWorkers, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := client.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start workers: %w", err)
+	}
+	return client, nil
+}
+
+// stopWorkers lets running jobs finish for a while, then cancels them.
+func stopWorkers(client *river.Client[pgx.Tx], logger *slog.Logger) {
+	soft, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Stop(soft); err != nil {
+		logger.Warn("workers did not stop in time; cancelling their jobs", "err", err)
+		hard, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = client.StopAndCancel(hard)
+	}
+}
+
+func runServe(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (CONTACTD_ADDR)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logger := newLogger(stderr, cfg.LogLevel)
+	pool, err := migrateAndConnect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store, err := contact.NewStore(pool)
+	if err != nil {
+		return err
+	}
+	client, err := startWorkers(ctx, cfg, pool, store, logger)
+	if err != nil {
+		return err
+	}
+	defer stopWorkers(client, logger)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	handler := api.NewRouter(api.Config{
+		Store: store, Logger: logger, Registry: reg,
+		Ready: func(ctx context.Context) error {
+			if err := store.Ping(ctx); err != nil {
+				return errors.New("database unreachable")
+			}
+			current, err := migrations.Current(ctx, pool)
+			if err != nil {
+				return errors.New("cannot read the schema version")
+			}
+			if !current {
+				return errors.New("schema is not current: run contactd migrate")
+			}
+			return nil
+		},
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "contactd listening on http://%s\n", ln.Addr())
+	logger.Info("serving", "addr", ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func runWorker(ctx context.Context, cfg config, args []string, stderr io.Writer) error {
+	if err := parseFlags(newFlags("worker", stderr), args); err != nil {
+		return err
+	}
+	logger := newLogger(stderr, cfg.LogLevel)
+	pool, err := connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	current, err := migrations.Current(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if !current {
+		return errors.New("the database schema is not current: run contactd migrate first")
+	}
+	store, err := contact.NewStore(pool)
+	if err != nil {
+		return err
+	}
+	client, err := startWorkers(ctx, cfg, pool, store, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("working jobs", "max_workers", cfg.MaxWorkers)
+	<-ctx.Done()
+	stopWorkers(client, logger)
+	return nil
+}
+
+func runMigrate(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	if err := parseFlags(newFlags("migrate", stdout), args); err != nil {
+		return err
+	}
+	pool, err := migrateAndConnect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	pool.Close()
+	fmt.Fprintf(stdout, "migrated %s\n", redactURL(cfg.DatabaseURL))
+	return nil
+}

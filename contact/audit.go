@@ -1,0 +1,96 @@
+package contact
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Change is one field's value before and after a change; nil is "no value".
+type Change struct {
+	Before any `json:"before"`
+	After  any `json:"after"`
+}
+
+// AuditEntry is one audited change.
+type AuditEntry struct {
+	ID         int64
+	At         time.Time
+	Actor      string
+	Action     string
+	EntityType string
+	EntityID   uuid.UUID
+	ContactID  *uuid.UUID
+	Changes    map[string]Change
+}
+
+// audit collects the entries of one transaction and writes them in one statement.
+type audit struct {
+	actor   string
+	entries []AuditEntry
+}
+
+func newAudit(ctx context.Context) *audit { return &audit{actor: ActorFrom(ctx)} }
+
+func (a *audit) add(action, entityType string, entityID uuid.UUID, contactID *uuid.UUID, changes map[string]Change) {
+	if changes == nil {
+		changes = map[string]Change{}
+	}
+	a.entries = append(a.entries, AuditEntry{
+		Action: action, EntityType: entityType, EntityID: entityID, ContactID: contactID, Changes: changes,
+	})
+}
+
+func (a *audit) flush(ctx context.Context, tx pgx.Tx) error {
+	if len(a.entries) == 0 {
+		return nil
+	}
+	n := len(a.entries)
+	actions, types := make([]string, n), make([]string, n)
+	entityIDs, contactIDs := make([]uuid.UUID, n), make([]*uuid.UUID, n)
+	changes := make([]map[string]Change, n)
+	for i, e := range a.entries {
+		actions[i], types[i], entityIDs[i], contactIDs[i], changes[i] = e.Action, e.EntityType, e.EntityID, e.ContactID, e.Changes
+	}
+	_, err := tx.Exec(ctx, `
+		INSERT INTO audit_log (actor, action, entity_type, entity_id, contact_id, changes)
+		SELECT $1, a, t, e, c, ch
+		FROM unnest($2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::jsonb[]) AS u(a, t, e, c, ch)`,
+		a.actor, actions, types, entityIDs, contactIDs, changes)
+	if err != nil {
+		return fmt.Errorf("contact: write audit log: %w", err)
+	}
+	a.entries = a.entries[:0]
+	return nil
+}
+
+// AuditTrail returns the audit entries about a contact (its own changes and its relationships'),
+// oldest first, at most limit after the entry id after.
+func (s *Store) AuditTrail(ctx context.Context, contactID uuid.UUID, after int64, limit int) ([]AuditEntry, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, at, actor, action, entity_type, entity_id, contact_id, changes
+		FROM audit_log WHERE contact_id = $1 AND id > $2 ORDER BY id LIMIT $3`, contactID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("contact: audit trail: %w", err)
+	}
+	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
+		var e AuditEntry
+		err := r.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.EntityType, &e.EntityID, &e.ContactID, &e.Changes)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("contact: audit trail: %w", err)
+	}
+	return entries, nil
+}
+
+// strPtrValue returns the value for an audit diff: nil for an absent string.
+func strPtrValue(p *string) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

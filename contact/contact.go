@@ -1,0 +1,152 @@
+package contact
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Status is a contact's lifecycle state.
+type Status string
+
+// The contact statuses. Archived contacts are listed only when asked for; merged ones (a later
+// capability) point at their survivor.
+const (
+	StatusActive   Status = "active"
+	StatusArchived Status = "archived"
+	StatusMerged   Status = "merged"
+)
+
+// Contact is a person in the CRM with the forms the normalize job derived from it.
+type Contact struct {
+	ID          uuid.UUID
+	FirstName   *string
+	LastName    *string
+	Email       *string
+	Phone       *string
+	Title       *string
+	Company     *string
+	Status      Status
+	Preferences Preferences
+	Version     int64
+	Normalized  Normalized
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	// Relationships are the contact's current relationships (filled by Get and List).
+	Relationships []Relationship
+}
+
+// Preferences are a contact's communication preferences.
+type Preferences struct {
+	CommunicationMethods []string      `json:"communicationMethods"`
+	Notifications        Notifications `json:"notifications"`
+}
+
+// Notifications are a contact's notification flags; nil means never set.
+type Notifications struct {
+	Email *bool `json:"email,omitempty"`
+	SMS   *bool `json:"sms,omitempty"`
+}
+
+// Normalized holds the derived, comparable forms of a contact's email and phone.
+type Normalized struct {
+	Email          *string
+	Phone          *string // E.164
+	PhoneExtension *string
+	PhoneValid     *bool
+	At             *time.Time // when the normalize job last wrote them
+}
+
+// EntityType names what a relationship points at.
+type EntityType string
+
+// The entity types a contact can be related to.
+const (
+	EntityUser    EntityType = "user"
+	EntityAccount EntityType = "account"
+)
+
+// Relationship links a contact to a user (Role is the relationship type) or an account.
+type Relationship struct {
+	ID         uuid.UUID
+	ContactID  uuid.UUID
+	EntityType EntityType
+	EntityID   uuid.UUID
+	Role       string
+	IsPrimary  bool
+	CreatedAt  time.Time
+	RemovedAt  *time.Time
+}
+
+// NewContact is the input for creating a contact.
+type NewContact struct {
+	FirstName, LastName, Email, Phone, Title, Company string
+	Preferences                                       *PreferencesPatch
+	Relationships                                     []NewRelationship
+	// AllowDuplicate creates the contact even when an active contact has the same normalized email.
+	AllowDuplicate bool
+}
+
+// NewRelationship is the input for relating a contact to a user or an account.
+type NewRelationship struct {
+	EntityType string
+	EntityID   string
+	Role       string
+	IsPrimary  bool
+}
+
+// Opt is an optional, nullable value in a partial update: Set says the field was present,
+// Null that it was present as null (clear it), otherwise Value is the new value.
+type Opt[T any] struct {
+	Set   bool
+	Null  bool
+	Value T
+}
+
+// Some returns a present, non-null Opt.
+func Some[T any](v T) Opt[T] { return Opt[T]{Set: true, Value: v} }
+
+// Update is a partial update of a contact: fields not Set are kept.
+type Update struct {
+	FirstName, LastName, Email, Phone, Title, Company Opt[string]
+	// Preferences merge into the stored ones; nil keeps them.
+	Preferences *PreferencesPatch
+	// IfVersion, when non-zero, makes the update fail with KindPreconditionFailed unless the
+	// contact is at that version.
+	IfVersion int64
+}
+
+// PreferencesPatch is a partial update of Preferences.
+type PreferencesPatch struct {
+	CommunicationMethods Opt[[]string]
+	NotifyEmail          Opt[bool]
+	NotifySMS            Opt[bool]
+}
+
+// ListFilter selects contacts for List. Zero values do not filter.
+type ListFilter struct {
+	Company   string // case-insensitive exact match
+	Role      string // a current relationship with this role or relationship type
+	AccountID *uuid.UUID
+	// Statuses to include; empty means active only.
+	Statuses []Status
+	Limit    int
+	// After is the keyset cursor: the id of the last contact of the previous page.
+	After *uuid.UUID
+}
+
+// User is a CRM user a contact can be related to.
+type User struct {
+	ID        uuid.UUID
+	Name      string
+	Email     *string
+	CreatedAt time.Time
+}
+
+// Account is a company account a contact can be related to.
+type Account struct {
+	ID        uuid.UUID
+	Name      string
+	Domain    *string
+	CreatedAt time.Time
+}

@@ -1,0 +1,348 @@
+package contact
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/contactd/contactd/matcher"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+const contactColumns = `c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company,
+	c.status, c.preferences, c.version, c.email_normalized, c.phone_e164, c.phone_extension,
+	c.phone_valid, c.normalized_at, c.created_at, c.updated_at`
+
+func scanContact(row pgx.Row) (*Contact, error) {
+	var c Contact
+	err := row.Scan(&c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.Title, &c.Company,
+		&c.Status, &c.Preferences, &c.Version, &c.Normalized.Email, &c.Normalized.Phone,
+		&c.Normalized.PhoneExtension, &c.Normalized.PhoneValid, &c.Normalized.At, &c.CreatedAt, &c.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// emailKey is the normalized email a contact is stored with, or nil.
+func emailKey(email *string) *string {
+	if email == nil {
+		return nil
+	}
+	n, err := matcher.NormalizeEmail(*email)
+	if err != nil {
+		return nil
+	}
+	return &n
+}
+
+// CreateContact validates in and stores it with its relationships, its audit entry and its
+// normalize job in one transaction. When an active contact already has the same normalized email
+// and in.AllowDuplicate is false it fails with KindConflict naming that contact.
+func (s *Store) CreateContact(ctx context.Context, in NewContact) (*Contact, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	prefs := Preferences{}
+	prefs.apply(in.Preferences)
+	c := &Contact{
+		ID: uuid.Must(uuid.NewV7()), FirstName: nullable(in.FirstName), LastName: nullable(in.LastName),
+		Email: nullable(in.Email), Phone: nullable(in.Phone), Title: nullable(in.Title),
+		Company: nullable(in.Company), Status: StatusActive, Preferences: prefs, Version: 1,
+	}
+	c.Normalized.Email = emailKey(c.Email)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if c.Normalized.Email != nil && !in.AllowDuplicate {
+			if err := checkDuplicateEmail(ctx, tx, *c.Normalized.Email); err != nil {
+				return err
+			}
+		}
+		err := tx.QueryRow(ctx, `
+			INSERT INTO contacts (id, first_name, last_name, email, phone, title, company, preferences, email_normalized)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			RETURNING created_at, updated_at`,
+			c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.Preferences, c.Normalized.Email,
+		).Scan(&c.CreatedAt, &c.UpdatedAt)
+		if err != nil {
+			return fmt.Errorf("contact: insert: %w", err)
+		}
+		a := newAudit(ctx)
+		a.add("create", "contact", c.ID, &c.ID, c.fieldChanges(nil))
+		rels, err := addRelationships(ctx, tx, a, c.ID, in.Relationships, "relationships")
+		if err != nil {
+			return err
+		}
+		c.Relationships = rels
+		if err := a.flush(ctx, tx); err != nil {
+			return err
+		}
+		if c.Email != nil || c.Phone != nil {
+			if _, err := s.jobs.InsertTx(ctx, tx, NormalizeArgs{ContactID: c.ID}, nil); err != nil {
+				return fmt.Errorf("contact: enqueue normalize: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkDuplicateEmail fails with KindConflict when an active contact has the normalized email.
+// A transaction-scoped advisory lock on the address serializes concurrent creates of it.
+func checkDuplicateEmail(ctx context.Context, tx pgx.Tx, normalized string) error {
+	key := strings.ToLower(normalized)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7001))`, key); err != nil {
+		return fmt.Errorf("contact: lock email: %w", err)
+	}
+	var existing uuid.UUID
+	err := tx.QueryRow(ctx, `
+		SELECT id FROM contacts
+		WHERE lower(email_normalized) = $1 AND status = 'active' AND email_normalized IS NOT NULL
+		ORDER BY id LIMIT 1`, key).Scan(&existing)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("contact: check duplicate email: %w", err)
+	}
+	return &Error{Kind: KindConflict, Message: "an active contact already has this email address", ExistingID: existing.String()}
+}
+
+// GetContact returns the contact with its current relationships.
+func (s *Store) GetContact(ctx context.Context, id uuid.UUID) (*Contact, error) {
+	c, err := scanContact(s.pool.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("contact %s not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("contact: get %s: %w", id, err)
+	}
+	rels, err := s.currentRelationships(ctx, []uuid.UUID{id})
+	if err != nil {
+		return nil, err
+	}
+	c.Relationships = rels[id]
+	return c, nil
+}
+
+// UpdateContact applies a partial update: fields Set are changed (Null clears them), others are
+// kept, preferences merge. It bumps the version, audits the changed fields and enqueues
+// normalization when the email or phone changed. An update that changes nothing returns the
+// contact as it is.
+func (s *Store) UpdateContact(ctx context.Context, id uuid.UUID, u Update) (*Contact, error) {
+	if err := u.validate(); err != nil {
+		return nil, err
+	}
+	var out *Contact
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		c, err := scanContact(tx.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1 FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("contact %s not found", id)
+		}
+		if err != nil {
+			return fmt.Errorf("contact: lock %s: %w", id, err)
+		}
+		if c.Status == StatusMerged {
+			return &Error{Kind: KindConflict, Message: "contact has been merged into another contact"}
+		}
+		if u.IfVersion != 0 && u.IfVersion != c.Version {
+			return &Error{Kind: KindPreconditionFailed, Message: fmt.Sprintf("contact is at version %d, not %d", c.Version, u.IfVersion)}
+		}
+		before := *c
+		before.Preferences = c.Preferences.clone()
+		for _, f := range u.textFields() {
+			if f.opt.Set {
+				*c.textField(f.name) = nil
+				if !f.opt.Null {
+					*c.textField(f.name) = &f.opt.Value
+				}
+			}
+		}
+		c.Preferences.apply(u.Preferences)
+		if c.FirstName == nil && c.LastName == nil && c.Email == nil && c.Phone == nil {
+			return fieldErrors{{Field: "firstName", Message: "a contact needs a name, an email or a phone"}}.err()
+		}
+		changes := c.fieldChanges(&before)
+		if len(changes) == 0 {
+			out = c
+			return nil
+		}
+		_, emailChanged := changes["email"]
+		_, phoneChanged := changes["phone"]
+		if emailChanged {
+			c.Normalized.Email = emailKey(c.Email)
+		}
+		if phoneChanged && c.Phone == nil {
+			c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid = nil, nil, nil
+		}
+		err = tx.QueryRow(ctx, `
+			UPDATE contacts SET first_name = $2, last_name = $3, email = $4, phone = $5, title = $6,
+				company = $7, preferences = $8, email_normalized = $9, phone_e164 = $10,
+				phone_extension = $11, phone_valid = $12, version = version + 1, updated_at = now()
+			WHERE id = $1 RETURNING version, updated_at`,
+			c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.Preferences,
+			c.Normalized.Email, c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid,
+		).Scan(&c.Version, &c.UpdatedAt)
+		if err != nil {
+			return fmt.Errorf("contact: update %s: %w", id, err)
+		}
+		a := newAudit(ctx)
+		a.add("update", "contact", c.ID, &c.ID, changes)
+		if err := a.flush(ctx, tx); err != nil {
+			return err
+		}
+		if (emailChanged && c.Email != nil) || (phoneChanged && c.Phone != nil) {
+			if _, err := s.jobs.InsertTx(ctx, tx, NormalizeArgs{ContactID: c.ID}, nil); err != nil {
+				return fmt.Errorf("contact: enqueue normalize: %w", err)
+			}
+		}
+		out = c
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	rels, err := s.currentRelationships(ctx, []uuid.UUID{id})
+	if err != nil {
+		return nil, err
+	}
+	out.Relationships = rels[id]
+	return out, nil
+}
+
+// ArchiveContact sets an active contact's status to archived. Archiving an archived contact
+// changes nothing; a merged contact cannot be archived.
+func (s *Store) ArchiveContact(ctx context.Context, id uuid.UUID) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var status Status
+		err := tx.QueryRow(ctx, `SELECT status FROM contacts WHERE id = $1 FOR UPDATE`, id).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("contact %s not found", id)
+		}
+		if err != nil {
+			return fmt.Errorf("contact: lock %s: %w", id, err)
+		}
+		switch status {
+		case StatusArchived:
+			return nil
+		case StatusMerged:
+			return &Error{Kind: KindConflict, Message: "contact has been merged into another contact"}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE contacts SET status = 'archived', version = version + 1, updated_at = now() WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("contact: archive %s: %w", id, err)
+		}
+		a := newAudit(ctx)
+		a.add("archive", "contact", id, &id, map[string]Change{"status": {Before: string(status), After: string(StatusArchived)}})
+		return a.flush(ctx, tx)
+	})
+}
+
+// MaxListLimit bounds a page of ListContacts.
+const MaxListLimit = 500
+
+// ListContacts returns a page of contacts in id order (creation order: ids are UUIDv7) and the
+// cursor of the next page, nil on the last page. Every filter is served by an index.
+func (s *Store) ListContacts(ctx context.Context, f ListFilter) ([]*Contact, *uuid.UUID, error) {
+	if f.Limit <= 0 || f.Limit > MaxListLimit {
+		return nil, nil, fieldErrors{{Field: "limit", Message: fmt.Sprintf("must be between 1 and %d", MaxListLimit)}}.err()
+	}
+	statuses := f.Statuses
+	if len(statuses) == 0 {
+		statuses = []Status{StatusActive}
+	}
+	var where []string
+	args := []any{}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	where = append(where, "c.status = ANY("+arg(statuses)+"::text[])")
+	if f.Company != "" {
+		where = append(where, "lower(c.company) = lower("+arg(f.Company)+")")
+	}
+	if f.Role != "" {
+		r := arg(f.Role)
+		where = append(where, `c.id IN (
+			SELECT contact_id FROM contact_accounts WHERE lower(role) = lower(`+r+`) AND removed_at IS NULL
+			UNION SELECT contact_id FROM contact_users WHERE lower(relationship_type) = lower(`+r+`) AND removed_at IS NULL)`)
+	}
+	if f.AccountID != nil {
+		where = append(where, "c.id IN (SELECT contact_id FROM contact_accounts WHERE account_id = "+arg(*f.AccountID)+" AND removed_at IS NULL)")
+	}
+	if f.After != nil {
+		where = append(where, "c.id > "+arg(*f.After))
+	}
+	q := `SELECT ` + contactColumns + ` FROM contacts c WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY c.id LIMIT ` + arg(f.Limit+1)
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("contact: list: %w", err)
+	}
+	contacts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return scanContact(r) })
+	if err != nil {
+		return nil, nil, fmt.Errorf("contact: list: %w", err)
+	}
+	var next *uuid.UUID
+	if len(contacts) > f.Limit {
+		contacts = contacts[:f.Limit]
+		id := contacts[len(contacts)-1].ID
+		next = &id
+	}
+	ids := make([]uuid.UUID, len(contacts))
+	for i, c := range contacts {
+		ids[i] = c.ID
+	}
+	rels, err := s.currentRelationships(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range contacts {
+		c.Relationships = rels[c.ID]
+	}
+	return contacts, next, nil
+}
+
+func (c *Contact) textField(name string) **string {
+	switch name {
+	case "firstName":
+		return &c.FirstName
+	case "lastName":
+		return &c.LastName
+	case "email":
+		return &c.Email
+	case "phone":
+		return &c.Phone
+	case "title":
+		return &c.Title
+	case "company":
+		return &c.Company
+	}
+	panic("contact: unknown field " + name)
+}
+
+// fieldChanges lists the client-visible fields that differ from before (all set fields when
+// before is nil), for the audit log.
+func (c *Contact) fieldChanges(before *Contact) map[string]Change {
+	changes := map[string]Change{}
+	if before == nil {
+		before = &Contact{}
+	}
+	for _, name := range []string{"firstName", "lastName", "email", "phone", "title", "company"} {
+		b, a := *before.textField(name), *c.textField(name)
+		if strPtrValue(b) != strPtrValue(a) {
+			changes[name] = Change{Before: strPtrValue(b), After: strPtrValue(a)}
+		}
+	}
+	if !before.Preferences.equal(c.Preferences) {
+		changes["preferences"] = Change{Before: before.Preferences, After: c.Preferences}
+	}
+	return changes
+}

@@ -1,0 +1,36 @@
+package contact
+
+import (
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// NormalizeArgs asks for a contact's email and phone to be (re)normalized. The store enqueues it
+// in the transaction of every change that sets or changes them; package worker works it.
+type NormalizeArgs struct {
+	ContactID uuid.UUID `json:"contact_id" river:"unique"`
+}
+
+// Kind is the job's stable kind name.
+func (NormalizeArgs) Kind() string { return "normalize_contact" }
+
+// InsertOpts makes the job unique per contact while it waits or runs. Completed jobs are left
+// out of the unique states so that a change committed after a normalization gets its own job;
+// the worker completes its job in the transaction that writes the normalized forms, so a change
+// that races a running job is either seen by that job or enqueues a new one.
+func (NormalizeArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		MaxAttempts: 10,
+		UniqueOpts: river.UniqueOpts{
+			ByArgs: true,
+			ByState: []rivertype.JobState{
+				rivertype.JobStateAvailable,
+				rivertype.JobStatePending,
+				rivertype.JobStateRunning,
+				rivertype.JobStateRetryable,
+				rivertype.JobStateScheduled,
+			},
+		},
+	}
+}

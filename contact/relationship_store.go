@@ -1,0 +1,282 @@
+package contact
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+const relationshipColumns = `id, contact_id, entity_type, entity_id, role, is_primary, created_at, removed_at`
+
+// relationshipsView unions both relationship tables into one shape.
+const relationshipsView = `(
+	SELECT id, contact_id, 'user' AS entity_type, user_id AS entity_id, relationship_type AS role,
+		false AS is_primary, created_at, removed_at FROM contact_users
+	UNION ALL
+	SELECT id, contact_id, 'account', account_id, coalesce(role, ''), is_primary, created_at, removed_at
+	FROM contact_accounts) r`
+
+func scanRelationship(row pgx.CollectableRow) (Relationship, error) {
+	var r Relationship
+	err := row.Scan(&r.ID, &r.ContactID, &r.EntityType, &r.EntityID, &r.Role, &r.IsPrimary, &r.CreatedAt, &r.RemovedAt)
+	return r, err
+}
+
+// currentRelationships returns the current relationships of the contacts, by contact id, in one
+// query.
+func (s *Store) currentRelationships(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]Relationship, error) {
+	out := make(map[uuid.UUID][]Relationship, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+relationshipColumns+` FROM `+relationshipsView+`
+		WHERE contact_id = ANY($1) AND removed_at IS NULL ORDER BY contact_id, created_at, id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("contact: relationships: %w", err)
+	}
+	rels, err := pgx.CollectRows(rows, scanRelationship)
+	if err != nil {
+		return nil, fmt.Errorf("contact: relationships: %w", err)
+	}
+	for _, r := range rels {
+		out[r.ContactID] = append(out[r.ContactID], r)
+	}
+	return out, nil
+}
+
+// ListRelationships returns a contact's current relationships, and its removed ones too when
+// history is true, oldest first.
+func (s *Store) ListRelationships(ctx context.Context, contactID uuid.UUID, history bool) ([]Relationship, error) {
+	if err := s.requireContact(ctx, s.pool, contactID, false); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+relationshipColumns+` FROM `+relationshipsView+`
+		WHERE contact_id = $1 AND ($2 OR removed_at IS NULL) ORDER BY created_at, id`, contactID, history)
+	if err != nil {
+		return nil, fmt.Errorf("contact: relationships: %w", err)
+	}
+	rels, err := pgx.CollectRows(rows, scanRelationship)
+	if err != nil {
+		return nil, fmt.Errorf("contact: relationships: %w", err)
+	}
+	return rels, nil
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// requireContact fails with KindNotFound unless the contact exists, and with KindConflict when
+// it has been merged and forWrite is true. With forWrite it locks the contact row.
+func (s *Store) requireContact(ctx context.Context, q querier, id uuid.UUID, forWrite bool) error {
+	sql := `SELECT status FROM contacts WHERE id = $1`
+	if forWrite {
+		sql += ` FOR UPDATE`
+	}
+	var status Status
+	err := q.QueryRow(ctx, sql, id).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("contact %s not found", id)
+	}
+	if err != nil {
+		return fmt.Errorf("contact: look up %s: %w", id, err)
+	}
+	if forWrite && status == StatusMerged {
+		return &Error{Kind: KindConflict, Message: "contact has been merged into another contact"}
+	}
+	return nil
+}
+
+// AddRelationship relates a contact to a user or an account. Making the contact the primary
+// contact of an account clears the account's previous primary in the same transaction.
+func (s *Store) AddRelationship(ctx context.Context, contactID uuid.UUID, in NewRelationship) (*Relationship, error) {
+	if err := ValidateRelationship(&in); err != nil {
+		return nil, err
+	}
+	var out Relationship
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := s.requireContact(ctx, tx, contactID, true); err != nil {
+			return err
+		}
+		a := newAudit(ctx)
+		rels, err := addRelationships(ctx, tx, a, contactID, []NewRelationship{in}, "")
+		if err != nil {
+			return err
+		}
+		out = rels[0]
+		return a.flush(ctx, tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// addRelationships inserts validated relationships of one contact. It checks that every entity
+// exists with one query per entity type, naming each missing one as field
+// prefix[i].entityId (or entityId when prefix is empty).
+func addRelationships(ctx context.Context, tx pgx.Tx, a *audit, contactID uuid.UUID, in []NewRelationship, prefix string) ([]Relationship, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	field := func(i int, name string) string {
+		if prefix == "" {
+			return name
+		}
+		return fmt.Sprintf("%s[%d].%s", prefix, i, name)
+	}
+	var userIDs, accountIDs []uuid.UUID
+	for _, r := range in {
+		id := uuid.MustParse(r.EntityID)
+		if EntityType(r.EntityType) == EntityUser {
+			userIDs = append(userIDs, id)
+		} else {
+			accountIDs = append(accountIDs, id)
+		}
+	}
+	users, err := existingIDs(ctx, tx, `SELECT id FROM users WHERE id = ANY($1)`, userIDs)
+	if err != nil {
+		return nil, err
+	}
+	accounts, err := existingIDs(ctx, tx, `SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR SHARE`, accountIDs)
+	if err != nil {
+		return nil, err
+	}
+	var errs fieldErrors
+	seen := map[string]int{}
+	for i, r := range in {
+		id := uuid.MustParse(r.EntityID)
+		exists := users[id]
+		if EntityType(r.EntityType) == EntityAccount {
+			exists = accounts[id]
+		}
+		if !exists {
+			errs.add(field(i, "entityId"), "no %s has this id", r.EntityType)
+		}
+		key := r.EntityType + "/" + r.EntityID
+		if EntityType(r.EntityType) == EntityUser {
+			key += "/" + r.Role
+		}
+		if j, dup := seen[key]; dup {
+			errs.add(field(i, "entityId"), "repeats relationships[%d]", j)
+		}
+		seen[key] = i
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	out := make([]Relationship, 0, len(in))
+	for _, r := range in {
+		rel, err := insertRelationship(ctx, tx, a, contactID, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rel)
+	}
+	return out, nil
+}
+
+func existingIDs(ctx context.Context, tx pgx.Tx, sql string, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	found := map[uuid.UUID]bool{}
+	if len(ids) == 0 {
+		return found, nil
+	}
+	rows, err := tx.Query(ctx, sql, ids)
+	if err != nil {
+		return nil, fmt.Errorf("contact: look up entities: %w", err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("contact: look up entities: %w", err)
+	}
+	for _, id := range got {
+		found[id] = true
+	}
+	return found, nil
+}
+
+func insertRelationship(ctx context.Context, tx pgx.Tx, a *audit, contactID uuid.UUID, in NewRelationship) (Relationship, error) {
+	r := Relationship{
+		ID: uuid.Must(uuid.NewV7()), ContactID: contactID, EntityType: EntityType(in.EntityType),
+		EntityID: uuid.MustParse(in.EntityID), Role: in.Role, IsPrimary: in.IsPrimary,
+	}
+	var err error
+	if r.EntityType == EntityUser {
+		err = tx.QueryRow(ctx, `INSERT INTO contact_users (id, contact_id, user_id, relationship_type)
+			VALUES ($1, $2, $3, $4) RETURNING created_at`, r.ID, contactID, r.EntityID, r.Role).Scan(&r.CreatedAt)
+	} else {
+		if r.IsPrimary {
+			if err := clearPrimary(ctx, tx, a, r.EntityID, contactID); err != nil {
+				return r, err
+			}
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO contact_accounts (id, contact_id, account_id, role, is_primary)
+			VALUES ($1, $2, $3, $4, $5) RETURNING created_at`, r.ID, contactID, r.EntityID, nullable(r.Role), r.IsPrimary).Scan(&r.CreatedAt)
+	}
+	if pgCode(err) == codeUniqueViolation {
+		return r, &Error{Kind: KindConflict, Message: fmt.Sprintf("the contact already has a current relationship to this %s", r.EntityType)}
+	}
+	if err != nil {
+		return r, fmt.Errorf("contact: insert relationship: %w", err)
+	}
+	a.add("create", "relationship", r.ID, &contactID, map[string]Change{
+		"entityType": {After: string(r.EntityType)}, "entityId": {After: r.EntityID.String()},
+		"role": {After: r.Role}, "isPrimary": {After: r.IsPrimary},
+	})
+	return r, nil
+}
+
+// clearPrimary removes the primary flag from the account's current primary contact. The account
+// row is locked first so that two contacts made primary at once serialize.
+func clearPrimary(ctx context.Context, tx pgx.Tx, a *audit, accountID, newPrimary uuid.UUID) error {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, accountID); err != nil {
+		return fmt.Errorf("contact: lock account: %w", err)
+	}
+	rows, err := tx.Query(ctx, `UPDATE contact_accounts SET is_primary = false
+		WHERE account_id = $1 AND is_primary AND removed_at IS NULL RETURNING id, contact_id`, accountID)
+	if err != nil {
+		return fmt.Errorf("contact: clear primary: %w", err)
+	}
+	type cleared struct{ ID, ContactID uuid.UUID }
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[cleared])
+	if err != nil {
+		return fmt.Errorf("contact: clear primary: %w", err)
+	}
+	for _, c := range got {
+		a.add("update", "relationship", c.ID, &c.ContactID, map[string]Change{
+			"isPrimary": {Before: true, After: false},
+			"reason":    {After: "contact " + newPrimary.String() + " became the account's primary"},
+		})
+	}
+	return nil
+}
+
+// RemoveRelationship ends a contact's current relationship; it stays in the history.
+func (s *Store) RemoveRelationship(ctx context.Context, contactID, relID uuid.UUID) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := s.requireContact(ctx, tx, contactID, true); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE contact_users SET removed_at = now()
+			WHERE id = $1 AND contact_id = $2 AND removed_at IS NULL`, relID, contactID)
+		if err != nil {
+			return fmt.Errorf("contact: remove relationship: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			tag, err = tx.Exec(ctx, `UPDATE contact_accounts SET removed_at = now(), is_primary = false
+				WHERE id = $1 AND contact_id = $2 AND removed_at IS NULL`, relID, contactID)
+			if err != nil {
+				return fmt.Errorf("contact: remove relationship: %w", err)
+			}
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("relationship %s of contact %s not found or already removed", relID, contactID)
+		}
+		a := newAudit(ctx)
+		a.add("delete", "relationship", relID, &contactID, nil)
+		return a.flush(ctx, tx)
+	})
+}

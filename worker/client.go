@@ -1,0 +1,44 @@
+package worker
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+)
+
+// Config configures the workers.
+type Config struct {
+	// DefaultRegion is the phone region for numbers without a country code, such as "US".
+	DefaultRegion string
+	// MaxWorkers is how many jobs run at once in this process.
+	MaxWorkers int
+	Logger     *slog.Logger
+}
+
+// NewWorkers registers every contactd worker.
+func NewWorkers(store *contact.Store, cfg Config) *river.Workers {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &NormalizeWorker{Store: store, DefaultRegion: cfg.DefaultRegion})
+	return workers
+}
+
+// NewClient returns a River client that works contactd's jobs from pool (call Start to run it).
+func NewClient(pool *pgxpool.Pool, store *contact.Store, cfg Config) (*river.Client[pgx.Tx], error) {
+	if cfg.MaxWorkers <= 0 {
+		cfg.MaxWorkers = 100
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Logger:  cfg.Logger,
+		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}},
+		Workers: NewWorkers(store, cfg),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("worker: river client: %w", err)
+	}
+	return client, nil
+}
