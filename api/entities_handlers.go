@@ -121,4 +121,3 @@ func (s *server) listAccounts(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"data": data, "nextCursor": encodeCursor(next)})
 }
-

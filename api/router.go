@@ -47,7 +47,9 @@ func NewRouter(cfg Config) http.Handler {
 	r.ContextWithFallback = true
 	r.Use(requestID(), recovery(cfg.Logger), accessLog(cfg.Logger), metrics(cfg.Registry), limitBody(cfg.MaxBodyBytes))
 	r.NoRoute(func(c *gin.Context) { writeProblem(c, http.StatusNotFound, "no such route") })
-	r.NoMethod(func(c *gin.Context) { writeProblem(c, http.StatusMethodNotAllowed, "the route does not take this method") })
+	r.NoMethod(func(c *gin.Context) {
+		writeProblem(c, http.StatusMethodNotAllowed, "the route does not take this method")
+	})
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
