@@ -65,9 +65,9 @@ func readFixture(t testing.TB, name string, opts Options) (*Reader, readResult) 
 
 // contact is the comparable part of a Row.
 type contact struct {
-	line                                         int
+	line                                          int
 	first, last, email, phone, title, company, id string
-	emails, phones                               string
+	emails, phones                                string
 }
 
 func contactOf(r Row) contact {
