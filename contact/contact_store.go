@@ -183,7 +183,8 @@ func (s *Store) UpdateContact(ctx context.Context, id uuid.UUID, u Update) (*Con
 		if emailChanged {
 			c.Normalized.Email = emailKey(c.Email)
 		}
-		if phoneChanged && c.Phone == nil {
+		if phoneChanged {
+			// The job writes the new forms; until then there are none rather than stale ones.
 			c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid = nil, nil, nil
 		}
 		err = tx.QueryRow(ctx, `

@@ -141,9 +141,23 @@ func addRelationships(ctx context.Context, tx pgx.Tx, a *audit, contactID uuid.U
 	if err != nil {
 		return nil, err
 	}
-	accounts, err := existingIDs(ctx, tx, `SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR SHARE`, accountIDs)
+	accounts, err := existingIDs(ctx, tx, `SELECT id FROM accounts WHERE id = ANY($1)`, accountIDs)
 	if err != nil {
 		return nil, err
+	}
+	// Lock the accounts this contact becomes primary of, in id order so that concurrent
+	// transactions cannot deadlock; clearing and setting a primary then serialize per account.
+	// NO KEY UPDATE leaves plain relationship inserts (which take KEY SHARE) unblocked.
+	var primaries []uuid.UUID
+	for _, r := range in {
+		if r.IsPrimary && EntityType(r.EntityType) == EntityAccount {
+			primaries = append(primaries, uuid.MustParse(r.EntityID))
+		}
+	}
+	if len(primaries) > 0 {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, primaries); err != nil {
+			return nil, fmt.Errorf("contact: lock accounts: %w", err)
+		}
 	}
 	var errs fieldErrors
 	seen := map[string]int{}
@@ -229,12 +243,9 @@ func insertRelationship(ctx context.Context, tx pgx.Tx, a *audit, contactID uuid
 	return r, nil
 }
 
-// clearPrimary removes the primary flag from the account's current primary contact. The account
-// row is locked first so that two contacts made primary at once serialize.
+// clearPrimary removes the primary flag from the account's current primary contact. The caller
+// holds the account row's lock.
 func clearPrimary(ctx context.Context, tx pgx.Tx, a *audit, accountID, newPrimary uuid.UUID) error {
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, accountID); err != nil {
-		return fmt.Errorf("contact: lock account: %w", err)
-	}
 	rows, err := tx.Query(ctx, `UPDATE contact_accounts SET is_primary = false
 		WHERE account_id = $1 AND is_primary AND removed_at IS NULL RETURNING id, contact_id`, accountID)
 	if err != nil {

@@ -1,0 +1,329 @@
+package contact_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/dbtest"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
+)
+
+type bundle struct {
+	ctx   context.Context
+	pool  *pgxpool.Pool
+	store *contact.Store
+}
+
+func setup(t *testing.T) bundle {
+	t.Helper()
+	pool := dbtest.Pool(t)
+	store, err := contact.NewStore(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bundle{ctx: contact.WithActor(context.Background(), "test"), pool: pool, store: store}
+}
+
+func count(t *testing.T, b bundle, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := b.pool.QueryRow(b.ctx, sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func requireKind(t *testing.T, err error, kind contact.Kind) *contact.Error {
+	t.Helper()
+	var de *contact.Error
+	if !errors.As(err, &de) || de.Kind != kind {
+		t.Fatalf("got error %v, want kind %d", err, kind)
+	}
+	return de
+}
+
+func TestCreateContactEnqueuesNormalizeInItsTransaction(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "Ada", Email: "ada@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := b.pool.Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(b.ctx) //nolint:errcheck
+	rivertest.RequireInsertedTx[*riverpgxv5.Driver](b.ctx, t, tx, &contact.NormalizeArgs{ContactID: c.ID}, nil)
+}
+
+func TestRolledBackCreateLeavesNoJobAndNoRows(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// An unknown account makes the transaction fail after the contact row was inserted.
+	_, err := b.store.CreateContact(b.ctx, contact.NewContact{
+		FirstName: "Ada", Email: "ada@example.com",
+		Relationships: []contact.NewRelationship{{EntityType: "account", EntityID: uuid.NewString()}},
+	})
+	de := requireKind(t, err, contact.KindInvalid)
+	if len(de.Fields) != 1 || de.Fields[0].Field != "relationships[0].entityId" {
+		t.Fatalf("fields = %+v", de.Fields)
+	}
+	for _, q := range []string{
+		`SELECT count(*) FROM contacts`, `SELECT count(*) FROM audit_log`,
+		`SELECT count(*) FROM river_job`, `SELECT count(*) FROM contact_accounts`,
+	} {
+		if n := count(t, b, q); n != 0 {
+			t.Errorf("%s = %d, want 0", q, n)
+		}
+	}
+}
+
+func TestUpdateEnqueuesOnlyWhenEmailOrPhoneChanges(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, b, `SELECT count(*) FROM river_job`); n != 0 {
+		t.Fatalf("a contact without email or phone enqueued %d jobs", n)
+	}
+	if _, err := b.store.UpdateContact(b.ctx, c.ID, contact.Update{Title: contact.Some("CTO")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, b, `SELECT count(*) FROM river_job`); n != 0 {
+		t.Fatalf("a title change enqueued %d jobs", n)
+	}
+	if _, err := b.store.UpdateContact(b.ctx, c.ID, contact.Update{Phone: contact.Some("+44 20 7946 0958")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, b, `SELECT count(*) FROM river_job WHERE kind = 'normalize_contact'`); n != 1 {
+		t.Fatalf("a phone change enqueued %d jobs, want 1", n)
+	}
+	// A second change while the first job waits does not enqueue a second one.
+	if _, err := b.store.UpdateContact(b.ctx, c.ID, contact.Update{Phone: contact.Some("+44 20 7946 0959")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, b, `SELECT count(*) FROM river_job WHERE kind = 'normalize_contact'`); n != 1 {
+		t.Fatalf("pending jobs = %d, want 1 (unique per contact while pending)", n)
+	}
+	// Audit: create and three updates, each with before and after.
+	trail, err := b.store.AuditTrail(b.ctx, c.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trail) != 4 || trail[0].Action != "create" || trail[3].Action != "update" || trail[3].Actor != "test" {
+		t.Fatalf("trail = %+v", trail)
+	}
+	ch := trail[3].Changes["phone"]
+	if ch.Before != "+44 20 7946 0958" || ch.After != "+44 20 7946 0959" {
+		t.Fatalf("phone change = %+v", ch)
+	}
+}
+
+func TestDuplicateEmailConflict(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	first, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "Ada", Email: "ada@Example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "A.", Email: " ada@EXAMPLE.COM "})
+	if de := requireKind(t, err, contact.KindConflict); de.ExistingID != first.ID.String() {
+		t.Fatalf("existing id = %s, want %s", de.ExistingID, first.ID)
+	}
+	if _, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "A.", Email: "ada@example.com", AllowDuplicate: true}); err != nil {
+		t.Fatalf("allowDuplicate: %v", err)
+	}
+	// An archived contact no longer blocks the address.
+	if err := b.store.ArchiveContact(b.ctx, first.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConcurrentCreatesOfOneEmailMakeOneContact(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for range 10 {
+		wg.Go(func() {
+			_, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "Ada", Email: "race@example.com"})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	ok := 0
+	for err := range errs {
+		if err == nil {
+			ok++
+		} else {
+			requireKind(t, err, contact.KindConflict)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d creates succeeded, want 1", ok)
+	}
+}
+
+func TestPrimaryContactMovesBetweenContacts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	acct, err := b.store.CreateAccount(b.ctx, "Acme", "acme.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := func() []contact.NewRelationship {
+		return []contact.NewRelationship{{EntityType: "account", EntityID: acct.ID.String(), Role: "buyer", IsPrimary: true}}
+	}
+	a, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "A", Relationships: rel()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "B", Relationships: rel()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.store.GetContact(b.ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Relationships) != 1 || got.Relationships[0].IsPrimary {
+		t.Fatalf("first contact's relationship = %+v, want no longer primary", got.Relationships)
+	}
+	if n := count(t, b, `SELECT count(*) FROM contact_accounts WHERE is_primary AND removed_at IS NULL`); n != 1 {
+		t.Fatalf("%d primaries", n)
+	}
+	// Racing primaries serialize on the account row: exactly one ends primary.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			c, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "R"})
+			if err == nil {
+				_, err = b.store.AddRelationship(b.ctx, c.ID, rel()[0])
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := count(t, b, `SELECT count(*) FROM contact_accounts WHERE is_primary AND removed_at IS NULL`); n != 1 {
+		t.Fatalf("%d primaries after racing", n)
+	}
+	_ = c2
+}
+
+func TestUpdateVersionAndClearing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "Ada", Email: "ada@example.com", Phone: "4155550100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.store.UpdateContact(b.ctx, c.ID, contact.Update{Title: contact.Some("x"), IfVersion: 7})
+	requireKind(t, err, contact.KindPreconditionFailed)
+	u, err := b.store.UpdateContact(b.ctx, c.ID, contact.Update{Email: contact.Opt[string]{Set: true, Null: true}, IfVersion: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Email != nil || u.Normalized.Email != nil || u.Version != 2 || *u.FirstName != "Ada" {
+		t.Fatalf("after clearing email: %+v", u)
+	}
+	_, err = b.store.UpdateContact(b.ctx, c.ID, contact.Update{
+		FirstName: contact.Opt[string]{Set: true, Null: true}, Phone: contact.Opt[string]{Set: true, Null: true},
+	})
+	requireKind(t, err, contact.KindInvalid)
+	same, err := b.store.UpdateContact(b.ctx, c.ID, contact.Update{FirstName: contact.Some("Ada")})
+	if err != nil || same.Version != 2 {
+		t.Fatalf("a no-op update bumped the version: %v %+v", err, same)
+	}
+}
+
+func TestListKeysetPagination(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	want := map[uuid.UUID]bool{}
+	for i := range 23 {
+		company := "Acme"
+		if i%2 == 1 {
+			company = "Other"
+		}
+		c, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "P", Company: company})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			want[c.ID] = true
+		}
+	}
+	var after *uuid.UUID
+	seen := map[uuid.UUID]bool{}
+	for pages := 0; ; pages++ {
+		page, next, err := b.store.ListContacts(b.ctx, contact.ListFilter{Company: "ACME", Limit: 5, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range page {
+			if seen[c.ID] || !want[c.ID] {
+				t.Fatalf("unexpected or repeated contact %s", c.ID)
+			}
+			seen[c.ID] = true
+		}
+		if next == nil {
+			break
+		}
+		after = next
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("listed %d, want %d", len(seen), len(want))
+	}
+}
+
+func TestNormalizeWritesFormsAndCompletesInTx(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "Ada", Email: "Ada@BÜCHER.example", Phone: "020 7946 0958 x 7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	err = b.store.Normalize(b.ctx, c.ID, "GB", func(tx pgx.Tx) error { called = true; return nil })
+	if err != nil || !called {
+		t.Fatalf("normalize: %v (callback called: %v)", err, called)
+	}
+	got, err := b.store.GetContact(b.ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := got.Normalized
+	if n.Email == nil || *n.Email != "Ada@xn--bcher-kva.example" || n.Phone == nil || *n.Phone != "+442079460958" ||
+		n.PhoneExtension == nil || *n.PhoneExtension != "7" || n.PhoneValid == nil || !*n.PhoneValid || n.At == nil {
+		t.Fatalf("normalized = %+v", n)
+	}
+	// A failing callback rolls the writes back.
+	if _, err := b.store.UpdateContact(b.ctx, c.ID, contact.Update{Phone: contact.Some("12345")}); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if err := b.store.Normalize(b.ctx, c.ID, "GB", func(pgx.Tx) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	got, _ = b.store.GetContact(b.ctx, c.ID)
+	if got.Normalized.Phone != nil {
+		t.Fatalf("phone forms written despite rollback: %+v", got.Normalized)
+	}
+	// Deleted rows are not an error.
+	if err := b.store.Normalize(b.ctx, uuid.New(), "US", func(pgx.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
