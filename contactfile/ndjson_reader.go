@@ -13,9 +13,9 @@ import (
 // keys. Blank lines are not records. A line that is not a JSON object, is
 // too long, or gives a field a value of the wrong type is a row error.
 type ndjsonDecoder struct {
-	lr  lineReader
-	ids *idHasher
-	obj map[string]json.RawMessage
+	lr    lineReader
+	ids   *idHasher
+	slots [len(ndjsonOrder)]string
 }
 
 func newNDJSONDecoder(br *bufio.Reader, maxLine int) *ndjsonDecoder {
@@ -45,24 +45,33 @@ func (d *ndjsonDecoder) next(row *Row, build bool) error {
 	if !build {
 		return nil
 	}
+	if !json.Valid(b) {
+		var v any
+		return &RowError{Line: row.Line, Message: "malformed JSON: " + jsonMessage(json.Unmarshal(b, &v))}
+	}
 	if b[0] != '{' {
 		return &RowError{Line: row.Line, Message: "not a JSON object"}
 	}
-	clear(d.obj)
-	if err := json.Unmarshal(b, &d.obj); err != nil {
-		return &RowError{Line: row.Line, Message: "malformed JSON: " + jsonMessage(err)}
-	}
+	// Known keys go to slots (the last of a repeated key wins, as with
+	// encoding/json) and are applied in a fixed order below.
+	// One string for the line: unescaped values are slices of it.
+	d.slots = [len(ndjsonOrder)]string{}
+	scanObject(string(b), func(rawKey, val string) {
+		key := unquote(rawKey)
+		if slot, ok := ndjsonSlot[key]; ok {
+			if slot >= 0 {
+				d.slots[slot] = val
+			}
+			return
+		}
+		row.setExtra(key, extraValue(val))
+	})
 	var fullName string
-	for _, k := range ndjsonOrder {
-		if raw, ok := d.obj[k]; ok {
-			if err := d.set(row, k, raw, &fullName); err != nil {
+	for slot, val := range d.slots {
+		if val != "" {
+			if err := d.set(row, ndjsonOrder[slot], val, &fullName); err != nil {
 				return err
 			}
-		}
-	}
-	for k, raw := range d.obj {
-		if _, known := ndjsonKeys[k]; !known {
-			row.setExtra(k, extraValue(raw))
 		}
 	}
 	d.ids.finish(row, fullName)
@@ -70,17 +79,10 @@ func (d *ndjsonDecoder) next(row *Row, build bool) error {
 }
 
 // set stores one key's value.
-func (d *ndjsonDecoder) set(row *Row, k string, raw json.RawMessage, fullName *string) error {
+func (d *ndjsonDecoder) set(row *Row, k string, raw string, fullName *string) error {
 	f := ndjsonKeys[k]
-	switch {
-	case f == FieldIgnore:
-		return nil
-	case f == FieldEmail || f == FieldPhone || f == FieldExternalIDs:
-		vs, ok := stringList(raw)
-		if !ok {
-			return &RowError{Line: row.Line, Field: k, Message: "must be a string or an array of strings"}
-		}
-		for _, v := range vs {
+	if f == FieldEmail || f == FieldPhone || f == FieldExternalIDs {
+		ok := eachString(raw, func(v string) {
 			switch f {
 			case FieldEmail:
 				row.addEmail(v)
@@ -89,6 +91,9 @@ func (d *ndjsonDecoder) set(row *Row, k string, raw json.RawMessage, fullName *s
 			default:
 				row.ExternalIDs = append(row.ExternalIDs, v)
 			}
+		})
+		if !ok {
+			return &RowError{Line: row.Line, Field: k, Message: "must be a string or an array of strings"}
 		}
 		return nil
 	}
@@ -102,7 +107,7 @@ func (d *ndjsonDecoder) set(row *Row, k string, raw json.RawMessage, fullName *s
 	case FieldLastName:
 		row.LastName = v
 	case FieldFullName:
-		*fullName = v
+		*fullName = cmpOr(*fullName, v)
 	case FieldTitle:
 		row.Title = v
 	case FieldCompany:
@@ -127,68 +132,70 @@ var ndjsonKeys = map[string]Field{
 
 // ndjsonOrder is the order keys are applied in, so that the primary email
 // and the external id do not depend on map order.
-var ndjsonOrder = []string{
+var ndjsonOrder = [...]string{
 	"firstName", "lastName", "fullName", "name", "email", "emails", "phone", "phones",
 	"title", "company", "externalId", "id", "externalIds",
 }
 
+// ndjsonSlot maps a known key to its place in ndjsonOrder, or -1 for the
+// keys that are ignored.
+var ndjsonSlot = func() map[string]int {
+	m := make(map[string]int, len(ndjsonKeys))
+	for k := range ndjsonKeys {
+		m[k] = -1
+	}
+	for i, k := range ndjsonOrder {
+		m[k] = i
+	}
+	return m
+}()
+
 // scalarString returns a JSON string, number or boolean as text; null is
 // empty. Objects and arrays are not scalars.
-func scalarString(raw json.RawMessage) (string, bool) {
-	raw = bytes.TrimSpace(raw)
+func scalarString(raw string) (string, bool) {
 	if len(raw) == 0 {
 		return "", true
 	}
 	switch raw[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", false
-		}
-		return strings.TrimSpace(s), true
+		return strings.TrimSpace(unquote(raw)), true
 	case '{', '[':
 		return "", false
 	case 'n':
 		return "", true
 	}
-	return string(raw), true
+	return raw, true
 }
 
-// stringList returns a scalar as a one-element list, or an array of
-// scalars.
-func stringList(raw json.RawMessage) ([]string, bool) {
-	raw = bytes.TrimSpace(raw)
+// eachString calls fn with a non-empty scalar, or with each non-empty scalar
+// of an array; it reports false for anything else.
+func eachString(raw string, fn func(string)) bool {
 	if len(raw) == 0 || raw[0] != '[' {
 		v, ok := scalarString(raw)
-		if !ok || v == "" {
-			return nil, ok
+		if ok && v != "" {
+			fn(v)
 		}
-		return []string{v}, true
+		return ok
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, false
-	}
-	out := make([]string, 0, len(items))
-	for _, it := range items {
-		v, ok := scalarString(it)
-		if !ok {
-			return nil, false
+	ok := true
+	scanArray(raw, func(item string) {
+		v, isScalar := scalarString(item)
+		if !isScalar {
+			ok = false
+		} else if v != "" && ok {
+			fn(v)
 		}
-		if v != "" {
-			out = append(out, v)
-		}
-	}
-	return out, true
+	})
+	return ok
 }
 
 // extraValue keeps an unknown key's scalar as text and anything else as its
 // JSON.
-func extraValue(raw json.RawMessage) string {
+func extraValue(raw string) string {
 	if v, ok := scalarString(raw); ok {
 		return v
 	}
-	return string(bytes.TrimSpace(raw))
+	return raw
 }
 
 // jsonMessage shortens a decoding error for a person.

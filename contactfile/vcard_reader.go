@@ -125,27 +125,24 @@ func (d *vcardDecoder) findBegin(row *Row) error {
 
 // apply stores one property of the card, or returns why the card is bad.
 func (d *vcardDecoder) apply(row *Row, p *vcardProp, truncated bool, fn *string) *RowError {
-	field := strings.ToLower(p.name)
 	if _, skip := vcardIgnored[p.name]; skip {
 		return nil
 	}
 	if truncated {
-		return &RowError{Line: p.line, Field: field, Message: fmt.Sprintf("longer than %d bytes", d.lr.max)}
+		return &RowError{Line: p.line, Field: lowerName(p.name), Message: fmt.Sprintf("longer than %d bytes", d.lr.max)}
 	}
 	v, ok := decodeVCardValue(p)
 	if !ok {
-		return &RowError{Line: p.line, Field: field, Message: "value is not UTF-8 (charset " + cmpOr(p.charset, "UTF-8") + ")"}
+		return &RowError{Line: p.line, Field: lowerName(p.name), Message: "value is not UTF-8 (charset " + cmpOr(p.charset, "UTF-8") + ")"}
 	}
 	if d.cardBytes += len(v); d.cardBytes > 4*d.lr.max {
-		return &RowError{Line: p.line, Field: field, Message: fmt.Sprintf("card larger than %d bytes", 4*d.lr.max)}
+		return &RowError{Line: p.line, Field: lowerName(p.name), Message: fmt.Sprintf("card larger than %d bytes", 4*d.lr.max)}
 	}
 	switch p.name {
 	case "N":
-		comps := splitComponents(v)
-		row.LastName = strings.TrimSpace(unescapeText(comps[0]))
-		if len(comps) > 1 {
-			row.FirstName = strings.TrimSpace(unescapeText(comps[1]))
-		}
+		last, first := firstComponents(v)
+		row.LastName = strings.TrimSpace(unescapeText(last))
+		row.FirstName = strings.TrimSpace(unescapeText(first))
 	case "FN":
 		*fn = strings.TrimSpace(unescapeText(v))
 	case "EMAIL":
@@ -157,7 +154,8 @@ func (d *vcardDecoder) apply(row *Row, p *vcardProp, truncated bool, fn *string)
 			d.phones = append(d.phones, prefValue{s, p.pref})
 		}
 	case "ORG":
-		row.Company = cmpOr(row.Company, strings.TrimSpace(unescapeText(splitComponents(v)[0])))
+		org, _ := firstComponents(v)
+		row.Company = cmpOr(row.Company, strings.TrimSpace(unescapeText(org)))
 	case "TITLE":
 		row.Title = cmpOr(row.Title, strings.TrimSpace(unescapeText(v)))
 	case "UID":
@@ -167,7 +165,7 @@ func (d *vcardDecoder) apply(row *Row, p *vcardProp, truncated bool, fn *string)
 			row.ExternalIDs = append(row.ExternalIDs, s)
 		}
 	default:
-		row.setExtra(field, strings.TrimSpace(unescapeText(v)))
+		row.setExtra(lowerName(p.name), strings.TrimSpace(unescapeText(v)))
 	}
 	return nil
 }
@@ -241,7 +239,13 @@ func isQuotedPrintable(l []byte) bool {
 	if i < 0 {
 		return false
 	}
-	return bytes.Contains(bytes.ToUpper(l[:i]), []byte("QUOTED-PRINTABLE"))
+	const qp = "QUOTED-PRINTABLE"
+	for j := 0; j+len(qp) <= i; j++ {
+		if (l[j] == 'Q' || l[j] == 'q') && equalFold(l[j:j+len(qp)], qp) {
+			return true
+		}
+	}
+	return false
 }
 
 func isVCard(v []byte) bool {

@@ -53,6 +53,26 @@ func upperASCII(b []byte) string {
 
 var commonPropNames = [...]string{
 	"BEGIN", "END", "VERSION", "N", "FN", "EMAIL", "TEL", "ORG", "TITLE", "UID",
+	"NOTE", "ADR", "URL", "BDAY", "REV", "PHOTO", "PRODID", "CATEGORIES", "NICKNAME",
+	"X-CONTACTD-STATUS", "X-CONTACTD-EXTERNAL-ID",
+}
+
+// lowerNames holds the lower-case forms of commonPropNames.
+var lowerNames = func() map[string]string {
+	m := make(map[string]string, len(commonPropNames))
+	for _, n := range commonPropNames {
+		m[n] = strings.ToLower(n)
+	}
+	return m
+}()
+
+// lowerName returns a property name in lower case, as Extra and row errors
+// name it.
+func lowerName(name string) string {
+	if l, ok := lowerNames[name]; ok {
+		return l
+	}
+	return strings.ToLower(name)
 }
 
 // parseParams reads the parameters the decoder uses: PREF, TYPE=pref,
@@ -67,28 +87,50 @@ func (p *vcardProp) parseParams(s []byte) {
 			key, val = []byte("TYPE"), param
 		}
 		val = bytes.Trim(val, `"`)
-		switch strings.ToUpper(string(bytes.TrimSpace(key))) {
-		case "PREF":
+		key = bytes.TrimSpace(key)
+		switch {
+		case equalFold(key, "PREF"):
 			if n, err := strconv.Atoi(string(val)); err == nil && n > 0 && n < p.pref {
 				p.pref = n
 			}
-		case "TYPE":
-			for _, t := range bytes.Split(val, []byte(",")) {
-				switch strings.ToUpper(string(bytes.TrimSpace(t))) {
-				case "PREF":
+		case equalFold(key, "TYPE"):
+			for len(val) > 0 {
+				var t []byte
+				t, val, _ = bytes.Cut(val, []byte(","))
+				t = bytes.TrimSpace(t)
+				switch {
+				case equalFold(t, "PREF"):
 					p.pref = min(p.pref, 1)
-				case "QUOTED-PRINTABLE":
+				case equalFold(t, "QUOTED-PRINTABLE"):
 					p.qp = true
 				}
 			}
-		case "ENCODING":
-			p.qp = p.qp || strings.EqualFold(string(val), "QUOTED-PRINTABLE")
-		case "CHARSET":
+		case equalFold(key, "ENCODING"):
+			p.qp = p.qp || equalFold(val, "QUOTED-PRINTABLE")
+		case equalFold(key, "CHARSET"):
 			if cs := strings.ToUpper(string(val)); cs != "UTF-8" && cs != "UTF8" {
 				p.charset = cs
 			}
 		}
 	}
+}
+
+// equalFold reports whether b is s, ignoring ASCII case, without
+// allocating.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // cutUnquoted splits s at the first sep outside double quotes.
@@ -166,21 +208,26 @@ func latin1ToUTF8(v []byte) string {
 	return sb.String()
 }
 
-// splitComponents splits a structured value (N, ORG) at semicolons that are
-// not escaped. It always returns at least one component.
-func splitComponents(v string) []string {
-	var out []string
-	start := 0
+// firstComponents returns the first two components of a structured value
+// (N, ORG), split at semicolons that are not escaped.
+func firstComponents(v string) (first, second string) {
+	start, n := 0, 0
 	for i := 0; i < len(v); i++ {
 		switch v[i] {
 		case '\\':
 			i++
 		case ';':
-			out = append(out, v[start:i])
-			start = i + 1
+			if n == 0 {
+				first, start, n = v[:i], i+1, 1
+				continue
+			}
+			return first, v[start:i]
 		}
 	}
-	return append(out, v[start:])
+	if n == 0 {
+		return v, ""
+	}
+	return first, v[start:]
 }
 
 // unescapeText undoes vCard text escaping: \n, \N, \, \; \: and \\.
