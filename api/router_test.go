@@ -1,0 +1,149 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/contactd/contactd/contact"
+)
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	revoked, revokedID := b.apiKey(t, "revoked key", contact.ScopeAdmin)
+	if err := b.store.RevokeAPIKey(context.Background(), revokedID); err != nil {
+		t.Fatalf("RevokeAPIKey: %v", err)
+	}
+	contactID := b.createContact(t, body{"firstName": "Ada"}).ID.String()
+
+	tests := []struct {
+		name          string
+		method, path  string
+		body          any
+		authorization string // the whole header; "" sends none
+		status        int
+	}{
+		{"missing token", http.MethodGet, "/api/contacts", nil, "", http.StatusUnauthorized},
+		{"garbage token", http.MethodGet, "/api/contacts", nil, "Bearer not-a-token", http.StatusUnauthorized},
+		{"unknown token", http.MethodGet, "/api/contacts", nil, "Bearer cdk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", http.StatusUnauthorized},
+		{"empty bearer", http.MethodGet, "/api/contacts", nil, "Bearer ", http.StatusUnauthorized},
+		{"wrong scheme", http.MethodGet, "/api/contacts", nil, "Basic " + b.admin, http.StatusUnauthorized},
+		{"revoked token", http.MethodGet, "/api/contacts", nil, "Bearer " + revoked, http.StatusUnauthorized},
+		{"missing token on write", http.MethodPost, "/api/contacts", body{"firstName": "X"}, "", http.StatusUnauthorized},
+		{"read key creates contact", http.MethodPost, "/api/contacts", body{"firstName": "X"}, "Bearer " + b.reader, http.StatusForbidden},
+		{"read key updates contact", http.MethodPatch, "/api/contacts/" + contactID, body{"title": "X"}, "Bearer " + b.reader, http.StatusForbidden},
+		{"read key archives contact", http.MethodDelete, "/api/contacts/" + contactID, nil, "Bearer " + b.reader, http.StatusForbidden},
+		{"read key creates user", http.MethodPost, "/api/users", body{"name": "X"}, "Bearer " + b.reader, http.StatusForbidden},
+		{"read key creates account", http.MethodPost, "/api/accounts", body{"name": "X"}, "Bearer " + b.reader, http.StatusForbidden},
+		{"read key reads", http.MethodGet, "/api/contacts/" + contactID, nil, "Bearer " + b.reader, http.StatusOK},
+		{"scheme is case-insensitive", http.MethodGet, "/api/contacts", nil, "bearer " + b.reader, http.StatusOK},
+		{"write key writes", http.MethodPost, "/api/users", body{"name": "W"}, "Bearer " + b.writer, http.StatusCreated},
+		{"admin key writes", http.MethodPost, "/api/users", body{"name": "A"}, "Bearer " + b.admin, http.StatusCreated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := b.do(t, tt.method, tt.path, tt.body, withHeader("Authorization", tt.authorization))
+			if tt.status < 400 {
+				wantStatus(t, rec, tt.status)
+				return
+			}
+			wantProblem(t, rec, tt.status)
+			if tt.status == http.StatusUnauthorized && !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("401 without a Bearer WWW-Authenticate challenge: %q", rec.Header().Get("WWW-Authenticate"))
+			}
+		})
+	}
+	// Nothing the rejected requests sent was written.
+	if n := b.count(t, "contacts", "first_name = 'X'"); n != 0 {
+		t.Errorf("%d contacts written by rejected requests", n)
+	}
+}
+
+func TestOperationalRoutes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tests := []struct {
+		name, path string
+		want       string
+	}{
+		{"healthz", "/healthz", `"status":"ok"`},
+		{"readyz", "/readyz", `"status":"ready"`},
+		{"metrics", "/metrics", "contactd_http_request_duration_seconds"},
+	}
+	// A request first, so that the metrics have a sample.
+	b.do(t, http.MethodGet, "/healthz", nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := b.do(t, http.MethodGet, tt.path, nil, as(""))
+			wantStatus(t, rec, http.StatusOK)
+			if !strings.Contains(rec.Body.String(), tt.want) {
+				t.Errorf("body lacks %s: %s", tt.want, rec.Body)
+			}
+		})
+	}
+}
+
+func TestReadyzUnavailable(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.pool.Close() // the database no longer answers
+	rec := b.do(t, http.MethodGet, "/readyz", nil, as(""))
+	wantProblem(t, rec, http.StatusServiceUnavailable)
+}
+
+// TestRoutingProblems checks that what the router itself refuses is a problem document too.
+func TestRoutingProblems(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.createContact(t, body{"firstName": "Ada"}).ID.String()
+	tests := []struct {
+		name, method, path string
+		status             int
+	}{
+		{"malformed contact id", http.MethodGet, "/api/contacts/not-a-uuid", http.StatusNotFound},
+		{"malformed id on update", http.MethodPatch, "/api/contacts/123", http.StatusNotFound},
+		{"malformed id on archive", http.MethodDelete, "/api/contacts/123", http.StatusNotFound},
+		{"malformed id on audit", http.MethodGet, "/api/contacts/123/audit", http.StatusNotFound},
+		{"malformed id on relationships", http.MethodGet, "/api/contacts/123/relationships", http.StatusNotFound},
+		{"malformed relationship id", http.MethodDelete, "/api/contacts/" + id + "/relationships/xyz", http.StatusNotFound},
+		{"malformed user id", http.MethodGet, "/api/users/xyz", http.StatusNotFound},
+		{"malformed account id", http.MethodGet, "/api/accounts/xyz", http.StatusNotFound},
+		{"unknown contact", http.MethodGet, "/api/contacts/00000000-0000-7000-8000-000000000000", http.StatusNotFound},
+		{"unknown route", http.MethodGet, "/nope", http.StatusNotFound},
+		{"unknown api route", http.MethodGet, "/api/nope", http.StatusNotFound},
+		{"wrong method on collection", http.MethodPut, "/api/contacts", http.StatusMethodNotAllowed},
+		{"wrong method on item", http.MethodPost, "/api/contacts/" + id, http.StatusMethodNotAllowed},
+		{"wrong method on healthz", http.MethodPost, "/healthz", http.StatusMethodNotAllowed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var in any
+			if tt.method != http.MethodGet && tt.method != http.MethodDelete {
+				in = body{"firstName": "B"}
+			}
+			rec := b.do(t, tt.method, tt.path, in)
+			wantProblem(t, rec, tt.status)
+		})
+	}
+}
+
+// TestRequestID checks that a sane client request id is echoed into the header and problem body,
+// and an unsafe one is replaced.
+func TestRequestID(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rec := b.do(t, http.MethodGet, "/api/contacts/x", nil, withHeader("X-Request-Id", "abc-123"))
+	p := wantProblem(t, rec, http.StatusNotFound)
+	if got := rec.Header().Get("X-Request-Id"); got != "abc-123" || p.RequestID != "abc-123" {
+		t.Errorf("request id header %q, body %q; want abc-123", got, p.RequestID)
+	}
+	rec = b.do(t, http.MethodGet, "/healthz", nil, withHeader("X-Request-Id", "bad id\twith spaces"))
+	if got := rec.Header().Get("X-Request-Id"); got == "" || strings.ContainsAny(got, " \t") {
+		t.Errorf("unsafe request id echoed as %q", got)
+	}
+}
