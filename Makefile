@@ -16,3 +16,8 @@ fmt:
 
 # Feature areas add their own targets (eval, bench-data, bench-import, ...) in mk/*.mk.
 -include mk/*.mk
+
+# POST /api/contacts throughput at 32 clients vs a plain pgx INSERT loop; create → normalized.
+.PHONY: bench-api
+bench-api:
+	$(GO) run ./tools/apibench -c 32 -d 10s

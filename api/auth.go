@@ -1,8 +1,12 @@
 package api
 
 import (
+	"context"
+	"crypto/sha256"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/gin-gonic/gin"
@@ -18,7 +22,7 @@ func (s *server) authenticate(c *gin.Context) {
 		writeProblem(c, http.StatusUnauthorized, "send an API key as Authorization: Bearer <token>")
 		return
 	}
-	key, err := s.store.Authenticate(c.Request.Context(), strings.TrimSpace(token))
+	key, err := s.keys.authenticate(c.Request.Context(), s.store, strings.TrimSpace(token))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -39,4 +43,41 @@ func require(scope contact.Scope) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// keyCacheTTL is how long an authenticated key is trusted without asking the database again: a
+// revoked key stops working within this time.
+const keyCacheTTL = 5 * time.Second
+
+// keyCache saves the database round trip of authenticating every request.
+type keyCache struct {
+	mu      sync.Mutex
+	entries map[[32]byte]cachedKey
+}
+
+type cachedKey struct {
+	key     *contact.APIKey
+	expires time.Time
+}
+
+func (k *keyCache) authenticate(ctx context.Context, store *contact.Store, token string) (*contact.APIKey, error) {
+	h := sha256.Sum256([]byte(token))
+	now := time.Now()
+	k.mu.Lock()
+	e, ok := k.entries[h]
+	k.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.key, nil
+	}
+	key, err := store.Authenticate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	if k.entries == nil || len(k.entries) > 10000 {
+		k.entries = map[[32]byte]cachedKey{}
+	}
+	k.entries[h] = cachedKey{key: key, expires: now.Add(keyCacheTTL)}
+	k.mu.Unlock()
+	return key, nil
 }

@@ -26,6 +26,7 @@ type Config struct {
 type server struct {
 	store *contact.Store
 	ready func(ctx context.Context) error
+	keys  keyCache
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }

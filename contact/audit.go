@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Change is one field's value before and after a change; nil is "no value".
@@ -48,23 +49,31 @@ func (a *audit) flush(ctx context.Context, tx pgx.Tx) error {
 	if len(a.entries) == 0 {
 		return nil
 	}
+	b := &pgx.Batch{}
+	a.queue(b)
+	return tx.SendBatch(ctx, b).Close()
+}
+
+const insertAuditSQL = `
+	INSERT INTO audit_log (actor, action, entity_type, entity_id, contact_id, changes)
+	SELECT $1, a, t, e, c, ch
+	FROM unnest($2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::jsonb[]) AS u(a, t, e, c, ch)`
+
+// queue adds the insert of the collected entries to a batch, so that it travels with the
+// change's other statements in one round trip.
+func (a *audit) queue(b *pgx.Batch) {
 	n := len(a.entries)
+	if n == 0 {
+		return
+	}
 	actions, types := make([]string, n), make([]string, n)
 	entityIDs, contactIDs := make([]uuid.UUID, n), make([]*uuid.UUID, n)
 	changes := make([]map[string]Change, n)
 	for i, e := range a.entries {
 		actions[i], types[i], entityIDs[i], contactIDs[i], changes[i] = e.Action, e.EntityType, e.EntityID, e.ContactID, e.Changes
 	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO audit_log (actor, action, entity_type, entity_id, contact_id, changes)
-		SELECT $1, a, t, e, c, ch
-		FROM unnest($2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::jsonb[]) AS u(a, t, e, c, ch)`,
-		a.actor, actions, types, entityIDs, contactIDs, changes)
-	if err != nil {
-		return fmt.Errorf("contact: write audit log: %w", err)
-	}
+	b.Queue(insertAuditSQL, a.actor, actions, types, entityIDs, contactIDs, changes).Exec(func(pgconn.CommandTag) error { return nil })
 	a.entries = a.entries[:0]
-	return nil
 }
 
 // AuditTrail returns the audit entries about a contact (its own changes and its relationships'),

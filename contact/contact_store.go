@@ -60,23 +60,46 @@ func (s *Store) CreateContact(ctx context.Context, in NewContact) (*Contact, err
 		Company: nullable(in.Company), Status: StatusActive, Preferences: prefs, Version: 1,
 	}
 	c.Normalized.Email = emailKey(c.Email)
+	checkDup := c.Normalized.Email != nil && !in.AllowDuplicate
+	var dupKey *string
+	if checkDup {
+		k := strings.ToLower(*c.Normalized.Email)
+		dupKey = &k
+	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if c.Normalized.Email != nil && !in.AllowDuplicate {
-			if err := checkDuplicateEmail(ctx, tx, *c.Normalized.Email); err != nil {
-				return err
-			}
+		// One round trip: the duplicate lock, the insert (which does not happen when an active
+		// contact has the address) and the audit entry.
+		b := &pgx.Batch{}
+		if checkDup {
+			// A transaction-scoped advisory lock on the address serializes concurrent creates of
+			// it; the insert's own statement snapshot is taken after the lock is held.
+			b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7001))`, *dupKey)
 		}
-		err := tx.QueryRow(ctx, `
+		inserted := false
+		b.Queue(`
 			INSERT INTO contacts (id, first_name, last_name, email, phone, title, company, preferences, email_normalized)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+			WHERE $10::text IS NULL OR NOT EXISTS (
+				SELECT 1 FROM contacts WHERE lower(email_normalized) = $10 AND status = 'active' AND email_normalized IS NOT NULL)
 			RETURNING created_at, updated_at`,
-			c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.Preferences, c.Normalized.Email,
-		).Scan(&c.CreatedAt, &c.UpdatedAt)
-		if err != nil {
-			return fmt.Errorf("contact: insert: %w", err)
-		}
+			c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.Preferences, c.Normalized.Email, dupKey,
+		).QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&c.CreatedAt, &c.UpdatedAt)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			inserted = err == nil
+			return err
+		})
 		a := newAudit(ctx)
 		a.add("create", "contact", c.ID, &c.ID, c.fieldChanges(nil))
+		a.queue(b)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("contact: insert: %w", err)
+		}
+		if !inserted {
+			return duplicateEmailError(ctx, tx, *dupKey)
+		}
 		rels, err := addRelationships(ctx, tx, a, c.ID, in.Relationships, "relationships")
 		if err != nil {
 			return err
@@ -98,23 +121,15 @@ func (s *Store) CreateContact(ctx context.Context, in NewContact) (*Contact, err
 	return c, nil
 }
 
-// checkDuplicateEmail fails with KindConflict when an active contact has the normalized email.
-// A transaction-scoped advisory lock on the address serializes concurrent creates of it.
-func checkDuplicateEmail(ctx context.Context, tx pgx.Tx, normalized string) error {
-	key := strings.ToLower(normalized)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7001))`, key); err != nil {
-		return fmt.Errorf("contact: lock email: %w", err)
-	}
+// duplicateEmailError names the active contact that has the (lower-cased) normalized email.
+func duplicateEmailError(ctx context.Context, tx pgx.Tx, key string) error {
 	var existing uuid.UUID
 	err := tx.QueryRow(ctx, `
 		SELECT id FROM contacts
 		WHERE lower(email_normalized) = $1 AND status = 'active' AND email_normalized IS NOT NULL
 		ORDER BY id LIMIT 1`, key).Scan(&existing)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
 	if err != nil {
-		return fmt.Errorf("contact: check duplicate email: %w", err)
+		return fmt.Errorf("contact: find duplicate email: %w", err)
 	}
 	return &Error{Kind: KindConflict, Message: "an active contact already has this email address", ExistingID: existing.String()}
 }

@@ -1,0 +1,208 @@
+// Command apibench measures POST /api/contacts: requests/s and latency percentiles at N
+// concurrent clients over loopback HTTP, next to a plain pgx INSERT loop of the same rows at the
+// same concurrency, and the time from create to normalized forms under light load. It starts the
+// API and the workers in-process on a fresh database (DATABASE_URL's server, database
+// contactd_apibench, dropped and recreated).
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/contactd/contactd/api"
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/migrations"
+	"github.com/contactd/contactd/worker"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+func main() {
+	clients := flag.Int("c", 32, "concurrent clients")
+	dur := flag.Duration("d", 10*time.Second, "duration of each load phase")
+	flag.Parse()
+	if err := run(context.Background(), *clients, *dur); err != nil {
+		fmt.Fprintln(os.Stderr, "apibench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, clients int, dur time.Duration) error {
+	server := cmp.Or(os.Getenv("DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	cfg, err := pgx.ParseConfig(server)
+	if err != nil {
+		return err
+	}
+	admin, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	_, _ = admin.Exec(ctx, `DROP DATABASE IF EXISTS contactd_apibench WITH (FORCE)`)
+	if _, err := admin.Exec(ctx, `CREATE DATABASE contactd_apibench`); err != nil {
+		return err
+	}
+	admin.Close(ctx)
+	pc, err := pgxpool.ParseConfig(server)
+	if err != nil {
+		return err
+	}
+	pc.ConnConfig.Database = "contactd_apibench"
+	pc.MaxConns = 40
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := migrations.Up(ctx, pool); err != nil {
+		return err
+	}
+	store, err := contact.NewStore(pool)
+	if err != nil {
+		return err
+	}
+	_, token, err := store.CreateAPIKey(ctx, "apibench", []contact.Scope{contact.ScopeAdmin})
+	if err != nil {
+		return err
+	}
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	wc, err := worker.NewClient(pool, store, worker.Config{DefaultRegion: "US", MaxWorkers: 100, Logger: quiet})
+	if err != nil {
+		return err
+	}
+	if err := wc.Start(ctx); err != nil {
+		return err
+	}
+	defer wc.Stop(context.Background()) //nolint:errcheck
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: api.NewRouter(api.Config{Store: store, Logger: quiet})}
+	go srv.Serve(ln) //nolint:errcheck
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2}}
+
+	fmt.Printf("POST /api/contacts, %d clients, %s (API + workers + load generator share this machine's %d-core budget)\n", clients, dur, 2)
+	var seq atomic.Int64
+	body := func() []byte {
+		n := seq.Add(1)
+		return fmt.Appendf(nil, `{"firstName":"Load%d","lastName":"Tester","email":"load%d@example.com","phone":"+1 415 555 %04d","title":"Buyer","company":"Acme %d"}`, n, n, n%10000, n%500)
+	}
+	lat, errs := load(clients, dur, func() error {
+		req, _ := http.NewRequest("POST", base+"/api/contacts", bytes.NewReader(body()))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := httpc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+	report("API  POST /api/contacts", lat, errs, dur)
+
+	// Let the normalize backlog drain so that the INSERT loop runs on a quiet database.
+	drain(ctx, pool)
+	lat, errs = load(clients, dur, func() error {
+		n := seq.Add(1)
+		_, err := pool.Exec(ctx, `INSERT INTO contacts (id, first_name, last_name, email, phone, title, company)
+			VALUES ($1, $2, 'Tester', $3, $4, 'Buyer', $5)`, uuid.Must(uuid.NewV7()), fmt.Sprintf("Load%d", n),
+			fmt.Sprintf("load%d@example.com", n), fmt.Sprintf("+1 415 555 %04d", n%10000), fmt.Sprintf("Acme %d", n%500))
+		return err
+	})
+	report("pgx  INSERT loop (same rows)", lat, errs, dur)
+
+	// Create to normalized under light load: one create at a time, polled every 2 ms.
+	drain(ctx, pool)
+	var waits []time.Duration
+	for range 50 {
+		start := time.Now()
+		c, err := store.CreateContact(ctx, contact.NewContact{FirstName: "Light", Email: fmt.Sprintf("light%d@example.com", seq.Add(1)), Phone: "+1 415 555 0100"})
+		if err != nil {
+			return err
+		}
+		for {
+			var done bool
+			if err := pool.QueryRow(ctx, `SELECT normalized_at IS NOT NULL FROM contacts WHERE id = $1`, c.ID).Scan(&done); err != nil {
+				return err
+			}
+			if done {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		waits = append(waits, time.Since(start))
+		time.Sleep(50 * time.Millisecond)
+	}
+	slices.Sort(waits)
+	fmt.Printf("create → normalized (light load, 50 contacts): p50 %v  p99 %v  max %v\n",
+		waits[len(waits)/2].Round(time.Millisecond), waits[len(waits)*99/100].Round(time.Millisecond), waits[len(waits)-1].Round(time.Millisecond))
+	return nil
+}
+
+func drain(ctx context.Context, pool *pgxpool.Pool) {
+	for range 600 {
+		var n int
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable')`).Scan(&n)
+		if n == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func load(clients int, dur time.Duration, op func() error) ([]time.Duration, int) {
+	var mu sync.Mutex
+	var all []time.Duration
+	var errs atomic.Int64
+	deadline := time.Now().Add(dur)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			var mine []time.Duration
+			for time.Now().Before(deadline) {
+				start := time.Now()
+				if err := op(); err != nil {
+					errs.Add(1)
+					continue
+				}
+				mine = append(mine, time.Since(start))
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.Sort(all)
+	return all, int(errs.Load())
+}
+
+func report(name string, lat []time.Duration, errs int, dur time.Duration) {
+	if len(lat) == 0 {
+		fmt.Printf("%-32s no successful requests (%d errors)\n", name, errs)
+		return
+	}
+	pct := func(p int) time.Duration { return lat[min(len(lat)-1, len(lat)*p/100)] }
+	fmt.Printf("%-32s %7.0f req/s  p50 %6.2fms  p99 %6.2fms  (%d ok, %d errors)\n", name,
+		float64(len(lat))/dur.Seconds(), ms(pct(50)), ms(pct(99)), len(lat), errs)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

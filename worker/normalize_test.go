@@ -1,0 +1,86 @@
+package worker_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/dbtest"
+	"github.com/contactd/contactd/worker"
+	"github.com/riverqueue/river"
+)
+
+// TestNormalizeEndToEnd runs the real River client: a created contact gets its normalized forms
+// from the job, and a later phone change gets a new job and new forms.
+func TestNormalizeEndToEnd(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.Pool(t)
+	store, err := contact.NewStore(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := worker.NewClient(pool, store, worker.Config{DefaultRegion: "US", MaxWorkers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	completed, cancel := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)
+	defer cancel()
+	if err := client.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+
+	c, err := store.CreateContact(ctx, contact.NewContact{FirstName: "Ada", Email: "ada@EXAMPLE.com", Phone: "(415) 555-0100 ext. 42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForJob(t, completed)
+	got, err := store.GetContact(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := got.Normalized
+	if n.Phone == nil || *n.Phone != "+14155550100" || n.PhoneExtension == nil || *n.PhoneExtension != "42" ||
+		n.PhoneValid == nil || !*n.PhoneValid || n.Email == nil || *n.Email != "ada@example.com" || n.At == nil {
+		t.Fatalf("normalized = %+v", n)
+	}
+
+	if _, err := store.UpdateContact(ctx, c.ID, contact.Update{Phone: contact.Some("12345")}); err != nil {
+		t.Fatal(err)
+	}
+	waitForJob(t, completed)
+	got, err = store.GetContact(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Normalized.PhoneValid == nil || *got.Normalized.PhoneValid {
+		t.Fatalf("an invalid number must be flagged, not rejected: %+v", got.Normalized)
+	}
+	trail, err := store.AuditTrail(ctx, c.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var byJob int
+	for _, e := range trail {
+		if e.Actor == "job:normalize_contact" && e.Action == "normalize" {
+			byJob++
+		}
+	}
+	if byJob != 2 {
+		t.Fatalf("%d normalize audit entries by the job, want 2: %+v", byJob, trail)
+	}
+}
+
+func waitForJob(t *testing.T, events <-chan *river.Event) {
+	t.Helper()
+	select {
+	case ev := <-events:
+		if ev.Kind != river.EventKindJobCompleted {
+			t.Fatalf("job %s ended %s: %+v", ev.Job.Kind, ev.Kind, ev.Job.Errors)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no job completed within 10s")
+	}
+}
