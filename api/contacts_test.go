@@ -2,8 +2,8 @@ package api_test
 
 import (
 	"maps"
-	"reflect"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
