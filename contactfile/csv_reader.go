@@ -63,10 +63,10 @@ func newCSVDecoder(br *bufio.Reader, mapping map[string]string, maxRecord int) (
 	return d, nil
 }
 
-// readHeader returns the header record, passing over a preamble of
-// single-cell records that are not recognised column names. If no header
-// shows up, the first record is the header and the others are replayed as
-// data.
+// readHeader returns the header record: the first with several cells or a
+// recognised column name, passing over a preamble of single cells such as
+// LinkedIn's "Notes:". If none shows up in maxPreamble records, the first
+// record is the header and the others are replayed as data.
 func (d *csvDecoder) readHeader(explicit map[string]Field) ([]string, int, error) {
 	var skipped []csvRecord
 	for len(skipped) < maxPreamble {
@@ -77,8 +77,7 @@ func (d *csvDecoder) readHeader(explicit map[string]Field) ([]string, int, error
 		if err != nil {
 			return nil, 0, err
 		}
-		score := headerScore(rec, explicit)
-		if score > 0 || (len(rec) > 1 && len(skipped) == 0) {
+		if len(rec) > 1 || headerScore(rec, explicit) > 0 {
 			return slices.Clone(rec), line, nil
 		}
 		skipped = append(skipped, csvRecord{fields: slices.Clone(rec), line: line})

@@ -16,8 +16,9 @@ const (
 	// FieldFullName is split into first and last name when the row has
 	// neither.
 	FieldFullName Field = "fullName"
-	// FieldEmail may be mapped from several columns: the first non-empty is
-	// the primary email, the others go to Row.Emails.
+	// FieldEmail may be mapped from several columns: the first non-empty in
+	// column order is the primary email, the others go to Row.Emails. A
+	// cell may hold several values separated by " ::: " (Google Contacts).
 	FieldEmail Field = "email"
 	// FieldPhone may be mapped from several columns, like FieldEmail.
 	FieldPhone       Field = "phone"

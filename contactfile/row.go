@@ -22,8 +22,10 @@ type Row struct {
 	// the BEGIN:VCARD line).
 	Line int
 	// ExternalID is the record's id in its source: an externalId or id
-	// column, a vCard UID, or else a hash of the mapped fields, so that the
-	// same record read twice gets the same id.
+	// column (or a recognised variant such as HubSpot's "Record ID"), a
+	// vCard UID, or else 32 hex digits of a SHA-256 of the mapped fields,
+	// trimmed and lower-cased, so that the same record read twice gets the
+	// same id (and two identical records in one file share it).
 	ExternalID string
 	FirstName  string
 	LastName   string
@@ -39,8 +41,9 @@ type Row struct {
 	// Company is the organization's name (for vCard ORG, its first
 	// component).
 	Company string
-	// ExternalIDs are "source:id" references from an externalIds column, as
-	// contactd's own exports write them.
+	// ExternalIDs are "source:id" references as contactd's own exports
+	// write them: a CSV externalIds column (";"-separated), an NDJSON
+	// externalIds array, vCard X-CONTACTD-EXTERNAL-ID properties.
 	ExternalIDs []string
 	// Extra holds the non-empty values of unmapped columns (NDJSON keys,
 	// vCard properties) by their name in the file; nil when there are none.
