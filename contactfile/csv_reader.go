@@ -47,6 +47,13 @@ func newCSVDecoder(br *bufio.Reader, mapping map[string]string, maxRecord int) (
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	d := &csvDecoder{cr: cr, in: in, ids: newIDHasher()}
+	if delim, ok := excelSeparator(head); ok {
+		// Excel's "sep=;" line names the delimiter and is not the header.
+		cr.Comma = delim
+		if _, _, err := d.read(); err != nil {
+			return nil, err
+		}
+	}
 	header, line, err := d.readHeader(explicit)
 	if err != nil {
 		return nil, err
@@ -239,6 +246,25 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.n += int64(n)
 	return n, err
+}
+
+// excelSeparator reads the delimiter from an Excel "sep=X" first line.
+func excelSeparator(head []byte) (rune, bool) {
+	if len(head) < 5 || !equalFold(head[:4], "SEP=") {
+		return 0, false
+	}
+	rest := head[5:]
+	if len(rest) > 0 && rest[0] == '\r' {
+		rest = rest[1:]
+	}
+	if len(rest) > 0 && rest[0] != '\n' {
+		return 0, false
+	}
+	switch head[4] {
+	case ',', ';', '\t', '|':
+		return rune(head[4]), true
+	}
+	return 0, false
 }
 
 // detectDelimiter picks comma, semicolon or tab: the one that occurs most

@@ -192,6 +192,12 @@ func TestCSVReaderLines(t *testing.T) {
 			wantFirst: []string{"Jürgen", "Anna"},
 		},
 		{
+			name:      "Excel sep= line",
+			in:        "sep=;\r\nFirst Name;E-mail\r\nAda;ada@example.com\r\n",
+			wantLines: []int{3},
+			wantFirst: []string{"Ada"},
+		},
+		{
 			name:      "tabs",
 			in:        "first name\tlast name\temail\nAda\tLovelace\ta@example.com\n",
 			wantLines: []int{2},
@@ -279,6 +285,26 @@ func TestCSVReaderMalformed(t *testing.T) {
 				t.Errorf("error %q does not name the line", err)
 			}
 		})
+	}
+}
+
+func TestReaderRejectsUTF16(t *testing.T) {
+	t.Parallel()
+	_, err := NewReader(strings.NewReader("\xFF\xFEf\x00i\x00"), Options{})
+	if !errors.Is(err, ErrInvalidUTF8) || fileErrorLine(t, err) != 1 || !strings.Contains(err.Error(), "UTF-16") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestReaderDetectsFromOptions(t *testing.T) {
+	t.Parallel()
+	// Without the name this would be taken as CSV.
+	r, err := NewReader(strings.NewReader(""), Options{FileName: "empty.ndjson"})
+	if err != nil || r.Format() != NDJSON {
+		t.Fatalf("format %v, err %v", r, err)
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Errorf("Next = %v, want io.EOF", err)
 	}
 }
 

@@ -10,9 +10,12 @@ import (
 // Options configure a Reader. The zero value detects the format and maps
 // columns automatically.
 type Options struct {
-	// Format is the file's format; empty means detect it from the first
-	// bytes (see DetectFormat).
+	// Format is the file's format; empty means detect it with
+	// DetectFormat from FileName, ContentType and the first bytes.
 	Format Format
+	// FileName and ContentType, when known (an upload's), help detection.
+	FileName    string
+	ContentType string
 	// Mapping maps CSV column names to field names (ParseField spellings,
 	// "-" to drop a column). It overrides recognition for the columns it
 	// names; the others are still recognised. Every column it names must be
@@ -26,6 +29,12 @@ type Options struct {
 
 // DefaultMaxLineBytes is the line bound used when Options.MaxLineBytes is 0.
 const DefaultMaxLineBytes = 1 << 20
+
+// Byte order marks of UTF-16, which the Reader names in its error.
+var (
+	utf16LEBOM = []byte{0xFF, 0xFE}
+	utf16BEBOM = []byte{0xFE, 0xFF}
+)
 
 // readBufferSize is the size of the Reader's input buffer, which is also
 // how much of a file format and delimiter detection look at.
@@ -58,10 +67,13 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 	if head, _ := br.Peek(len(utf8BOM)); bytes.Equal(head, utf8BOM) {
 		br.Discard(len(utf8BOM))
 	}
+	if head, _ := br.Peek(2); bytes.Equal(head, utf16LEBOM) || bytes.Equal(head, utf16BEBOM) {
+		return nil, &FileError{Line: 1, Err: fmt.Errorf("%w: it is UTF-16; save it as UTF-8", ErrInvalidUTF8)}
+	}
 	format := opts.Format
 	if format == "" {
 		head, _ := br.Peek(512)
-		f, err := DetectFormat("", "", head)
+		f, err := DetectFormat(opts.FileName, opts.ContentType, head)
 		if err != nil {
 			return nil, err
 		}
