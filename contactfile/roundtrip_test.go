@@ -51,7 +51,7 @@ func TestRoundTrip(t *testing.T) {
 				if !slices.Equal(got.ExternalIDs, want.ExternalIDs) {
 					t.Errorf("row %d: external ids %q, want %q", i, got.ExternalIDs, want.ExternalIDs)
 				}
-				if f != VCard && got.Extra["status"] != want.Status {
+				if got.Extra["status"] != want.Status {
 					t.Errorf("row %d: status %q", i, got.Extra["status"])
 				}
 			}
