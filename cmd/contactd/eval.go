@@ -1,0 +1,409 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/contactd/contactd/matcher"
+)
+
+// evalConfig holds the flags of contactd eval.
+type evalConfig struct {
+	settings  string
+	data      string
+	data2     string
+	id        string
+	truth     string
+	truthFile string
+	jsonOut   bool
+	sweep     bool
+	model     string
+}
+
+// evalReport is what contactd eval prints with --json.
+type evalReport struct {
+	Dataset        string          `json:"dataset"`
+	Settings       string          `json:"settings"`
+	Records        int             `json:"records"`
+	Precision      float64         `json:"precision"`
+	Recall         float64         `json:"recall"`
+	F1             float64         `json:"f1"`
+	BestThreshold  float64         `json:"bestThreshold"`
+	BestPrecision  float64         `json:"bestPrecision"`
+	BestRecall     float64         `json:"bestRecall"`
+	BestF1         float64         `json:"bestF1"`
+	Threshold      float64         `json:"threshold"`
+	ReviewPairs    int             `json:"reviewPairs"`
+	CandidatePairs int64           `json:"candidatePairs"`
+	Seconds        float64         `json:"seconds"`
+	PeakMiB        float64         `json:"peakMiB"`
+	Stages         []evalStage     `json:"stages"`
+	Blocking       json.RawMessage `json:"blocking,omitempty"`
+}
+
+// evalStage times one stage; PeakMiB is the process peak so far.
+type evalStage struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	PeakMiB float64 `json:"peakMiB"`
+}
+
+const evalUsage = `usage: contactd eval [--settings FILE|NAME] --data FILE.csv [--data2 FILE.csv]
+       [--id COLUMN] [--truth COLUMN|febrl] [--truth-file FILE.csv] [--json]
+
+Trains a matcher on the data without labels, scores and clusters it, and
+prints pairwise precision, recall and F1 against the labels.`
+
+// runEval implements "contactd eval".
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg evalConfig
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, evalUsage); fs.PrintDefaults() }
+	fs.StringVar(&cfg.settings, "settings", "", "settings JSON file or built-in name ("+strings.Join(matcher.BuiltinSettingsNames(), ", ")+"); default: contacts")
+	fs.StringVar(&cfg.data, "data", "", "CSV file to deduplicate (or the left side of a linkage)")
+	fs.StringVar(&cfg.data2, "data2", "", "CSV file to link with --data")
+	fs.StringVar(&cfg.id, "id", "", "column holding the record id")
+	fs.StringVar(&cfg.truth, "truth", "", `column holding the true entity, or "febrl" to read it from rec_id (rec-N-org, rec-N-dup-k)`)
+	fs.StringVar(&cfg.truthFile, "truth-file", "", "CSV file of id,entity labels joined on --id")
+	fs.BoolVar(&cfg.jsonOut, "json", false, "print one JSON object")
+	fs.BoolVar(&cfg.sweep, "sweep", true, "search the best threshold (clusters once per candidate threshold)")
+	fs.StringVar(&cfg.model, "model-out", "", "write the trained model JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.data == "" {
+		fs.Usage()
+		return errors.New("eval: --data is required")
+	}
+	if cfg.truth == "" && cfg.truthFile == "" {
+		return errors.New("eval: --truth or --truth-file is required")
+	}
+	rep, err := evaluate(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.jsonOut {
+		enc := json.NewEncoder(stdout)
+		return enc.Encode(rep)
+	}
+	printReport(stdout, rep)
+	return nil
+}
+
+func loadSettings(name string) (*matcher.Settings, error) {
+	if name == "" {
+		return matcher.DefaultSettings(), nil
+	}
+	if data, err := os.ReadFile(name); err == nil {
+		return matcher.ParseSettings(data)
+	} else if strings.ContainsAny(name, "/.") {
+		return nil, fmt.Errorf("eval: settings: %w", err)
+	}
+	return matcher.BuiltinSettings(name)
+}
+
+// table is a CSV file read whole.
+type table struct {
+	header []string
+	rows   [][]string
+}
+
+func readTable(path string) (*table, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.TrimLeadingSpace = true
+	r.ReuseRecord = false
+	r.FieldsPerRecord = -1
+	header, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("eval: %s: header: %w", path, err)
+	}
+	for i := range header {
+		header[i] = strings.TrimSpace(strings.TrimPrefix(header[i], "\ufeff"))
+	}
+	t := &table{header: header}
+	for {
+		row, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("eval: %s: %w", path, err)
+		}
+		t.rows = append(t.rows, row)
+	}
+	return t, nil
+}
+
+func (t *table) column(name string) int {
+	return slices.Index(t.header, name)
+}
+
+var febrlID = regexp.MustCompile(`^rec-(\d+)-(org|dup-\d+)$`)
+
+// labels returns one entity number per row, read only for scoring.
+func labels(t *table, cfg evalConfig, entities map[string]int32) ([]int32, error) {
+	out := make([]int32, len(t.rows))
+	entity := func(s string) int32 {
+		if e, ok := entities[s]; ok {
+			return e
+		}
+		e := int32(len(entities))
+		entities[s] = e
+		return e
+	}
+	idCol := t.column(cfg.id)
+	switch {
+	case cfg.truthFile != "":
+		if idCol < 0 {
+			return nil, fmt.Errorf("eval: --truth-file needs --id naming a column, have %q", cfg.id)
+		}
+		tt, err := readTable(cfg.truthFile)
+		if err != nil {
+			return nil, err
+		}
+		byID := make(map[string]string, len(tt.rows))
+		for _, r := range tt.rows {
+			if len(r) >= 2 {
+				byID[r[0]] = r[1]
+			}
+		}
+		for i, r := range t.rows {
+			e, ok := byID[r[idCol]]
+			if !ok {
+				return nil, fmt.Errorf("eval: no label for id %q", r[idCol])
+			}
+			out[i] = entity(e)
+		}
+	case cfg.truth == "febrl":
+		col := cmpOr(idCol, t.column("rec_id"))
+		if col < 0 {
+			return nil, errors.New("eval: --truth febrl needs a rec_id column")
+		}
+		for i, r := range t.rows {
+			m := febrlID.FindStringSubmatch(strings.TrimSpace(r[col]))
+			if m == nil {
+				return nil, fmt.Errorf("eval: rec_id %q is not rec-N-org or rec-N-dup-k", r[col])
+			}
+			out[i] = entity(m[1])
+		}
+	default:
+		col := t.column(cfg.truth)
+		if col < 0 {
+			return nil, fmt.Errorf("eval: no truth column %q in %v", cfg.truth, t.header)
+		}
+		for i, r := range t.rows {
+			out[i] = entity(r[col])
+		}
+	}
+	return out, nil
+}
+
+func cmpOr(a, b int) int {
+	if a >= 0 {
+		return a
+	}
+	return b
+}
+
+// records converts rows to matcher records, leaving out the id and truth
+// columns so that labels cannot leak into matching.
+func records(t *table, cfg evalConfig) []matcher.Record {
+	hidden := map[string]bool{cfg.truth: true}
+	out := make([]matcher.Record, len(t.rows))
+	for i, row := range t.rows {
+		r := make(matcher.Record, len(t.header))
+		for c, name := range t.header {
+			if c < len(row) && !hidden[name] {
+				r[name] = row[c]
+			}
+		}
+		out[i] = r
+	}
+	return out
+}
+
+func peakMiB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024
+}
+
+func evaluate(ctx context.Context, cfg evalConfig, stderr io.Writer) (*evalReport, error) {
+	settings, err := loadSettings(cfg.settings)
+	if err != nil {
+		return nil, err
+	}
+	m, err := matcher.New(settings)
+	if err != nil {
+		return nil, err
+	}
+	rep := &evalReport{Dataset: cfg.data, Settings: settings.Name}
+	start := time.Now()
+	last := start
+	stage := func(name string) {
+		now := time.Now()
+		rep.Stages = append(rep.Stages, evalStage{Name: name, Seconds: now.Sub(last).Seconds(), PeakMiB: peakMiB()})
+		last = now
+	}
+
+	entities := map[string]int32{}
+	left, err := readTable(cfg.data)
+	if err != nil {
+		return nil, err
+	}
+	truth, err := labels(left, cfg, entities)
+	if err != nil {
+		return nil, err
+	}
+	var right *table
+	var source []uint8
+	if cfg.data2 != "" {
+		if right, err = readTable(cfg.data2); err != nil {
+			return nil, err
+		}
+		t2, err := labels(right, cfg, entities)
+		if err != nil {
+			return nil, err
+		}
+		truth = append(truth, t2...)
+		source = make([]uint8, len(truth))
+		for i := len(left.rows); i < len(source); i++ {
+			source[i] = 1
+		}
+	}
+	stage("load")
+
+	prep := func(t *table) []*matcher.Prepared {
+		raw := records(t, cfg)
+		out := make([]*matcher.Prepared, len(raw))
+		parallelFor(len(raw), func(i int) { out[i] = m.Prepare(raw[i]) })
+		return out
+	}
+	recs := prep(left)
+	var recs2 []*matcher.Prepared
+	if right != nil {
+		recs2 = prep(right)
+	}
+	left, right = nil, nil
+	rep.Records = len(recs) + len(recs2)
+	stage("prepare")
+
+	var model *matcher.Model
+	if recs2 != nil {
+		model, err = m.TrainLink(ctx, recs, recs2)
+	} else {
+		model, err = m.Train(ctx, recs)
+	}
+	if err != nil {
+		return nil, err
+	}
+	stage("train")
+	if cfg.model != "" {
+		data, _ := json.MarshalIndent(model, "", "  ")
+		if err := os.WriteFile(cfg.model, data, 0o644); err != nil {
+			return nil, fmt.Errorf("eval: %w", err)
+		}
+	}
+
+	same, possible, conflict := model.Thresholds()
+	opt := matcher.ScanOptions{SkipClustering: true}
+	if cfg.sweep {
+		opt.MinWeight = math.Min(possible, -10)
+	}
+	var res *matcher.Result
+	all := recs
+	if recs2 != nil {
+		res, err = model.Link(ctx, recs, recs2, opt)
+		all = append(slices.Clip(recs), recs2...)
+	} else {
+		res, err = model.Dedupe(ctx, recs, opt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep.CandidatePairs = res.Blocking.CandidatePairs
+	if b, err := json.Marshal(res.Blocking); err == nil {
+		rep.Blocking = b
+	}
+	for _, e := range res.Edges {
+		if float64(e.Weight) >= possible && float64(e.Weight) < same {
+			rep.ReviewPairs++
+		}
+	}
+	stage("score")
+
+	copt := model.ClusterOptions(source)
+	clusters := model.Cluster(all, res.Edges, copt)
+	stage("cluster")
+
+	met := matcher.Evaluate(clusters, truth, source)
+	rep.Precision, rep.Recall, rep.F1 = met.Precision, met.Recall, met.F1
+	rep.Threshold = round4(matcher.Probability(same))
+	rep.BestThreshold, rep.BestF1, rep.BestPrecision, rep.BestRecall = rep.Threshold, met.F1, met.Precision, met.Recall
+	if cfg.sweep {
+		for w := -10.0; w <= 40; w += 1 {
+			o := copt
+			o.Threshold = w
+			o.Conflict = math.Min(conflict, w)
+			mt := matcher.Evaluate(model.Cluster(all, res.Edges, o), truth, source)
+			if mt.F1 > rep.BestF1 {
+				rep.BestF1, rep.BestPrecision, rep.BestRecall = mt.F1, mt.Precision, mt.Recall
+				rep.BestThreshold = round4(matcher.Probability(w))
+			}
+		}
+		stage("sweep")
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	rep.PeakMiB = peakMiB()
+	return rep, nil
+}
+
+func round4(x float64) float64 { return math.Round(x*1e6) / 1e6 }
+
+func parallelFor(n int, f func(i int)) {
+	workers := runtime.GOMAXPROCS(0)
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			for i := w; i < n; i += workers {
+				f(i)
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+}
+
+func printReport(w io.Writer, r *evalReport) {
+	fmt.Fprintf(w, "data set        %s (%d records, settings %s)\n", r.Dataset, r.Records, r.Settings)
+	fmt.Fprintf(w, "candidate pairs %d (review: %d)\n", r.CandidatePairs, r.ReviewPairs)
+	fmt.Fprintf(w, "at p >= %-8g  precision %.4f  recall %.4f  F1 %.4f\n", r.Threshold, r.Precision, r.Recall, r.F1)
+	fmt.Fprintf(w, "best p >= %-6g  precision %.4f  recall %.4f  F1 %.4f\n", r.BestThreshold, r.BestPrecision, r.BestRecall, r.BestF1)
+	for _, s := range r.Stages {
+		fmt.Fprintf(w, "  %-8s %7.2fs  peak %7.1f MiB\n", s.Name, s.Seconds, s.PeakMiB)
+	}
+	fmt.Fprintf(w, "total %.2fs, peak %.1f MiB\n", r.Seconds, r.PeakMiB)
+}
