@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -57,10 +56,19 @@ func (m *Matcher) train(ctx context.Context, recs []*Prepared, source []uint8) (
 	for _, h := range hists {
 		p.Training.Patterns += len(h)
 	}
-	mprob, matches, iters, converged := m.emSessions(hists, u)
+	// One session per blocking rule gives m estimates that the fields
+	// forced to agree by blocking do not distort; a final EM over all
+	// candidate pairs, started from them, refines m and finds the share
+	// of matches.
+	all := hists[len(hists)-1]
+	mprob, iters, converged := m.emSessions(hists[:len(hists)-1], u)
+	var none [maxFields]bool
+	mprob, lambda, it, conv := m.em(all, u, &none, mprob)
+	iters += it
+	converged = converged && conv
 	// Scoring uses u from random pairs, so the prior is that of a random
 	// pair: the expected matches over all pairs.
-	p.Lambda = min(max(matches/allPairs(len(recs), source), 1e-12), 0.5)
+	p.Lambda = min(max(lambda*float64(sc.stats.CandidatePairs)/allPairs(len(recs), source), 1e-12), 0.5)
 	p.Training.Iterations, p.Training.Converged = iters, converged
 	tfs := m.termFrequencies(recs)
 	for i, f := range m.fields {
@@ -169,14 +177,15 @@ type patternCount struct {
 }
 
 // patternHistograms compares every candidate pair and counts each
-// agreement pattern, once per blocking rule whose key the pair shares.
+// agreement pattern, once per blocking rule whose key the pair shares; the
+// last histogram counts every candidate pair once.
 func (m *Matcher) patternHistograms(ctx context.Context, sc *scanner) ([][]patternCount, error) {
 	nf, R := len(m.fields), sc.nRules
 	workers := runtime.GOMAXPROCS(0)
 	locals := make([][]map[pattern]int64, workers)
 	for w := range locals {
-		locals[w] = make([]map[pattern]int64, R)
-		for r := range R {
+		locals[w] = make([]map[pattern]int64, R+1)
+		for r := range R + 1 {
 			locals[w][r] = map[pattern]int64{}
 		}
 	}
@@ -189,12 +198,13 @@ func (m *Matcher) patternHistograms(ctx context.Context, sc *scanner) ([][]patte
 				locals[w][r][p]++
 			}
 		}
+		locals[w][R][p]++
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]patternCount, R)
-	for r := range R {
+	out := make([][]patternCount, R+1)
+	for r := range R + 1 {
 		all := map[pattern]int64{}
 		for w := range workers {
 			for p, n := range locals[w][r] {
@@ -213,9 +223,8 @@ func (m *Matcher) patternHistograms(ctx context.Context, sc *scanner) ([][]patte
 
 // emSessions runs one EM session per blocking rule, ignoring the fields the
 // rule blocks on (their agreement is forced by blocking), and averages each
-// field's m over the sessions that estimated it. It returns the expected
-// number of matches of the session that found the most.
-func (m *Matcher) emSessions(hists [][]patternCount, u0 [][]float64) (mprob [][]float64, matches float64, iters int, converged bool) {
+// field's m over the sessions that estimated it.
+func (m *Matcher) emSessions(hists [][]patternCount, u0 [][]float64) (mprob [][]float64, iters int, converged bool) {
 	nf := len(m.fields)
 	sum := make([][]float64, nf)
 	cnt := make([]int, nf)
@@ -231,14 +240,9 @@ func (m *Matcher) emSessions(hists [][]patternCount, u0 [][]float64) (mprob [][]
 		for _, f := range m.ruleFields[r] {
 			exclude[f] = true
 		}
-		mp, lambda, it, conv := m.em(hist, u0, &exclude)
+		mp, _, it, conv := m.em(hist, u0, &exclude, nil)
 		iters += it
 		converged = converged && conv
-		var n float64
-		for _, pc := range hist {
-			n += pc.n
-		}
-		matches = max(matches, lambda*n)
 		for i := range nf {
 			if exclude[i] {
 				continue
@@ -260,16 +264,13 @@ func (m *Matcher) emSessions(hists [][]patternCount, u0 [][]float64) (mprob [][]
 			}
 		}
 	}
-	return mprob, matches, iters, converged
+	return mprob, iters, converged
 }
 
 // em estimates m, the u of candidate pairs and the share of matches
 // among candidate pairs by expectation-maximisation over the pattern
 // histogram. u0 (from random pairs) seeds the non-match distribution.
-// freeU lets EM re-estimate u among candidate pairs within a session.
-var freeU = os.Getenv("MATCHER_FIXED_U") == ""
-
-func (m *Matcher) em(hist []patternCount, u0 [][]float64, exclude *[maxFields]bool) (mprob [][]float64, lambda float64, iters int, converged bool) {
+func (m *Matcher) em(hist []patternCount, u0 [][]float64, exclude *[maxFields]bool, init [][]float64) (mprob [][]float64, lambda float64, iters int, converged bool) {
 	nf := len(m.fields)
 	mprob = make([][]float64, nf)
 	ucand := make([][]float64, nf)
@@ -288,6 +289,9 @@ func (m *Matcher) em(hist []patternCount, u0 [][]float64, exclude *[maxFields]bo
 			rest -= share
 		}
 		mprob[i][L] = 0.1
+		if init != nil {
+			copy(mprob[i], init[i])
+		}
 	}
 	lambda = 0.1
 	if len(hist) == 0 {
@@ -339,7 +343,7 @@ func (m *Matcher) em(hist []patternCount, u0 [][]float64, exclude *[maxFields]bo
 				}
 				delta = max(delta, math.Abs(v-mprob[i][k]))
 				mprob[i][k] = v
-				if freeU && totU > 0 {
+				if totU > 0 {
 					ucand[i][k] = max(accU[k]/totU, 1e-6)
 				}
 			}

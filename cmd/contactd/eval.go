@@ -31,6 +31,7 @@ type evalConfig struct {
 	jsonOut   bool
 	sweep     bool
 	model     string
+	errors    int
 }
 
 // evalReport is what contactd eval prints with --json.
@@ -82,6 +83,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print one JSON object")
 	fs.BoolVar(&cfg.sweep, "sweep", true, "search the best threshold (clusters once per candidate threshold)")
 	fs.StringVar(&cfg.model, "model-out", "", "write the trained model JSON to this file")
+	fs.IntVar(&cfg.errors, "show-errors", 0, "explain up to N wrongly merged and N missed pairs on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -357,6 +359,9 @@ func evaluate(ctx context.Context, cfg evalConfig, stderr io.Writer) (*evalRepor
 	clusters := model.Cluster(all, res.Edges, copt)
 	stage("cluster")
 
+	if cfg.errors > 0 {
+		showErrors(stderr, model, all, res.Edges, clusters, truth, cfg.errors)
+	}
 	met := matcher.Evaluate(clusters, truth, source)
 	rep.Precision, rep.Recall, rep.F1 = met.Precision, met.Recall, met.F1
 	rep.Threshold = round4(matcher.Probability(same))
@@ -406,4 +411,26 @@ func printReport(w io.Writer, r *evalReport) {
 		fmt.Fprintf(w, "  %-8s %7.2fs  peak %7.1f MiB\n", s.Name, s.Seconds, s.PeakMiB)
 	}
 	fmt.Fprintf(w, "total %.2fs, peak %.1f MiB\n", r.Seconds, r.PeakMiB)
+}
+
+// showErrors explains wrongly merged edges and missed true edges.
+func showErrors(w io.Writer, md *matcher.Model, recs []*matcher.Prepared, edges []matcher.Edge, clusters, truth []int32, n int) {
+	explain := func(kind string, a, b int32) {
+		e := md.Explain(recs[a], recs[b])
+		fmt.Fprintf(w, "%s %d-%d total %.2f (prior %.2f)\n", kind, a, b, e.Total, e.Prior)
+		for _, f := range e.Fields {
+			fmt.Fprintf(w, "    %-14s %-28q %-28q %-22s %6.2f\n", f.Field, f.A, f.B, f.Level, f.Weight)
+		}
+	}
+	fp, fn := 0, 0
+	for _, e := range edges {
+		if clusters[e.A] == clusters[e.B] && truth[e.A] != truth[e.B] && fp < n {
+			explain("WRONGLY MERGED", e.A, e.B)
+			fp++
+		}
+		if clusters[e.A] != clusters[e.B] && truth[e.A] == truth[e.B] && fn < n {
+			explain("MISSED", e.A, e.B)
+			fn++
+		}
+	}
 }
