@@ -189,7 +189,8 @@ func (s *server) archiveContact(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-func (s *server) listContacts(c *gin.Context) {
+// listFilter reads the list filters shared by the list and the export.
+func listFilter(c *gin.Context) (contact.ListFilter, []problemField) {
 	var errs []problemField
 	f := contact.ListFilter{Company: strings.TrimSpace(c.Query("company")), Role: strings.TrimSpace(c.Query("role"))}
 	if a := c.Query("account"); a != "" {
@@ -207,6 +208,11 @@ func (s *server) listContacts(c *gin.Context) {
 	default:
 		errs = append(errs, problemField{"status", "must be active, archived, merged or all"})
 	}
+	return f, errs
+}
+
+func (s *server) listContacts(c *gin.Context) {
+	f, errs := listFilter(c)
 	limit, after, perrs := pageParams(c)
 	errs = append(errs, perrs...)
 	if len(errs) > 0 {

@@ -21,12 +21,19 @@ type Config struct {
 	MaxBodyBytes int64
 	// Registry receives the HTTP metrics and is served on /metrics (default: a new registry).
 	Registry *prometheus.Registry
+	// MaxUploadBytes caps an import upload (default 1 GiB).
+	MaxUploadBytes int64
+	// DefaultRegion is the phone region of imports that name none (default US).
+	DefaultRegion string
 }
 
 type server struct {
 	store *contact.Store
 	ready func(ctx context.Context) error
 	keys  keyCache
+
+	maxUpload     int64
+	defaultRegion string
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -42,7 +49,13 @@ func NewRouter(cfg Config) http.Handler {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &server{store: cfg.Store, ready: cfg.Ready}
+	if cfg.MaxUploadBytes == 0 {
+		cfg.MaxUploadBytes = 1 << 30
+	}
+	if cfg.DefaultRegion == "" {
+		cfg.DefaultRegion = "US"
+	}
+	s := &server{store: cfg.Store, ready: cfg.Ready, maxUpload: cfg.MaxUploadBytes, defaultRegion: cfg.DefaultRegion}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
@@ -62,6 +75,7 @@ func NewRouter(cfg Config) http.Handler {
 
 	a.POST("/contacts", write, s.createContact)
 	a.GET("/contacts", read, s.listContacts)
+	a.GET("/contacts/export", read, s.exportContacts)
 	a.GET("/contacts/:contactId", read, s.getContact)
 	a.PUT("/contacts/:contactId", write, s.updateContact)
 	a.PATCH("/contacts/:contactId", write, s.updateContact)
@@ -70,6 +84,11 @@ func NewRouter(cfg Config) http.Handler {
 	a.POST("/contacts/:contactId/relationships", write, s.addRelationship)
 	a.GET("/contacts/:contactId/relationships", read, s.listRelationships)
 	a.DELETE("/contacts/:contactId/relationships/:relationshipId", write, s.removeRelationship)
+
+	a.POST("/imports", write, s.createImport)
+	a.GET("/imports", read, s.listImports)
+	a.GET("/imports/:id", read, s.getImport)
+	a.POST("/imports/:id/cancel", write, s.cancelImport)
 
 	a.POST("/users", write, s.createUser)
 	a.GET("/users", read, s.listUsers)

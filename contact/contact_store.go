@@ -273,31 +273,9 @@ func (s *Store) ListContacts(ctx context.Context, f ListFilter) ([]*Contact, *uu
 	if f.Limit <= 0 || f.Limit > MaxListLimit {
 		return nil, nil, fieldErrors{{Field: "limit", Message: fmt.Sprintf("must be between 1 and %d", MaxListLimit)}}.err()
 	}
-	statuses := f.Statuses
-	if len(statuses) == 0 {
-		statuses = []Status{StatusActive}
-	}
-	var where []string
-	args := []any{}
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	where = append(where, "c.status = ANY("+arg(statuses)+"::text[])")
-	if f.Company != "" {
-		where = append(where, "lower(c.company) = lower("+arg(f.Company)+")")
-	}
-	if f.Role != "" {
-		r := arg(f.Role)
-		where = append(where, `c.id IN (
-			SELECT contact_id FROM contact_accounts WHERE lower(role) = lower(`+r+`) AND removed_at IS NULL
-			UNION SELECT contact_id FROM contact_users WHERE lower(relationship_type) = lower(`+r+`) AND removed_at IS NULL)`)
-	}
-	if f.AccountID != nil {
-		where = append(where, "c.id IN (SELECT contact_id FROM contact_accounts WHERE account_id = "+arg(*f.AccountID)+" AND removed_at IS NULL)")
-	}
-	if f.After != nil {
-		where = append(where, "c.id > "+arg(*f.After))
-	}
-	q := `SELECT ` + contactColumns + ` FROM contacts c WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY c.id LIMIT ` + arg(f.Limit+1)
+	where, args := f.where()
+	args = append(args, f.Limit+1)
+	q := `SELECT ` + contactColumns + ` FROM contacts c WHERE ` + where + fmt.Sprintf(` ORDER BY c.id LIMIT $%d`, len(args))
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("contact: list: %w", err)
@@ -324,6 +302,34 @@ func (s *Store) ListContacts(ctx context.Context, f ListFilter) ([]*Contact, *uu
 		c.Relationships = rels[c.ID]
 	}
 	return contacts, next, nil
+}
+
+// where renders the filter (without limit) as a SQL condition on contacts c and its arguments.
+func (f ListFilter) where() (string, []any) {
+	statuses := f.Statuses
+	if len(statuses) == 0 {
+		statuses = []Status{StatusActive}
+	}
+	var where []string
+	args := []any{}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	where = append(where, "c.status = ANY("+arg(statuses)+"::text[])")
+	if f.Company != "" {
+		where = append(where, "lower(c.company) = lower("+arg(f.Company)+")")
+	}
+	if f.Role != "" {
+		r := arg(f.Role)
+		where = append(where, `c.id IN (
+			SELECT contact_id FROM contact_accounts WHERE lower(role) = lower(`+r+`) AND removed_at IS NULL
+			UNION SELECT contact_id FROM contact_users WHERE lower(relationship_type) = lower(`+r+`) AND removed_at IS NULL)`)
+	}
+	if f.AccountID != nil {
+		where = append(where, "c.id IN (SELECT contact_id FROM contact_accounts WHERE account_id = "+arg(*f.AccountID)+" AND removed_at IS NULL)")
+	}
+	if f.After != nil {
+		where = append(where, "c.id > "+arg(*f.After))
+	}
+	return strings.Join(where, " AND "), args
 }
 
 func (c *Contact) textField(name string) **string {

@@ -34,3 +34,20 @@ func (NormalizeArgs) InsertOpts() river.InsertOpts {
 		},
 	}
 }
+
+// ImportArgs asks for an uploaded import to be run (or resumed from its committed progress).
+type ImportArgs struct {
+	ImportID uuid.UUID `json:"import_id" river:"unique"`
+}
+
+// Kind is the job's stable kind name.
+func (ImportArgs) Kind() string { return "import_file" }
+
+// InsertOpts makes the job unique per import while it waits or runs; retries resume it.
+func (ImportArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueBulk, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// QueueBulk is the queue of long bulk jobs (imports), kept apart so they never hold up
+// per-contact jobs.
+const QueueBulk = "bulk"

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/importer"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -24,6 +25,7 @@ type Config struct {
 func NewWorkers(store *contact.Store, cfg Config) *river.Workers {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &NormalizeWorker{Store: store, DefaultRegion: cfg.DefaultRegion})
+	river.AddWorker(workers, &ImportWorker{Runner: &importer.Runner{Store: store}})
 	return workers
 }
 
@@ -33,8 +35,12 @@ func NewClient(pool *pgxpool.Pool, store *contact.Store, cfg Config) (*river.Cli
 		cfg.MaxWorkers = 100
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Logger:  cfg.Logger,
-		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}},
+		Logger: cfg.Logger,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers},
+			// Imports are long and use every core while they run: two at a time per process.
+			contact.QueueBulk: {MaxWorkers: 2},
+		},
 		Workers: NewWorkers(store, cfg),
 	})
 	if err != nil {

@@ -16,6 +16,9 @@ commands:
   worker    run the workers only (to scale out job processing)
   migrate   create the database if needed and apply every migration
   apikey    create or revoke API keys: apikey create --name N --scopes read,write,admin
+  import    import a CSV, NDJSON or vCard file: import --file F [--format] [--source] [--mapping] [--mode]
+  export    export contacts: export --format csv|ndjson|vcf [--out F] [filters]
+  eval      evaluate the matcher on a labelled data set (eval -h for its flags)
 `
 
 // run is the whole program; main and the end-to-end tests call it.
@@ -23,6 +26,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
+	}
+	if args[0] == "eval" {
+		return runEval(ctx, args[1:], stdout, stderr)
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
@@ -38,6 +44,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, cfg, rest, stdout)
 	case "apikey":
 		return runAPIKey(ctx, cfg, rest, stdout)
+	case "import":
+		return runImport(ctx, cfg, rest, stdout)
+	case "export":
+		return runExport(ctx, cfg, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -120,7 +120,7 @@ func runServe(ctx context.Context, cfg config, args []string, stdout, stderr io.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.NewRouter(api.Config{
-		Store: store, Logger: logger, Registry: reg,
+		Store: store, Logger: logger, Registry: reg, DefaultRegion: cfg.DefaultRegion,
 		Ready: func(ctx context.Context) error {
 			if err := store.Ping(ctx); err != nil {
 				return errors.New("database unreachable")

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/contactfile"
+	"github.com/contactd/contactd/importer"
+	"github.com/google/uuid"
+)
+
+func runExport(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("export", stderr)
+	format := fs.String("format", "csv", "csv, ndjson or vcf")
+	out := fs.String("out", "", "the file to write (default: standard output)")
+	company := fs.String("company", "", "only contacts of this company (case-insensitive)")
+	role := fs.String("role", "", "only contacts with a current relationship of this role or type")
+	account := fs.String("account", "", "only contacts related to this account id")
+	status := fs.String("status", "active", "active, archived, merged or all")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	ff, err := contactfile.ParseFormat(*format)
+	if err != nil {
+		return fmt.Errorf("export: --format: %w", err)
+	}
+	f := contact.ListFilter{Company: *company, Role: *role}
+	switch *status {
+	case "active", "archived", "merged":
+		f.Statuses = []contact.Status{contact.Status(*status)}
+	case "all":
+		f.Statuses = []contact.Status{contact.StatusActive, contact.StatusArchived}
+	default:
+		return errors.New("export: --status must be active, archived, merged or all")
+	}
+	if *account != "" {
+		id, err := uuid.Parse(*account)
+		if err != nil {
+			return errors.New("export: --account must be an account id")
+		}
+		f.AccountID = &id
+	}
+	store, closeFn, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	w := stdout
+	if *out != "" {
+		file, err := os.Create(*out)
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		defer file.Close()
+		bw := bufio.NewWriterSize(file, 1<<20)
+		defer bw.Flush()
+		w = bw
+	}
+	start := time.Now()
+	n, err := importer.Export(ctx, store, f, ff, w)
+	if err != nil {
+		return fmt.Errorf("export: after %d contacts: %w", n, err)
+	}
+	took := time.Since(start)
+	fmt.Fprintf(stderr, "exported %d contacts in %s (%.0f rows/s)\n", n, took.Round(time.Millisecond), float64(n)/max(took.Seconds(), 1e-9))
+	return nil
+}

@@ -1,0 +1,47 @@
+package contact
+
+import (
+	"context"
+	"fmt"
+)
+
+// ExportContact is a contact with every external reference it has, as "source:id".
+type ExportContact struct {
+	Contact
+	ExternalIDs []string
+}
+
+// ExportContacts streams every contact the filter selects (Limit and After are ignored) in id
+// order to fn, from one query whose rows are read as they arrive: memory stays constant
+// whatever the count.
+func (s *Store) ExportContacts(ctx context.Context, f ListFilter, fn func(*ExportContact) error) error {
+	f.After = nil
+	where, args := f.where()
+	rows, err := s.pool.Query(ctx, `SELECT `+contactColumns+`, coalesce(x.refs, '{}')
+		FROM contacts c LEFT JOIN LATERAL (
+			SELECT array_agg(r.source || ':' || r.external_id ORDER BY r.created_at, r.source, r.external_id) AS refs
+			FROM external_refs r WHERE r.contact_id = c.id) x ON true
+		WHERE `+where+` ORDER BY c.id`, args...)
+	if err != nil {
+		return fmt.Errorf("contact: export: %w", err)
+	}
+	defer rows.Close()
+	var ec ExportContact
+	for rows.Next() {
+		ec = ExportContact{}
+		c := &ec.Contact
+		if err := rows.Scan(&c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.Title, &c.Company,
+			&c.Status, &c.Preferences, &c.Version, &c.Normalized.Email, &c.Normalized.Phone,
+			&c.Normalized.PhoneExtension, &c.Normalized.PhoneValid, &c.Normalized.At, &c.CreatedAt, &c.UpdatedAt,
+			&ec.ExternalIDs); err != nil {
+			return fmt.Errorf("contact: export: %w", err)
+		}
+		if err := fn(&ec); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("contact: export: %w", err)
+	}
+	return nil
+}

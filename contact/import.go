@@ -1,0 +1,188 @@
+package contact
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/contactd/contactd/matcher"
+	"github.com/google/uuid"
+)
+
+// MaxExternalIDLen bounds an external id.
+const MaxExternalIDLen = 255
+
+// ImportMode says what an import does with a row whose (source, external id) is already known.
+type ImportMode string
+
+// The import modes.
+const (
+	ImportSkip      ImportMode = "skip"      // leave the existing contact alone
+	ImportFill      ImportMode = "fill"      // set the existing contact's empty fields
+	ImportOverwrite ImportMode = "overwrite" // replace the existing contact's fields with the row's non-empty values
+)
+
+// ImportStatus is an import's lifecycle state.
+type ImportStatus string
+
+// The import statuses.
+const (
+	ImportQueued    ImportStatus = "queued"
+	ImportRunning   ImportStatus = "running"
+	ImportSucceeded ImportStatus = "succeeded"
+	ImportFailed    ImportStatus = "failed"
+	ImportCancelled ImportStatus = "cancelled"
+)
+
+// Import is one bulk import of a file and its progress.
+type Import struct {
+	ID              uuid.UUID
+	Source          string
+	Format          string
+	FileName        *string
+	FileSHA256      string
+	FileSize        int64
+	Mode            ImportMode
+	DefaultRegion   string
+	Mapping         map[string]string
+	Status          ImportStatus
+	NextRow         int64 // file records committed so far (processed)
+	TotalRows       *int64
+	Created         int64
+	Updated         int64
+	Skipped         int64
+	Failed          int64
+	UnmappedColumns []string
+	Error           *string
+	CancelRequested bool
+	Actor           string
+	CreatedAt       time.Time
+	StartedAt       *time.Time
+	FinishedAt      *time.Time
+	HeartbeatAt     *time.Time
+}
+
+// RowsPerSecond is the import's processing rate so far (0 before it starts).
+func (im *Import) RowsPerSecond(now time.Time) float64 {
+	if im.StartedAt == nil {
+		return 0
+	}
+	end := now
+	if im.FinishedAt != nil {
+		end = *im.FinishedAt
+	}
+	secs := end.Sub(*im.StartedAt).Seconds()
+	if secs <= 0 {
+		return 0
+	}
+	return float64(im.NextRow) / secs
+}
+
+// NewImport describes an import to create.
+type NewImport struct {
+	Source        string
+	Format        string
+	FileName      string
+	FileSHA256    string
+	FileSize      int64
+	Mode          ImportMode
+	DefaultRegion string
+	Mapping       map[string]string
+}
+
+// ImportInput is one file record as the importer read it.
+type ImportInput struct {
+	Index                                             int64
+	Line                                              int
+	ExternalID                                        string
+	FirstName, LastName, Email, Phone, Title, Company string
+	// Emails and Phones are the record's further addresses and numbers; Extra its unmapped
+	// values. They are kept in the contact's extra data.
+	Emails, Phones []string
+	Extra          map[string]string
+	// OtherRefs are further external references ("source:id") the record carries, such as the
+	// externalIds column of contactd's own export; they are attached to the contact too.
+	OtherRefs []string
+}
+
+// ImportRow is a validated, normalized record ready to store.
+type ImportRow struct {
+	Index                                             int64
+	Line                                              int
+	ExternalID                                        string
+	FirstName, LastName, Email, Phone, Title, Company *string
+	Normalized                                        Normalized
+	Extra                                             map[string]any
+	OtherRefs                                         []ExternalRef
+}
+
+// ExternalRef is a contact's identity in an external source.
+type ExternalRef struct {
+	Source, ID string
+}
+
+// ImportRowError is a record that could not be imported, with its line and reason.
+type ImportRowError struct {
+	Index   int64
+	Line    int
+	Field   string
+	Message string
+}
+
+// PrepareImportRow validates a record as the API validates a new contact and normalizes its
+// email and phone (an unparseable phone is kept and flagged). It returns the row's errors when
+// it cannot be stored.
+func PrepareImportRow(in ImportInput, defaultRegion string) (ImportRow, []ImportRowError) {
+	if len(in.ExternalID) > MaxExternalIDLen {
+		return ImportRow{}, []ImportRowError{{Index: in.Index, Line: in.Line, Field: "externalId", Message: fmt.Sprintf("must be at most %d bytes", MaxExternalIDLen)}}
+	}
+	nc := NewContact{FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, Phone: in.Phone, Title: in.Title, Company: in.Company}
+	if err := nc.Validate(); err != nil {
+		de := err.(*Error)
+		errs := make([]ImportRowError, len(de.Fields))
+		for i, f := range de.Fields {
+			errs[i] = ImportRowError{Index: in.Index, Line: in.Line, Field: f.Field, Message: f.Message}
+		}
+		return ImportRow{}, errs
+	}
+	row := ImportRow{
+		Index: in.Index, Line: in.Line, ExternalID: in.ExternalID,
+		FirstName: nullable(nc.FirstName), LastName: nullable(nc.LastName), Email: nullable(nc.Email),
+		Phone: nullable(nc.Phone), Title: nullable(nc.Title), Company: nullable(nc.Company),
+	}
+	for _, ref := range in.OtherRefs {
+		src, id, ok := strings.Cut(ref, ":")
+		if !ok || src == "" || id == "" || len(id) > MaxExternalIDLen || len(src) > 100 {
+			return ImportRow{}, []ImportRowError{{Index: in.Index, Line: in.Line, Field: "externalIds", Message: fmt.Sprintf("%q is not a source:id reference", ref)}}
+		}
+		row.OtherRefs = append(row.OtherRefs, ExternalRef{Source: src, ID: id})
+	}
+	row.Normalized.Email = emailKey(row.Email)
+	if row.Phone != nil {
+		p := matcher.NormalizePhone(*row.Phone, defaultRegion)
+		row.Normalized.Phone, row.Normalized.PhoneExtension, row.Normalized.PhoneValid = nullable(p.E164), nullable(p.Extension), &p.Valid
+	}
+	if len(in.Emails) > 0 || len(in.Phones) > 0 || len(in.Extra) > 0 {
+		row.Extra = map[string]any{}
+		if len(in.Emails) > 0 {
+			row.Extra["emails"] = in.Emails
+		}
+		if len(in.Phones) > 0 {
+			row.Extra["phones"] = in.Phones
+		}
+		if len(in.Extra) > 0 {
+			row.Extra["fields"] = in.Extra
+		}
+	}
+	return row, nil
+}
+
+// ImportBatch is a run of consecutive file records, committed together with the import's
+// progress: records [FirstRow, NextRow) are Rows or Errors.
+type ImportBatch struct {
+	FirstRow, NextRow int64
+	Rows              []ImportRow
+	Errors            []ImportRowError
+	// UnmappedColumns, when set, records the file's unmapped columns.
+	UnmappedColumns []string
+}

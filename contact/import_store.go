@@ -1,0 +1,654 @@
+package contact
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// ImportChunkSize is the size of the pieces an uploaded file is stored in.
+const ImportChunkSize = 1 << 20
+
+// ErrImportMoved means another runner committed the import's next batch first.
+var ErrImportMoved = errors.New("contact: the import was advanced by another runner")
+
+const importColumns = `id, source, format, file_name, file_sha256, file_size, mode, default_region, mapping,
+	status, next_row, total_rows, created_count, updated_count, skipped_count, failed_count,
+	unmapped_columns, error, cancel_requested, actor, created_at, started_at, finished_at, heartbeat_at`
+
+func scanImport(row pgx.Row) (*Import, error) {
+	var im Import
+	err := row.Scan(&im.ID, &im.Source, &im.Format, &im.FileName, &im.FileSHA256, &im.FileSize, &im.Mode,
+		&im.DefaultRegion, &im.Mapping, &im.Status, &im.NextRow, &im.TotalRows, &im.Created, &im.Updated,
+		&im.Skipped, &im.Failed, &im.UnmappedColumns, &im.Error, &im.CancelRequested, &im.Actor,
+		&im.CreatedAt, &im.StartedAt, &im.FinishedAt, &im.HeartbeatAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("import not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("contact: read import: %w", err)
+	}
+	return &im, nil
+}
+
+func (in *NewImport) validate() error {
+	var errs fieldErrors
+	in.Source = cleanText(&errs, "source", in.Source, 100)
+	if in.Source == "" {
+		errs.add("source", "is required")
+	}
+	in.FileName = cleanText(&errs, "fileName", in.FileName, 255)
+	switch in.Mode {
+	case ImportSkip, ImportFill, ImportOverwrite:
+	case "":
+		in.Mode = ImportSkip
+	default:
+		errs.add("mode", "must be skip, fill or overwrite")
+	}
+	if len(in.Mapping) > 500 {
+		errs.add("mapping", "has too many columns")
+	}
+	return errs.err()
+}
+
+// CreateImport records a new import. When file is not nil it is stored in the database in
+// chunks as it is read (an upload: any worker can then run the import) and an import job is
+// enqueued in the same transaction; with a nil file the caller runs the import itself from its
+// own copy of the file (the command line).
+func (s *Store) CreateImport(ctx context.Context, in NewImport, file io.Reader) (*Import, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	if in.Mapping == nil {
+		in.Mapping = map[string]string{}
+	}
+	id := uuid.Must(uuid.NewV7())
+	var out *Import
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO imports (id, source, format, file_name, file_sha256, file_size, mode,
+			default_region, mapping, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			id, in.Source, in.Format, nullable(in.FileName), in.FileSHA256, in.FileSize, in.Mode,
+			in.DefaultRegion, in.Mapping, ActorFrom(ctx))
+		if err != nil {
+			return fmt.Errorf("contact: insert import: %w", err)
+		}
+		if file != nil {
+			h := sha256.New()
+			size, err := storeChunks(ctx, tx, id, io.TeeReader(file, h))
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE imports SET file_sha256 = $2, file_size = $3 WHERE id = $1`, id, hex.EncodeToString(h.Sum(nil)), size); err != nil {
+				return fmt.Errorf("contact: record upload: %w", err)
+			}
+			if _, err := s.jobs.InsertTx(ctx, tx, ImportArgs{ImportID: id}, nil); err != nil {
+				return fmt.Errorf("contact: enqueue import: %w", err)
+			}
+		}
+		out, err = scanImport(tx.QueryRow(ctx, `SELECT `+importColumns+` FROM imports WHERE id = $1`, id))
+		return err
+	})
+	return out, err
+}
+
+// ErrUpload wraps a failure to read an upload (the client's connection, or a body over its
+// limit), as opposed to a failure to store it.
+var ErrUpload = errors.New("contact: read upload")
+
+func storeChunks(ctx context.Context, tx pgx.Tx, id uuid.UUID, file io.Reader) (int64, error) {
+	buf := make([]byte, ImportChunkSize)
+	var size int64
+	for seq := 0; ; seq++ {
+		n, err := io.ReadFull(file, buf)
+		if n > 0 {
+			size += int64(n)
+			if _, err := tx.Exec(ctx, `INSERT INTO import_chunks (import_id, seq, data) VALUES ($1, $2, $3)`, id, seq, buf[:n]); err != nil {
+				return 0, fmt.Errorf("contact: store file chunk: %w", err)
+			}
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return size, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrUpload, err)
+		}
+	}
+}
+
+// OpenImportFile streams an uploaded import file back from its chunks, one chunk in memory at
+// a time.
+func (s *Store) OpenImportFile(ctx context.Context, id uuid.UUID) io.Reader {
+	return &chunkReader{ctx: ctx, s: s, id: id}
+}
+
+type chunkReader struct {
+	ctx  context.Context
+	s    *Store
+	id   uuid.UUID
+	seq  int
+	cur  *bytes.Reader
+	done bool
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for {
+		if r.cur != nil && r.cur.Len() > 0 {
+			return r.cur.Read(p)
+		}
+		if r.done {
+			return 0, io.EOF
+		}
+		var data []byte
+		err := r.s.pool.QueryRow(r.ctx, `SELECT data FROM import_chunks WHERE import_id = $1 AND seq = $2`, r.id, r.seq).Scan(&data)
+		if errors.Is(err, pgx.ErrNoRows) {
+			r.done = true
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("contact: read import chunk %d: %w", r.seq, err)
+		}
+		r.seq++
+		r.cur = bytes.NewReader(data)
+	}
+}
+
+// GetImport returns an import.
+func (s *Store) GetImport(ctx context.Context, id uuid.UUID) (*Import, error) {
+	return scanImport(s.pool.QueryRow(ctx, `SELECT `+importColumns+` FROM imports WHERE id = $1`, id))
+}
+
+// ListImports returns a page of imports, newest first, and the next cursor.
+func (s *Store) ListImports(ctx context.Context, before *uuid.UUID, limit int) ([]*Import, *uuid.UUID, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+importColumns+` FROM imports
+		WHERE $1::uuid IS NULL OR id < $1 ORDER BY id DESC LIMIT $2`, before, limit+1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("contact: list imports: %w", err)
+	}
+	imports, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Import, error) { return scanImport(r) })
+	if err != nil {
+		return nil, nil, err
+	}
+	imports, next := page(imports, limit, func(im *Import) uuid.UUID { return im.ID })
+	return imports, next, nil
+}
+
+// ImportErrors returns a page of an import's row errors in file order after the given record
+// index (-1 for the first page), and whether there are more.
+func (s *Store) ImportErrors(ctx context.Context, id uuid.UUID, afterRow int64, limit int) ([]ImportRowError, bool, error) {
+	rows, err := s.pool.Query(ctx, `SELECT row_index, line, coalesce(field, ''), message FROM import_errors
+		WHERE import_id = $1 AND row_index > $2 ORDER BY row_index, seq LIMIT $3`, id, afterRow, limit+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("contact: import errors: %w", err)
+	}
+	errs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ImportRowError])
+	if err != nil {
+		return nil, false, fmt.Errorf("contact: import errors: %w", err)
+	}
+	if len(errs) > limit {
+		// Keep a record's errors together on one page.
+		cut := limit
+		for cut > 0 && errs[cut-1].Index == errs[limit].Index {
+			cut--
+		}
+		if cut == 0 {
+			cut = limit
+		}
+		return errs[:cut], true, nil
+	}
+	return errs, false, nil
+}
+
+// CancelImport asks a queued or running import to stop after its current batch; a queued one
+// is cancelled at once. Batches already committed stay.
+func (s *Store) CancelImport(ctx context.Context, id uuid.UUID) (*Import, error) {
+	var out *Import
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		im, err := scanImport(tx.QueryRow(ctx, `SELECT `+importColumns+` FROM imports WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		switch im.Status {
+		case ImportQueued:
+			_, err = tx.Exec(ctx, `UPDATE imports SET status = 'cancelled', cancel_requested = true, finished_at = now() WHERE id = $1`, id)
+		case ImportRunning:
+			_, err = tx.Exec(ctx, `UPDATE imports SET cancel_requested = true WHERE id = $1`, id)
+		default:
+			return &Error{Kind: KindConflict, Message: fmt.Sprintf("the import has already ended (%s)", im.Status)}
+		}
+		if err != nil {
+			return fmt.Errorf("contact: cancel import: %w", err)
+		}
+		out, err = scanImport(tx.QueryRow(ctx, `SELECT `+importColumns+` FROM imports WHERE id = $1`, id))
+		return err
+	})
+	return out, err
+}
+
+// FindResumableImport returns the newest unfinished import of the same file from the same
+// source, or nil.
+func (s *Store) FindResumableImport(ctx context.Context, source, sha256 string) (*Import, error) {
+	im, err := scanImport(s.pool.QueryRow(ctx, `SELECT `+importColumns+` FROM imports
+		WHERE source = $1 AND file_sha256 = $2 AND status IN ('queued', 'running') ORDER BY id DESC LIMIT 1`, source, sha256))
+	if ErrorKind(err) == KindNotFound {
+		return nil, nil
+	}
+	return im, err
+}
+
+// StartImport marks an import running (keeping its first start time) and returns it. An import
+// that has ended is returned as it is; the caller must not run it.
+func (s *Store) StartImport(ctx context.Context, id uuid.UUID) (*Import, error) {
+	return scanImport(s.pool.QueryRow(ctx, `
+		UPDATE imports SET status = CASE WHEN status IN ('queued', 'running') THEN 'running' ELSE status END,
+			started_at = coalesce(started_at, now()), heartbeat_at = now()
+		WHERE id = $1 RETURNING `+importColumns, id))
+}
+
+// FinishImport ends an import: succeeded (with its total), failed (with the reason) or
+// cancelled. An uploaded file's chunks are deleted.
+func (s *Store) FinishImport(ctx context.Context, id uuid.UUID, status ImportStatus, reason string) (*Import, error) {
+	var out *Import
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanImport(tx.QueryRow(ctx, `
+			UPDATE imports SET status = $2, error = $3, finished_at = now(), heartbeat_at = now(),
+				total_rows = CASE WHEN $2 = 'succeeded' THEN next_row ELSE total_rows END
+			WHERE id = $1 RETURNING `+importColumns, id, status, nullable(reason)))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM import_chunks WHERE import_id = $1`, id)
+		return err
+	})
+	return out, err
+}
+
+// ImportBatchResult says what a committed batch did.
+type ImportBatchResult struct {
+	Created, Updated, Skipped, Failed int64
+	// Cancelled means the import was asked to stop: nothing of this batch was written and the
+	// import is now cancelled.
+	Cancelled bool
+	// ContactIDs are the contacts the batch created or changed.
+	ContactIDs []uuid.UUID
+}
+
+// CommitImportBatch writes one batch set-based — new contacts, their external references and
+// audit entries by COPY, changes to known ones per the import's mode by one UPDATE — together
+// with the row errors and the import's progress, in one transaction. It fails with
+// ErrImportMoved unless the import's progress is at batch.FirstRow, so a batch is never
+// written twice, even by two runners.
+func (s *Store) CommitImportBatch(ctx context.Context, id uuid.UUID, batch *ImportBatch) (ImportBatchResult, error) {
+	var res ImportBatchResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		res = ImportBatchResult{}
+		var nextRow int64
+		var cancel bool
+		var source string
+		var mode ImportMode
+		err := tx.QueryRow(ctx, `SELECT next_row, cancel_requested, source, mode FROM imports WHERE id = $1 AND status = 'running' FOR UPDATE`, id).
+			Scan(&nextRow, &cancel, &source, &mode)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrImportMoved
+		}
+		if err != nil {
+			return fmt.Errorf("contact: lock import: %w", err)
+		}
+		if nextRow != batch.FirstRow {
+			return ErrImportMoved
+		}
+		if cancel {
+			res.Cancelled = true
+			_, err := tx.Exec(ctx, `UPDATE imports SET status = 'cancelled', finished_at = now() WHERE id = $1`, id)
+			return err
+		}
+		w := importWriter{tx: tx, importID: id, source: source, mode: mode, actor: ActorFrom(ctx)}
+		if err := w.write(ctx, batch, &res); err != nil {
+			return err
+		}
+		unmapped := batch.UnmappedColumns
+		_, err = tx.Exec(ctx, `UPDATE imports SET next_row = $2, created_count = created_count + $3,
+			updated_count = updated_count + $4, skipped_count = skipped_count + $5, failed_count = failed_count + $6,
+			unmapped_columns = CASE WHEN $7::text[] IS NULL THEN unmapped_columns ELSE $7 END, heartbeat_at = now()
+			WHERE id = $1`, id, batch.NextRow, res.Created, res.Updated, res.Skipped, res.Failed, unmapped)
+		if err != nil {
+			return fmt.Errorf("contact: record import progress: %w", err)
+		}
+		return nil
+	})
+	return res, err
+}
+
+type importWriter struct {
+	tx       pgx.Tx
+	importID uuid.UUID
+	source   string
+	mode     ImportMode
+	actor    string
+}
+
+func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *ImportBatchResult) error {
+	// Which external ids are known already?
+	ids := make([]string, 0, len(batch.Rows))
+	for i := range batch.Rows {
+		ids = append(ids, batch.Rows[i].ExternalID)
+	}
+	known := map[string]uuid.UUID{}
+	rows, err := w.tx.Query(ctx, `SELECT external_id, contact_id FROM external_refs WHERE source = $1 AND external_id = ANY($2)`, w.source, ids)
+	if err != nil {
+		return fmt.Errorf("contact: look up external ids: %w", err)
+	}
+	for rows.Next() {
+		var ext string
+		var cid uuid.UUID
+		if err := rows.Scan(&ext, &cid); err != nil {
+			rows.Close()
+			return err
+		}
+		known[ext] = cid
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("contact: look up external ids: %w", err)
+	}
+
+	// New contacts, in file order; a record repeating an external id of this batch updates the
+	// contact its first occurrence made, like one already stored.
+	var fresh []*ImportRow
+	freshByExt := map[string]*ImportRow{}
+	updates := map[uuid.UUID][]*ImportRow{}
+	var updateOrder []uuid.UUID
+	newIDs := map[*ImportRow]uuid.UUID{}
+	for i := range batch.Rows {
+		r := &batch.Rows[i]
+		if cid, ok := known[r.ExternalID]; ok {
+			if w.mode == ImportSkip {
+				res.Skipped++
+				continue
+			}
+			if _, seen := updates[cid]; !seen {
+				updateOrder = append(updateOrder, cid)
+			}
+			updates[cid] = append(updates[cid], r)
+			continue
+		}
+		if first, ok := freshByExt[r.ExternalID]; ok {
+			if w.mode == ImportSkip {
+				res.Skipped++
+			} else {
+				first.merge(r, w.mode)
+				res.Updated++
+			}
+			continue
+		}
+		freshByExt[r.ExternalID] = r
+		fresh = append(fresh, r)
+		newIDs[r] = uuid.Must(uuid.NewV7())
+	}
+	if err := w.insertFresh(ctx, fresh, newIDs); err != nil {
+		return err
+	}
+	res.Created += int64(len(fresh))
+	for _, r := range fresh {
+		res.ContactIDs = append(res.ContactIDs, newIDs[r])
+	}
+	changed, skipped, err := w.applyUpdates(ctx, updateOrder, updates)
+	if err != nil {
+		return err
+	}
+	res.Updated += int64(len(changed))
+	res.Skipped += skipped
+	res.ContactIDs = append(res.ContactIDs, changed...)
+
+	owner := map[*ImportRow]uuid.UUID{}
+	for _, r := range fresh {
+		owner[r] = newIDs[r]
+	}
+	for cid, recs := range updates {
+		for _, r := range recs {
+			owner[r] = cid
+		}
+	}
+	if err := w.attachOtherRefs(ctx, batch.Rows, owner); err != nil {
+		return err
+	}
+
+	failedRecords := map[int64]bool{}
+	for _, e := range batch.Errors {
+		failedRecords[e.Index] = true
+	}
+	res.Failed = int64(len(failedRecords))
+	seq := map[int64]int{}
+	_, err = w.tx.CopyFrom(ctx, pgx.Identifier{"import_errors"},
+		[]string{"import_id", "row_index", "seq", "line", "field", "message"},
+		pgx.CopyFromSlice(len(batch.Errors), func(i int) ([]any, error) {
+			e := batch.Errors[i]
+			seq[e.Index]++
+			return []any{w.importID, e.Index, seq[e.Index], e.Line, nullable(e.Field), e.Message}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("contact: record row errors: %w", err)
+	}
+	return nil
+}
+
+// attachOtherRefs attaches the records' further external references to their contacts, except
+// the ones some contact already has (a reference names one contact).
+func (w *importWriter) attachOtherRefs(ctx context.Context, rows []ImportRow, owner map[*ImportRow]uuid.UUID) error {
+	var sources, ids []string
+	var contacts []uuid.UUID
+	seen := map[ExternalRef]bool{}
+	for i := range rows {
+		cid, ok := owner[&rows[i]]
+		if !ok {
+			continue
+		}
+		for _, ref := range rows[i].OtherRefs {
+			if seen[ref] || (ref.Source == w.source && ref.ID == rows[i].ExternalID) {
+				continue
+			}
+			seen[ref] = true
+			sources, ids, contacts = append(sources, ref.Source), append(ids, ref.ID), append(contacts, cid)
+		}
+	}
+	if len(sources) == 0 {
+		return nil
+	}
+	_, err := w.tx.Exec(ctx, `INSERT INTO external_refs (source, external_id, contact_id, import_id)
+		SELECT s, e, c, $4 FROM unnest($1::text[], $2::text[], $3::uuid[]) AS u(s, e, c)
+		ON CONFLICT (source, external_id) DO NOTHING`, sources, ids, contacts, w.importID)
+	if err != nil {
+		return fmt.Errorf("contact: attach external references: %w", err)
+	}
+	return nil
+}
+
+// merge folds a later record with the same external id into r, per the mode.
+func (r *ImportRow) merge(later *ImportRow, mode ImportMode) {
+	for _, f := range [...]struct{ dst, src **string }{
+		{&r.FirstName, &later.FirstName}, {&r.LastName, &later.LastName}, {&r.Email, &later.Email},
+		{&r.Phone, &later.Phone}, {&r.Title, &later.Title}, {&r.Company, &later.Company},
+	} {
+		if *f.src != nil && (*f.dst == nil || mode == ImportOverwrite) {
+			*f.dst = *f.src
+		}
+	}
+	if r.Email == later.Email {
+		r.Normalized.Email = later.Normalized.Email
+	}
+	if r.Phone == later.Phone {
+		r.Normalized.Phone, r.Normalized.PhoneExtension, r.Normalized.PhoneValid = later.Normalized.Phone, later.Normalized.PhoneExtension, later.Normalized.PhoneValid
+	}
+}
+
+func (w *importWriter) insertFresh(ctx context.Context, fresh []*ImportRow, ids map[*ImportRow]uuid.UUID) error {
+	if len(fresh) == 0 {
+		return nil
+	}
+	now := time.Now()
+	_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"contacts"},
+		[]string{"id", "first_name", "last_name", "email", "phone", "title", "company", "email_normalized",
+			"phone_e164", "phone_extension", "phone_valid", "normalized_at", "extra", "created_at", "updated_at"},
+		pgx.CopyFromSlice(len(fresh), func(i int) ([]any, error) {
+			r := fresh[i]
+			var extra any
+			if r.Extra != nil {
+				extra = r.Extra
+			}
+			return []any{ids[r], r.FirstName, r.LastName, r.Email, r.Phone, r.Title, r.Company, r.Normalized.Email,
+				r.Normalized.Phone, r.Normalized.PhoneExtension, r.Normalized.PhoneValid, now, extra, now, now}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("contact: copy contacts: %w", err)
+	}
+	_, err = w.tx.CopyFrom(ctx, pgx.Identifier{"external_refs"},
+		[]string{"source", "external_id", "contact_id", "import_id", "created_at"},
+		pgx.CopyFromSlice(len(fresh), func(i int) ([]any, error) {
+			return []any{w.source, fresh[i].ExternalID, ids[fresh[i]], w.importID, now}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("contact: copy external references: %w", err)
+	}
+	_, err = w.tx.CopyFrom(ctx, pgx.Identifier{"audit_log"},
+		[]string{"at", "actor", "action", "entity_type", "entity_id", "contact_id", "changes"},
+		pgx.CopyFromSlice(len(fresh), func(i int) ([]any, error) {
+			r := fresh[i]
+			id := ids[r]
+			buf := r.auditJSON(nil, w.source, w.importID)
+			return []any{now, w.actor, "import", "contact", id, id, json.RawMessage(buf)}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("contact: copy audit entries: %w", err)
+	}
+	return nil
+}
+
+// auditJSON renders the created fields as audit changes, appending to buf.
+func (r *ImportRow) auditJSON(buf []byte, source string, importID uuid.UUID) []byte {
+	buf = append(buf, `{"import":{"before":null,"after":`...)
+	buf, _ = appendJSON(buf, map[string]any{"id": importID.String(), "source": source, "externalId": r.ExternalID, "line": r.Line})
+	buf = append(buf, '}')
+	for _, f := range [...]struct {
+		name string
+		v    *string
+	}{{"firstName", r.FirstName}, {"lastName", r.LastName}, {"email", r.Email}, {"phone", r.Phone}, {"title", r.Title}, {"company", r.Company}} {
+		if f.v == nil {
+			continue
+		}
+		buf = append(buf, `,"`...)
+		buf = append(buf, f.name...)
+		buf = append(buf, `":{"before":null,"after":`...)
+		buf, _ = appendJSON(buf, *f.v)
+		buf = append(buf, '}')
+	}
+	return append(buf, '}')
+}
+
+func appendJSON(buf []byte, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(buf, b...), err
+}
+
+// applyUpdates applies known records to their contacts per the mode: it locks the contacts in
+// id order, computes each change in Go, writes them with one UPDATE and audits them.
+func (w *importWriter) applyUpdates(ctx context.Context, order []uuid.UUID, updates map[uuid.UUID][]*ImportRow) ([]uuid.UUID, int64, error) {
+	if len(order) == 0 {
+		return nil, 0, nil
+	}
+	rows, err := w.tx.Query(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = ANY($1) ORDER BY c.id FOR UPDATE`, order)
+	if err != nil {
+		return nil, 0, fmt.Errorf("contact: lock imported contacts: %w", err)
+	}
+	current, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return scanContact(r) })
+	if err != nil {
+		return nil, 0, fmt.Errorf("contact: lock imported contacts: %w", err)
+	}
+	a := &audit{actor: w.actor}
+	var changedIDs []uuid.UUID
+	var skipped int64
+	var upd []*Contact
+	for _, c := range current {
+		recs := updates[c.ID]
+		if c.Status == StatusMerged {
+			skipped += int64(len(recs))
+			continue
+		}
+		before := *c
+		for _, r := range recs {
+			c.applyImport(r, w.mode)
+		}
+		changes := c.fieldChanges(&before)
+		if len(changes) == 0 {
+			skipped += int64(len(recs))
+			continue
+		}
+		changes["import"] = Change{After: map[string]any{"id": w.importID.String(), "source": w.source, "externalId": recs[0].ExternalID, "line": recs[len(recs)-1].Line}}
+		a.add("import", "contact", c.ID, &c.ID, changes)
+		upd = append(upd, c)
+		changedIDs = append(changedIDs, c.ID)
+		skipped += int64(len(recs) - 1)
+	}
+	if len(upd) == 0 {
+		return nil, skipped, nil
+	}
+	n := len(upd)
+	cols := make([][]*string, 10)
+	for i := range cols {
+		cols[i] = make([]*string, n)
+	}
+	ids := make([]uuid.UUID, n)
+	valid := make([]*bool, n)
+	for i, c := range upd {
+		ids[i] = c.ID
+		for j, v := range []*string{c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company,
+			c.Normalized.Email, c.Normalized.Phone, c.Normalized.PhoneExtension} {
+			cols[j][i] = v
+		}
+		valid[i] = c.Normalized.PhoneValid
+	}
+	_, err = w.tx.Exec(ctx, `
+		UPDATE contacts c SET first_name = u.fn, last_name = u.ln, email = u.em, phone = u.ph, title = u.ti,
+			company = u.co, email_normalized = u.ne, phone_e164 = u.np, phone_extension = u.nx, phone_valid = u.nv,
+			normalized_at = now(), version = c.version + 1, updated_at = now()
+		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::text[], $10::text[], $11::bool[]) AS u(id, fn, ln, em, ph, ti, co, ne, np, nx, nv)
+		WHERE c.id = u.id`, ids, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], valid)
+	if err != nil {
+		return nil, 0, fmt.Errorf("contact: update imported contacts: %w", err)
+	}
+	if err := a.flush(ctx, w.tx); err != nil {
+		return nil, 0, err
+	}
+	return changedIDs, skipped, nil
+}
+
+// applyImport applies one record to a stored contact: fill sets empty fields, overwrite
+// replaces fields the record has. The normalized forms follow the email and phone.
+func (c *Contact) applyImport(r *ImportRow, mode ImportMode) {
+	set := func(dst **string, v *string) bool {
+		if v == nil || (*dst != nil && mode == ImportFill) || (*dst != nil && **dst == *v) {
+			return false
+		}
+		*dst = v
+		return true
+	}
+	set(&c.FirstName, r.FirstName)
+	set(&c.LastName, r.LastName)
+	set(&c.Title, r.Title)
+	set(&c.Company, r.Company)
+	if set(&c.Email, r.Email) {
+		c.Normalized.Email = r.Normalized.Email
+	}
+	if set(&c.Phone, r.Phone) {
+		c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid = r.Normalized.Phone, r.Normalized.PhoneExtension, r.Normalized.PhoneValid
+	}
+}
