@@ -85,6 +85,9 @@ type NewContact struct {
 	Relationships                                     []NewRelationship
 	// AllowDuplicate creates the contact even when an active contact has the same normalized email.
 	AllowDuplicate bool
+	// KeepUnparseablePhone accepts a phone without 4 to 20 digits (it is stored and flagged
+	// invalid) instead of rejecting the contact: imports keep what they were sent.
+	KeepUnparseablePhone bool
 }
 
 // NewRelationship is the input for relating a contact to a user or an account.

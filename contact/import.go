@@ -136,7 +136,7 @@ func PrepareImportRow(in ImportInput, defaultRegion string) (ImportRow, []Import
 	if len(in.ExternalID) > MaxExternalIDLen {
 		return ImportRow{}, []ImportRowError{{Index: in.Index, Line: in.Line, Field: "externalId", Message: fmt.Sprintf("must be at most %d bytes", MaxExternalIDLen)}}
 	}
-	nc := NewContact{FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, Phone: in.Phone, Title: in.Title, Company: in.Company}
+	nc := NewContact{FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, Phone: in.Phone, Title: in.Title, Company: in.Company, KeepUnparseablePhone: true}
 	if err := nc.Validate(); err != nil {
 		de := err.(*Error)
 		errs := make([]ImportRowError, len(de.Fields))

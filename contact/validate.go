@@ -102,7 +102,9 @@ func (n *NewContact) Validate() error {
 	n.Title = cleanText(&errs, "title", n.Title, MaxTitleLen)
 	n.Company = cleanText(&errs, "company", n.Company, MaxCompanyLen)
 	validateEmail(&errs, "email", n.Email)
-	validatePhone(&errs, "phone", n.Phone)
+	if !n.KeepUnparseablePhone {
+		validatePhone(&errs, "phone", n.Phone)
+	}
 	if n.FirstName == "" && n.LastName == "" && n.Email == "" && n.Phone == "" {
 		errs.add("firstName", "a contact needs a name, an email or a phone")
 	}

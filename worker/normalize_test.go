@@ -75,12 +75,17 @@ func TestNormalizeEndToEnd(t *testing.T) {
 
 func waitForJob(t *testing.T, events <-chan *river.Event) {
 	t.Helper()
+	waitForJobWithin(t, events, 10*time.Second)
+}
+
+func waitForJobWithin(t *testing.T, events <-chan *river.Event, within time.Duration) {
+	t.Helper()
 	select {
 	case ev := <-events:
 		if ev.Kind != river.EventKindJobCompleted {
 			t.Fatalf("job %s ended %s: %+v", ev.Job.Kind, ev.Kind, ev.Job.Errors)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no job completed within 10s")
+	case <-time.After(within):
+		t.Fatalf("no job completed within %s", within)
 	}
 }

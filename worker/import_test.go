@@ -1,0 +1,70 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/dbtest"
+	"github.com/contactd/contactd/worker"
+	"github.com/riverqueue/river"
+)
+
+// TestUploadedImportRunsAsAJob stores a file in chunks (bigger than one chunk), lets the real
+// River client run the import job, and checks every row arrived once.
+func TestUploadedImportRunsAsAJob(t *testing.T) {
+	t.Parallel()
+	ctx := contact.WithActor(context.Background(), "test")
+	pool := dbtest.Pool(t)
+	store, err := contact.NewStore(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := worker.NewClient(pool, store, worker.Config{DefaultRegion: "US", MaxWorkers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, cancel := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)
+	defer cancel()
+	if err := client.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+
+	var sb strings.Builder
+	sb.WriteString("First Name,Last Name,E-mail Address,Mobile Phone,Company\n") // Outlook's header
+	const rows = 11000
+	for i := range rows {
+		fmt.Fprintf(&sb, "First%d,Last%d,p%d@example.com,+1 415 555 %04d,Company %d with a name long enough for the file to span two chunks\n", i, i, i, i%10000, i%97)
+	}
+	if sb.Len() <= contact.ImportChunkSize {
+		t.Fatalf("file of %d bytes does not span chunks", sb.Len())
+	}
+	im, err := store.CreateImport(ctx, contact.NewImport{Source: "upload", Format: "csv", FileName: "outlook.csv", Mode: contact.ImportSkip, DefaultRegion: "US"}, strings.NewReader(sb.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.FileSize != int64(sb.Len()) || len(im.FileSHA256) != 64 {
+		t.Fatalf("upload recorded as %d bytes, sha %q", im.FileSize, im.FileSHA256)
+	}
+	start := time.Now()
+	waitForJobWithin(t, events, 2*time.Minute)
+	t.Logf("import of %d rows took %s", rows, time.Since(start))
+	done, err := store.GetImport(ctx, im.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.Status != contact.ImportSucceeded || done.Created != rows || done.Failed != 0 {
+		t.Fatalf("import = %+v", done)
+	}
+	var contacts, chunks int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM contacts), (SELECT count(*) FROM import_chunks)`).Scan(&contacts, &chunks); err != nil {
+		t.Fatal(err)
+	}
+	if contacts != rows || chunks != 0 {
+		t.Fatalf("%d contacts (want %d), %d chunks left (want 0)", contacts, rows, chunks)
+	}
+}
