@@ -281,6 +281,14 @@ func TestDuplicateEmail(t *testing.T) {
 			}
 		})
 	}
+	t.Run("IDNA forms of a domain are the same address", func(t *testing.T) {
+		t.Parallel()
+		idn := b.createContact(t, body{"email": "idn@Bücher.example"})
+		rec := b.do(t, http.MethodPost, "/api/contacts", body{"email": "idn@XN--BCHER-KVA.example"})
+		if p := wantProblem(t, rec, http.StatusConflict); p.ExistingContactID != idn.ID.String() {
+			t.Errorf("existingContactId %q, want %s", p.ExistingContactID, idn.ID)
+		}
+	})
 	t.Run("archived contact does not block", func(t *testing.T) {
 		t.Parallel()
 		c := b.createContact(t, body{"email": "gone@example.com"})

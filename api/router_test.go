@@ -147,3 +147,17 @@ func TestRequestID(t *testing.T) {
 		t.Errorf("unsafe request id echoed as %q", got)
 	}
 }
+
+// TestMethodNotAllowedAllow checks the Allow header RFC 9110 requires on a 405.
+func TestMethodNotAllowedAllow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rec := b.do(t, http.MethodPut, "/api/contacts", body{})
+	wantProblem(t, rec, http.StatusMethodNotAllowed)
+	allow := rec.Header().Get("Allow")
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		if !strings.Contains(allow, m) {
+			t.Errorf("405 Allow header %q lacks %s", allow, m)
+		}
+	}
+}

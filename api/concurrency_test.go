@@ -1,0 +1,86 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+)
+
+// TestConcurrentDuplicateCreates sends the same email from many clients at once: exactly one
+// contact is created and every other request is a 409 naming it.
+func TestConcurrentDuplicateCreates(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const n = 12
+	codes := make([]int, n)
+	existing := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			// The domain's case differs between clients: the normalized address is the same.
+			email := fmt.Sprintf("race@%s", []string{"example.com", "EXAMPLE.com", "Example.Com"}[i%3])
+			rec := b.do(t, http.MethodPost, "/api/contacts", body{"firstName": "Race", "email": email})
+			codes[i] = rec.Code
+			if rec.Code == http.StatusConflict {
+				existing[i] = decode[problem](t, rec).ExistingContactID
+			}
+		})
+	}
+	wg.Wait()
+	created := 0
+	for _, c := range codes {
+		switch c {
+		case http.StatusCreated:
+			created++
+		case http.StatusConflict:
+		default:
+			t.Errorf("status %d, want 201 or 409", c)
+		}
+	}
+	if created != 1 {
+		t.Errorf("%d contacts created from one address, want 1 (statuses %v)", created, codes)
+	}
+	if n := b.count(t, "contacts", "true"); n != 1 {
+		t.Errorf("%d contact rows, want 1", n)
+	}
+	for i, id := range existing {
+		if codes[i] == http.StatusConflict && id == "" {
+			t.Errorf("409 %d without existingContactId", i)
+		}
+	}
+}
+
+// TestConcurrentIfMatch races updates that all name the same version: one wins, the others
+// get 412, and no update is lost silently.
+func TestConcurrentIfMatch(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.createContact(t, body{"firstName": "Ada"})
+	const n = 8
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			rec := b.do(t, http.MethodPatch, "/api/contacts/"+c.ID.String(), body{"title": fmt.Sprint("v", i)}, withHeader("If-Match", `"1"`))
+			codes[i] = rec.Code
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, code := range codes {
+		switch code {
+		case http.StatusOK:
+			ok++
+		case http.StatusPreconditionFailed:
+		default:
+			t.Errorf("status %d, want 200 or 412", code)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d updates of version 1 succeeded, want 1 (statuses %v)", ok, codes)
+	}
+	if got := b.getContact(t, c.ID); got.Version != 2 {
+		t.Errorf("version %d after one successful update, want 2", got.Version)
+	}
+}
