@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -60,6 +62,32 @@ func TestImportsAndExportMatchSpec(t *testing.T) {
 			wantStatus(t, rec, tt.status)
 			if strings.HasPrefix(tt.name, "export") && !strings.Contains(rec.Body.String(), "Ada") {
 				t.Errorf("export lacks the contact: %q", rec.Body)
+			}
+		})
+	}
+}
+
+// TestExportQueryBytes sends export filters PostgreSQL cannot take as text. The export has set
+// its status before it queries, so a query error aborts the connection: the client must get a
+// 4xx instead.
+func TestExportQueryBytes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	srv := httptest.NewServer(b.handler)
+	t.Cleanup(srv.Close)
+	for _, q := range []string{"?company=%00", "?role=%FF"} {
+		t.Run(q, func(t *testing.T) {
+			t.Parallel()
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/contacts/export"+q, nil)
+			req.Header.Set("Authorization", "Bearer "+b.reader)
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatalf("bug: GET /api/contacts/export%s dropped the connection: %v", q, err)
+			}
+			defer resp.Body.Close()
+			data, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode < 400 || resp.StatusCode >= 500 {
+				t.Errorf("bug: GET /api/contacts/export%s answered %d (read error %v), want a 4xx problem: %.200s", q, resp.StatusCode, err, data)
 			}
 		})
 	}
