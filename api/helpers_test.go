@@ -123,6 +123,14 @@ func serve(t testing.TB, h http.Handler, method, path string, body any, opts ...
 	if rec.Code >= 500 && rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("%s %s: status %d (never a 5xx for a client's request): %s", method, path, rec.Code, rec.Body)
 	}
+	if rec.Code >= 400 {
+		// Every error, wherever it comes from, is a problem document.
+		var p problem
+		if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" ||
+			json.Unmarshal(rec.Body.Bytes(), &p) != nil || p.Type == "" || p.Title == "" || p.Status != rec.Code {
+			t.Errorf("%s %s: %d is not a problem+json document (Content-Type %q): %.300s", method, path, rec.Code, ct, rec.Body)
+		}
+	}
 	checkAgainstSpec(t, req, rec)
 	return rec
 }
