@@ -211,6 +211,25 @@ func TestCreateContactInvalid(t *testing.T) {
 			wantFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity), tt.fields...)
 		})
 	}
+	// Bug: the repeat check compares the raw entityId text and the role's case, while the
+	// database compares the UUID and lower(role); these repeats reach the unique index and
+	// answer 409 "already has a current relationship" instead of naming the field.
+	acct := b.createAccount(t, "Acme")
+	for _, tt := range []struct {
+		name string
+		rels []body
+	}{
+		{"repeated user relationship in another case", []body{
+			{"type": "user", "entityId": user, "role": "Owner"}, {"type": "user", "entityId": user, "role": "owner"}}},
+		{"repeated account in another UUID form", []body{
+			{"type": "account", "entityId": acct.String()}, {"type": "account", "entityId": "urn:uuid:" + acct.String()}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := b.do(t, http.MethodPost, "/api/contacts", body{"firstName": "Ada", "relationships": tt.rels})
+			wantFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity), "relationships[1].entityId")
+		})
+	}
 	t.Cleanup(func() {
 		// After every subtest: no refused create wrote a contact.
 		if n := b.count(t, "contacts", "true"); n != 0 {
