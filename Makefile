@@ -21,3 +21,9 @@ fmt:
 .PHONY: bench-api
 bench-api:
 	$(GO) run ./tools/apibench -c 32 -d 10s
+
+# Import and export of ROWS generated contacts next to a bare COPY of the same file.
+ROWS ?= 1000000
+.PHONY: bench-import
+bench-import: build
+	$(GO) run ./tools/importbench -rows $(ROWS) -bin bin/contactd

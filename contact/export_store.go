@@ -17,10 +17,17 @@ type ExportContact struct {
 func (s *Store) ExportContacts(ctx context.Context, f ListFilter, fn func(*ExportContact) error) error {
 	f.After = nil
 	where, args := f.where()
-	rows, err := s.pool.Query(ctx, `SELECT `+contactColumns+`, coalesce(x.refs, '{}')
-		FROM contacts c LEFT JOIN LATERAL (
+	// A filtered export probes each selected contact's references; a whole-table export
+	// aggregates all references once and hash-joins them, which is faster per row.
+	refs := `LEFT JOIN LATERAL (
 			SELECT array_agg(r.source || ':' || r.external_id ORDER BY r.created_at, r.source, r.external_id) AS refs
-			FROM external_refs r WHERE r.contact_id = c.id) x ON true
+			FROM external_refs r WHERE r.contact_id = c.id) x ON true`
+	if f.Company == "" && f.Role == "" && f.AccountID == nil {
+		refs = `LEFT JOIN (
+			SELECT r.contact_id, array_agg(r.source || ':' || r.external_id ORDER BY r.created_at, r.source, r.external_id) AS refs
+			FROM external_refs r GROUP BY r.contact_id) x ON x.contact_id = c.id`
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+contactColumns+`, coalesce(x.refs, '{}') FROM contacts c `+refs+`
 		WHERE `+where+` ORDER BY c.id`, args...)
 	if err != nil {
 		return fmt.Errorf("contact: export: %w", err)
