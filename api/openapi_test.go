@@ -185,3 +185,67 @@ func TestOpenAPIResponses(t *testing.T) {
 func asResponseError(err error, target **openapi3filter.ResponseError) bool {
 	return errors.As(err, target)
 }
+
+// TestOpenAPIRequestBodies checks the document's request schemas against the server: a body the
+// server accepts must be valid by the document, and one it refuses as unknown fields or wrong
+// JSON types must be invalid by it.
+func TestOpenAPIRequestBodies(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	user, acct := b.createUser(t, "Owner"), b.createAccount(t, "Acme")
+	id := b.createContact(t, body{"firstName": "Ada"}).ID.String()
+	router, err := specRouter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, method, path string
+		body               body
+		status             int
+	}{
+		{"full contact", http.MethodPost, "/api/contacts?allowDuplicate=true", body{
+			"firstName": "Ada", "lastName": "L", "email": "ada@example.com", "phone": "555-0100", "title": "CTO", "company": "Acme",
+			"preferences": body{"communicationMethods": []string{"email", "sms"}, "notifications": body{"email": true, "sms": nil}},
+			"relationships": []body{{"type": "user", "entityId": user, "role": "owner"}, {"entityType": "account", "entityId": acct, "isPrimary": true, "role": nil}},
+		}, http.StatusCreated},
+		{"contact with nulls", http.MethodPost, "/api/contacts", body{"firstName": "Bo", "email": nil, "relationships": nil, "preferences": nil}, http.StatusCreated},
+		{"contact with unknown field", http.MethodPost, "/api/contacts", body{"firstName": "Bo", "nick": "b"}, http.StatusBadRequest},
+		{"contact with unknown nested field", http.MethodPost, "/api/contacts", body{"firstName": "Bo", "preferences": body{"push": true}}, http.StatusBadRequest},
+		{"contact with wrong type", http.MethodPost, "/api/contacts", body{"firstName": 1}, http.StatusUnprocessableEntity},
+		{"update", http.MethodPut, "/api/contacts/" + id, body{"title": nil, "preferences": body{"notifications": body{"sms": true}}}, http.StatusOK},
+		{"patch", http.MethodPatch, "/api/contacts/" + id, body{"company": "", "preferences": body{"notifications": nil}}, http.StatusOK},
+		{"update with unknown field", http.MethodPatch, "/api/contacts/" + id, body{"status": "active"}, http.StatusBadRequest},
+		{"relationship", http.MethodPost, "/api/contacts/" + id + "/relationships", body{"entityType": "account", "entityId": acct, "role": "buyer", "isPrimary": false}, http.StatusCreated},
+		{"relationship with wrong type", http.MethodPost, "/api/contacts/" + id + "/relationships", body{"entityType": "user", "entityId": user, "isPrimary": "no"}, http.StatusUnprocessableEntity},
+		{"user", http.MethodPost, "/api/users", body{"name": "Grace", "email": nil}, http.StatusCreated},
+		{"user with unknown field", http.MethodPost, "/api/users", body{"name": "Grace", "role": "x"}, http.StatusBadRequest},
+		{"account", http.MethodPost, "/api/accounts", body{"name": "Initech", "domain": "initech.example"}, http.StatusCreated},
+		{"account with wrong type", http.MethodPost, "/api/accounts", body{"name": "Initech", "domain": 5}, http.StatusUnprocessableEntity},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := b.do(t, tt.method, tt.path, tt.body)
+			wantStatus(t, rec, tt.status)
+
+			data := mustJSON(t, tt.body)
+			req := httptest.NewRequest(tt.method, tt.path, bytes.NewReader(data))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+b.admin)
+			route, params, err := router.FindRoute(req)
+			if err != nil {
+				t.Fatalf("no route in the document: %v", err)
+			}
+			err = openapi3filter.ValidateRequest(context.Background(), &openapi3filter.RequestValidationInput{
+				Request: req, PathParams: params, Route: route,
+				Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
+			})
+			accepted := rec.Code < 300
+			if accepted && err != nil {
+				t.Errorf("the server accepts the body but the document refuses it: %v", err)
+			}
+			if !accepted && err == nil {
+				t.Errorf("the server refuses the body (%d) but the document accepts it", rec.Code)
+			}
+		})
+	}
+}
