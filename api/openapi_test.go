@@ -205,7 +205,7 @@ func TestOpenAPIRequestBodies(t *testing.T) {
 	}{
 		{"full contact", http.MethodPost, "/api/contacts?allowDuplicate=true", body{
 			"firstName": "Ada", "lastName": "L", "email": "ada@example.com", "phone": "555-0100", "title": "CTO", "company": "Acme",
-			"preferences": body{"communicationMethods": []string{"email", "sms"}, "notifications": body{"email": true, "sms": nil}},
+			"preferences":   body{"communicationMethods": []string{"email", "sms"}, "notifications": body{"email": true, "sms": nil}},
 			"relationships": []body{{"type": "user", "entityId": user, "role": "owner"}, {"entityType": "account", "entityId": acct, "isPrimary": true, "role": nil}},
 		}, http.StatusCreated},
 		{"contact with nulls", http.MethodPost, "/api/contacts", body{"firstName": "Bo", "email": nil, "relationships": nil, "preferences": nil}, http.StatusCreated},
