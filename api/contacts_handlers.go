@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/gin-gonic/gin"
@@ -110,7 +111,7 @@ func (s *server) createContact(c *gin.Context) {
 		in.Relationships = append(in.Relationships, readRelationship(r))
 	}
 	o.rejectUnknown()
-	if !o.finish(c) {
+	if !o.finishWith(c, in.Validate) {
 		return
 	}
 	allow, ok := boolQuery(c, "allowDuplicate")
@@ -157,7 +158,7 @@ func (s *server) updateContact(c *gin.Context) {
 		Preferences: readPreferences(o),
 	}
 	o.rejectUnknown()
-	if !o.finish(c) {
+	if !o.finishWith(c, u.Validate) {
 		return
 	}
 	if im := c.GetHeader("If-Match"); im != "" && strings.TrimSpace(im) != "*" {
@@ -192,7 +193,7 @@ func (s *server) archiveContact(c *gin.Context) {
 // listFilter reads the list filters shared by the list and the export.
 func listFilter(c *gin.Context) (contact.ListFilter, []problemField) {
 	var errs []problemField
-	f := contact.ListFilter{Company: strings.TrimSpace(c.Query("company")), Role: strings.TrimSpace(c.Query("role"))}
+	f := contact.ListFilter{Company: queryText(c, "company", contact.MaxCompanyLen, &errs), Role: queryText(c, "role", contact.MaxRoleLen, &errs)}
 	if a := c.Query("account"); a != "" {
 		id, err := uuid.Parse(a)
 		if err != nil {
@@ -305,4 +306,25 @@ func boolQuery(c *gin.Context, name string) (bool, bool) {
 		return false, false
 	}
 	return b, true
+}
+
+// queryText reads a text query parameter: trimmed, valid UTF-8 without control characters, at
+// most max characters (else a problem field).
+func queryText(c *gin.Context, name string, max int, errs *[]problemField) string {
+	v := strings.TrimSpace(c.Query(name))
+	if !utf8.ValidString(v) {
+		*errs = append(*errs, problemField{name, "must be valid UTF-8"})
+		return ""
+	}
+	if utf8.RuneCountInString(v) > max {
+		*errs = append(*errs, problemField{name, fmt.Sprintf("must be at most %d characters", max)})
+		return ""
+	}
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f {
+			*errs = append(*errs, problemField{name, "must not contain control characters"})
+			return ""
+		}
+	}
+	return v
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/gin-gonic/gin"
@@ -178,6 +179,34 @@ func (o *object) rejectUnknown() {
 	}
 }
 
+// finishWith answers 400 for unknown fields, or 422 listing the mistyped fields together with
+// the fields domain validation (validate) finds wrong, and reports whether the request may go
+// on. A field that is mistyped is not reported again by the domain.
+func (o *object) finishWith(c *gin.Context, validate func() error) bool {
+	if len(*o.unknown) > 0 {
+		writeProblem(c, http.StatusBadRequest, "the body has unknown fields", *o.unknown...)
+		return false
+	}
+	fields := *o.invalid
+	mistyped := map[string]bool{}
+	for _, f := range fields {
+		mistyped[f.Field] = true
+	}
+	var de *contact.Error
+	if err := validate(); errors.As(err, &de) {
+		for _, f := range de.Fields {
+			if !coveredBy(f.Field, mistyped) {
+				fields = append(fields, problemField(f))
+			}
+		}
+	}
+	if len(fields) > 0 {
+		writeProblem(c, http.StatusUnprocessableEntity, "the body has invalid fields", fields...)
+		return false
+	}
+	return true
+}
+
 // finish answers 400 for unknown fields or 422 for invalid ones and reports whether the request
 // may go on.
 func (o *object) finish(c *gin.Context) bool {
@@ -203,4 +232,19 @@ func jsonUnmarshalStrict(data []byte, v any) error {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil
+}
+
+// coveredBy reports whether field or an object or array holding it is in mistyped.
+func coveredBy(field string, mistyped map[string]bool) bool {
+	for f := field; f != ""; {
+		if mistyped[f] {
+			return true
+		}
+		i := strings.LastIndexAny(f, ".[")
+		if i < 0 {
+			return false
+		}
+		f = f[:i]
+	}
+	return false
 }

@@ -156,7 +156,7 @@ func (s *Store) GetContact(ctx context.Context, id uuid.UUID) (*Contact, error) 
 // normalization when the email or phone changed. An update that changes nothing returns the
 // contact as it is.
 func (s *Store) UpdateContact(ctx context.Context, id uuid.UUID, u Update) (*Contact, error) {
-	if err := u.validate(); err != nil {
+	if err := u.Validate(); err != nil {
 		return nil, err
 	}
 	var out *Contact

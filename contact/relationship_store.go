@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -172,7 +173,7 @@ func addRelationships(ctx context.Context, tx pgx.Tx, a *audit, contactID uuid.U
 		}
 		key := r.EntityType + "/" + r.EntityID
 		if EntityType(r.EntityType) == EntityUser {
-			key += "/" + r.Role
+			key += "/" + strings.ToLower(r.Role)
 		}
 		if j, dup := seen[key]; dup {
 			errs.add(field(i, "entityId"), "repeats relationships[%d]", j)

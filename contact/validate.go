@@ -131,10 +131,12 @@ func (r *NewRelationship) validate(errs *fieldErrors, prefix string) {
 	default:
 		errs.add(prefix+"type", "must be user or account")
 	}
-	if _, err := uuid.Parse(strings.TrimSpace(r.EntityID)); err != nil {
+	if id, err := uuid.Parse(strings.TrimSpace(r.EntityID)); err != nil {
 		errs.add(prefix+"entityId", "must be a UUID")
+	} else {
+		// The canonical form, so that repeats in other spellings are caught.
+		r.EntityID = id.String()
 	}
-	r.EntityID = strings.TrimSpace(r.EntityID)
 	r.Role = cleanText(errs, prefix+"role", r.Role, MaxRoleLen)
 	if r.EntityType == string(EntityUser) && r.Role == "" {
 		r.Role = DefaultUserRelationship
@@ -151,9 +153,9 @@ func ValidateRelationship(r *NewRelationship) error {
 	return errs.err()
 }
 
-// validate trims the update in place and reports every invalid field. Whether the result still
-// has a name, an email or a phone is checked against the stored contact.
-func (u *Update) validate() error {
+// Validate trims the update in place and reports every invalid field. Whether the result
+// still has a name, an email or a phone is checked against the stored contact.
+func (u *Update) Validate() error {
 	var errs fieldErrors
 	for _, f := range u.textFields() {
 		if f.opt.Set && !f.opt.Null {
