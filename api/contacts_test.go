@@ -187,8 +187,7 @@ func TestCreateContactInvalid(t *testing.T) {
 			[]string{"preferences.communicationMethods[1]", "preferences.communicationMethods[2]"}},
 		{"mistyped preferences", body{"firstName": "Ada", "preferences": body{"communicationMethods": "email", "notifications": body{"email": "yes"}}},
 			[]string{"preferences.communicationMethods", "preferences.notifications.email"}},
-		// Bug: the handler answers the decoding errors (wrong JSON types) before the store
-		// validates values, so a body with both lists only the mistyped fields.
+		// Mistyped fields (decoding) and invalid values (validation) are reported together.
 		{"mistyped and invalid fields together", body{"firstName": 7, "email": "nope", "phone": "1"},
 			[]string{"firstName", "email", "phone"}},
 		{"preferences not an object", body{"firstName": "Ada", "preferences": []int{1}}, []string{"preferences"}},
@@ -211,9 +210,8 @@ func TestCreateContactInvalid(t *testing.T) {
 			wantFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity), tt.fields...)
 		})
 	}
-	// Bug: the repeat check compares the raw entityId text and the role's case, while the
-	// database compares the UUID and lower(role); these repeats reach the unique index and
-	// answer 409 "already has a current relationship" instead of naming the field.
+	// Repeats are found as the unique indexes find them: by UUID, not its text, and by the
+	// case-folded role; they are named, not left to the index's 409.
 	acct := b.createAccount(t, "Acme")
 	for _, tt := range []struct {
 		name string

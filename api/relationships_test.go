@@ -140,7 +140,7 @@ func TestPrimaryContactConcurrent(t *testing.T) {
 	wg.Wait()
 	for i, code := range codes {
 		if code != http.StatusCreated {
-			t.Errorf("request %d answered %d, want 201 (bug: concurrent primaries deadlock?)", i, code)
+			t.Errorf("request %d answered %d, want 201", i, code)
 		}
 	}
 	if got := b.count(t, "contact_accounts", "account_id = $1 AND is_primary AND removed_at IS NULL", acct); got != 1 {
