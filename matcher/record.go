@@ -263,12 +263,24 @@ func emailLocal(k string) string {
 
 // personalLocal returns the local part of an e-mail key when it looks
 // specific to one person (at least six characters with a separator or a
-// digit, like john.smith or jsmith84), and "" for generic ones such as
-// karen@ or info@ that many people share across domains.
+// digit, like john.smith or jsmith84), without dots so that it compares
+// with Gmail keys, and "" for generic ones such as karen@ or info@ that
+// many people share across domains.
 func personalLocal(k string) string {
 	l := emailLocal(k)
-	if len(l) < 6 || !strings.ContainsAny(l, "._-0123456789") {
+	if len(l) < 6 {
 		return ""
+	}
+	specific := strings.HasSuffix(k, "@gmail.com") // dots already removed
+	for i := 0; i < len(l) && !specific; i++ {
+		c := l[i]
+		specific = c == '.' || c == '_' || c == '-' || ('0' <= c && c <= '9')
+	}
+	if !specific {
+		return ""
+	}
+	if strings.IndexByte(l, '.') >= 0 {
+		l = strings.ReplaceAll(l, ".", "")
 	}
 	return l
 }

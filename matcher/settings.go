@@ -139,10 +139,10 @@ type Training struct {
 
 // Defaults applied by withDefaults.
 const (
-	defaultMaxBlockSize = 300
-	defaultWindow       = 30
+	defaultMaxBlockSize = 100
+	defaultWindow       = 10
 	defaultUSamples     = 1_000_000
-	defaultMaxIter      = 200
+	defaultMaxIter      = 1000
 	defaultTFTopK       = 2000
 	maxFields           = 16
 	maxLevels           = 13

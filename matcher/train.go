@@ -63,7 +63,14 @@ func (m *Matcher) train(ctx context.Context, recs []*Prepared, source []uint8) (
 	all := hists[len(hists)-1]
 	mprob, iters, converged := m.emSessions(hists[:len(hists)-1], u)
 	var none [maxFields]bool
-	mprob, lambda, it, conv := m.em(all, u, &none, mprob)
+	refined, lambda, it, conv := m.em(all, u, &none, mprob, false)
+	if maxShift(mprob, refined) > maxRefineShift {
+		// The global EM wandered off to another explanation of the
+		// candidates (typically colleagues sharing a company and its
+		// switchboard); keep the session estimates and fit the prior only.
+		refined, lambda, it, conv = m.em(all, u, &none, mprob, true)
+	}
+	mprob = refined
 	iters += it
 	converged = converged && conv
 	// Scoring uses u from random pairs, so the prior is that of a random
@@ -240,7 +247,7 @@ func (m *Matcher) emSessions(hists [][]patternCount, u0 [][]float64) (mprob [][]
 		for _, f := range m.ruleFields[r] {
 			exclude[f] = true
 		}
-		mp, _, it, conv := m.em(hist, u0, &exclude, nil)
+		mp, _, it, conv := m.em(hist, u0, &exclude, nil, false)
 		iters += it
 		converged = converged && conv
 		for i := range nf {
@@ -270,7 +277,7 @@ func (m *Matcher) emSessions(hists [][]patternCount, u0 [][]float64) (mprob [][]
 // em estimates m, the u of candidate pairs and the share of matches
 // among candidate pairs by expectation-maximisation over the pattern
 // histogram. u0 (from random pairs) seeds the non-match distribution.
-func (m *Matcher) em(hist []patternCount, u0 [][]float64, exclude *[maxFields]bool, init [][]float64) (mprob [][]float64, lambda float64, iters int, converged bool) {
+func (m *Matcher) em(hist []patternCount, u0 [][]float64, exclude *[maxFields]bool, init [][]float64, fixM bool) (mprob [][]float64, lambda float64, iters int, converged bool) {
 	nf := len(m.fields)
 	mprob = make([][]float64, nf)
 	ucand := make([][]float64, nf)
@@ -341,8 +348,10 @@ func (m *Matcher) em(hist []patternCount, u0 [][]float64, exclude *[maxFields]bo
 				if totM > 0 {
 					v = max(accM[k]/totM, 1e-6)
 				}
-				delta = max(delta, math.Abs(v-mprob[i][k]))
-				mprob[i][k] = v
+				if !fixM {
+					delta = max(delta, math.Abs(v-mprob[i][k]))
+					mprob[i][k] = v
+				}
 				if totU > 0 {
 					ucand[i][k] = max(accU[k]/totU, 1e-6)
 				}
@@ -407,4 +416,22 @@ func allPairs(n int, source []uint8) float64 {
 		}
 	}
 	return left * (float64(n) - left)
+}
+
+// maxRefineShift is the largest total-variation distance between a field's
+// session and refined m distributions that the refinement may cause.
+const maxRefineShift = 0.25
+
+// maxShift returns the largest total-variation distance between the m
+// distributions of a and b over all fields.
+func maxShift(a, b [][]float64) float64 {
+	var worst float64
+	for i := range a {
+		var tv float64
+		for k := 1; k < len(a[i]); k++ {
+			tv += math.Abs(a[i][k] - b[i][k])
+		}
+		worst = max(worst, tv/2)
+	}
+	return worst
 }

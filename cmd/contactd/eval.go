@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -32,6 +33,7 @@ type evalConfig struct {
 	sweep     bool
 	model     string
 	errors    int
+	cpuprof   string
 }
 
 // evalReport is what contactd eval prints with --json.
@@ -83,6 +85,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print one JSON object")
 	fs.BoolVar(&cfg.sweep, "sweep", true, "search the best threshold (clusters once per candidate threshold)")
 	fs.StringVar(&cfg.model, "model-out", "", "write the trained model JSON to this file")
+	fs.StringVar(&cfg.cpuprof, "cpuprofile", "", "write a CPU profile to this file")
 	fs.IntVar(&cfg.errors, "show-errors", 0, "explain up to N wrongly merged and N missed pairs on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -93,6 +96,17 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if cfg.truth == "" && cfg.truthFile == "" {
 		return errors.New("eval: --truth or --truth-file is required")
+	}
+	if cfg.cpuprof != "" {
+		f, err := os.Create(cfg.cpuprof)
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := evaluate(ctx, cfg, stderr)
 	if err != nil {
@@ -226,19 +240,30 @@ func cmpOr(a, b int) int {
 	return b
 }
 
-// records converts rows to matcher records, leaving out the id and truth
-// columns so that labels cannot leak into matching.
-func records(t *table, cfg evalConfig) []matcher.Record {
-	hidden := map[string]bool{cfg.truth: true}
-	out := make([]matcher.Record, len(t.rows))
-	for i, row := range t.rows {
-		r := make(matcher.Record, len(t.header))
-		for c, name := range t.header {
-			if c < len(row) && !hidden[name] {
-				r[name] = row[c]
+// prepareAll normalizes the rows on all cores, leaving out the truth
+// column so that labels cannot leak into matching. Each worker reuses one
+// record map.
+func prepareAll(m *matcher.Matcher, t *table, cfg evalConfig) []*matcher.Prepared {
+	out := make([]*matcher.Prepared, len(t.rows))
+	workers := runtime.GOMAXPROCS(0)
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			r := make(matcher.Record, len(t.header))
+			for i := w; i < len(t.rows); i += workers {
+				row := t.rows[i]
+				for c, name := range t.header {
+					if c < len(row) && name != cfg.truth {
+						r[name] = row[c]
+					}
+				}
+				out[i] = m.Prepare(r)
 			}
-		}
-		out[i] = r
+			done <- struct{}{}
+		}()
+	}
+	for range workers {
+		<-done
 	}
 	return out
 }
@@ -296,16 +321,10 @@ func evaluate(ctx context.Context, cfg evalConfig, stderr io.Writer) (*evalRepor
 	}
 	stage("load")
 
-	prep := func(t *table) []*matcher.Prepared {
-		raw := records(t, cfg)
-		out := make([]*matcher.Prepared, len(raw))
-		parallelFor(len(raw), func(i int) { out[i] = m.Prepare(raw[i]) })
-		return out
-	}
-	recs := prep(left)
+	recs := prepareAll(m, left, cfg)
 	var recs2 []*matcher.Prepared
 	if right != nil {
-		recs2 = prep(right)
+		recs2 = prepareAll(m, right, cfg)
 	}
 	left, right = nil, nil
 	rep.Records = len(recs) + len(recs2)
@@ -385,22 +404,6 @@ func evaluate(ctx context.Context, cfg evalConfig, stderr io.Writer) (*evalRepor
 }
 
 func round4(x float64) float64 { return math.Round(x*1e6) / 1e6 }
-
-func parallelFor(n int, f func(i int)) {
-	workers := runtime.GOMAXPROCS(0)
-	done := make(chan struct{})
-	for w := range workers {
-		go func() {
-			for i := w; i < n; i += workers {
-				f(i)
-			}
-			done <- struct{}{}
-		}()
-	}
-	for range workers {
-		<-done
-	}
-}
 
 func printReport(w io.Writer, r *evalReport) {
 	fmt.Fprintf(w, "data set        %s (%d records, settings %s)\n", r.Dataset, r.Records, r.Settings)
