@@ -46,6 +46,10 @@ type scanner struct {
 	over    []map[uint64]bool
 	tasks   []scanTask
 	stats   BlockingStats
+	// estimate bounds the number of pairs run visits.
+	estimate int64
+	// sample, when above 1, makes run visit about one pair in sample.
+	sample uint64
 }
 
 type scanTask struct {
@@ -98,22 +102,37 @@ func (m *Matcher) newScanner(ctx context.Context, recs []*Prepared, source []uin
 					st.Oversized++
 					st.OversizedRecords += n
 					s.over[r][h] = true
-					block := mem[lo:hi]
-					slices.SortFunc(block, func(a, b int32) int {
-						return cmp.Or(strings.Compare(s.sortKey(a), s.sortKey(b)), cmp.Compare(a, b))
-					})
+					s.sortBlock(mem[lo:hi])
 					for w := lo; w < hi; w += maxBlock {
 						end := min(hi, w+maxBlock+window)
 						s.tasks = append(s.tasks, scanTask{rule: r, lo: w, hi: end, windowed: true})
+						s.estimate += int64(min(maxBlock, end-w)) * int64(window)
 					}
 				} else {
 					s.tasks = append(s.tasks, scanTask{rule: r, lo: lo, hi: hi})
+					s.estimate += int64(n) * int64(n-1) / 2
 				}
 			}
 			lo = hi
 		}
 	}
 	return s, nil
+}
+
+// sortBlock orders an oversized block by sortKey.
+func (s *scanner) sortBlock(block []int32) {
+	type keyed struct {
+		key string
+		i   int32
+	}
+	ks := make([]keyed, len(block))
+	for k, i := range block {
+		ks[k] = keyed{s.sortKey(i), i}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int { return cmp.Or(strings.Compare(a.key, b.key), cmp.Compare(a.i, b.i)) })
+	for k := range ks {
+		block[k] = ks[k].i
+	}
 }
 
 // sortKey orders the records of an oversized block so that similar
@@ -178,6 +197,9 @@ func (s *scanner) run(ctx context.Context, visit func(worker int, i, j int32)) e
 						if s.source != nil && s.source[i] == s.source[j] {
 							continue
 						}
+						if s.sample > 1 && pairHash(i, j)%s.sample != 0 {
+							continue
+						}
 						if !s.firstRule(task.rule, i, j) {
 							continue
 						}
@@ -216,4 +238,13 @@ func parallel(n int, f func(lo, hi int)) {
 		wg.Go(func() { f(lo, min(n, lo+chunk)) })
 	}
 	wg.Wait()
+}
+
+// pairHash mixes two record indexes (splitmix64) for deterministic sampling.
+func pairHash(i, j int32) uint64 {
+	z := uint64(uint32(i))<<32 | uint64(uint32(j))
+	z += 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
 }

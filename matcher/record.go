@@ -286,25 +286,43 @@ func personalLocal(k string) string {
 }
 
 // tokenOverlap is the share of the shorter value's tokens found in the
-// other value.
+// other value. Values are folded: tokens are separated by single spaces.
 func tokenOverlap(a, b string) float64 {
-	ta, tb := strings.Fields(a), strings.Fields(b)
-	if len(ta) == 0 || len(tb) == 0 {
+	na, nb := strings.Count(a, " ")+1, strings.Count(b, " ")+1
+	if a == "" || b == "" {
 		return 0
 	}
-	if len(ta) > len(tb) {
-		ta, tb = tb, ta
+	if na > nb {
+		a, b, na = b, a, nb
 	}
-	n := 0
-	for _, x := range ta {
-		for _, y := range tb {
-			if x == y {
-				n++
-				break
-			}
+	found := 0
+	for rest := a; rest != ""; {
+		tok := rest
+		if i := strings.IndexByte(rest, ' '); i >= 0 {
+			tok, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if hasToken(b, tok) {
+			found++
 		}
 	}
-	return float64(n) / float64(len(ta))
+	return float64(found) / float64(na)
+}
+
+// hasToken reports whether the space-separated s contains token tok.
+func hasToken(s, tok string) bool {
+	for {
+		i := strings.Index(s, tok)
+		if i < 0 {
+			return false
+		}
+		end := i + len(tok)
+		if (i == 0 || s[i-1] == ' ') && (end == len(s) || s[end] == ' ') {
+			return true
+		}
+		s = s[i+1:]
+	}
 }
 
 // tfValue is the value whose frequency adjusts field i's first level: the

@@ -132,6 +132,9 @@ type Training struct {
 	USamples int `json:"uSamples,omitempty"`
 	// MaxIterations bounds EM.
 	MaxIterations int `json:"maxIterations,omitempty"`
+	// MaxPairs bounds the candidate pairs EM learns from; beyond it a
+	// deterministic sample of the pairs is used.
+	MaxPairs int `json:"maxPairs,omitempty"`
 	// TermFrequencyTopK is how many of the most common values per
 	// term-frequency field the model keeps.
 	TermFrequencyTopK int `json:"termFrequencyTopK,omitempty"`
@@ -144,6 +147,7 @@ const (
 	defaultUSamples     = 1_000_000
 	defaultMaxIter      = 1000
 	defaultTFTopK       = 2000
+	defaultMaxPairs     = 3_000_000
 	maxFields           = 16
 	maxLevels           = 13
 )
@@ -232,6 +236,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.Training.USamples <= 0 {
 		s.Training.USamples = defaultUSamples
+	}
+	if s.Training.MaxPairs <= 0 {
+		s.Training.MaxPairs = defaultMaxPairs
 	}
 	if s.Training.MaxIterations <= 0 {
 		s.Training.MaxIterations = defaultMaxIter

@@ -48,6 +48,9 @@ func (m *Matcher) train(ctx context.Context, recs []*Prepared, source []uint8) (
 	if err != nil {
 		return nil, err
 	}
+	if limit := int64(m.settings.Training.MaxPairs); sc.estimate > limit {
+		sc.sample = uint64((sc.estimate + limit - 1) / limit)
+	}
 	hists, err := m.patternHistograms(ctx, sc)
 	if err != nil {
 		return nil, err
@@ -75,7 +78,8 @@ func (m *Matcher) train(ctx context.Context, recs []*Prepared, source []uint8) (
 	converged = converged && conv
 	// Scoring uses u from random pairs, so the prior is that of a random
 	// pair: the expected matches over all pairs.
-	p.Lambda = min(max(lambda*float64(sc.stats.CandidatePairs)/allPairs(len(recs), source), 1e-12), 0.5)
+	candidates := float64(sc.stats.CandidatePairs) * float64(max(sc.sample, 1))
+	p.Lambda = min(max(lambda*candidates/allPairs(len(recs), source), 1e-12), 0.5)
 	p.Training.Iterations, p.Training.Converged = iters, converged
 	tfs := m.termFrequencies(recs)
 	for i, f := range m.fields {

@@ -84,7 +84,7 @@ type company struct {
 
 type person struct {
 	first, last, email, phone, title string
-	co                                *company
+	co                               *company
 }
 
 func main() {
