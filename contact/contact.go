@@ -32,6 +32,9 @@ type Contact struct {
 	Normalized  Normalized
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// MergedInto is, for a merged contact, the contact it was merged into. GetContact follows
+	// chains of merges and answers the active contact at their end.
+	MergedInto *uuid.UUID
 	// Relationships are the contact's current relationships (filled by Get and List).
 	Relationships []Relationship
 }

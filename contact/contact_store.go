@@ -13,13 +13,14 @@ import (
 
 const contactColumns = `c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company,
 	c.status, c.preferences, c.version, c.email_normalized, c.phone_e164, c.phone_extension,
-	c.phone_valid, c.normalized_at, c.created_at, c.updated_at`
+	c.phone_valid, c.normalized_at, c.created_at, c.updated_at, c.merged_into`
 
 func scanContact(row pgx.Row) (*Contact, error) {
 	var c Contact
 	err := row.Scan(&c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.Title, &c.Company,
 		&c.Status, &c.Preferences, &c.Version, &c.Normalized.Email, &c.Normalized.Phone,
-		&c.Normalized.PhoneExtension, &c.Normalized.PhoneValid, &c.Normalized.At, &c.CreatedAt, &c.UpdatedAt)
+		&c.Normalized.PhoneExtension, &c.Normalized.PhoneValid, &c.Normalized.At, &c.CreatedAt, &c.UpdatedAt,
+		&c.MergedInto)
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ func (s *Store) ExportContacts(ctx context.Context, f ListFilter, fn func(*Expor
 		if err := rows.Scan(&c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.Title, &c.Company,
 			&c.Status, &c.Preferences, &c.Version, &c.Normalized.Email, &c.Normalized.Phone,
 			&c.Normalized.PhoneExtension, &c.Normalized.PhoneValid, &c.Normalized.At, &c.CreatedAt, &c.UpdatedAt,
-			&ec.ExternalIDs); err != nil {
+			&c.MergedInto, &ec.ExternalIDs); err != nil {
 			return fmt.Errorf("contact: export: %w", err)
 		}
 		if err := fn(&ec); err != nil {
