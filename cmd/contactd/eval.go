@@ -30,6 +30,7 @@ type evalConfig struct {
 	truth     string
 	truthFile string
 	jsonOut   bool
+	row       string
 	sweep     bool
 	model     string
 	errors    int
@@ -83,12 +84,18 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&cfg.truth, "truth", "", `column holding the true entity, or "febrl" to read it from rec_id (rec-N-org, rec-N-dup-k)`)
 	fs.StringVar(&cfg.truthFile, "truth-file", "", "CSV file of id,entity labels joined on --id")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print one JSON object")
+	fs.StringVar(&cfg.row, "row", "", "print one table row labelled with this name (see make eval)")
+	header := fs.Bool("header", false, "print the header of the --row table and exit")
 	fs.BoolVar(&cfg.sweep, "sweep", true, "search the best threshold (clusters once per candidate threshold)")
 	fs.StringVar(&cfg.model, "model-out", "", "write the trained model JSON to this file")
 	fs.StringVar(&cfg.cpuprof, "cpuprofile", "", "write a CPU profile to this file")
 	fs.IntVar(&cfg.errors, "show-errors", 0, "explain up to N wrongly merged and N missed pairs on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *header {
+		fmt.Fprintln(stdout, evalHeader)
+		return nil
 	}
 	if cfg.data == "" {
 		fs.Usage()
@@ -112,9 +119,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if cfg.jsonOut {
-		enc := json.NewEncoder(stdout)
-		return enc.Encode(rep)
+	switch {
+	case cfg.jsonOut:
+		return json.NewEncoder(stdout).Encode(rep)
+	case cfg.row != "":
+		printRow(stdout, cfg.row, rep)
+		return nil
 	}
 	printReport(stdout, rep)
 	return nil
@@ -436,4 +446,12 @@ func showErrors(w io.Writer, md *matcher.Model, recs []*matcher.Prepared, edges 
 			fn++
 		}
 	}
+}
+
+// evalHeader is the header of the table that --row lines form.
+const evalHeader = "data set                 records  pairs      P       R       F1      best F1  best p     seconds  peak MiB"
+
+func printRow(w io.Writer, name string, r *evalReport) {
+	fmt.Fprintf(w, "%-22s %9d %9d  %.4f  %.4f  %.4f  %.4f   %-9.4g %7.2f  %8.1f\n",
+		name, r.Records, r.CandidatePairs, r.Precision, r.Recall, r.F1, r.BestF1, r.BestThreshold, r.Seconds, r.PeakMiB)
 }

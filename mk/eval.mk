@@ -1,0 +1,34 @@
+# Matcher evaluation and benchmarks (issue 3). See matcher/ and cmd/contactd/eval.go.
+DATASETS     ?= ../shared/datasets
+BENCH_ROWS   ?= 1000000
+BENCH_DATA   ?= bin/bench-contacts-$(BENCH_ROWS).csv
+EVAL          = bin/contactd eval
+
+.PHONY: eval bench-data bench-matcher
+
+# One table over every labelled data set: pairwise P/R/F1 at the configured
+# auto-merge threshold, best F1 over thresholds, candidate pairs, time, memory.
+eval: build
+	@test -d $(DATASETS) || { echo "eval: $(DATASETS) not found"; exit 1; }
+	@$(EVAL) --header
+	@$(EVAL) --row crm_contacts --settings contacts --data $(DATASETS)/crm_contacts/contacts.csv --id externalId --truth-file $(DATASETS)/crm_contacts/truth.csv
+	@for n in 1 2 3; do \
+		$(EVAL) --row febrl$$n --settings febrl --data $(DATASETS)/febrl$$n/dataset$$n.csv --id rec_id --truth febrl || exit 1; \
+	done
+	@$(EVAL) --row febrl4 --settings febrl --data $(DATASETS)/febrl4/dataset4a.csv --data2 $(DATASETS)/febrl4/dataset4b.csv --id rec_id --truth febrl
+	@$(EVAL) --row splink_fake_1000 --settings fake_1000 --data $(DATASETS)/splink_fake_1000/fake_1000.csv --id unique_id --truth cluster
+	@$(EVAL) --row splink_historical_50k --settings historical_50k --data $(DATASETS)/splink_historical_50k/historical_figures_with_errors_50k.csv --id unique_id --truth cluster
+
+# A million realistic generated contacts with labelled duplicates.
+bench-data: $(BENCH_DATA)
+$(BENCH_DATA):
+	@mkdir -p $(dir $@)
+	$(GO) run ./tools/benchdata -n $(BENCH_ROWS) -out $@
+
+# Train, score and cluster the generated contacts in one process; then the
+# Go benchmarks of the hot paths (pairs per second per core, one record
+# against its candidates).
+bench-matcher: build $(BENCH_DATA)
+	@$(EVAL) --header
+	@$(EVAL) --row bench-$(BENCH_ROWS) --sweep=false --data $(BENCH_DATA) --id externalId --truth entity
+	$(GO) test -run '^$$' -bench 'Compare|Match|Keys|Dedupe' -benchtime 2s ./matcher
