@@ -217,10 +217,7 @@ func (m *Matcher) holds(l *Level, a, b *value) bool {
 	case "jaroWinkler":
 		return JaroWinkler(a.key, b.key) >= l.Threshold
 	case "levenshtein":
-		if d := len(a.key) - len(b.key); d > l.Max || -d > l.Max {
-			return false
-		}
-		return Levenshtein(a.key, b.key) <= l.Max
+		return withinLevenshtein(a.key, b.key, l.Max)
 	case "tokens":
 		return tokenOverlap(a.s, b.s) >= l.Threshold
 	case "prefix":

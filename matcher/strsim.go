@@ -117,3 +117,57 @@ func Soundex(s string) string {
 	}
 	return string(out[:])
 }
+
+// withinLevenshtein reports whether the edit distance of a and b is at
+// most k. ASCII strings use a banded computation that stops as soon as the
+// bound is exceeded; others use Levenshtein.
+func withinLevenshtein(a, b string, k int) bool {
+	if d := len(a) - len(b); d > k || -d > k {
+		if isASCII(a) && isASCII(b) {
+			return false
+		}
+	}
+	if !isASCII(a) || !isASCII(b) || len(b) > 62 {
+		return Levenshtein(a, b) <= k
+	}
+	// prev[j] is the distance between a[:i-1] and b[:j].
+	var prevBuf, curBuf [64]int
+	prev, cur := prevBuf[:len(b)+1], curBuf[:len(b)+1]
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		lo, hi := max(1, i-k), min(len(b), i+k)
+		if lo > 1 {
+			cur[lo-1] = k + 1
+		}
+		rowMin := cur[0]
+		if lo > 1 {
+			rowMin = k + 1
+		}
+		for j := lo; j <= hi; j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			v := prev[j-1] + cost
+			if j < i+k && prev[j]+1 < v { // prev[j] lies in the previous band
+				v = prev[j] + 1
+			}
+			if cur[j-1]+1 < v {
+				v = cur[j-1] + 1
+			}
+			cur[j] = v
+			rowMin = min(rowMin, v)
+		}
+		if hi < len(b) {
+			cur[hi+1] = k + 1
+		}
+		if rowMin > k {
+			return false
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)] <= k
+}

@@ -269,7 +269,7 @@ func (m *Matcher) emSessions(hists [][]patternCount, u0 [][]float64) (mprob [][]
 		mprob[i] = make([]float64, len(u0[i]))
 		for k := 1; k < len(mprob[i]); k++ {
 			if cnt[i] > 0 {
-				mprob[i][k] = max(sum[i][k]/float64(cnt[i]), 1e-6)
+				mprob[i][k] = max(sum[i][k]/float64(cnt[i]), minM)
 			} else {
 				mprob[i][k] = u0[i][k] // never estimated: weight 0
 			}
@@ -348,9 +348,9 @@ func (m *Matcher) em(hist []patternCount, u0 [][]float64, exclude *[maxFields]bo
 				totU += (1 - post[h]) * pc.n
 			}
 			for k := 1; k < len(accM); k++ {
-				v := 1e-6
+				v := minM
 				if totM > 0 {
-					v = max(accM[k]/totM, 1e-6)
+					v = max(accM[k]/totM, minM)
 				}
 				if !fixM {
 					delta = max(delta, math.Abs(v-mprob[i][k]))
@@ -439,3 +439,7 @@ func maxShift(a, b [][]float64) float64 {
 	}
 	return worst
 }
+
+// minM floors m probabilities: no level is ever impossible among matches,
+// so one disagreeing field (a changed job title) cannot veto a pair alone.
+const minM = 1e-3
