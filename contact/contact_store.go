@@ -135,7 +135,8 @@ func duplicateEmailError(ctx context.Context, tx pgx.Tx, key string) error {
 	return &Error{Kind: KindConflict, Message: "an active contact already has this email address", ExistingID: existing.String()}
 }
 
-// GetContact returns the contact with its current relationships.
+// GetContact returns the contact with its current relationships. For a merged contact,
+// MergedInto is the contact at the end of its chain of merges (the one that now holds it).
 func (s *Store) GetContact(ctx context.Context, id uuid.UUID) (*Contact, error) {
 	c, err := scanContact(s.pool.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -143,6 +144,13 @@ func (s *Store) GetContact(ctx context.Context, id uuid.UUID) (*Contact, error) 
 	}
 	if err != nil {
 		return nil, fmt.Errorf("contact: get %s: %w", id, err)
+	}
+	if c.MergedInto != nil {
+		end, err := s.survivorOf(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		c.MergedInto = &end
 	}
 	rels, err := s.currentRelationships(ctx, []uuid.UUID{id})
 	if err != nil {

@@ -1,0 +1,191 @@
+package contact
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// MergeRequest asks for contacts to be merged into one survivor.
+type MergeRequest struct {
+	// ContactIDs are the contacts to merge: two or more distinct ones, or one besides SurvivorID.
+	// They may include the survivor.
+	ContactIDs []uuid.UUID
+	// SurvivorID names the contact that stays; nil picks the oldest (smallest created_at, then
+	// id) of the contacts.
+	SurvivorID *uuid.UUID
+	// FieldValues chooses, for a field (firstName, lastName, email, phone, title, company), the
+	// contact whose value the survivor takes, overriding the survivorship rule.
+	FieldValues map[string]uuid.UUID
+	// ModelVersion is the matcher model that proposed the merge (automatic merges).
+	ModelVersion *int
+	// Score is the matcher's score of the merge, when it proposed it.
+	Score *float64
+}
+
+// Merge is a stored merge: which contacts went into which survivor, who merged them and, once
+// undone, when and what could not be restored.
+type Merge struct {
+	ID           uuid.UUID
+	SurvivorID   uuid.UUID
+	MergedIDs    []uuid.UUID
+	Actor        string
+	ModelVersion *int
+	Score        *float64
+	CreatedAt    time.Time
+	UndoneAt     *time.Time
+	UndoneBy     *string
+	// UndoReport lists the values the undo could not restore (empty when everything was).
+	UndoReport []string
+}
+
+// MergeFields are the fields a merge chooses a value for, by survivorship or FieldValues.
+var MergeFields = []string{"firstName", "lastName", "email", "phone", "title", "company"}
+
+// validate checks what can be checked without the database and returns the distinct contacts of
+// the merge (the survivor included), in request order.
+func (r MergeRequest) validate() ([]uuid.UUID, error) {
+	var errs fieldErrors
+	var ids []uuid.UUID
+	for i, id := range r.ContactIDs {
+		if id == uuid.Nil {
+			errs.add(fmt.Sprintf("contactIds[%d]", i), "must be a contact id")
+			continue
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if r.SurvivorID != nil {
+		if *r.SurvivorID == uuid.Nil {
+			errs.add("survivorId", "must be a contact id")
+		} else if !slices.Contains(ids, *r.SurvivorID) {
+			ids = append(ids, *r.SurvivorID)
+		}
+	}
+	if len(ids) < 2 && len(errs) == 0 {
+		errs.add("contactIds", "must name at least two distinct contacts")
+	}
+	names := make([]string, 0, len(r.FieldValues))
+	for name := range r.FieldValues {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		switch {
+		case !slices.Contains(MergeFields, name):
+			errs.add("fieldValues."+name, "is not a field a merge chooses (one of firstName, lastName, email, phone, title, company)")
+		case !slices.Contains(ids, r.FieldValues[name]):
+			errs.add("fieldValues."+name, "must name one of the contacts being merged")
+		}
+	}
+	if r.Score != nil && (math.IsNaN(*r.Score) || math.IsInf(*r.Score, 0)) {
+		errs.add("score", "must be a number")
+	}
+	return ids, errs.err()
+}
+
+// survivorValues computes the survivor of a merge as it will be: each field keeps the
+// survivor's value when it has one, else takes the most recently updated non-empty value of the
+// others, and fieldValues override both. Normalized forms follow the value they derive from.
+// Consent never widens (see mergePreferences). contacts holds every contact of the merge.
+func survivorValues(survivor *Contact, contacts map[uuid.UUID]*Contact, fieldValues map[string]uuid.UUID) *Contact {
+	others := make([]*Contact, 0, len(contacts)-1)
+	for id, c := range contacts {
+		if id != survivor.ID {
+			others = append(others, c)
+		}
+	}
+	// Most recently updated first; the id breaks ties so the result does not depend on map order.
+	slices.SortFunc(others, func(a, b *Contact) int {
+		return cmp.Or(b.UpdatedAt.Compare(a.UpdatedAt), cmp.Compare(b.ID.String(), a.ID.String()))
+	})
+	out := *survivor
+	out.Preferences = survivor.Preferences.clone()
+	out.Relationships = nil
+	for _, name := range MergeFields {
+		winner := survivor
+		if id, ok := fieldValues[name]; ok {
+			winner = contacts[id]
+		} else if v := *survivor.textField(name); v == nil || *v == "" {
+			for _, o := range others {
+				if v := *o.textField(name); v != nil && *v != "" {
+					winner = o
+					break
+				}
+			}
+		}
+		*out.textField(name) = *winner.textField(name)
+		switch name {
+		case "email":
+			out.Normalized.Email = winner.Normalized.Email
+			if out.Normalized.Email == nil {
+				out.Normalized.Email = emailKey(out.Email)
+			}
+		case "phone":
+			out.Normalized.Phone, out.Normalized.PhoneExtension, out.Normalized.PhoneValid =
+				winner.Normalized.Phone, winner.Normalized.PhoneExtension, winner.Normalized.PhoneValid
+		}
+	}
+	out.Preferences = mergePreferences(append([]*Contact{survivor}, others...))
+	return &out
+}
+
+// mergePreferences merges the preferences of contacts (the survivor first, then the others by
+// recency) so that consent never widens:
+//   - a notification flag that is false on any contact stays false; otherwise the first contact
+//     that set it gives its value;
+//   - communicationMethods are the methods every contact that chose methods allows, in the order
+//     of the first such contact: a method one of them left out is an opt-out and stays one. When
+//     none chose any, the survivor's (empty) choice stays.
+func mergePreferences(contacts []*Contact) Preferences {
+	flag := func(get func(Notifications) *bool) *bool {
+		var first *bool
+		for _, c := range contacts {
+			v := get(c.Preferences.Notifications)
+			if v == nil {
+				continue
+			}
+			if !*v {
+				f := false
+				return &f
+			}
+			if first == nil {
+				t := true
+				first = &t
+			}
+		}
+		return first
+	}
+	out := Preferences{
+		Notifications: Notifications{
+			Email: flag(func(n Notifications) *bool { return n.Email }),
+			SMS:   flag(func(n Notifications) *bool { return n.SMS }),
+		},
+	}
+	var methods []string
+	chosen := false
+	for _, c := range contacts {
+		if len(c.Preferences.CommunicationMethods) == 0 {
+			continue
+		}
+		if !chosen {
+			methods, chosen = slices.Clone(c.Preferences.CommunicationMethods), true
+			continue
+		}
+		methods = slices.DeleteFunc(methods, func(m string) bool { return !slices.Contains(c.Preferences.CommunicationMethods, m) })
+	}
+	if chosen {
+		out.CommunicationMethods = methods
+		if out.CommunicationMethods == nil {
+			out.CommunicationMethods = []string{}
+		}
+	} else {
+		out.CommunicationMethods = slices.Clone(contacts[0].Preferences.CommunicationMethods)
+	}
+	return out
+}
