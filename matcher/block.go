@@ -20,7 +20,7 @@ type BlockingStats struct {
 
 // RuleStats describe the blocks of one rule.
 type RuleStats struct {
-	Name string `json:"name"`
+	Name string `json:"name"` // the rule's name
 	// Blocks is the number of keys shared by at least two records.
 	Blocks int `json:"blocks"`
 	// LargestBlock is the size of the largest block.

@@ -4,12 +4,12 @@ package matcher
 // as predicted when both end in the same cluster, and as true when the
 // labels say they are the same entity.
 type Metrics struct {
-	Precision      float64 `json:"precision"`
-	Recall         float64 `json:"recall"`
-	F1             float64 `json:"f1"`
-	TruePositives  int64   `json:"truePositives"`
-	PredictedPairs int64   `json:"predictedPairs"`
-	TruePairs      int64   `json:"truePairs"`
+	Precision      float64 `json:"precision"`      // TruePositives / PredictedPairs
+	Recall         float64 `json:"recall"`         // TruePositives / TruePairs
+	F1             float64 `json:"f1"`             // harmonic mean of precision and recall
+	TruePositives  int64   `json:"truePositives"`  // predicted pairs that are true
+	PredictedPairs int64   `json:"predictedPairs"` // pairs in a common cluster
+	TruePairs      int64   `json:"truePairs"`      // pairs of a common entity
 }
 
 // Evaluate compares clusters (one cluster number per record) with truth

@@ -41,7 +41,7 @@ type ModelParams struct {
 
 // FieldParams are the learnt probabilities of one field.
 type FieldParams struct {
-	Name string `json:"name"`
+	Name string `json:"name"` // the field's name in the settings
 	// Levels are in settings order followed by "else".
 	Levels []LevelParams `json:"levels"`
 	// TermFrequencies, when the field has them, are the counts of its
@@ -51,7 +51,7 @@ type FieldParams struct {
 
 // LevelParams are the probabilities of one agreement level.
 type LevelParams struct {
-	Name string `json:"name"`
+	Name string `json:"name"` // the level's label, or "else"
 	// M is the probability of the level among matching pairs.
 	M float64 `json:"m"`
 	// U is the probability of the level among non-matching pairs.
@@ -60,18 +60,18 @@ type LevelParams struct {
 
 // TermFrequencies count the most common values of a field.
 type TermFrequencies struct {
-	Records int            `json:"records"`
-	Counts  map[string]int `json:"counts"`
+	Records int            `json:"records"` // records with a value
+	Counts  map[string]int `json:"counts"`  // value → records having it
 }
 
 // TrainingStats describe how a model was trained.
 type TrainingStats struct {
-	Records        int   `json:"records"`
-	CandidatePairs int64 `json:"candidatePairs"`
-	USamples       int64 `json:"uSamples"`
-	Patterns       int   `json:"patterns"`
-	Iterations     int   `json:"iterations"`
-	Converged      bool  `json:"converged"`
+	Records        int   `json:"records"`        // records trained on
+	CandidatePairs int64 `json:"candidatePairs"` // blocked pairs visited (sampled beyond MaxPairs)
+	USamples       int64 `json:"uSamples"`       // random pairs that estimated u
+	Patterns       int   `json:"patterns"`       // distinct agreement patterns over the EM sessions
+	Iterations     int   `json:"iterations"`     // EM iterations over all sessions
+	Converged      bool  `json:"converged"`      // every EM session converged
 }
 
 const modelVersion = 1
@@ -231,10 +231,10 @@ type Explanation struct {
 
 // FieldExplanation is one field's part in an Explanation.
 type FieldExplanation struct {
-	Field string `json:"field"`
+	Field string `json:"field"` // the field's name
 	// A and B are the normalized values compared.
 	A string `json:"a"`
-	B string `json:"b"`
+	B string `json:"b"` // see A
 	// Level is the agreement level reached ("missing", "else" or a
 	// configured level; "swapped:" marks crossed first and last names).
 	Level string `json:"level"`

@@ -107,8 +107,8 @@ type BlockingRule struct {
 // (normalized), key (the type's match key), soundex, initial, prefix3,
 // year, local (e-mail local part) or domain (e-mail domain).
 type KeyPart struct {
-	Field     string `json:"field"`
-	Transform string `json:"transform,omitempty"`
+	Field     string `json:"field"`               // a field name of the settings
+	Transform string `json:"transform,omitempty"` // how the value is reduced; "" means value
 }
 
 // Thresholds are match probabilities (0..1) that separate the outcomes.

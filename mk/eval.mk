@@ -31,4 +31,4 @@ $(BENCH_DATA):
 bench-matcher: build $(BENCH_DATA)
 	@$(EVAL) --header
 	@$(EVAL) --row bench-$(BENCH_ROWS) --sweep=false --data $(BENCH_DATA) --id externalId --truth entity
-	$(GO) test -run '^$$' -bench 'Compare|Match|Keys|Dedupe' -benchtime 2s ./matcher
+	$(GO) test -run '^$$' -bench 'ScorePair|Match|Keys|Blocking|Dedupe' -benchtime 2s ./matcher

@@ -39,23 +39,23 @@ type evalConfig struct {
 
 // evalReport is what contactd eval prints with --json.
 type evalReport struct {
-	Dataset        string          `json:"dataset"`
-	Settings       string          `json:"settings"`
-	Records        int             `json:"records"`
-	Precision      float64         `json:"precision"`
-	Recall         float64         `json:"recall"`
-	F1             float64         `json:"f1"`
-	BestThreshold  float64         `json:"bestThreshold"`
-	BestPrecision  float64         `json:"bestPrecision"`
-	BestRecall     float64         `json:"bestRecall"`
-	BestF1         float64         `json:"bestF1"`
-	Threshold      float64         `json:"threshold"`
-	ReviewPairs    int             `json:"reviewPairs"`
-	CandidatePairs int64           `json:"candidatePairs"`
-	Seconds        float64         `json:"seconds"`
-	PeakMiB        float64         `json:"peakMiB"`
-	Stages         []evalStage     `json:"stages"`
-	Blocking       json.RawMessage `json:"blocking,omitempty"`
+	Dataset        string                 `json:"dataset"`
+	Settings       string                 `json:"settings"`
+	Records        int                    `json:"records"`
+	Precision      float64                `json:"precision"`
+	Recall         float64                `json:"recall"`
+	F1             float64                `json:"f1"`
+	BestThreshold  float64                `json:"bestThreshold"`
+	BestPrecision  float64                `json:"bestPrecision"`
+	BestRecall     float64                `json:"bestRecall"`
+	BestF1         float64                `json:"bestF1"`
+	Threshold      float64                `json:"threshold"`
+	ReviewPairs    int                    `json:"reviewPairs"`
+	CandidatePairs int64                  `json:"candidatePairs"`
+	Seconds        float64                `json:"seconds"`
+	PeakMiB        float64                `json:"peakMiB"`
+	Stages         []evalStage            `json:"stages"`
+	Blocking       *matcher.BlockingStats `json:"blocking,omitempty"`
 }
 
 // evalStage times one stage; PeakMiB is the process peak so far.
@@ -374,9 +374,7 @@ func evaluate(ctx context.Context, cfg evalConfig, stderr io.Writer) (*evalRepor
 		return nil, err
 	}
 	rep.CandidatePairs = res.Blocking.CandidatePairs
-	if b, err := json.Marshal(res.Blocking); err == nil {
-		rep.Blocking = b
-	}
+	rep.Blocking = &res.Blocking
 	for _, e := range res.Edges {
 		if float64(e.Weight) >= possible && float64(e.Weight) < same {
 			rep.ReviewPairs++
@@ -418,6 +416,12 @@ func round4(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 func printReport(w io.Writer, r *evalReport) {
 	fmt.Fprintf(w, "data set        %s (%d records, settings %s)\n", r.Dataset, r.Records, r.Settings)
 	fmt.Fprintf(w, "candidate pairs %d (review: %d)\n", r.CandidatePairs, r.ReviewPairs)
+	if r.Blocking != nil {
+		for _, b := range r.Blocking.Rules {
+			fmt.Fprintf(w, "  rule %-20s %9d pairs  %7d blocks  largest %6d  oversized %d (%d records, windowed)\n",
+				b.Name, b.Pairs, b.Blocks, b.LargestBlock, b.Oversized, b.OversizedRecords)
+		}
+	}
 	fmt.Fprintf(w, "at p >= %-8g  precision %.4f  recall %.4f  F1 %.4f\n", r.Threshold, r.Precision, r.Recall, r.F1)
 	fmt.Fprintf(w, "best p >= %-6g  precision %.4f  recall %.4f  F1 %.4f\n", r.BestThreshold, r.BestPrecision, r.BestRecall, r.BestF1)
 	for _, s := range r.Stages {
