@@ -23,6 +23,7 @@ type contactJSON struct {
 	Title         *string            `json:"title"`
 	Company       *string            `json:"company"`
 	Status        contact.Status     `json:"status"`
+	MergedInto    *uuid.UUID         `json:"mergedInto"`
 	Preferences   preferencesJSON    `json:"preferences"`
 	Relationships []relationshipJSON `json:"relationships"`
 	Normalized    normalizedJSON     `json:"normalized"`
@@ -60,7 +61,7 @@ func toContactJSON(c *contact.Contact) contactJSON {
 	}
 	return contactJSON{
 		ID: c.ID, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Phone: c.Phone,
-		Title: c.Title, Company: c.Company, Status: c.Status,
+		Title: c.Title, Company: c.Company, Status: c.Status, MergedInto: c.MergedInto,
 		Preferences: preferencesJSON{CommunicationMethods: methods, Notifications: notificationsJSON{
 			Email: c.Preferences.Notifications.Email, SMS: c.Preferences.Notifications.SMS}},
 		Relationships: rels,

@@ -84,6 +84,10 @@ func NewRouter(cfg Config) http.Handler {
 	a.POST("/contacts/:contactId/relationships", write, s.addRelationship)
 	a.GET("/contacts/:contactId/relationships", read, s.listRelationships)
 	a.DELETE("/contacts/:contactId/relationships/:relationshipId", write, s.removeRelationship)
+	a.POST("/contacts/merge", write, s.mergeContacts)
+	a.GET("/merges", read, s.listMerges)
+	a.GET("/merges/:id", read, s.getMerge)
+	a.POST("/merges/:id/undo", write, s.undoMerge)
 
 	a.POST("/imports", write, s.createImport)
 	a.GET("/imports", read, s.listImports)

@@ -332,7 +332,10 @@ func TestMergedContactsResolveAndLeaveLists(t *testing.T) {
 		t.Errorf("list has %d contacts, want C and D", len(list))
 	}
 	for _, u := range []func() error{
-		func() error { _, err := b.store.UpdateContact(b.ctx, ids[0], contact.Update{Title: contact.Some("x")}); return err },
+		func() error {
+			_, err := b.store.UpdateContact(b.ctx, ids[0], contact.Update{Title: contact.Some("x")})
+			return err
+		},
 		func() error { return b.store.ArchiveContact(b.ctx, ids[1]) },
 	} {
 		requireKind(t, u(), contact.KindConflict)
