@@ -109,10 +109,9 @@ func (s *Store) CreateContact(ctx context.Context, in NewContact) (*Contact, err
 		if err := a.flush(ctx, tx); err != nil {
 			return err
 		}
-		if c.Email != nil || c.Phone != nil {
-			if _, err := s.jobs.InsertTx(ctx, tx, NormalizeArgs{ContactID: c.ID}, nil); err != nil {
-				return fmt.Errorf("contact: enqueue normalize: %w", err)
-			}
+		// The job writes the normalized forms and blocking keys, then checks for duplicates.
+		if _, err := s.jobs.InsertTx(ctx, tx, NormalizeArgs{ContactID: c.ID}, nil); err != nil {
+			return fmt.Errorf("contact: enqueue normalize: %w", err)
 		}
 		return nil
 	})
@@ -227,7 +226,9 @@ func (s *Store) UpdateContact(ctx context.Context, id uuid.UUID, u Update) (*Con
 		if err := a.flush(ctx, tx); err != nil {
 			return err
 		}
-		if (emailChanged && c.Email != nil) || (phoneChanged && c.Phone != nil) {
+		if c.matchedFieldChanged(changes) {
+			// The job rewrites the normalized forms and the blocking keys, then checks for
+			// duplicates.
 			if _, err := s.jobs.InsertTx(ctx, tx, NormalizeArgs{ContactID: c.ID}, nil); err != nil {
 				return fmt.Errorf("contact: enqueue normalize: %w", err)
 			}
@@ -279,7 +280,7 @@ const MaxListLimit = 500
 // ListContacts returns a page of contacts in id order (creation order: ids are UUIDv7) and the
 // cursor of the next page, nil on the last page. Every filter is served by an index.
 func (s *Store) ListContacts(ctx context.Context, f ListFilter) ([]*Contact, *uuid.UUID, error) {
-	if f.Limit <= 0 || f.Limit > MaxListLimit {
+	if f.Limit <= 0 || (f.Limit > MaxListLimit && !f.skipRelationships) {
 		return nil, nil, fieldErrors{{Field: "limit", Message: fmt.Sprintf("must be between 1 and %d", MaxListLimit)}}.err()
 	}
 	where, args := f.where()
@@ -298,6 +299,9 @@ func (s *Store) ListContacts(ctx context.Context, f ListFilter) ([]*Contact, *uu
 		contacts = contacts[:f.Limit]
 		id := contacts[len(contacts)-1].ID
 		next = &id
+	}
+	if f.skipRelationships {
+		return contacts, next, nil
 	}
 	ids := make([]uuid.UUID, len(contacts))
 	for i, c := range contacts {
@@ -339,6 +343,16 @@ func (f ListFilter) where() (string, []any) {
 		where = append(where, "c.id > "+arg(*f.After))
 	}
 	return strings.Join(where, " AND "), args
+}
+
+// matchedFieldChanged reports whether a change touches a field the matcher reads.
+func (c *Contact) matchedFieldChanged(changes map[string]Change) bool {
+	for _, f := range []string{"firstName", "lastName", "email", "phone", "title", "company"} {
+		if _, ok := changes[f]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Contact) textField(name string) **string {

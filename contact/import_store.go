@@ -280,6 +280,9 @@ type ImportBatchResult struct {
 	Cancelled bool
 	// ContactIDs are the contacts the batch created or changed.
 	ContactIDs []uuid.UUID
+
+	created []uuid.UUID // in id order
+	updated []uuid.UUID
 }
 
 // CommitImportBatch writes one batch set-based — new contacts, their external references and
@@ -315,6 +318,9 @@ func (s *Store) CommitImportBatch(ctx context.Context, id uuid.UUID, batch *Impo
 		if err := w.write(ctx, batch, &res); err != nil {
 			return err
 		}
+		if err := w.enqueueDedupe(ctx, s, &res); err != nil {
+			return err
+		}
 		unmapped := batch.UnmappedColumns
 		_, err = tx.Exec(ctx, `UPDATE imports SET next_row = $2, created_count = created_count + $3,
 			updated_count = updated_count + $4, skipped_count = skipped_count + $5, failed_count = failed_count + $6,
@@ -326,6 +332,21 @@ func (s *Store) CommitImportBatch(ctx context.Context, id uuid.UUID, batch *Impo
 		return nil
 	})
 	return res, err
+}
+
+// enqueueDedupe enqueues the batch's duplicate check in the batch's transaction.
+func (w *importWriter) enqueueDedupe(ctx context.Context, s *Store, res *ImportBatchResult) error {
+	if len(res.ContactIDs) == 0 {
+		return nil
+	}
+	args := DedupeBatchArgs{Updated: res.updated}
+	if len(res.created) > 0 {
+		args.From, args.To = res.created[0], res.created[len(res.created)-1]
+	}
+	if _, err := s.jobs.InsertTx(ctx, w.tx, args, nil); err != nil {
+		return fmt.Errorf("contact: enqueue batch dedupe: %w", err)
+	}
+	return nil
 }
 
 type importWriter struct {
@@ -400,6 +421,7 @@ func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *Impor
 	res.Created += int64(len(fresh))
 	for _, r := range fresh {
 		res.ContactIDs = append(res.ContactIDs, newIDs[r])
+		res.created = append(res.created, newIDs[r])
 	}
 	changed, skipped, err := w.applyUpdates(ctx, updateOrder, updates)
 	if err != nil {
@@ -408,6 +430,7 @@ func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *Impor
 	res.Updated += int64(len(changed))
 	res.Skipped += skipped
 	res.ContactIDs = append(res.ContactIDs, changed...)
+	res.updated = changed
 
 	owner := map[*ImportRow]uuid.UUID{}
 	for _, r := range fresh {

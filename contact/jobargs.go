@@ -51,3 +51,21 @@ func (ImportArgs) InsertOpts() river.InsertOpts {
 // QueueBulk is the queue of long bulk jobs (imports), kept apart so they never hold up
 // per-contact jobs.
 const QueueBulk = "bulk"
+
+// DedupeArgs asks for one contact to be checked for duplicates: merged when the matcher is
+// sure, proposed for review when it is not. The normalize job enqueues it with the contact's
+// new keys.
+type DedupeArgs struct {
+	ContactID uuid.UUID `json:"contact_id" river:"unique"`
+}
+
+// Kind is the job's stable kind name.
+func (DedupeArgs) Kind() string { return "dedupe_contact" }
+
+// InsertOpts makes the job unique per contact while it waits (not while it runs: a change
+// during a check gets a check of its own).
+func (DedupeArgs) InsertOpts() river.InsertOpts {
+	o := NormalizeArgs{}.InsertOpts()
+	o.MaxAttempts = 5
+	return o
+}

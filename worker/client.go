@@ -3,8 +3,10 @@ package worker
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/dedupe"
 	"github.com/contactd/contactd/importer"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -14,6 +16,8 @@ import (
 
 // Config configures the workers.
 type Config struct {
+	// ScanEvery runs a full duplicate scan periodically; zero never does.
+	ScanEvery time.Duration
 	// DefaultRegion is the phone region for numbers without a country code, such as "US".
 	DefaultRegion string
 	// MaxWorkers is how many jobs run at once in this process.
@@ -26,6 +30,12 @@ func NewWorkers(store *contact.Store, cfg Config) *river.Workers {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &NormalizeWorker{Store: store, DefaultRegion: cfg.DefaultRegion})
 	river.AddWorker(workers, &ImportWorker{Runner: &importer.Runner{Store: store}})
+	engine := &dedupe.Engine{Store: store}
+	merge := mergeFunc(store)
+	river.AddWorker(workers, &DedupeWorker{Engine: engine, Merge: merge})
+	river.AddWorker(workers, &DedupeBatchWorker{Engine: engine, Merge: merge})
+	river.AddWorker(workers, &DedupeScanWorker{Engine: engine, Merge: merge})
+	river.AddWorker(workers, &TrainWorker{Engine: engine})
 	return workers
 }
 
@@ -34,8 +44,15 @@ func NewClient(pool *pgxpool.Pool, store *contact.Store, cfg Config) (*river.Cli
 	if cfg.MaxWorkers <= 0 {
 		cfg.MaxWorkers = 100
 	}
+	var periodic []*river.PeriodicJob
+	if cfg.ScanEvery > 0 {
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.ScanEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return contact.DedupeScanArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "dedupe_scan"}))
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Logger: cfg.Logger,
+		PeriodicJobs: periodic,
+		Logger:       cfg.Logger,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers},
 			// Imports are long and use every core while they run: two at a time per process.

@@ -51,7 +51,7 @@ func TestUploadedImportRunsAsAJob(t *testing.T) {
 		t.Fatalf("upload recorded as %d bytes, sha %q", im.FileSize, im.FileSHA256)
 	}
 	start := time.Now()
-	waitForJobWithin(t, events, 2*time.Minute)
+	waitForJobWithin(t, events, "import_file", 2*time.Minute)
 	t.Logf("import of %d rows took %s", rows, time.Since(start))
 	done, err := store.GetImport(ctx, im.ID)
 	if err != nil {

@@ -36,7 +36,7 @@ func TestNormalizeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitForJob(t, completed)
+	waitForJob(t, completed, "normalize_contact")
 	got, err := store.GetContact(ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +50,7 @@ func TestNormalizeEndToEnd(t *testing.T) {
 	if _, err := store.UpdateContact(ctx, c.ID, contact.Update{Phone: contact.Some("12345")}); err != nil {
 		t.Fatal(err)
 	}
-	waitForJob(t, completed)
+	waitForJob(t, completed, "normalize_contact")
 	got, err = store.GetContact(ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -73,19 +73,26 @@ func TestNormalizeEndToEnd(t *testing.T) {
 	}
 }
 
-func waitForJob(t *testing.T, events <-chan *river.Event) {
+func waitForJob(t *testing.T, events <-chan *river.Event, kind string) {
 	t.Helper()
-	waitForJobWithin(t, events, 10*time.Second)
+	waitForJobWithin(t, events, kind, 10*time.Second)
 }
 
-func waitForJobWithin(t *testing.T, events <-chan *river.Event, within time.Duration) {
+// waitForJobWithin waits for a job of the kind to complete; any job failing fails the test.
+func waitForJobWithin(t *testing.T, events <-chan *river.Event, kind string, within time.Duration) {
 	t.Helper()
-	select {
-	case ev := <-events:
-		if ev.Kind != river.EventKindJobCompleted {
-			t.Fatalf("job %s ended %s: %+v", ev.Job.Kind, ev.Kind, ev.Job.Errors)
+	deadline := time.After(within)
+	for {
+		select {
+		case ev := <-events:
+			if ev.Kind != river.EventKindJobCompleted {
+				t.Fatalf("job %s ended %s: %+v", ev.Job.Kind, ev.Kind, ev.Job.Errors)
+			}
+			if ev.Job.Kind == kind {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no %s job completed within %s", kind, within)
 		}
-	case <-time.After(within):
-		t.Fatalf("no job completed within %s", within)
 	}
 }

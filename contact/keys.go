@@ -1,0 +1,128 @@
+package contact
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/contactd/contactd/matcher"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Matcher returns the matcher compiled from the built-in contact settings: it prepares contacts
+// for comparison and computes the blocking keys stored in contact_keys.
+var Matcher = sync.OnceValue(func() *matcher.Matcher {
+	m, err := matcher.New(matcher.DefaultSettings())
+	if err != nil {
+		panic(err) // the built-in settings are tested
+	}
+	return m
+})
+
+// Alternate is an email or phone a contact carries besides its own (from merged contacts).
+type Alternate struct {
+	Kind       string // "email" or "phone"
+	Value      string
+	Normalized *string
+}
+
+// MatchRecord is the contact as the matcher reads it.
+func (c *Contact) MatchRecord() matcher.Record {
+	r := matcher.Record{}
+	for _, name := range []string{"firstName", "lastName", "email", "phone", "title", "company"} {
+		if v := *c.textField(name); v != nil {
+			r[name] = *v
+		}
+	}
+	return r
+}
+
+// MatchRecords are the contact's records for matching: its own and, for each alternate email
+// or phone, the same record carrying that one instead, so that a record matching a merged
+// contact's address still finds the survivor.
+func MatchRecords(c *Contact, alts []Alternate) []matcher.Record {
+	base := c.MatchRecord()
+	out := []matcher.Record{base}
+	for _, a := range alts {
+		v := maps(base)
+		v[a.Kind] = a.Value
+		out = append(out, v)
+	}
+	return out
+}
+
+func maps(r matcher.Record) matcher.Record {
+	out := make(matcher.Record, len(r)+1)
+	for k, v := range r {
+		out[k] = v
+	}
+	return out
+}
+
+// BlockingKeys returns the union of the blocking keys of the contact's match records.
+func BlockingKeys(c *Contact, alts []Alternate) []string {
+	m := Matcher()
+	var keys []string
+	for _, r := range MatchRecords(c, alts) {
+		keys = append(keys, m.KeysOf(r)...)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// writeKeys replaces a contact's blocking keys.
+func writeKeys(ctx context.Context, tx pgx.Tx, id uuid.UUID, keys []string) error {
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM contact_keys WHERE contact_id = $1`, id)
+	if len(keys) > 0 {
+		b.Queue(`INSERT INTO contact_keys (key, contact_id) SELECT k, $1 FROM unnest($2::text[]) AS k ON CONFLICT DO NOTHING`, id, keys)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("contact: write keys of %s: %w", id, err)
+	}
+	return nil
+}
+
+// alternatesOf returns the alternates of the contacts, by contact id.
+func alternatesOf(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, ids []uuid.UUID) (map[uuid.UUID][]Alternate, error) {
+	out := map[uuid.UUID][]Alternate{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := q.Query(ctx, `SELECT contact_id, kind, value, normalized FROM contact_alternates
+		WHERE contact_id = ANY($1) ORDER BY contact_id, kind, value`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("contact: alternates: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		var a Alternate
+		if err := rows.Scan(&id, &a.Kind, &a.Value, &a.Normalized); err != nil {
+			return nil, fmt.Errorf("contact: alternates: %w", err)
+		}
+		out[id] = append(out[id], a)
+	}
+	return out, rows.Err()
+}
+
+// RekeyTx recomputes and writes a contact's blocking keys inside tx (an active contact keeps
+// keys; any other has none). Merges call it for the survivor.
+func RekeyTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	c, err := scanContact(tx.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1`, id))
+	if err != nil {
+		return fmt.Errorf("contact: rekey %s: %w", id, err)
+	}
+	if c.Status != StatusActive {
+		return writeKeys(ctx, tx, id, nil)
+	}
+	alts, err := alternatesOf(ctx, tx, []uuid.UUID{id})
+	if err != nil {
+		return err
+	}
+	return writeKeys(ctx, tx, id, BlockingKeys(c, alts[id]))
+}

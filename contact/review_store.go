@@ -1,0 +1,199 @@
+package contact
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Review is a pair of contacts the matcher was unsure of, for a person to decide.
+type Review struct {
+	ID           uuid.UUID
+	ContactA     uuid.UUID
+	ContactB     uuid.UUID
+	Score        float64
+	Explanation  json.RawMessage
+	ModelVersion *int
+	Status       string // open, merged, dismissed, obsolete
+	CreatedAt    time.Time
+	DecidedAt    *time.Time
+	DecidedBy    *string
+	MergeID      *uuid.UUID
+}
+
+// ReviewProposal is a pair to put in front of a person.
+type ReviewProposal struct {
+	A, B                       uuid.UUID
+	Score                      float64
+	Explanation                any
+	ModelVersion               *int
+	FingerprintA, FingerprintB string
+}
+
+// Fingerprint identifies the values of a contact's matched fields: a dismissed pair is
+// proposed again only when one of its contacts' fingerprints changes.
+func Fingerprint(c *Contact) string {
+	h := sha256.New()
+	for _, name := range []string{"firstName", "lastName", "email", "phone", "title", "company"} {
+		if v := *c.textField(name); v != nil {
+			h.Write([]byte(*v))
+		}
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+const reviewColumns = `id, contact_a, contact_b, score, explanation, model_version, status, created_at, decided_at, decided_by, merge_id`
+
+func scanReview(row pgx.Row) (*Review, error) {
+	var r Review
+	err := row.Scan(&r.ID, &r.ContactA, &r.ContactB, &r.Score, &r.Explanation, &r.ModelVersion, &r.Status, &r.CreatedAt, &r.DecidedAt, &r.DecidedBy, &r.MergeID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("duplicate review not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("contact: review: %w", err)
+	}
+	return &r, nil
+}
+
+func orderPair(p *ReviewProposal) {
+	if p.B.String() < p.A.String() {
+		p.A, p.B = p.B, p.A
+		p.FingerprintA, p.FingerprintB = p.FingerprintB, p.FingerprintA
+	}
+}
+
+// ProposeReviews opens reviews of the pairs, or refreshes open ones, in one statement. A
+// dismissed pair is reopened only when one of the two contacts changed in a matched field
+// since; a merged pair never is. It returns how many pairs are (now) open.
+func (s *Store) ProposeReviews(ctx context.Context, ps []ReviewProposal) (int, error) {
+	if len(ps) == 0 {
+		return 0, nil
+	}
+	n := len(ps)
+	ids, as, bs := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
+	scores := make([]float64, n)
+	expl := make([][]byte, n)
+	versions := make([]*int, n)
+	fas, fbs := make([]string, n), make([]string, n)
+	seen := map[[2]uuid.UUID]bool{}
+	k := 0
+	for _, p := range ps {
+		orderPair(&p)
+		if seen[[2]uuid.UUID{p.A, p.B}] {
+			continue // one pair once per statement, as ON CONFLICT requires
+		}
+		seen[[2]uuid.UUID{p.A, p.B}] = true
+		e, err := json.Marshal(p.Explanation)
+		if err != nil {
+			return 0, fmt.Errorf("contact: review explanation: %w", err)
+		}
+		ids[k], as[k], bs[k], scores[k], expl[k], versions[k], fas[k], fbs[k] = uuid.Must(uuid.NewV7()), p.A, p.B, p.Score, e, p.ModelVersion, p.FingerprintA, p.FingerprintB
+		k++
+	}
+	tag, err := s.pool.Exec(ctx, `
+		INSERT INTO duplicate_reviews (id, contact_a, contact_b, score, explanation, model_version, fingerprint_a, fingerprint_b)
+		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::float8[], $5::jsonb[], $6::int[], $7::text[], $8::text[])
+		ON CONFLICT (contact_a, contact_b) DO UPDATE SET score = EXCLUDED.score, explanation = EXCLUDED.explanation,
+			model_version = EXCLUDED.model_version, fingerprint_a = EXCLUDED.fingerprint_a,
+			fingerprint_b = EXCLUDED.fingerprint_b, status = 'open', decided_at = NULL, decided_by = NULL
+		WHERE duplicate_reviews.status IN ('open', 'obsolete')
+			OR (duplicate_reviews.status = 'dismissed' AND (duplicate_reviews.fingerprint_a <> EXCLUDED.fingerprint_a
+				OR duplicate_reviews.fingerprint_b <> EXCLUDED.fingerprint_b))`,
+		ids[:k], as[:k], bs[:k], scores[:k], expl[:k], versions[:k], fas[:k], fbs[:k])
+	if err != nil {
+		return 0, fmt.Errorf("contact: propose reviews: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// Dismissed reports whether a person dismissed the pair and neither contact has changed in a
+// matched field since: such a pair must not be merged automatically either.
+func (s *Store) Dismissed(ctx context.Context, p ReviewProposal) (bool, error) {
+	orderPair(&p)
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM duplicate_reviews WHERE contact_a = $1 AND contact_b = $2
+		AND status = 'dismissed' AND fingerprint_a = $3 AND fingerprint_b = $4`, p.A, p.B, p.FingerprintA, p.FingerprintB).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("contact: dismissed: %w", err)
+	}
+	return n > 0, nil
+}
+
+// ReviewCursor is the position after which a page of reviews starts (best first).
+type ReviewCursor struct {
+	Score float64
+	ID    uuid.UUID
+}
+
+// ListReviews returns reviews of a status, best score first, and the next cursor.
+func (s *Store) ListReviews(ctx context.Context, status string, after *ReviewCursor, limit int) ([]*Review, *ReviewCursor, error) {
+	var rows pgx.Rows
+	var err error
+	if after == nil {
+		rows, err = s.pool.Query(ctx, `SELECT `+reviewColumns+` FROM duplicate_reviews WHERE status = $1
+			ORDER BY score DESC, id LIMIT $2`, status, limit+1)
+	} else {
+		rows, err = s.pool.Query(ctx, `SELECT `+reviewColumns+` FROM duplicate_reviews WHERE status = $1
+			AND (score < $2 OR (score = $2 AND id > $3)) ORDER BY score DESC, id LIMIT $4`, status, after.Score, after.ID, limit+1)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("contact: list reviews: %w", err)
+	}
+	reviews, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Review, error) { return scanReview(r) })
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(reviews) <= limit {
+		return reviews, nil, nil
+	}
+	reviews = reviews[:limit]
+	last := reviews[limit-1]
+	return reviews, &ReviewCursor{Score: last.Score, ID: last.ID}, nil
+}
+
+// GetReview returns a review.
+func (s *Store) GetReview(ctx context.Context, id uuid.UUID) (*Review, error) {
+	return scanReview(s.pool.QueryRow(ctx, `SELECT `+reviewColumns+` FROM duplicate_reviews WHERE id = $1`, id))
+}
+
+// DismissReview records that a person decided the pair are different people.
+func (s *Store) DismissReview(ctx context.Context, id uuid.UUID) (*Review, error) {
+	var out *Review
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		r, err := scanReview(tx.QueryRow(ctx, `SELECT `+reviewColumns+` FROM duplicate_reviews WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if r.Status != "open" {
+			return &Error{Kind: KindConflict, Message: fmt.Sprintf("the review is %s, not open", r.Status)}
+		}
+		out, err = scanReview(tx.QueryRow(ctx, `UPDATE duplicate_reviews SET status = 'dismissed', decided_at = now(), decided_by = $2
+			WHERE id = $1 RETURNING `+reviewColumns, id, ActorFrom(ctx)))
+		if err != nil {
+			return err
+		}
+		a := newAudit(ctx)
+		for _, c := range []uuid.UUID{r.ContactA, r.ContactB} {
+			a.add("dismiss_duplicate", "duplicate_review", id, &c, map[string]Change{
+				"pair": {After: []string{r.ContactA.String(), r.ContactB.String()}}})
+		}
+		return a.flush(ctx, tx)
+	})
+	return out, err
+}
+
+// CountReviews returns how many reviews have the status.
+func (s *Store) CountReviews(ctx context.Context, status string) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM duplicate_reviews WHERE status = $1`, status).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,104 @@
+package dedupe
+
+import (
+	"context"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/google/uuid"
+)
+
+// BatchOutcome sums the checks of a batch.
+type BatchOutcome struct {
+	Contacts int `json:"contacts"`
+	Merges   int `json:"merges"`
+	Reviews  int `json:"reviews"`
+	Capped   int `json:"blocksCapped"`
+}
+
+// CheckBatch checks many contacts (an import batch's) as CheckContact checks one, with a few
+// queries for the whole batch instead of a few per contact: the batch's keys, every contact
+// holding one of them, then scoring in memory. A contact merged by an earlier check of the
+// batch is not checked or proposed again.
+func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, merge MergeFunc) (BatchOutcome, error) {
+	var out BatchOutcome
+	md, version, err := e.Model(ctx)
+	if err != nil {
+		return out, err
+	}
+	groups, capped, err := e.Store.KeyGroups(ctx, ids, MaxBlock)
+	if err != nil {
+		return out, err
+	}
+	out.Capped = capped
+	all := map[uuid.UUID]bool{}
+	for _, id := range ids {
+		all[id] = true
+	}
+	for _, g := range groups {
+		for _, id := range g {
+			all[id] = true
+		}
+	}
+	allIDs := make([]uuid.UUID, 0, len(all))
+	for id := range all {
+		allIDs = append(allIDs, id)
+	}
+	loaded, err := e.Store.MatchContacts(ctx, allIDs)
+	if err != nil {
+		return out, err
+	}
+	byID := make(map[uuid.UUID]prepared, len(loaded))
+	for _, c := range loaded {
+		if c.Status == contact.StatusActive {
+			byID[c.ID] = prepare(md, c)
+		}
+	}
+	keysOf, err := e.Store.KeysOf(ctx, ids)
+	if err != nil {
+		return out, err
+	}
+	gone := map[uuid.UUID]bool{}
+	var pending []contact.ReviewProposal
+	for _, id := range ids {
+		self, ok := byID[id]
+		if !ok || gone[id] {
+			continue
+		}
+		out.Contacts++
+		seen := map[uuid.UUID]bool{id: true}
+		var cands []prepared
+		for _, k := range keysOf[id] {
+			for _, o := range groups[k] {
+				if p, ok := byID[o]; ok && !seen[o] && !gone[o] {
+					seen[o] = true
+					cands = append(cands, p)
+				}
+			}
+		}
+		res, props, err := e.decide(ctx, md, version, self, cands, merge)
+		if err != nil {
+			return out, err
+		}
+		pending = append(pending, props...)
+		if len(pending) >= reviewFlush {
+			n, err := e.Store.ProposeReviews(ctx, pending)
+			if err != nil {
+				return out, err
+			}
+			out.Reviews += n
+			pending = pending[:0]
+		}
+		if len(res.Merged) > 0 {
+			out.Merges++
+			for _, m := range res.Merged {
+				gone[m] = true // merged away, or the survivor whose record changed: checked again on its own
+			}
+		}
+	}
+	n, err := e.Store.ProposeReviews(ctx, pending)
+	out.Reviews += n
+	return out, err
+}
+
+// reviewFlush is how many review proposals are written together.
+const reviewFlush = 5000

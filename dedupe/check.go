@@ -1,0 +1,140 @@
+package dedupe
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/matcher"
+	"github.com/google/uuid"
+)
+
+// MergeFunc merges contacts losslessly as the matcher proposed (the store's merge), recording
+// the model version and score.
+type MergeFunc func(ctx context.Context, ids []uuid.UUID, modelVersion *int, score float64) error
+
+// Outcome says what a check did.
+type Outcome struct {
+	Candidates int
+	Capped     int
+	Merged     []uuid.UUID // contacts merged with the checked one (survivor included)
+	Reviews    int         // pairs proposed for review
+}
+
+// CheckContact checks one contact against the active contacts sharing a blocking key with it:
+// the ones the model calls the same person are merged with it (unless a person dismissed the
+// pair, or the group would chain two clearly different people), the possible ones are proposed
+// for review. A contact that is no longer active is left alone.
+func (e *Engine) CheckContact(ctx context.Context, id uuid.UUID, merge MergeFunc) (Outcome, error) {
+	var out Outcome
+	md, version, err := e.Model(ctx)
+	if err != nil {
+		return out, err
+	}
+	selfs, err := e.Store.MatchContacts(ctx, []uuid.UUID{id})
+	if err != nil {
+		return out, err
+	}
+	if len(selfs) == 0 || selfs[0].Status != contact.StatusActive {
+		return out, nil
+	}
+	ids, capped, err := e.Store.Candidates(ctx, id, MaxBlock)
+	if err != nil {
+		return out, err
+	}
+	cands, err := e.Store.MatchContacts(ctx, ids)
+	if err != nil {
+		return out, err
+	}
+	ps := make([]prepared, 0, len(cands))
+	for _, c := range cands {
+		if c.Status == contact.StatusActive {
+			ps = append(ps, prepare(md, c))
+		}
+	}
+	out, proposals, err := e.decide(ctx, md, version, prepare(md, selfs[0]), ps, merge)
+	if err != nil {
+		return out, err
+	}
+	out.Capped = capped
+	out.Reviews, err = e.Store.ProposeReviews(ctx, proposals)
+	return out, err
+}
+
+// decide scores one contact against its candidates and merges as CheckContact says; it returns
+// the pairs to propose for review, for the caller to write in bulk.
+func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, self prepared, cands []prepared, merge MergeFunc) (Outcome, []contact.ReviewProposal, error) {
+	var out Outcome
+	var proposals []contact.ReviewProposal
+	id := self.c.ID
+	selfPrint := contact.Fingerprint(self.c.Contact)
+	_, _, conflict := md.Thresholds()
+
+	type scored struct {
+		p      prepared
+		w      float64
+		ra, rb *matcher.Prepared
+	}
+	var same, possible []scored
+	for _, p := range cands {
+		out.Candidates++
+		w, ra, rb := best(md, self, p)
+		switch md.Decide(w) {
+		case matcher.Same:
+			same = append(same, scored{p, w, ra, rb})
+		case matcher.Possible:
+			possible = append(possible, scored{p, w, ra, rb})
+		}
+	}
+	// Strongest first; a candidate joins the group only if it does not clearly differ from
+	// any member already in it (no chaining A~B, B~C into A with C).
+	for i := 1; i < len(same); i++ {
+		for j := i; j > 0 && same[j].w > same[j-1].w; j-- {
+			same[j], same[j-1] = same[j-1], same[j]
+		}
+	}
+	group := []prepared{self}
+	minScore := math.Inf(1)
+	for _, s := range same {
+		prop := contact.ReviewProposal{A: id, B: s.p.c.ID, Score: matcher.Probability(s.w), ModelVersion: versionPtr(version),
+			FingerprintA: selfPrint, FingerprintB: contact.Fingerprint(s.p.c.Contact)}
+		dismissed, err := e.Store.Dismissed(ctx, prop)
+		if err != nil {
+			return out, nil, err
+		}
+		if dismissed {
+			continue
+		}
+		fits := true
+		for _, g := range group[1:] {
+			if w, _, _ := best(md, g, s.p); w < conflict {
+				fits = false
+				break
+			}
+		}
+		if !fits || merge == nil {
+			possible = append(possible, s)
+			continue
+		}
+		group = append(group, s.p)
+		minScore = math.Min(minScore, s.w)
+	}
+	if len(group) > 1 {
+		ids := make([]uuid.UUID, len(group))
+		for i, g := range group {
+			ids[i] = g.c.ID
+		}
+		if err := merge(ctx, ids, versionPtr(version), matcher.Probability(minScore)); err != nil {
+			return out, nil, fmt.Errorf("dedupe: merge %v: %w", ids, err)
+		}
+		out.Merged = ids
+	}
+	for _, s := range possible {
+		proposals = append(proposals, contact.ReviewProposal{
+			A: id, B: s.p.c.ID, Score: matcher.Probability(s.w), Explanation: md.Explain(s.ra, s.rb),
+			ModelVersion: versionPtr(version), FingerprintA: selfPrint, FingerprintB: contact.Fingerprint(s.p.c.Contact),
+		})
+	}
+	return out, proposals, nil
+}

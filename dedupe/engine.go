@@ -1,0 +1,153 @@
+package dedupe
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/matcher"
+	"github.com/google/uuid"
+)
+
+// defaultModel was trained (unsupervised) on the crm_contacts data set with the built-in
+// contact settings; it scores until `contactd train` stores a model trained on the live data.
+//
+//go:embed default_model.json
+var defaultModel []byte
+
+// MaxBlock is the largest block (contacts sharing one key) a single contact's check looks at.
+const MaxBlock = 200
+
+// Engine checks contacts for duplicates. It is safe for concurrent use.
+type Engine struct {
+	Store *contact.Store
+
+	mu        sync.Mutex
+	model     *matcher.Model
+	version   int // 0: the built-in default
+	checkedAt time.Time
+}
+
+// Model returns the newest model and its version (0 for the built-in default), checking the
+// database for a newer version at most every few seconds.
+func (e *Engine) Model(ctx context.Context) (*matcher.Model, int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.model != nil && time.Since(e.checkedAt) < 5*time.Second {
+		return e.model, e.version, nil
+	}
+	latest, err := e.Store.LatestModelVersion(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	e.checkedAt = time.Now()
+	if e.model != nil && latest == e.version {
+		return e.model, e.version, nil
+	}
+	data := defaultModel
+	if latest > 0 {
+		v, stored, err := e.Store.LatestModel(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		latest, data = v, stored
+	}
+	md, err := matcher.LoadModel(data)
+	if err != nil {
+		return nil, 0, fmt.Errorf("dedupe: load model %d: %w", latest, err)
+	}
+	e.model, e.version = md, latest
+	return md, latest, nil
+}
+
+// versionPtr is the model version to record (nil for the built-in default).
+func versionPtr(v int) *int {
+	if v == 0 {
+		return nil
+	}
+	return &v
+}
+
+// prepared is a contact's records prepared for one model.
+type prepared struct {
+	c    contact.MatchContact
+	recs []*matcher.Prepared
+}
+
+func prepare(md *matcher.Model, c contact.MatchContact) prepared {
+	m := md.Matcher()
+	p := prepared{c: c}
+	for _, r := range contact.MatchRecords(c.Contact, c.Alternates) {
+		p.recs = append(p.recs, m.Prepare(r))
+	}
+	return p
+}
+
+// best scores two contacts as the best pair of their records (a contact's alternates each make
+// a record) and returns the weight and the records that gave it.
+func best(md *matcher.Model, a, b prepared) (float64, *matcher.Prepared, *matcher.Prepared) {
+	bw := -1e18
+	var ba, bb *matcher.Prepared
+	for _, ra := range a.recs {
+		for _, rb := range b.recs {
+			if w := md.Score(ra, rb); w > bw {
+				bw, ba, bb = w, ra, rb
+			}
+		}
+	}
+	return bw, ba, bb
+}
+
+// Match is a likely duplicate of a record.
+type Match struct {
+	ContactID   uuid.UUID
+	Weight      float64
+	Probability float64
+	Decision    matcher.Decision
+	Explanation matcher.Explanation
+}
+
+// CheckRecord scores a record that is not stored (POST /api/contacts?dedupe=check) against the
+// active contacts sharing a blocking key with it, best first, leaving out the ones the model
+// calls different.
+func (e *Engine) CheckRecord(ctx context.Context, c *contact.Contact) ([]Match, error) {
+	md, _, err := e.Model(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys := contact.BlockingKeys(c, nil)
+	ids, _, err := e.Store.CandidatesByKeys(ctx, keys, MaxBlock)
+	if err != nil {
+		return nil, err
+	}
+	cands, err := e.Store.MatchContacts(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	self := prepare(md, contact.MatchContact{Contact: c})
+	var out []Match
+	for _, cand := range cands {
+		if cand.Status != contact.StatusActive {
+			continue
+		}
+		w, ra, rb := best(md, self, prepare(md, cand))
+		d := md.Decide(w)
+		if d == matcher.Different {
+			continue
+		}
+		out = append(out, Match{ContactID: cand.ID, Weight: w, Probability: matcher.Probability(w), Decision: d, Explanation: md.Explain(ra, rb)})
+	}
+	sortMatches(out)
+	return out, nil
+}
+
+func sortMatches(ms []Match) {
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && ms[j].Weight > ms[j-1].Weight; j-- {
+			ms[j], ms[j-1] = ms[j-1], ms[j]
+		}
+	}
+}
