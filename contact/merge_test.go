@@ -575,32 +575,34 @@ func TestConcurrentMerges(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var merges []uuid.UUID
-	errs := make(chan error, 100)
+	errs := make(chan error, 400)
 	for g := range 40 {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(g), 7))
-			n := 2 + r.IntN(3)
-			pick := r.Perm(len(ids))[:n]
-			req := contact.MergeRequest{}
-			for _, p := range pick {
-				req.ContactIDs = append(req.ContactIDs, ids[p])
-			}
-			if g%3 == 0 {
-				req.SurvivorID = &req.ContactIDs[n-1]
-			}
-			m, _, err := b.store.MergeContacts(b.ctx, req)
-			if err != nil {
-				if contact.ErrorKind(err) != contact.KindInvalid {
-					errs <- fmt.Errorf("merge %d: %w", g, err)
+			for round := range 3 {
+				n := 2 + r.IntN(3)
+				pick := r.Perm(len(ids))[:n]
+				req := contact.MergeRequest{}
+				for _, p := range pick {
+					req.ContactIDs = append(req.ContactIDs, ids[p])
 				}
-				return
-			}
-			mu.Lock()
-			merges = append(merges, m.ID)
-			mu.Unlock()
-			if g%5 == 0 {
-				if _, _, err := b.store.UndoMerge(b.ctx, m.ID); err != nil && contact.ErrorKind(err) != contact.KindConflict {
-					errs <- fmt.Errorf("undo %d: %w", g, err)
+				if g%3 == 0 {
+					req.SurvivorID = &req.ContactIDs[n-1]
+				}
+				m, _, err := b.store.MergeContacts(b.ctx, req)
+				if err != nil {
+					if contact.ErrorKind(err) != contact.KindInvalid {
+						errs <- fmt.Errorf("merge %d: %w", g, err)
+					}
+					continue
+				}
+				mu.Lock()
+				merges = append(merges, m.ID)
+				mu.Unlock()
+				if (g+round)%4 == 0 {
+					if _, _, err := b.store.UndoMerge(b.ctx, m.ID); err != nil && contact.ErrorKind(err) != contact.KindConflict {
+						errs <- fmt.Errorf("undo %d: %w", g, err)
+					}
 				}
 			}
 		})
