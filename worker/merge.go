@@ -1,13 +1,18 @@
 package worker
 
 import (
+	"context"
+
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
+	"github.com/google/uuid"
 )
 
-// mergeFunc is how the dedupe workers merge the contacts the matcher is sure of. Until the
-// store's lossless merge is wired here it is nil: sure pairs are proposed for review instead.
+// mergeFunc is how the dedupe workers merge the contacts the matcher is sure of: the store's
+// lossless, reversible merge, recording the model version and score that proposed it.
 func mergeFunc(store *contact.Store) dedupe.MergeFunc {
-	_ = store
-	return nil
+	return func(ctx context.Context, ids []uuid.UUID, modelVersion *int, score float64) error {
+		_, _, err := store.MergeContacts(ctx, contact.MergeRequest{ContactIDs: ids, ModelVersion: modelVersion, Score: &score})
+		return err
+	}
 }

@@ -1,0 +1,138 @@
+package dedupe_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/dedupe"
+	"github.com/contactd/contactd/internal/dbtest"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+type bundle struct {
+	ctx    context.Context
+	pool   *pgxpool.Pool
+	store  *contact.Store
+	engine *dedupe.Engine
+	merge  dedupe.MergeFunc
+}
+
+func setup(t *testing.T) bundle {
+	t.Helper()
+	pool := dbtest.Pool(t)
+	store, err := contact.NewStore(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merge := func(ctx context.Context, ids []uuid.UUID, mv *int, score float64) error {
+		_, _, err := store.MergeContacts(ctx, contact.MergeRequest{ContactIDs: ids, ModelVersion: mv, Score: &score})
+		return err
+	}
+	return bundle{ctx: contact.WithActor(context.Background(), "test"), pool: pool, store: store, engine: &dedupe.Engine{Store: store}, merge: merge}
+}
+
+// add creates a contact and normalizes it (writing its keys), as the normalize job does.
+func (b bundle) add(t *testing.T, in contact.NewContact) uuid.UUID {
+	t.Helper()
+	in.AllowDuplicate = true
+	c, err := b.store.CreateContact(b.ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.Normalize(b.ctx, c.ID, "US", func(pgx.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return c.ID
+}
+
+func (b bundle) status(t *testing.T, id uuid.UUID) (contact.Status, *uuid.UUID) {
+	t.Helper()
+	c, err := b.store.GetContact(b.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Status, c.MergedInto
+}
+
+func TestCheckContactMergesSureDuplicatesAndProposesUnsureOnes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	orig := b.add(t, contact.NewContact{FirstName: "Robert", LastName: "Smithson", Email: "robert.smithson@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc", Title: "VP Sales"})
+	dup := b.add(t, contact.NewContact{FirstName: "Bob", LastName: "Smithson", Email: "Robert.Smithson@acme-widgets.com", Phone: "(415) 555-0142", Company: "ACME Widgets", Title: "VP of Sales"})
+	// A colleague sharing the company, its domain and the switchboard number is not him.
+	colleague := b.add(t, contact.NewContact{FirstName: "Maria", LastName: "Gonzalez", Email: "maria.gonzalez@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc", Title: "Engineer"})
+
+	out, err := b.engine.CheckContact(b.ctx, dup, b.merge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Merged) != 2 {
+		t.Fatalf("outcome %+v: want the duplicate merged with the original", out)
+	}
+	if st, into := b.status(t, dup); st != contact.StatusMerged || into == nil || *into != orig {
+		t.Fatalf("duplicate: %s into %v, want merged into the older %s", st, into, orig)
+	}
+	if st, _ := b.status(t, colleague); st != contact.StatusActive {
+		t.Fatalf("the colleague was merged")
+	}
+	var merges int
+	var version *int
+	if err := b.pool.QueryRow(b.ctx, `SELECT count(*), max(model_version) FROM merges`).Scan(&merges, &version); err != nil || merges != 1 {
+		t.Fatalf("%d merges %v", merges, err)
+	}
+	// The original's email keeps matching after the merge through the survivor's alternates.
+	check, err := b.engine.CheckRecord(b.ctx, &contact.Contact{FirstName: ptr("Bob"), LastName: ptr("Smithson"), Email: ptr("robert.smithson@acme-widgets.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(check) == 0 || check[0].ContactID != orig {
+		t.Fatalf("check of a new record: %+v", check)
+	}
+}
+
+func TestDismissedPairIsNotProposedAgainUntilAContactChanges(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// A near namesake at the same company, one with an email and one with a title: possible,
+	// not sure.
+	a := b.add(t, contact.NewContact{FirstName: "John", LastName: "Miller", Email: "jmiller@globex.io", Company: "Globex"})
+	c := b.add(t, contact.NewContact{FirstName: "Jon", LastName: "Miller", Company: "Globex Corp", Title: "CTO"})
+	out, err := b.engine.CheckContact(b.ctx, c, b.merge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Merged) > 0 {
+		t.Fatalf("an unsure pair was merged: %+v", out)
+	}
+	reviews, _, err := b.store.ListReviews(b.ctx, "open", nil, 10)
+	if err != nil || len(reviews) != 1 {
+		t.Fatalf("open reviews %d %v (outcome %+v)", len(reviews), err, out)
+	}
+	if _, err := b.store.DismissReview(b.ctx, reviews[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.engine.CheckContact(b.ctx, a, b.merge); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := b.store.CountReviews(b.ctx, "open"); n != 0 {
+		t.Fatalf("a dismissed pair was proposed again: %d open", n)
+	}
+	// A change in a matched field makes it eligible again.
+	if _, err := b.store.UpdateContact(b.ctx, a, contact.Update{Email: contact.Some("john.miller@globex.io")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.Normalize(b.ctx, a, "US", func(pgx.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.engine.CheckContact(b.ctx, a, b.merge); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := b.store.CountReviews(b.ctx, "open"); n != 1 {
+		t.Fatalf("after a change: %d open reviews, want 1", n)
+	}
+}
+
+func ptr(s string) *string { return &s }
