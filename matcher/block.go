@@ -14,7 +14,9 @@ import (
 type BlockingStats struct {
 	// Rules has one entry per blocking rule, in settings order.
 	Rules []RuleStats `json:"rules"`
-	// CandidatePairs is the number of distinct pairs compared.
+	// CandidatePairs is the number of pairs compared. Each pair counts
+	// once, except that a pair met in an oversized block's window can be
+	// met again through a later rule.
 	CandidatePairs int64 `json:"candidatePairs"`
 }
 
