@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/matcher"
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 )
@@ -120,6 +121,15 @@ func (s *server) createContact(c *gin.Context) {
 		return
 	}
 	in.AllowDuplicate = allow
+	switch c.Query("dedupe") {
+	case "":
+	case "check":
+		s.checkDuplicates(c, in)
+		return
+	default:
+		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", problemField{"dedupe", "must be check"})
+		return
+	}
 	created, err := s.store.CreateContact(c.Request.Context(), in)
 	if err != nil {
 		writeError(c, err)
@@ -328,4 +338,37 @@ func queryText(c *gin.Context, name string, max int, errs *[]problemField) strin
 		}
 	}
 	return v
+}
+
+type matchJSON struct {
+	ContactID   uuid.UUID           `json:"contactId"`
+	Score       float64             `json:"score"`
+	Weight      float64             `json:"weight"`
+	Decision    string              `json:"decision"`
+	Explanation matcher.Explanation `json:"explanation"`
+}
+
+// checkDuplicates answers the likely matches of a contact that is not created: the active
+// contacts the matcher calls the same person or possibly the same, best first, with scores.
+func (s *server) checkDuplicates(c *gin.Context, in contact.NewContact) {
+	candidate := &contact.Contact{FirstName: nonEmpty(in.FirstName), LastName: nonEmpty(in.LastName), Email: nonEmpty(in.Email),
+		Phone: nonEmpty(in.Phone), Title: nonEmpty(in.Title), Company: nonEmpty(in.Company)}
+	matches, err := s.dedupe.CheckRecord(c.Request.Context(), candidate)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := make([]matchJSON, 0, len(matches))
+	for _, m := range matches {
+		out = append(out, matchJSON{ContactID: m.ContactID, Score: m.Probability, Weight: m.Weight, Decision: m.Decision.String(), Explanation: m.Explanation})
+	}
+	c.JSON(http.StatusOK, gin.H{"matches": out})
+}
+
+func nonEmpty(s string) *string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	return &s
 }

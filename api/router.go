@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/dedupe"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -25,6 +26,8 @@ type Config struct {
 	MaxUploadBytes int64
 	// DefaultRegion is the phone region of imports that name none (default US).
 	DefaultRegion string
+	// Dedupe answers POST /api/contacts?dedupe=check (default: an engine over Store).
+	Dedupe *dedupe.Engine
 }
 
 type server struct {
@@ -34,6 +37,7 @@ type server struct {
 
 	maxUpload     int64
 	defaultRegion string
+	dedupe        *dedupe.Engine
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -55,7 +59,10 @@ func NewRouter(cfg Config) http.Handler {
 	if cfg.DefaultRegion == "" {
 		cfg.DefaultRegion = "US"
 	}
-	s := &server{store: cfg.Store, ready: cfg.Ready, maxUpload: cfg.MaxUploadBytes, defaultRegion: cfg.DefaultRegion}
+	if cfg.Dedupe == nil {
+		cfg.Dedupe = &dedupe.Engine{Store: cfg.Store}
+	}
+	s := &server{store: cfg.Store, ready: cfg.Ready, maxUpload: cfg.MaxUploadBytes, defaultRegion: cfg.DefaultRegion, dedupe: cfg.Dedupe}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
@@ -93,6 +100,14 @@ func NewRouter(cfg Config) http.Handler {
 	a.GET("/imports", read, s.listImports)
 	a.GET("/imports/:id", read, s.getImport)
 	a.POST("/imports/:id/cancel", write, s.cancelImport)
+
+	a.GET("/duplicates", read, s.listDuplicates)
+	a.GET("/duplicates/:id", read, s.getDuplicate)
+	a.POST("/duplicates/:id/merge", write, s.mergeDuplicate)
+	a.POST("/duplicates/:id/dismiss", write, s.dismissDuplicate)
+	a.GET("/dedupe/runs", read, s.listDedupeRuns)
+	a.POST("/dedupe/runs", write, s.startDedupeRun)
+	a.GET("/dedupe/runs/:id", read, s.getDedupeRun)
 
 	a.POST("/users", write, s.createUser)
 	a.GET("/users", read, s.listUsers)

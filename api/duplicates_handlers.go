@@ -1,0 +1,256 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+)
+
+type reviewJSON struct {
+	ID           uuid.UUID       `json:"id"`
+	Status       string          `json:"status"`
+	Score        float64         `json:"score"`
+	ModelVersion *int            `json:"modelVersion"`
+	Contacts     []contactJSON   `json:"contacts"`
+	Explanation  json.RawMessage `json:"explanation"`
+	CreatedAt    time.Time       `json:"createdAt"`
+	DecidedAt    *time.Time      `json:"decidedAt"`
+	DecidedBy    *string         `json:"decidedBy"`
+	MergeID      *uuid.UUID      `json:"mergeId"`
+}
+
+func (s *server) reviewJSON(c *gin.Context, r *contact.Review) (reviewJSON, error) {
+	out := reviewJSON{ID: r.ID, Status: r.Status, Score: r.Score, ModelVersion: r.ModelVersion, Explanation: r.Explanation,
+		CreatedAt: r.CreatedAt, DecidedAt: r.DecidedAt, DecidedBy: r.DecidedBy, MergeID: r.MergeID, Contacts: []contactJSON{}}
+	for _, id := range []uuid.UUID{r.ContactA, r.ContactB} {
+		ct, err := s.store.GetContact(c.Request.Context(), id)
+		if err != nil {
+			return out, err
+		}
+		out.Contacts = append(out.Contacts, toContactJSON(ct))
+	}
+	return out, nil
+}
+
+func encodeReviewCursor(cur *contact.ReviewCursor) *string {
+	if cur == nil {
+		return nil
+	}
+	s := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatFloat(cur.Score, 'g', -1, 64) + "|" + cur.ID.String()))
+	return &s
+}
+
+func decodeReviewCursor(s string) (*contact.ReviewCursor, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, false
+	}
+	score, id, ok := strings.Cut(string(b), "|")
+	if !ok {
+		return nil, false
+	}
+	f, err1 := strconv.ParseFloat(score, 64)
+	u, err2 := uuid.Parse(id)
+	if err1 != nil || err2 != nil || math.IsNaN(f) {
+		return nil, false
+	}
+	return &contact.ReviewCursor{Score: f, ID: u}, true
+}
+
+// listDuplicates lists review items, best first, with both contacts and the matcher's
+// per-field explanation.
+func (s *server) listDuplicates(c *gin.Context) {
+	var errs []problemField
+	status := c.DefaultQuery("status", "open")
+	if !slices.Contains([]string{"open", "merged", "dismissed", "obsolete"}, status) {
+		errs = append(errs, problemField{"status", "must be open, merged, dismissed or obsolete"})
+	}
+	limit, lerrs := limitParam(c)
+	errs = append(errs, lerrs...)
+	var after *contact.ReviewCursor
+	if cur := c.Query("cursor"); cur != "" {
+		var ok bool
+		if after, ok = decodeReviewCursor(cur); !ok {
+			errs = append(errs, problemField{"cursor", "is not a cursor this endpoint gave"})
+		}
+	}
+	if len(errs) > 0 {
+		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
+		return
+	}
+	reviews, next, err := s.store.ListReviews(c.Request.Context(), status, after, limit)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	data := make([]reviewJSON, 0, len(reviews))
+	for _, r := range reviews {
+		rj, err := s.reviewJSON(c, r)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		data = append(data, rj)
+	}
+	c.JSON(http.StatusOK, gin.H{"data": data, "nextCursor": encodeReviewCursor(next)})
+}
+
+func (s *server) getDuplicate(c *gin.Context) {
+	id, ok := pathID(c, "id", "duplicate review")
+	if !ok {
+		return
+	}
+	r, err := s.store.GetReview(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	rj, err := s.reviewJSON(c, r)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, rj)
+}
+
+// mergeDuplicate merges an open review's pair, optionally choosing field values
+// ({fieldValues: {field: contactId}}; the body may be empty).
+func (s *server) mergeDuplicate(c *gin.Context) {
+	id, ok := pathID(c, "id", "duplicate review")
+	if !ok {
+		return
+	}
+	req := contact.MergeRequest{}
+	if c.Request.ContentLength != 0 {
+		o := readBody(c)
+		if o == nil {
+			return
+		}
+		if fv, _ := o.child("fieldValues"); fv != nil {
+			req.FieldValues = map[string]uuid.UUID{}
+			keys := make([]string, 0, len(fv.m))
+			for k := range fv.m {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			for _, k := range keys {
+				if cid, ok := fv.uuidField(k); ok {
+					req.FieldValues[k] = cid
+				}
+			}
+		}
+		if sid, ok := o.uuidField("survivorId"); ok {
+			req.SurvivorID = &sid
+		}
+		o.rejectUnknown()
+		if !o.finish(c) {
+			return
+		}
+	}
+	r, err := s.store.GetReview(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if r.Status != "open" {
+		writeProblem(c, http.StatusConflict, fmt.Sprintf("the review is %s, not open", r.Status))
+		return
+	}
+	req.ContactIDs = []uuid.UUID{r.ContactA, r.ContactB}
+	m, survivor, err := s.store.MergeContacts(c.Request.Context(), req)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"merge": toMergeJSON(m), "contact": toContactJSON(survivor)})
+}
+
+func (s *server) dismissDuplicate(c *gin.Context) {
+	id, ok := pathID(c, "id", "duplicate review")
+	if !ok {
+		return
+	}
+	r, err := s.store.DismissReview(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	rj, err := s.reviewJSON(c, r)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, rj)
+}
+
+type runJSON struct {
+	ID           uuid.UUID      `json:"id"`
+	Status       string         `json:"status"`
+	ModelVersion *int           `json:"modelVersion"`
+	Stats        map[string]any `json:"stats"`
+	Error        *string        `json:"error"`
+	Actor        string         `json:"actor"`
+	CreatedAt    time.Time      `json:"createdAt"`
+	StartedAt    *time.Time     `json:"startedAt"`
+	FinishedAt   *time.Time     `json:"finishedAt"`
+}
+
+func toRunJSON(r *contact.DedupeRun) runJSON {
+	stats := r.Stats
+	if stats == nil {
+		stats = map[string]any{}
+	}
+	return runJSON{r.ID, r.Status, r.ModelVersion, stats, r.Error, r.Actor, r.CreatedAt, r.StartedAt, r.FinishedAt}
+}
+
+func (s *server) listDedupeRuns(c *gin.Context) {
+	limit, before, errs := pageParams(c)
+	if len(errs) > 0 {
+		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
+		return
+	}
+	runs, next, err := s.store.ListDedupeRuns(c.Request.Context(), before, limit)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	data := make([]runJSON, 0, len(runs))
+	for _, r := range runs {
+		data = append(data, toRunJSON(r))
+	}
+	c.JSON(http.StatusOK, gin.H{"data": data, "nextCursor": encodeCursor(next)})
+}
+
+func (s *server) getDedupeRun(c *gin.Context) {
+	id, ok := pathID(c, "id", "dedupe run")
+	if !ok {
+		return
+	}
+	r, err := s.store.GetDedupeRun(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toRunJSON(r))
+}
+
+// startDedupeRun enqueues a full scan: 202 with the run.
+func (s *server) startDedupeRun(c *gin.Context) {
+	r, err := s.store.CreateDedupeRun(c.Request.Context())
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Location", "/api/dedupe/runs/"+r.ID.String())
+	c.JSON(http.StatusAccepted, toRunJSON(r))
+}
