@@ -52,7 +52,7 @@ type evalReport struct {
 	Threshold      float64                `json:"threshold"`
 	ReviewPairs    int                    `json:"reviewPairs"`
 	CandidatePairs int64                  `json:"candidatePairs"`
-	Seconds        float64                `json:"seconds"`
+	Seconds        float64                `json:"seconds"` // load to clusters, without the sweep
 	PeakMiB        float64                `json:"peakMiB"`
 	Stages         []evalStage            `json:"stages"`
 	Blocking       *matcher.BlockingStats `json:"blocking,omitempty"`
@@ -286,6 +286,36 @@ func peakMiB() float64 {
 	return float64(ru.Maxrss) / 1024
 }
 
+// loadData reads the CSV files and their labels; source marks the right
+// side's rows in linkage and is nil otherwise.
+func loadData(cfg evalConfig) (left, right *table, truth []int32, source []uint8, err error) {
+	entities := map[string]int32{}
+	if left, err = readTable(cfg.data); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if truth, err = labels(left, cfg, entities); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if cfg.data2 == "" {
+		return left, nil, truth, nil, nil
+	}
+	if right, err = readTable(cfg.data2); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	t2, err := labels(right, cfg, entities)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	truth = append(truth, t2...)
+	source = make([]uint8, len(truth))
+	for i := len(left.rows); i < len(source); i++ {
+		source[i] = 1
+	}
+	return left, right, truth, source, nil
+}
+
+// evaluate trains, scores and clusters in process, timing each stage, and
+// measures the result against the labels.
 func evaluate(ctx context.Context, cfg evalConfig, stderr io.Writer) (*evalReport, error) {
 	settings, err := loadSettings(cfg.settings)
 	if err != nil {
@@ -304,30 +334,9 @@ func evaluate(ctx context.Context, cfg evalConfig, stderr io.Writer) (*evalRepor
 		last = now
 	}
 
-	entities := map[string]int32{}
-	left, err := readTable(cfg.data)
+	left, right, truth, source, err := loadData(cfg)
 	if err != nil {
 		return nil, err
-	}
-	truth, err := labels(left, cfg, entities)
-	if err != nil {
-		return nil, err
-	}
-	var right *table
-	var source []uint8
-	if cfg.data2 != "" {
-		if right, err = readTable(cfg.data2); err != nil {
-			return nil, err
-		}
-		t2, err := labels(right, cfg, entities)
-		if err != nil {
-			return nil, err
-		}
-		truth = append(truth, t2...)
-		source = make([]uint8, len(truth))
-		for i := len(left.rows); i < len(source); i++ {
-			source[i] = 1
-		}
 	}
 	stage("load")
 
@@ -357,7 +366,7 @@ func evaluate(ctx context.Context, cfg evalConfig, stderr io.Writer) (*evalRepor
 		}
 	}
 
-	same, possible, conflict := model.Thresholds()
+	same, possible, _ := model.Thresholds()
 	opt := matcher.ScanOptions{SkipClustering: true}
 	if cfg.sweep {
 		opt.MinWeight = math.Min(possible, -10)
@@ -391,27 +400,34 @@ func evaluate(ctx context.Context, cfg evalConfig, stderr io.Writer) (*evalRepor
 	}
 	met := matcher.Evaluate(clusters, truth, source)
 	rep.Precision, rep.Recall, rep.F1 = met.Precision, met.Recall, met.F1
-	rep.Threshold = round4(matcher.Probability(same))
+	rep.Threshold = round6(matcher.Probability(same))
 	rep.BestThreshold, rep.BestF1, rep.BestPrecision, rep.BestRecall = rep.Threshold, met.F1, met.Precision, met.Recall
-	if cfg.sweep {
-		for w := -10.0; w <= 40; w += 1 {
-			o := copt
-			o.Threshold = w
-			o.Conflict = math.Min(conflict, w)
-			mt := matcher.Evaluate(model.Cluster(all, res.Edges, o), truth, source)
-			if mt.F1 > rep.BestF1 {
-				rep.BestF1, rep.BestPrecision, rep.BestRecall = mt.F1, mt.Precision, mt.Recall
-				rep.BestThreshold = round4(matcher.Probability(w))
-			}
-		}
-		stage("sweep")
-	}
 	rep.Seconds = time.Since(start).Seconds()
 	rep.PeakMiB = peakMiB()
+	if cfg.sweep {
+		sweep(rep, model, all, res.Edges, truth, copt)
+		stage("sweep")
+	}
 	return rep, nil
 }
 
-func round4(x float64) float64 { return math.Round(x*1e6) / 1e6 }
+// sweep clusters at every whole match weight from -10 to 40 bits and keeps
+// the threshold with the best F1.
+func sweep(rep *evalReport, model *matcher.Model, all []*matcher.Prepared, edges []matcher.Edge, truth []int32, copt matcher.ClusterOptions) {
+	for w := -10.0; w <= 40; w++ {
+		o := copt
+		o.Threshold = w
+		o.Conflict = math.Min(copt.Conflict, w)
+		mt := matcher.Evaluate(model.Cluster(all, edges, o), truth, copt.Source)
+		if mt.F1 > rep.BestF1 {
+			rep.BestF1, rep.BestPrecision, rep.BestRecall = mt.F1, mt.Precision, mt.Recall
+			rep.BestThreshold = round6(matcher.Probability(w))
+		}
+	}
+}
+
+// round6 rounds to six decimals for readable JSON.
+func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 
 func printReport(w io.Writer, r *evalReport) {
 	fmt.Fprintf(w, "data set        %s (%d records, settings %s)\n", r.Dataset, r.Records, r.Settings)
@@ -427,7 +443,7 @@ func printReport(w io.Writer, r *evalReport) {
 	for _, s := range r.Stages {
 		fmt.Fprintf(w, "  %-8s %7.2fs  peak %7.1f MiB\n", s.Name, s.Seconds, s.PeakMiB)
 	}
-	fmt.Fprintf(w, "total %.2fs, peak %.1f MiB\n", r.Seconds, r.PeakMiB)
+	fmt.Fprintf(w, "load to clusters %.2fs, peak %.1f MiB\n", r.Seconds, r.PeakMiB)
 }
 
 // showErrors explains wrongly merged edges and missed true edges.
