@@ -27,3 +27,13 @@ ROWS ?= 1000000
 .PHONY: bench-import
 bench-import: build
 	$(GO) run ./tools/importbench -rows $(ROWS) -bin bin/contactd
+
+# Duplicates end to end over the database: import crm_contacts, dedupe --wait, export, and score
+# the exported clusters against the truth; then the same for a generated database of
+# EVALDB_ROWS contacts (make bench-data makes it).
+EVALDB_ROWS ?= 1000000
+.PHONY: eval-db
+eval-db: build
+	$(GO) run ./tools/evaldb -bin bin/contactd
+	$(MAKE) bench-data BENCH_ROWS=$(EVALDB_ROWS)
+	$(GO) run ./tools/evaldb -bin bin/contactd -db contactd_evaldb_gen -data bin/bench-contacts-$(EVALDB_ROWS).csv -truth-file "" -truth entity

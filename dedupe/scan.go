@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/contactd/contactd/contact"
@@ -29,6 +30,9 @@ type ScanStats struct {
 	ScoreSeconds   float64 `json:"scoreSeconds"`
 	WriteSeconds   float64 `json:"writeSeconds"`
 }
+
+// mergeWorkers is how many cluster merges run at once during a scan.
+const mergeWorkers = 8
 
 // Progress receives a scan's statistics as it goes.
 type Progress func(stage string, stats ScanStats)
@@ -117,6 +121,11 @@ func (e *Engine) Scan(ctx context.Context, merge MergeFunc, progress Progress) (
 	}
 	_, possible, _ := md.Thresholds()
 	same, _, _ := md.Thresholds()
+	type job struct {
+		ids   []uuid.UUID
+		score float64
+	}
+	var jobs []job
 	for _, g := range groups {
 		if len(g) < 2 {
 			continue
@@ -141,17 +150,47 @@ func (e *Engine) Scan(ctx context.Context, merge MergeFunc, progress Progress) (
 				}
 			}
 		}
-		if err := merge(ctx, ids, versionPtr(version), matcher.Probability(minW)); err != nil {
-			if contact.ErrorKind(err) == contact.KindInvalid || contact.ErrorKind(err) == contact.KindConflict {
-				continue // a contact changed or was merged meanwhile: its own check handles it
+		jobs = append(jobs, job{ids, matcher.Probability(minW)})
+	}
+	// Clusters are disjoint, so their merges run side by side; each is its own transaction.
+	var (
+		mu       sync.Mutex
+		firstErr error
+		next     int
+		wg       sync.WaitGroup
+	)
+	for range mergeWorkers {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if next >= len(jobs) || firstErr != nil {
+					mu.Unlock()
+					return
+				}
+				j := jobs[next]
+				next++
+				mu.Unlock()
+				err := merge(ctx, j.ids, versionPtr(version), j.score)
+				mu.Lock()
+				switch {
+				case err == nil:
+					st.Merges++
+					st.ContactsMerged += len(j.ids)
+					if st.Merges%1000 == 0 {
+						progress("merging", st)
+					}
+				case contact.ErrorKind(err) == contact.KindInvalid || contact.ErrorKind(err) == contact.KindConflict:
+					// A contact changed or was merged meanwhile: its own check handles it.
+				default:
+					firstErr = fmt.Errorf("dedupe: merge cluster: %w", err)
+				}
+				mu.Unlock()
 			}
-			return st, fmt.Errorf("dedupe: merge cluster: %w", err)
-		}
-		st.Merges++
-		st.ContactsMerged += len(g)
-		if st.Merges%1000 == 0 {
-			progress("merging", st)
-		}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return st, firstErr
 	}
 	var pending []contact.ReviewProposal
 	flush := func() error {

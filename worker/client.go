@@ -31,7 +31,7 @@ func NewWorkers(store *contact.Store, cfg Config) *river.Workers {
 	river.AddWorker(workers, &NormalizeWorker{Store: store, DefaultRegion: cfg.DefaultRegion})
 	river.AddWorker(workers, &ImportWorker{Runner: &importer.Runner{Store: store}})
 	engine := &dedupe.Engine{Store: store}
-	merge := mergeFunc(store)
+	merge := MergeFunc(store)
 	river.AddWorker(workers, &DedupeWorker{Engine: engine, Merge: merge})
 	river.AddWorker(workers, &DedupeBatchWorker{Engine: engine, Merge: merge})
 	river.AddWorker(workers, &DedupeScanWorker{Engine: engine, Merge: merge})

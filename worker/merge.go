@@ -8,9 +8,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// mergeFunc is how the dedupe workers merge the contacts the matcher is sure of: the store's
+// MergeFunc is how the dedupe workers (and `contactd dedupe`) merge the contacts the matcher is sure of: the store's
 // lossless, reversible merge, recording the model version and score that proposed it.
-func mergeFunc(store *contact.Store) dedupe.MergeFunc {
+func MergeFunc(store *contact.Store) dedupe.MergeFunc {
 	return func(ctx context.Context, ids []uuid.UUID, modelVersion *int, score float64) error {
 		_, _, err := store.MergeContacts(ctx, contact.MergeRequest{ContactIDs: ids, ModelVersion: modelVersion, Score: &score})
 		return err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -19,6 +20,8 @@ type config struct {
 	DefaultRegion string
 	LogLevel      slog.Level
 	MaxWorkers    int
+	// ScanEvery schedules a full duplicate scan; zero (the default) never does.
+	ScanEvery time.Duration
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/contactd?sslmode=disable"
@@ -37,6 +40,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("CONTACTD_MAX_WORKERS: want a whole number from 1 to 10000")
 	}
 	c.MaxWorkers = maxWorkers
+	if v := getenv("CONTACTD_DEDUPE_SCAN_EVERY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || (d > 0 && d < time.Minute) {
+			return c, fmt.Errorf("CONTACTD_DEDUPE_SCAN_EVERY: want a duration of a minute or more, such as 24h (or 0 for never)")
+		}
+		c.ScanEvery = d
+	}
 	if err := checkRegion(c.DefaultRegion); err != nil {
 		return c, err
 	}

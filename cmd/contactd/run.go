@@ -18,6 +18,8 @@ commands:
   apikey    create or revoke API keys: apikey create --name N --scopes read,write,admin
   import    import a CSV, NDJSON or vCard file: import --file F [--format] [--source] [--mapping] [--mode]
   export    export contacts: export --format csv|ndjson|vcf [--out F] [filters]
+  dedupe    scan every contact for duplicates: dedupe [--wait]
+  train     retrain the matcher on the live contacts
   eval      evaluate the matcher on a labelled data set (eval -h for its flags)
 `
 
@@ -48,6 +50,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runImport(ctx, cfg, rest, stdout)
 	case "export":
 		return runExport(ctx, cfg, rest, stdout, stderr)
+	case "dedupe":
+		return runDedupe(ctx, cfg, rest, stdout)
+	case "train":
+		return runTrain(ctx, cfg, rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -72,7 +72,7 @@ func migrateAndConnect(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
 // startWorkers starts a River client working contactd's jobs.
 func startWorkers(ctx context.Context, cfg config, pool *pgxpool.Pool, store *contact.Store, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
 	client, err := worker.NewClient(pool, store, worker.Config{
-		DefaultRegion: cfg.DefaultRegion, MaxWorkers: cfg.MaxWorkers, Logger: logger,
+		DefaultRegion: cfg.DefaultRegion, MaxWorkers: cfg.MaxWorkers, Logger: logger, ScanEvery: cfg.ScanEvery,
 	})
 	if err != nil {
 		return nil, err
