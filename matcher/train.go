@@ -424,7 +424,7 @@ func allPairs(n int, source []uint8) float64 {
 
 // maxRefineShift is the largest total-variation distance between a field's
 // session and refined m distributions that the refinement may cause.
-const maxRefineShift = 0.25
+const maxRefineShift = 0.4
 
 // maxShift returns the largest total-variation distance between the m
 // distributions of a and b over all fields.
