@@ -2,10 +2,12 @@ package matcher
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Model is a trained Fellegi-Sunter model: the settings it was trained
@@ -310,9 +312,7 @@ func (md *Model) Match(rec *Prepared, candidates []*Prepared) []Candidate {
 }
 
 func sortCandidates(cs []Candidate) {
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && (cs[j].Weight > cs[j-1].Weight || cs[j].Weight == cs[j-1].Weight && cs[j].Index < cs[j-1].Index); j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
+	slices.SortFunc(cs, func(a, b Candidate) int {
+		return cmp.Or(cmp.Compare(b.Weight, a.Weight), cmp.Compare(a.Index, b.Index))
+	})
 }
