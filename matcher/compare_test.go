@@ -47,6 +47,8 @@ func TestCompareLevels(t *testing.T) {
 		{"gmail alias", "email", Record{"email": "John.Smith+crm@gmail.com"}, Record{"email": "johnsmith@googlemail.com"}, "key"},
 		{"personal vs work", "email", Record{"email": "john.smith@gmail.com"}, Record{"email": "john.smith@acme.com"}, "emailLocal"},
 		{"generic local", "email", Record{"email": "karen@acme.com"}, Record{"email": "karen@initech.com"}, "else"},
+		{"private and work channels", "email", Record{"email": "renee.sanchez88@icloud.com"}, Record{"email": "renee.sanchez@weylandyutani.com"}, "emailChannel"},
+		{"two work addresses", "email", Record{"email": "rs@acme.com"}, Record{"email": "renee@initech.com"}, "else"},
 		{"phone formats", "phone", Record{"phone": "+44 20 7946 0958"}, Record{"phone": "020 7946 0958 ext 4"}, "exact"},
 		{"company suffix", "company", Record{"company": "Acme, Inc."}, Record{"company": "ACME"}, "exact"},
 		{"title acronym", "title", Record{"title": "Chief Financial Officer"}, Record{"title": "CFO"}, "key"},

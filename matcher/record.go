@@ -225,6 +225,8 @@ func (m *Matcher) holds(l *Level, a, b *value) bool {
 	case "emailLocal":
 		la, lb := personalLocal(a.key), personalLocal(b.key)
 		return la != "" && la == lb
+	case "emailChannel":
+		return isPersonalDomain(emailDomain(a.key)) != isPersonalDomain(emailDomain(b.key))
 	case "dateSwap":
 		ya, ma, da, ok1 := dateParts(a.s)
 		yb, mb, db, ok2 := dateParts(b.s)
@@ -329,4 +331,24 @@ func (m *Matcher) tfValue(i int, v *value) string {
 		return v.key
 	}
 	return v.s
+}
+
+// personalDomains are free-mail providers: an address there is a person's
+// private channel, not their work one.
+var personalDomains = map[string]bool{
+	"gmail.com": true, "yahoo.com": true, "yahoo.co.uk": true, "hotmail.com": true, "hotmail.co.uk": true,
+	"outlook.com": true, "live.com": true, "msn.com": true, "icloud.com": true, "me.com": true, "mac.com": true,
+	"aol.com": true, "gmx.de": true, "gmx.net": true, "gmx.com": true, "web.de": true, "proton.me": true,
+	"protonmail.com": true, "mail.com": true, "yandex.ru": true, "zoho.com": true, "fastmail.com": true,
+	"t-online.de": true, "orange.fr": true, "free.fr": true, "libero.it": true, "qq.com": true, "163.com": true,
+}
+
+func isPersonalDomain(d string) bool { return personalDomains[d] }
+
+// emailDomain returns the domain of an e-mail key.
+func emailDomain(k string) string {
+	if i := strings.LastIndexByte(k, '@'); i >= 0 {
+		return k[i+1:]
+	}
+	return ""
 }

@@ -66,7 +66,8 @@ type Level struct {
 	// Kind is exact, key (the type's match key: provider-aware e-mail,
 	// phone digits, company without legal form, name without spaces),
 	// nickname, initial, jaroWinkler, levenshtein, tokens, prefix,
-	// emailLocal, dateSwap or dateDays.
+	// emailLocal, emailChannel (one address private, at a free-mail
+	// provider, the other not), dateSwap or dateDays.
 	Kind string `json:"kind"`
 	// Threshold is the minimum similarity for jaroWinkler and the minimum
 	// share of common tokens for tokens.
@@ -154,7 +155,7 @@ const (
 
 var (
 	fieldTypes = []string{"givenName", "name", "email", "phone", "company", "title", "date", "text", "exact"}
-	levelKinds = []string{"exact", "key", "nickname", "initial", "jaroWinkler", "levenshtein", "tokens", "prefix", "emailLocal", "dateSwap", "dateDays"}
+	levelKinds = []string{"exact", "key", "nickname", "initial", "jaroWinkler", "levenshtein", "tokens", "prefix", "emailLocal", "emailChannel", "dateSwap", "dateDays"}
 	transforms = []string{"", "value", "key", "soundex", "initial", "prefix3", "year", "local", "domain"}
 )
 
