@@ -54,7 +54,9 @@ func NewClient(pool *pgxpool.Pool, store *contact.Store, cfg Config) (*river.Cli
 		PeriodicJobs: periodic,
 		Logger:       cfg.Logger,
 		Queues: map[string]river.QueueConfig{
-			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers},
+			// Per-contact jobs (normalize, then the duplicate check) run one after the other:
+			// a short fetch cooldown keeps create-to-settled in milliseconds, not hundreds.
+			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers, FetchCooldown: 5 * time.Millisecond},
 			// Imports are long and use every core while they run: two at a time per process.
 			contact.QueueBulk: {MaxWorkers: 2},
 		},
