@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,7 +23,9 @@ type Store struct {
 
 // NewStore returns a Store over pool. The pool's database must be migrated.
 func NewStore(pool *pgxpool.Pool) (*Store, error) {
-	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	// River debounces its insert notifications per queue by the inserting client's fetch
+	// cooldown; a short one lets a job enqueued right after another wake the workers at once.
+	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{FetchCooldown: 5 * time.Millisecond})
 	if err != nil {
 		return nil, fmt.Errorf("contact: river insert client: %w", err)
 	}

@@ -55,8 +55,10 @@ func NewClient(pool *pgxpool.Pool, store *contact.Store, cfg Config) (*river.Cli
 		Logger:       cfg.Logger,
 		Queues: map[string]river.QueueConfig{
 			// Per-contact jobs (normalize, then the duplicate check) run one after the other:
-			// a short fetch cooldown keeps create-to-settled in milliseconds, not hundreds.
-			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers, FetchCooldown: 5 * time.Millisecond},
+			// a short fetch cooldown and poll keep create-to-settled in milliseconds (River
+			// debounces insert notifications, so a job enqueued right after another may wait
+			// for the next poll).
+			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond},
 			// Imports are long and use every core while they run: two at a time per process.
 			contact.QueueBulk: {MaxWorkers: 2},
 		},

@@ -27,6 +27,7 @@ import (
 	"github.com/contactd/contactd/worker"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -144,26 +145,30 @@ func run(ctx context.Context, clients int, dur time.Duration) error {
 		if err != nil {
 			return err
 		}
-		var normalizedAt time.Duration
+		// Wait for the check to be recorded complete, then read the server's own timestamps:
+		// River records a job's finish time when it finishes, but marks it completed in batches.
+		var normalizedAt, settledAt time.Duration
 		for {
-			var normalized bool
-			var checked int
-			if err := pool.QueryRow(ctx, `SELECT (SELECT normalized_at IS NOT NULL FROM contacts WHERE id = $1),
-				(SELECT count(*) FROM river_job WHERE kind = 'dedupe_contact' AND args->>'contact_id' = $2 AND state = 'completed')`,
-				c.ID, c.ID.String()).Scan(&normalized, &checked); err != nil {
+			var done bool
+			if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job WHERE kind = 'dedupe_contact' AND args->>'contact_id' = $1 AND state = 'completed')`,
+				c.ID.String()).Scan(&done); err != nil {
 				return err
 			}
-			if normalized && normalizedAt == 0 {
-				normalizedAt = time.Since(start)
-			}
-			if checked > 0 {
+			if done {
 				break
 			}
-			time.Sleep(time.Millisecond)
+			if time.Since(start) > 30*time.Second {
+				return fmt.Errorf("contact %s not settled after 30s", c.ID)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		settled := time.Since(start)
-		toNormalized, toSettled, added = append(toNormalized, normalizedAt), append(toSettled, settled), append(added, settled-normalizedAt)
-		time.Sleep(50 * time.Millisecond)
+		if err := pool.QueryRow(ctx, `SELECT extract(epoch FROM c.normalized_at - c.created_at), extract(epoch FROM j.finalized_at - c.created_at)
+			FROM contacts c, river_job j WHERE c.id = $1 AND j.kind = 'dedupe_contact' AND j.args->>'contact_id' = $2 AND j.state = 'completed'
+			ORDER BY j.id DESC LIMIT 1`, c.ID, c.ID.String()).Scan(secs(&normalizedAt), secs(&settledAt)); err != nil {
+			return err
+		}
+		toNormalized, toSettled, added = append(toNormalized, normalizedAt), append(toSettled, settledAt), append(added, settledAt-normalizedAt)
+		time.Sleep(20 * time.Millisecond)
 	}
 	pct := func(name string, d []time.Duration) {
 		slices.Sort(d)
@@ -222,6 +227,35 @@ func report(name string, lat []time.Duration, errs int, dur time.Duration) {
 	pct := func(p int) time.Duration { return lat[min(len(lat)-1, len(lat)*p/100)] }
 	fmt.Printf("%-32s %7.0f req/s  p50 %6.2fms  p99 %6.2fms  (%d ok, %d errors)\n", name,
 		float64(len(lat))/dur.Seconds(), ms(pct(50)), ms(pct(99)), len(lat), errs)
+}
+
+// secs scans a number of seconds into a duration.
+func secs(d *time.Duration) *durationScanner { return &durationScanner{d} }
+
+type durationScanner struct{ d *time.Duration }
+
+func (s *durationScanner) Scan(src any) error {
+	var f float64
+	switch v := src.(type) {
+	case float64:
+		f = v
+	case string:
+		if _, err := fmt.Sscan(v, &f); err != nil {
+			return err
+		}
+	default:
+		var n pgtype.Numeric
+		if err := n.Scan(src); err != nil {
+			return fmt.Errorf("duration: %T", src)
+		}
+		fv, err := n.Float64Value()
+		if err != nil {
+			return err
+		}
+		f = fv.Float64
+	}
+	*s.d = time.Duration(f * float64(time.Second))
+	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
