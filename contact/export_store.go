@@ -5,7 +5,8 @@ import (
 	"fmt"
 )
 
-// ExportContact is a contact with every external reference it has, as "source:id".
+// ExportContact is a contact's exported fields (not its preferences, version or relationships)
+// with every external reference it has, as "source:id".
 type ExportContact struct {
 	Contact
 	ExternalIDs []string
@@ -27,7 +28,11 @@ func (s *Store) ExportContacts(ctx context.Context, f ListFilter, fn func(*Expor
 			SELECT r.contact_id, array_agg(r.source || ':' || r.external_id ORDER BY r.created_at, r.source, r.external_id) AS refs
 			FROM external_refs r GROUP BY r.contact_id) x ON x.contact_id = c.id`
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+contactColumns+`, coalesce(x.refs, '{}') FROM contacts c `+refs+`
+	// Only the exported columns: decoding preferences for every row would cost a third of
+	// the time.
+	rows, err := s.pool.Query(ctx, `SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company,
+		c.status, c.email_normalized, c.phone_e164, c.phone_extension, c.phone_valid, c.created_at, c.updated_at,
+		coalesce(x.refs, '{}') FROM contacts c `+refs+`
 		WHERE `+where+` ORDER BY c.id`, args...)
 	if err != nil {
 		return fmt.Errorf("contact: export: %w", err)
@@ -38,9 +43,8 @@ func (s *Store) ExportContacts(ctx context.Context, f ListFilter, fn func(*Expor
 		ec = ExportContact{}
 		c := &ec.Contact
 		if err := rows.Scan(&c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.Title, &c.Company,
-			&c.Status, &c.Preferences, &c.Version, &c.Normalized.Email, &c.Normalized.Phone,
-			&c.Normalized.PhoneExtension, &c.Normalized.PhoneValid, &c.Normalized.At, &c.CreatedAt, &c.UpdatedAt,
-			&c.MergedInto, &ec.ExternalIDs); err != nil {
+			&c.Status, &c.Normalized.Email, &c.Normalized.Phone, &c.Normalized.PhoneExtension, &c.Normalized.PhoneValid,
+			&c.CreatedAt, &c.UpdatedAt, &ec.ExternalIDs); err != nil {
 			return fmt.Errorf("contact: export: %w", err)
 		}
 		if err := fn(&ec); err != nil {
