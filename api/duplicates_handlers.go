@@ -136,19 +136,7 @@ func (s *server) mergeDuplicate(c *gin.Context) {
 		if o == nil {
 			return
 		}
-		if fv, _ := o.child("fieldValues"); fv != nil {
-			req.FieldValues = map[string]uuid.UUID{}
-			keys := make([]string, 0, len(fv.m))
-			for k := range fv.m {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				if cid, ok := fv.uuidField(k); ok {
-					req.FieldValues[k] = cid
-				}
-			}
-		}
+		req.FieldValues = readFieldValues(o)
 		if sid, ok := o.uuidField("survivorId"); ok {
 			req.SurvivorID = &sid
 		}

@@ -76,20 +76,28 @@ func readMergeRequest(o *object) contact.MergeRequest {
 	if id, ok := o.uuidField("survivorId"); ok {
 		req.SurvivorID = &id
 	}
-	if fv, _ := o.child("fieldValues"); fv != nil {
-		req.FieldValues = map[string]uuid.UUID{}
-		keys := make([]string, 0, len(fv.m))
-		for k := range fv.m {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			if id, ok := fv.uuidField(k); ok {
-				req.FieldValues[k] = id
-			}
+	req.FieldValues = readFieldValues(o)
+	return req
+}
+
+// readFieldValues reads the optional {fieldValues: {field: contactId}} of a merge.
+func readFieldValues(o *object) map[string]uuid.UUID {
+	fv, _ := o.child("fieldValues")
+	if fv == nil {
+		return nil
+	}
+	out := map[string]uuid.UUID{}
+	keys := make([]string, 0, len(fv.m))
+	for k := range fv.m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if id, ok := fv.uuidField(k); ok {
+			out[k] = id
 		}
 	}
-	return req
+	return out
 }
 
 func (s *server) mergeContacts(c *gin.Context) {
