@@ -34,14 +34,15 @@ import (
 func main() {
 	clients := flag.Int("c", 32, "concurrent clients")
 	dur := flag.Duration("d", 10*time.Second, "duration of each load phase")
+	workers := flag.Bool("workers", true, "run the River workers in the process during the load (false: measure the request path alone)")
 	flag.Parse()
-	if err := run(context.Background(), *clients, *dur); err != nil {
+	if err := run(context.Background(), *clients, *dur, *workers); err != nil {
 		fmt.Fprintln(os.Stderr, "apibench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, clients int, dur time.Duration) error {
+func run(ctx context.Context, clients int, dur time.Duration, withWorkers bool) error {
 	server := cmp.Or(os.Getenv("DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 	cfg, err := pgx.ParseConfig(server)
 	if err != nil {
@@ -83,8 +84,16 @@ func run(ctx context.Context, clients int, dur time.Duration) error {
 	if err != nil {
 		return err
 	}
-	if err := wc.Start(ctx); err != nil {
-		return err
+	startWorkers := func() error {
+		if err := wc.Start(ctx); err != nil {
+			return err
+		}
+		return nil
+	}
+	if withWorkers {
+		if err := startWorkers(); err != nil {
+			return err
+		}
 	}
 	defer wc.Stop(context.Background()) //nolint:errcheck
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -97,7 +106,7 @@ func run(ctx context.Context, clients int, dur time.Duration) error {
 	base := "http://" + ln.Addr().String()
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2}}
 
-	fmt.Printf("POST /api/contacts, %d clients, %s (API + workers + load generator share this machine's %d-core budget)\n", clients, dur, 2)
+	fmt.Printf("POST /api/contacts, %d clients, %s, workers running: %v (API, workers and load generator share this machine's 2 cores)\n", clients, dur, withWorkers)
 	var seq atomic.Int64
 	body := func() []byte {
 		n := seq.Add(1)
@@ -120,6 +129,11 @@ func run(ctx context.Context, clients int, dur time.Duration) error {
 	report("API  POST /api/contacts", lat, errs, dur)
 
 	// Let the normalize backlog drain so that the INSERT loop runs on a quiet database.
+	if !withWorkers {
+		if err := startWorkers(); err != nil {
+			return err
+		}
+	}
 	drain(ctx, pool)
 	lat, errs = load(clients, dur, func() error {
 		n := seq.Add(1)
