@@ -36,4 +36,4 @@ EVALDB_ROWS ?= 1000000
 eval-db: build
 	$(GO) run ./tools/evaldb -bin bin/contactd
 	$(MAKE) bench-data BENCH_ROWS=$(EVALDB_ROWS)
-	$(GO) run ./tools/evaldb -bin bin/contactd -db contactd_evaldb_gen -data bin/bench-contacts-$(EVALDB_ROWS).csv -truth-file "" -truth entity
+	$(GO) run ./tools/evaldb -bin bin/contactd -db contactd_evaldb_gen -train -data bin/bench-contacts-$(EVALDB_ROWS).csv -truth-file "" -truth entity

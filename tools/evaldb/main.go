@@ -28,14 +28,15 @@ func main() {
 	truthCol := flag.String("truth", "entity", "the truth column of --data when --truth-file is empty")
 	bin := flag.String("bin", "bin/contactd", "the contactd binary")
 	db := flag.String("db", "contactd_evaldb", "the database to (re)create")
+	train := flag.Bool("train", false, "run contactd train on the imported contacts before the scan (default: the built-in model)")
 	flag.Parse()
-	if err := run(context.Background(), *data, *truthFile, *truthCol, *bin, *db); err != nil {
+	if err := run(context.Background(), *data, *truthFile, *truthCol, *bin, *db, *train); err != nil {
 		fmt.Fprintln(os.Stderr, "evaldb:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, data, truthFile, truthCol, bin, db string) error {
+func run(ctx context.Context, data, truthFile, truthCol, bin, db string, train bool) error {
 	server := cmp.Or(os.Getenv("DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 	admin, err := pgx.Connect(ctx, server)
 	if err != nil {
@@ -58,6 +59,13 @@ func run(ctx context.Context, data, truthFile, truthCol, bin, db string) error {
 		return err
 	}
 	fmt.Printf("import:  %7.2fs\n", t.Seconds())
+	if train {
+		t, _, err = step(bin, url, "train")
+		if err != nil {
+			return err
+		}
+		fmt.Printf("train:   %7.2fs (a model of these contacts, unsupervised)\n", t.Seconds())
+	}
 	t, out, err := step(bin, url, "dedupe", "--wait")
 	if err != nil {
 		return err
