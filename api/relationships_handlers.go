@@ -25,8 +25,15 @@ func toRelationshipJSON(r contact.Relationship) relationshipJSON {
 
 // readRelationship reads {type|entityType, entityId, role, isPrimary}.
 func readRelationship(o *object) contact.NewRelationship {
+	typ, entityType := o.str("type"), o.str("entityType")
+	if typ.Set && entityType.Set && !typ.Null && !entityType.Null && typ.Value != entityType.Value {
+		o.bad("entityType", "says %q but type says %q: send one of them", entityType.Value, typ.Value)
+	}
+	if !typ.Set || typ.Null {
+		typ = entityType
+	}
 	r := contact.NewRelationship{
-		EntityType: o.str("type", "entityType").Value,
+		EntityType: typ.Value,
 		EntityID:   o.str("entityId").Value,
 		Role:       o.str("role").Value,
 		IsPrimary:  o.boolean("isPrimary").Value,
