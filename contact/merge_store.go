@@ -145,15 +145,9 @@ func checkMergeable(req MergeRequest, contacts map[uuid.UUID]*Contact) error {
 	return errs.err()
 }
 
-func (s *Store) mergeTx(ctx context.Context, tx pgx.Tx, req MergeRequest, ids []uuid.UUID) (*Merge, error) {
-	contacts, err := lockContacts(ctx, tx, ids)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkMergeable(req, contacts); err != nil {
-		return nil, err
-	}
-	var survivor *Contact
+// mergeParts picks the survivor of a checked merge (the named one, else the oldest) and returns
+// it with every contact of the merge and the merged ones, each sorted by id.
+func mergeParts(req MergeRequest, ids []uuid.UUID, contacts map[uuid.UUID]*Contact) (survivor *Contact, all, merged []uuid.UUID) {
 	if req.SurvivorID != nil {
 		survivor = contacts[*req.SurvivorID]
 	} else {
@@ -164,8 +158,8 @@ func (s *Store) mergeTx(ctx context.Context, tx pgx.Tx, req MergeRequest, ids []
 			}
 		}
 	}
-	all := make([]uuid.UUID, 0, len(contacts))
-	merged := make([]uuid.UUID, 0, len(contacts)-1)
+	all = make([]uuid.UUID, 0, len(contacts))
+	merged = make([]uuid.UUID, 0, len(contacts)-1)
 	for _, id := range ids {
 		all = append(all, id)
 		if id != survivor.ID {
@@ -174,6 +168,18 @@ func (s *Store) mergeTx(ctx context.Context, tx pgx.Tx, req MergeRequest, ids []
 	}
 	slices.SortFunc(all, compareUUID)
 	slices.SortFunc(merged, compareUUID)
+	return survivor, all, merged
+}
+
+func (s *Store) mergeTx(ctx context.Context, tx pgx.Tx, req MergeRequest, ids []uuid.UUID) (*Merge, error) {
+	contacts, err := lockContacts(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMergeable(req, contacts); err != nil {
+		return nil, err
+	}
+	survivor, all, merged := mergeParts(req, ids, contacts)
 	if err := lockAccountsOf(ctx, tx, all, nil); err != nil {
 		return nil, err
 	}
@@ -255,17 +261,7 @@ func (s *Store) mergeTx(ctx context.Context, tx pgx.Tx, req MergeRequest, ids []
 			'auditIds', $3::jsonb, 'changes', $4::jsonb)
 		WHERE id = $1`, m.ID, survivor.ID, auditIDs, rc)
 	a := newAudit(ctx)
-	changes["mergeId"] = Change{After: m.ID.String()}
-	changes["mergedIds"] = Change{After: merged}
-	a.add("merge", "contact", survivor.ID, &survivor.ID, changes)
-	for _, id := range merged {
-		id := id
-		a.add("merge", "contact", id, &id, map[string]Change{
-			"mergeId":    {After: m.ID.String()},
-			"status":     {Before: string(StatusActive), After: string(StatusMerged)},
-			"mergedInto": {Before: nil, After: survivor.ID.String()},
-		})
-	}
+	a.addMerge(m, changes)
 	a.queue(b)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("contact: merge: %w", err)
@@ -277,14 +273,80 @@ func (s *Store) mergeTx(ctx context.Context, tx pgx.Tx, req MergeRequest, ids []
 	return m, nil
 }
 
+// addMerge records a merge: the survivor's changes (changes, which it extends) and each merged
+// contact's new status.
+func (a *audit) addMerge(m *Merge, changes map[string]Change) {
+	changes["mergeId"] = Change{After: m.ID.String()}
+	changes["mergedIds"] = Change{After: m.MergedIDs}
+	a.add("merge", "contact", m.SurvivorID, &m.SurvivorID, changes)
+	for _, id := range m.MergedIDs {
+		id := id
+		a.add("merge", "contact", id, &id, map[string]Change{
+			"mergeId":    {After: m.ID.String()},
+			"status":     {Before: string(StatusActive), After: string(StatusMerged)},
+			"mergedInto": {Before: nil, After: m.SurvivorID.String()},
+		})
+	}
+}
+
 func compareUUID(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) }
 
 // moveAlternates attaches to the survivor every email and phone of the merge's contacts that it
 // does not carry itself (and the merged contacts' own alternates), tagged with the merge.
 func moveAlternates(ctx context.Context, tx pgx.Tx, mergeID uuid.UUID, survivor *Contact, contacts map[uuid.UUID]*Contact, merged []uuid.UUID) error {
-	var kinds, values []string
-	var normalized []*string
-	var from []uuid.UUID
+	alts, err := readAlternates(ctx, tx, merged)
+	if err != nil {
+		return err
+	}
+	var rows alternateRows
+	rows.add(mergeID, survivor, contacts, alts)
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM contact_alternates WHERE contact_id = ANY($1)`, merged)
+	if len(rows.values) > 0 {
+		b.Queue(`INSERT INTO contact_alternates (contact_id, kind, value, normalized, from_contact_id, merge_id)
+			SELECT $1, k, v, n, f, $2 FROM unnest($3::text[], $4::text[], $5::text[], $6::uuid[]) AS u(k, v, n, f)
+			ON CONFLICT DO NOTHING`, survivor.ID, mergeID, rows.kinds, rows.values, rows.normalized, rows.from)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("contact: move alternates: %w", err)
+	}
+	return nil
+}
+
+// storedAlternate is a row of contact_alternates as a merge reads it.
+type storedAlternate struct {
+	ContactID  uuid.UUID
+	Kind       string
+	Value      string
+	Normalized *string
+	From       *uuid.UUID
+}
+
+// readAlternates reads the alternates of the contacts, ordered by contact, kind and value.
+func readAlternates(ctx context.Context, tx pgx.Tx, contactIDs []uuid.UUID) ([]storedAlternate, error) {
+	rows, err := tx.Query(ctx, `SELECT contact_id, kind, value, normalized, from_contact_id FROM contact_alternates
+		WHERE contact_id = ANY($1) ORDER BY contact_id, kind, value`, contactIDs)
+	if err != nil {
+		return nil, fmt.Errorf("contact: read alternates: %w", err)
+	}
+	alts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[storedAlternate])
+	if err != nil {
+		return nil, fmt.Errorf("contact: read alternates: %w", err)
+	}
+	return alts, nil
+}
+
+// alternateRows are the alternates merges attach to their survivors, as columns.
+type alternateRows struct {
+	contactIDs, mergeIDs, from []uuid.UUID
+	kinds, values              []string
+	normalized                 []*string
+}
+
+// add appends the alternates one merge attaches to its survivor: every email and phone of the
+// merge's contacts the survivor does not carry itself, then the merged contacts' own alternates
+// (alts, ordered by contact, kind and value), each value once.
+func (r *alternateRows) add(mergeID uuid.UUID, survivor *Contact, contacts map[uuid.UUID]*Contact, alts []storedAlternate) {
 	seen := map[string]bool{}
 	add := func(kind, value string, norm *string, fromID uuid.UUID) {
 		own := survivor.Email
@@ -295,7 +357,8 @@ func moveAlternates(ctx context.Context, tx pgx.Tx, mergeID uuid.UUID, survivor 
 			return
 		}
 		seen[kind+"\x00"+value] = true
-		kinds, values, normalized, from = append(kinds, kind), append(values, value), append(normalized, norm), append(from, fromID)
+		r.contactIDs, r.mergeIDs = append(r.contactIDs, survivor.ID), append(r.mergeIDs, mergeID)
+		r.kinds, r.values, r.normalized, r.from = append(r.kinds, kind), append(r.values, value), append(r.normalized, norm), append(r.from, fromID)
 	}
 	ids := make([]uuid.UUID, 0, len(contacts))
 	for id := range contacts {
@@ -319,22 +382,6 @@ func moveAlternates(ctx context.Context, tx pgx.Tx, mergeID uuid.UUID, survivor 
 			add("phone", *c.Phone, n, c.ID)
 		}
 	}
-	rows, err := tx.Query(ctx, `SELECT contact_id, kind, value, normalized, from_contact_id FROM contact_alternates
-		WHERE contact_id = ANY($1) ORDER BY contact_id, kind, value`, merged)
-	if err != nil {
-		return fmt.Errorf("contact: read alternates: %w", err)
-	}
-	type alt struct {
-		ContactID  uuid.UUID
-		Kind       string
-		Value      string
-		Normalized *string
-		From       *uuid.UUID
-	}
-	alts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[alt])
-	if err != nil {
-		return fmt.Errorf("contact: read alternates: %w", err)
-	}
 	for _, a := range alts {
 		f := a.ContactID
 		if a.From != nil {
@@ -342,17 +389,6 @@ func moveAlternates(ctx context.Context, tx pgx.Tx, mergeID uuid.UUID, survivor 
 		}
 		add(a.Kind, a.Value, a.Normalized, f)
 	}
-	b := &pgx.Batch{}
-	b.Queue(`DELETE FROM contact_alternates WHERE contact_id = ANY($1)`, merged)
-	if len(values) > 0 {
-		b.Queue(`INSERT INTO contact_alternates (contact_id, kind, value, normalized, from_contact_id, merge_id)
-			SELECT $1, k, v, n, f, $2 FROM unnest($3::text[], $4::text[], $5::text[], $6::uuid[]) AS u(k, v, n, f)
-			ON CONFLICT DO NOTHING`, survivor.ID, mergeID, kinds, values, normalized, from)
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("contact: move alternates: %w", err)
-	}
-	return nil
 }
 
 // moveRelationships moves the current relationships of the merged contacts to the survivor.

@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -37,11 +38,39 @@ const mergeWorkers = 8
 // Progress receives a scan's statistics as it goes.
 type Progress func(stage string, stats ScanStats)
 
+// BulkMergeFunc merges many disjoint clusters at once, as the store's MergeClusters does,
+// recording the model version and score of each request. It returns, by position in reqs, the
+// requests it could not merge and why; one bad cluster never fails the others.
+type BulkMergeFunc func(ctx context.Context, reqs []contact.MergeRequest) (failed map[int]error, err error)
+
+// bulkChunk is how many clusters a scan hands to a BulkMergeFunc at once, and bulkWorkers how
+// many such chunks are merged at once.
+const (
+	bulkChunk   = 500
+	bulkWorkers = 2
+)
+
 // Scan scores every candidate pair of the active contacts with the same blocking keys the
 // per-contact check uses, clusters the sure pairs (with the anti-chaining guard) and merges each
-// cluster, and proposes the possible pairs for review.
+// cluster with merge, and proposes the possible pairs for review. A nil merge only proposes.
 func (e *Engine) Scan(ctx context.Context, merge MergeFunc, progress Progress) (ScanStats, error) {
+	return e.scan(ctx, merge, nil, progress)
+}
+
+// ScanBulk is Scan merging the clusters in chunks with bulk, many clusters per transaction.
+func (e *Engine) ScanBulk(ctx context.Context, bulk BulkMergeFunc, progress Progress) (ScanStats, error) {
+	return e.scan(ctx, nil, bulk, progress)
+}
+
+// mergeJob is a cluster a scan merges.
+type mergeJob struct {
+	ids   []uuid.UUID
+	score float64
+}
+
+func (e *Engine) scan(ctx context.Context, merge MergeFunc, bulk BulkMergeFunc, progress Progress) (ScanStats, error) {
 	var st ScanStats
+	merging := merge != nil || bulk != nil
 	if progress == nil {
 		progress = func(string, ScanStats) {}
 	}
@@ -121,11 +150,7 @@ func (e *Engine) Scan(ctx context.Context, merge MergeFunc, progress Progress) (
 	}
 	_, possible, _ := md.Thresholds()
 	same, _, _ := md.Thresholds()
-	type job struct {
-		ids   []uuid.UUID
-		score float64
-	}
-	var jobs []job
+	var jobs []mergeJob
 	for _, g := range groups {
 		if len(g) < 2 {
 			continue
@@ -135,7 +160,7 @@ func (e *Engine) Scan(ctx context.Context, merge MergeFunc, progress Progress) (
 		if err != nil {
 			return st, err
 		}
-		if !ok || merge == nil {
+		if !ok || !merging {
 			st.Dismissed++
 			continue
 		}
@@ -150,9 +175,50 @@ func (e *Engine) Scan(ctx context.Context, merge MergeFunc, progress Progress) (
 				}
 			}
 		}
-		jobs = append(jobs, job{ids, matcher.Probability(minW)})
+		jobs = append(jobs, mergeJob{ids, matcher.Probability(minW)})
 	}
-	// Clusters are disjoint, so their merges run side by side; each is its own transaction.
+	if bulk != nil {
+		err = e.mergeBulk(ctx, bulk, jobs, version, &st, progress)
+	} else {
+		err = e.mergeEach(ctx, merge, jobs, version, &st, progress)
+	}
+	if err != nil {
+		return st, err
+	}
+	var pending []contact.ReviewProposal
+	flush := func() error {
+		n, err := e.Store.ProposeReviews(ctx, pending)
+		st.ReviewsOpened += n
+		pending = pending[:0]
+		return err
+	}
+	for _, ed := range edges {
+		if float64(ed.Weight) < possible || (clusters[ed.A] == clusters[ed.B] && merging) {
+			continue
+		}
+		a, b := contacts[ed.A], contacts[ed.B]
+		pending = append(pending, contact.ReviewProposal{
+			A: a.ID, B: b.ID, Score: matcher.Probability(float64(ed.Weight)), Explanation: md.Explain(main[ed.A], main[ed.B]),
+			ModelVersion: versionPtr(version), FingerprintA: contact.Fingerprint(a.Contact), FingerprintB: contact.Fingerprint(b.Contact),
+		})
+		if len(pending) >= reviewFlush {
+			if err := flush(); err != nil {
+				return st, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return st, err
+	}
+	st.WriteSeconds = time.Since(start).Seconds()
+	progress("done", st)
+	runtime.KeepAlive(recs)
+	return st, nil
+}
+
+// mergeEach merges each cluster in its own transaction, mergeWorkers at once: clusters are
+// disjoint, so their merges run side by side.
+func (e *Engine) mergeEach(ctx context.Context, merge MergeFunc, jobs []mergeJob, version int, st *ScanStats, progress Progress) error {
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -177,10 +243,9 @@ func (e *Engine) Scan(ctx context.Context, merge MergeFunc, progress Progress) (
 					st.Merges++
 					st.ContactsMerged += len(j.ids)
 					if st.Merges%1000 == 0 {
-						progress("merging", st)
+						progress("merging", *st)
 					}
-				case contact.ErrorKind(err) == contact.KindInvalid || contact.ErrorKind(err) == contact.KindConflict:
-					// A contact changed or was merged meanwhile: its own check handles it.
+				case skippable(err):
 				default:
 					firstErr = fmt.Errorf("dedupe: merge cluster: %w", err)
 				}
@@ -189,38 +254,67 @@ func (e *Engine) Scan(ctx context.Context, merge MergeFunc, progress Progress) (
 		})
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return st, firstErr
-	}
-	var pending []contact.ReviewProposal
-	flush := func() error {
-		n, err := e.Store.ProposeReviews(ctx, pending)
-		st.ReviewsOpened += n
-		pending = pending[:0]
-		return err
-	}
-	for _, ed := range edges {
-		if float64(ed.Weight) < possible || (clusters[ed.A] == clusters[ed.B] && merge != nil) {
-			continue
-		}
-		a, b := contacts[ed.A], contacts[ed.B]
-		pending = append(pending, contact.ReviewProposal{
-			A: a.ID, B: b.ID, Score: matcher.Probability(float64(ed.Weight)), Explanation: md.Explain(main[ed.A], main[ed.B]),
-			ModelVersion: versionPtr(version), FingerprintA: contact.Fingerprint(a.Contact), FingerprintB: contact.Fingerprint(b.Contact),
-		})
-		if len(pending) >= reviewFlush {
-			if err := flush(); err != nil {
-				return st, err
+	return firstErr
+}
+
+// mergeBulk merges the clusters in chunks of bulkChunk, bulkWorkers chunks at once: clusters
+// are disjoint, so the chunks' transactions never wait on each other's contacts.
+func (e *Engine) mergeBulk(ctx context.Context, bulk BulkMergeFunc, jobs []mergeJob, version int, st *ScanStats, progress Progress) error {
+	var (
+		mu       sync.Mutex
+		firstErr error
+		next     int
+		wg       sync.WaitGroup
+	)
+	for range bulkWorkers {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if next >= len(jobs) || firstErr != nil {
+					mu.Unlock()
+					return
+				}
+				chunk := jobs[next:min(next+bulkChunk, len(jobs))]
+				next += len(chunk)
+				mu.Unlock()
+				reqs := make([]contact.MergeRequest, len(chunk))
+				for i, j := range chunk {
+					reqs[i] = contact.MergeRequest{ContactIDs: j.ids, ModelVersion: versionPtr(version), Score: &j.score}
+				}
+				failed, err := bulk(ctx, reqs)
+				mu.Lock()
+				if err != nil {
+					// What merged of the chunk is unknown; the scan stops.
+					firstErr = cmp.Or(firstErr, fmt.Errorf("dedupe: merge clusters: %w", err))
+					mu.Unlock()
+					return
+				}
+				before := st.Merges
+				for i, j := range chunk {
+					switch ferr, bad := failed[i]; {
+					case !bad:
+						st.Merges++
+						st.ContactsMerged += len(j.ids)
+					case !skippable(ferr):
+						firstErr = cmp.Or(firstErr, fmt.Errorf("dedupe: merge cluster: %w", ferr))
+					}
+				}
+				if st.Merges/1000 != before/1000 {
+					progress("merging", *st)
+				}
+				mu.Unlock()
 			}
-		}
+		})
 	}
-	if err := flush(); err != nil {
-		return st, err
-	}
-	st.WriteSeconds = time.Since(start).Seconds()
-	progress("done", st)
-	runtime.KeepAlive(recs)
-	return st, nil
+	wg.Wait()
+	return firstErr
+}
+
+// skippable reports whether a cluster's merge failed because a contact changed or was merged
+// meanwhile: its own check handles it.
+func skippable(err error) bool {
+	k := contact.ErrorKind(err)
+	return k == contact.KindInvalid || k == contact.KindConflict
 }
 
 // noDismissedPair reports whether no pair of the group was dismissed by a person (with neither

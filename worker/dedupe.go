@@ -60,11 +60,14 @@ func (w *DedupeBatchWorker) Work(ctx context.Context, job *river.Job[contact.Ded
 	return river.RecordOutput(ctx, out)
 }
 
-// DedupeScanWorker runs a full scan.
+// DedupeScanWorker runs a full scan. It merges the clusters with BulkMerge, or, when that is
+// nil and Merge is set, with BulkMergeFunc over the engine's store; with neither it only
+// proposes reviews.
 type DedupeScanWorker struct {
 	river.WorkerDefaults[contact.DedupeScanArgs]
-	Engine *dedupe.Engine
-	Merge  dedupe.MergeFunc
+	Engine    *dedupe.Engine
+	Merge     dedupe.MergeFunc
+	BulkMerge dedupe.BulkMergeFunc
 }
 
 // Timeout lets a scan take as long as it needs.
@@ -85,9 +88,20 @@ func (w *DedupeScanWorker) Work(ctx context.Context, job *river.Job[contact.Dedu
 	if _, err := store.UpdateDedupeRun(ctx, runID, "running", nil, map[string]any{}, ""); err != nil {
 		return err
 	}
-	stats, err := w.Engine.Scan(ctx, w.Merge, func(stage string, st dedupe.ScanStats) {
+	bulk := w.BulkMerge
+	if bulk == nil && w.Merge != nil {
+		bulk = BulkMergeFunc(store)
+	}
+	report := func(stage string, st dedupe.ScanStats) {
 		_, _ = store.UpdateDedupeRun(ctx, runID, "running", nil, st, "")
-	})
+	}
+	var stats dedupe.ScanStats
+	var err error
+	if bulk != nil {
+		stats, err = w.Engine.ScanBulk(ctx, bulk, report)
+	} else {
+		stats, err = w.Engine.Scan(ctx, nil, report)
+	}
 	version := &stats.ModelVersion
 	if stats.ModelVersion == 0 {
 		version = nil

@@ -16,3 +16,12 @@ func MergeFunc(store *contact.Store) dedupe.MergeFunc {
 		return err
 	}
 }
+
+// BulkMergeFunc is how full scans merge their clusters: the store's MergeClusters, many clusters
+// per transaction, each merge the one MergeFunc would make.
+func BulkMergeFunc(store *contact.Store) dedupe.BulkMergeFunc {
+	return func(ctx context.Context, reqs []contact.MergeRequest) (map[int]error, error) {
+		_, failed, err := store.MergeClusters(ctx, reqs)
+		return failed, err
+	}
+}

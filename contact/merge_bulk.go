@@ -1,0 +1,481 @@
+package contact
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+)
+
+// mergeChunk is how many clusters MergeClusters merges in one transaction.
+const mergeChunk = 500
+
+// MergeClusters merges each request (each a cluster of distinct contacts; clusters must be
+// disjoint) in chunks of one transaction each, set-based. It returns the merges made, and for
+// each request that could not be merged (a contact no longer active, already merged, etc.) its
+// error — a bad cluster never fails the others.
+//
+// Each merge is the one MergeContacts would make for its request, merging the requests one after
+// another in order: the same merges row and snapshot (UndoMerge undoes it alike), survivor values,
+// alternates, relationships, external references, audit entries and history, keys, reviews and
+// normalize job. A request that shares a contact with an earlier one starts a new chunk, so that
+// it sees the earlier merge as MergeContacts would.
+func (s *Store) MergeClusters(ctx context.Context, reqs []MergeRequest) (merged []*Merge, failed map[int]error, err error) {
+	failed = map[int]error{}
+	var (
+		chunk   []int
+		chunkID [][]uuid.UUID
+		seen    = map[uuid.UUID]bool{}
+	)
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		ms, err := s.mergeChunk(ctx, reqs, chunk, chunkID, failed)
+		merged = append(merged, ms...)
+		chunk, chunkID = chunk[:0], chunkID[:0]
+		clear(seen)
+		return err
+	}
+	for i, req := range reqs {
+		ids, err := req.validate()
+		if err != nil {
+			failed[i] = err
+			continue
+		}
+		if len(chunk) >= mergeChunk || slices.ContainsFunc(ids, func(id uuid.UUID) bool { return seen[id] }) {
+			if err := flush(); err != nil {
+				return merged, failed, err
+			}
+		}
+		chunk, chunkID = append(chunk, i), append(chunkID, ids)
+		for _, id := range ids {
+			seen[id] = true
+		}
+	}
+	if err := flush(); err != nil {
+		return merged, failed, err
+	}
+	return merged, failed, nil
+}
+
+// mergeChunk merges the requests reqs[idx[k]] (their distinct contacts ids[k]) in one
+// transaction, recording the requests that cannot be merged in failed. When the transaction
+// fails for a reason no check foresaw, it merges them one by one, so that one bad cluster
+// fails alone.
+func (s *Store) mergeChunk(ctx context.Context, reqs []MergeRequest, idx []int, ids [][]uuid.UUID, failed map[int]error) ([]*Merge, error) {
+	var ms []*Merge
+	var bad map[int]error
+	err := s.retryTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		ms, bad, err = s.mergeChunkTx(ctx, tx, reqs, idx, ids)
+		return err
+	})
+	if err == nil {
+		for k, e := range bad {
+			failed[idx[k]] = e
+		}
+		return ms, nil
+	}
+	if ctx.Err() != nil {
+		return nil, err
+	}
+	ms = ms[:0]
+	for k, i := range idx {
+		var m *Merge
+		err := s.retryTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			m, err = s.mergeTx(ctx, tx, reqs[i], ids[k])
+			return err
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ms, err
+			}
+			failed[i] = err
+			continue
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
+}
+
+// bulkMerge is one merge of a chunk as it is being made.
+type bulkMerge struct {
+	m             *Merge
+	contacts      map[uuid.UUID]*Contact
+	survivor      *Contact
+	after         *Contact
+	all           []uuid.UUID
+	changes       map[string]Change
+	fieldValues   map[string]uuid.UUID
+	rc            *relChanges
+	related       bool
+	alternates    []storedAlternate
+	auditIDs      []byte
+	mergedLiteral string
+	allLiteral    string
+}
+
+// mergeChunkTx makes the merges of a chunk with one statement per step for the whole chunk; only
+// clusters with relationships take the per-cluster relationship code. It returns the merges and,
+// by position in idx, the errors of the requests it could not merge.
+func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []MergeRequest, idx []int, ids [][]uuid.UUID) ([]*Merge, map[int]error, error) {
+	failed := map[int]error{}
+	var everyone []uuid.UUID
+	for _, cid := range ids {
+		everyone = append(everyone, cid...)
+	}
+	slices.SortFunc(everyone, compareUUID)
+	contacts, err := lockContacts(ctx, tx, everyone)
+	if err != nil {
+		return nil, nil, err
+	}
+	versions, err := modelVersions(ctx, tx, reqs, idx)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	actor := ActorFrom(ctx)
+	var bms []*bulkMerge
+	var all, merged []uuid.UUID // of the chunk, for the steps taken once
+	for k, i := range idx {
+		req := reqs[i]
+		if err := checkMergeable(req, contacts); err != nil {
+			failed[k] = err
+			continue
+		}
+		if req.ModelVersion != nil && !versions[*req.ModelVersion] {
+			failed[k] = fieldErrors{{Field: "modelVersion", Message: "no matcher model has this version"}}.err()
+			continue
+		}
+		own := make(map[uuid.UUID]*Contact, len(ids[k]))
+		for _, id := range ids[k] {
+			own[id] = contacts[id]
+		}
+		survivor, clusterAll, clusterMerged := mergeParts(req, ids[k], own)
+		fv := req.FieldValues
+		if fv == nil {
+			fv = map[string]uuid.UUID{}
+		}
+		after := survivorValues(survivor, own, req.FieldValues)
+		bm := &bulkMerge{
+			m: &Merge{
+				ID: uuid.Must(uuid.NewV7()), SurvivorID: survivor.ID, MergedIDs: clusterMerged, Actor: actor,
+				ModelVersion: req.ModelVersion, Score: req.Score, UndoReport: []string{},
+			},
+			contacts: own, survivor: survivor, after: after, all: clusterAll, changes: after.fieldChanges(survivor),
+			fieldValues: fv, mergedLiteral: uuidArrayLiteral(clusterMerged), allLiteral: uuidArrayLiteral(clusterAll),
+		}
+		bms = append(bms, bm)
+		all = append(all, clusterAll...)
+		merged = append(merged, clusterMerged...)
+	}
+	if len(bms) == 0 {
+		return nil, failed, nil
+	}
+	slices.SortFunc(all, compareUUID)
+	slices.SortFunc(merged, compareUUID)
+	if err := lockAccountsOf(ctx, tx, all, nil); err != nil {
+		return nil, nil, err
+	}
+	if err := markRelated(ctx, tx, bms, all); err != nil {
+		return nil, nil, err
+	}
+	if err := insertMerges(ctx, tx, bms, actor); err != nil {
+		return nil, nil, err
+	}
+	if err := updateSurvivors(ctx, tx, bms); err != nil {
+		return nil, nil, err
+	}
+	survivorOf := make([]uuid.UUID, 0, len(merged))
+	mergedIDs := make([]uuid.UUID, 0, len(merged))
+	mergeOf := make([]uuid.UUID, 0, len(merged))
+	for _, bm := range bms {
+		for _, id := range bm.m.MergedIDs {
+			mergedIDs, survivorOf, mergeOf = append(mergedIDs, id), append(survivorOf, bm.m.SurvivorID), append(mergeOf, bm.m.ID)
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE contacts c SET status = 'merged', merged_into = u.s, version = c.version + 1,
+		updated_at = now() FROM unnest($1::uuid[], $2::uuid[]) AS u(id, s) WHERE c.id = u.id`, mergedIDs, survivorOf); err != nil {
+		return nil, nil, fmt.Errorf("contact: mark merged: %w", err)
+	}
+	if err := moveAlternatesBulk(ctx, tx, bms, merged); err != nil {
+		return nil, nil, err
+	}
+	for _, bm := range bms {
+		if !bm.related {
+			bm.rc = &relChanges{PrimarySet: []uuid.UUID{}, RoleSet: []roleSet{}, Primaries: []primaryWas{}}
+		} else if bm.rc, err = moveRelationships(ctx, tx, bm.m.SurvivorID, bm.all); err != nil {
+			return nil, nil, err
+		}
+		bm.rc.Contacts, bm.rc.Survivor, bm.rc.Merged = bm.all, bm.m.SurvivorID, bm.m.MergedIDs
+	}
+	if err := moveAuditBulk(ctx, tx, bms, mergedIDs, survivorOf, mergeOf); err != nil {
+		return nil, nil, err
+	}
+
+	allMerge := make([]uuid.UUID, 0, len(all))
+	allIDs := make([]uuid.UUID, 0, len(all))
+	mergeIDs := make([]uuid.UUID, len(bms))
+	survivors := make([]uuid.UUID, len(bms))
+	auditIDs := make([]json.RawMessage, len(bms))
+	changes := make([]*relChanges, len(bms))
+	a := &audit{actor: actor}
+	jobs := make([]river.InsertManyParams, len(bms))
+	for n, bm := range bms {
+		for _, id := range bm.all {
+			allIDs, allMerge = append(allIDs, id), append(allMerge, bm.m.ID)
+		}
+		mergeIDs[n], survivors[n], auditIDs[n], changes[n] = bm.m.ID, bm.m.SurvivorID, bm.auditIDs, bm.rc
+		a.addMerge(bm.m, bm.changes)
+		jobs[n] = river.InsertManyParams{Args: NormalizeArgs{ContactID: bm.m.SurvivorID}}
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE external_refs r SET contact_id = u.s FROM unnest($1::uuid[], $2::uuid[]) AS u(id, s)
+		WHERE r.contact_id = u.id`, mergedIDs, survivorOf)
+	b.Queue(`DELETE FROM contact_keys WHERE contact_id = ANY($1)`, merged)
+	b.Queue(`WITH m AS (SELECT * FROM unnest($2::uuid[], $3::uuid[]) AS m(cid, mid))
+		UPDATE duplicate_reviews d SET status = 'merged', merge_id = a.mid, decided_at = now(), decided_by = $1
+		FROM m a, m b WHERE d.status = 'open' AND d.contact_a = a.cid AND d.contact_b = b.cid AND a.mid = b.mid`,
+		actor, allIDs, allMerge)
+	b.Queue(`UPDATE duplicate_reviews SET status = 'obsolete', decided_at = now(), decided_by = $1
+		WHERE status = 'open' AND (contact_a = ANY($2) OR contact_b = ANY($2))`, actor, merged)
+	b.Queue(`UPDATE merges m SET snapshot = m.snapshot || jsonb_build_object(
+			'after', (SELECT to_jsonb(c) FROM contacts c WHERE c.id = u.s),
+			'auditIds', u.audit, 'changes', u.changes)
+		FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::jsonb[]) AS u(id, s, audit, changes)
+		WHERE m.id = u.id`, mergeIDs, survivors, auditIDs, changes)
+	a.queue(b)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, nil, fmt.Errorf("contact: merge clusters: %w", err)
+	}
+	// The normalize jobs rewrite the survivors' blocking keys (their alternates changed).
+	if _, err := s.jobs.InsertManyFastTx(ctx, tx, jobs); err != nil {
+		return nil, nil, fmt.Errorf("contact: enqueue normalize: %w", err)
+	}
+	out := make([]*Merge, len(bms))
+	for n, bm := range bms {
+		out[n] = bm.m
+	}
+	return out, failed, nil
+}
+
+// modelVersions reports which of the model versions the requests name exist.
+func modelVersions(ctx context.Context, tx pgx.Tx, reqs []MergeRequest, idx []int) (map[int]bool, error) {
+	var want []int
+	for _, i := range idx {
+		if v := reqs[i].ModelVersion; v != nil && !slices.Contains(want, *v) {
+			want = append(want, *v)
+		}
+	}
+	out := map[int]bool{}
+	if len(want) == 0 {
+		return out, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT version FROM matcher_models WHERE version = ANY($1)`, want)
+	if err != nil {
+		return nil, fmt.Errorf("contact: read model versions: %w", err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return nil, fmt.Errorf("contact: read model versions: %w", err)
+	}
+	for _, v := range got {
+		out[v] = true
+	}
+	return out, nil
+}
+
+// markRelated marks the merges whose contacts have a current relationship: only those take the
+// per-cluster relationship code.
+func markRelated(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, all []uuid.UUID) error {
+	rows, err := tx.Query(ctx, `SELECT contact_id FROM contact_accounts WHERE contact_id = ANY($1) AND removed_at IS NULL
+		UNION SELECT contact_id FROM contact_users WHERE contact_id = ANY($1) AND removed_at IS NULL`, all)
+	if err != nil {
+		return fmt.Errorf("contact: read relationships: %w", err)
+	}
+	related, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return fmt.Errorf("contact: read relationships: %w", err)
+	}
+	if len(related) == 0 {
+		return nil
+	}
+	for _, bm := range bms {
+		bm.related = slices.ContainsFunc(related, func(id uuid.UUID) bool { return bm.contacts[id] != nil })
+	}
+	return nil
+}
+
+// insertMerges stores the chunk's merges, each with the snapshot MergeContacts takes. A review
+// between contacts of two merges belongs to the snapshot of the first that merges one of its
+// contacts away: merged one after another, that one would mark it and the later not see it.
+func insertMerges(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, actor string) error {
+	n := len(bms)
+	ids, survivors := make([]uuid.UUID, n), make([]uuid.UUID, n)
+	merged, all := make([]string, n), make([]string, n)
+	versions, scores := make([]*int, n), make([]*float64, n)
+	fieldValues := make([]map[string]uuid.UUID, n)
+	for k, bm := range bms {
+		ids[k], survivors[k], merged[k], all[k] = bm.m.ID, bm.m.SurvivorID, bm.mergedLiteral, bm.allLiteral
+		versions[k], scores[k], fieldValues[k] = bm.m.ModelVersion, bm.m.Score, bm.fieldValues
+	}
+	rows, err := tx.Query(ctx, `
+		WITH v AS (
+			SELECT id, survivor_id, merged::uuid[] AS merged, model_version, score, field_values, all_ids::uuid[] AS all_ids, ord
+			FROM unnest($1::uuid[], $2::uuid[], $3::text[], $5::int[], $6::float8[], $7::jsonb[], $8::text[])
+				WITH ORDINALITY AS u(id, survivor_id, merged, model_version, score, field_values, all_ids, ord)),
+		mm AS (SELECT unnest(merged) AS cid, ord FROM v)
+		INSERT INTO merges (id, survivor_id, merged_ids, actor, model_version, score, field_values, snapshot)
+		SELECT v.id, v.survivor_id, v.merged, $4, v.model_version, v.score, v.field_values, jsonb_build_object(
+			'contacts', (SELECT jsonb_agg(to_jsonb(c) ORDER BY c.id) FROM contacts c WHERE c.id = ANY(v.all_ids)),
+			'contactUsers', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.id), '[]') FROM contact_users r WHERE r.contact_id = ANY(v.all_ids)),
+			'contactAccounts', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.id), '[]') FROM contact_accounts r WHERE r.contact_id = ANY(v.all_ids)),
+			'externalRefs', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.source, r.external_id), '[]') FROM external_refs r WHERE r.contact_id = ANY(v.all_ids)),
+			'alternates', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.contact_id, r.kind, r.value), '[]') FROM contact_alternates r WHERE r.contact_id = ANY(v.all_ids)),
+			'keys', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.contact_id, r.key), '[]') FROM contact_keys r WHERE r.contact_id = ANY(v.all_ids)),
+			'reviews', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.id), '[]') FROM duplicate_reviews r
+				WHERE r.status = 'open' AND (r.contact_a = ANY(v.merged) OR r.contact_b = ANY(v.merged))
+				AND NOT EXISTS (SELECT 1 FROM mm WHERE mm.cid IN (r.contact_a, r.contact_b) AND mm.ord < v.ord)))
+		FROM v ORDER BY v.ord
+		RETURNING id, created_at`,
+		ids, survivors, merged, actor, versions, scores, fieldValues, all)
+	if err != nil {
+		return fmt.Errorf("contact: store merges: %w", err)
+	}
+	byID := make(map[uuid.UUID]*Merge, n)
+	for _, bm := range bms {
+		byID[bm.m.ID] = bm.m
+	}
+	for rows.Next() {
+		var id uuid.UUID
+		var m Merge
+		if err := rows.Scan(&id, &m.CreatedAt); err != nil {
+			rows.Close()
+			return fmt.Errorf("contact: store merges: %w", err)
+		}
+		byID[id].CreatedAt = m.CreatedAt
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("contact: store merges: %w", err)
+	}
+	return nil
+}
+
+// updateSurvivors gives every survivor of the chunk its merged values.
+func updateSurvivors(ctx context.Context, tx pgx.Tx, bms []*bulkMerge) error {
+	n := len(bms)
+	ids := make([]uuid.UUID, n)
+	var first, last, email, phone, title, company, emailNorm, e164, ext = make([]*string, n), make([]*string, n),
+		make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n),
+		make([]*string, n), make([]*string, n)
+	valid := make([]*bool, n)
+	prefs := make([]Preferences, n)
+	for k, bm := range bms {
+		a := bm.after
+		ids[k], first[k], last[k], email[k], phone[k], title[k], company[k] = a.ID, a.FirstName, a.LastName, a.Email, a.Phone, a.Title, a.Company
+		prefs[k], emailNorm[k], e164[k], ext[k], valid[k] = a.Preferences, a.Normalized.Email, a.Normalized.Phone, a.Normalized.PhoneExtension, a.Normalized.PhoneValid
+	}
+	_, err := tx.Exec(ctx, `
+		UPDATE contacts c SET first_name = u.first_name, last_name = u.last_name, email = u.email, phone = u.phone,
+			title = u.title, company = u.company, preferences = u.preferences, email_normalized = u.email_normalized,
+			phone_e164 = u.phone_e164, phone_extension = u.phone_extension, phone_valid = u.phone_valid,
+			version = c.version + 1, updated_at = now()
+		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[],
+			$9::text[], $10::text[], $11::text[], $12::bool[])
+			AS u(id, first_name, last_name, email, phone, title, company, preferences, email_normalized, phone_e164, phone_extension, phone_valid)
+		WHERE c.id = u.id`,
+		ids, first, last, email, phone, title, company, prefs, emailNorm, e164, ext, valid)
+	if err != nil {
+		return fmt.Errorf("contact: update survivors: %w", err)
+	}
+	return nil
+}
+
+// moveAlternatesBulk does what moveAlternates does, for every merge of the chunk at once.
+func moveAlternatesBulk(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, merged []uuid.UUID) error {
+	alts, err := readAlternates(ctx, tx, merged)
+	if err != nil {
+		return err
+	}
+	owner := make(map[uuid.UUID]*bulkMerge, len(merged))
+	for _, bm := range bms {
+		for _, id := range bm.m.MergedIDs {
+			owner[id] = bm
+		}
+	}
+	for _, a := range alts {
+		bm := owner[a.ContactID]
+		bm.alternates = append(bm.alternates, a)
+	}
+	var rows alternateRows
+	for _, bm := range bms {
+		rows.add(bm.m.ID, bm.after, bm.contacts, bm.alternates)
+	}
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM contact_alternates WHERE contact_id = ANY($1)`, merged)
+	if len(rows.values) > 0 {
+		b.Queue(`INSERT INTO contact_alternates (contact_id, kind, value, normalized, from_contact_id, merge_id)
+			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::uuid[])
+			ON CONFLICT DO NOTHING`, rows.contactIDs, rows.kinds, rows.values, rows.normalized, rows.from, rows.mergeIDs)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("contact: move alternates: %w", err)
+	}
+	return nil
+}
+
+// moveAuditBulk moves the audit history of every merged contact of the chunk to its survivor
+// and records, per merge, which entries moved from which contact.
+func moveAuditBulk(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, mergedIDs, survivorOf, mergeOf []uuid.UUID) error {
+	rows, err := tx.Query(ctx, `
+		WITH m AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS m(cid, sid, mid)),
+		moved AS (SELECT a.id, a.contact_id, m.sid, m.mid FROM audit_log a JOIN m ON a.contact_id = m.cid FOR UPDATE OF a),
+		upd AS (UPDATE audit_log a SET contact_id = moved.sid FROM moved WHERE a.id = moved.id)
+		SELECT mid, jsonb_object_agg(contact_id, ids) FROM (
+			SELECT mid, contact_id, array_agg(id ORDER BY id) AS ids FROM moved GROUP BY mid, contact_id) x
+		GROUP BY mid`, mergedIDs, survivorOf, mergeOf)
+	if err != nil {
+		return fmt.Errorf("contact: move audit history: %w", err)
+	}
+	got := map[uuid.UUID][]byte{}
+	for rows.Next() {
+		var mid uuid.UUID
+		var ids []byte
+		if err := rows.Scan(&mid, &ids); err != nil {
+			rows.Close()
+			return fmt.Errorf("contact: move audit history: %w", err)
+		}
+		got[mid] = ids
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("contact: move audit history: %w", err)
+	}
+	for _, bm := range bms {
+		bm.auditIDs = got[bm.m.ID]
+		if bm.auditIDs == nil {
+			bm.auditIDs = []byte("{}")
+		}
+	}
+	return nil
+}
+
+// uuidArrayLiteral writes ids as a PostgreSQL array literal, for arrays of arrays passed as text.
+func uuidArrayLiteral(ids []uuid.UUID) string {
+	var sb strings.Builder
+	sb.WriteByte('{')
+	for i, id := range ids {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(id.String())
+	}
+	sb.WriteByte('}')
+	return sb.String()
+}
