@@ -39,42 +39,6 @@ func (s *Store) MatchContacts(ctx context.Context, ids []uuid.UUID) ([]MatchCont
 	return out, nil
 }
 
-// Candidates returns the active contacts other than id that share a blocking key with it.
-// Keys shared by more than maxBlock contacts (a switchboard number, "john smith") are left
-// out and counted in capped, so one record never costs quadratic work.
-func (s *Store) Candidates(ctx context.Context, id uuid.UUID, maxBlock int) (ids []uuid.UUID, capped int, err error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT k.key, m.contact_ids
-		FROM contact_keys k
-		CROSS JOIN LATERAL (
-			SELECT array_agg(o.contact_id) AS contact_ids FROM (
-				SELECT contact_id FROM contact_keys WHERE key = k.key AND contact_id <> $1 LIMIT $2 + 1) o) m
-		WHERE k.contact_id = $1`, id, maxBlock)
-	if err != nil {
-		return nil, 0, fmt.Errorf("contact: candidates of %s: %w", id, err)
-	}
-	defer rows.Close()
-	seen := map[uuid.UUID]bool{}
-	for rows.Next() {
-		var key string
-		var others []uuid.UUID
-		if err := rows.Scan(&key, &others); err != nil {
-			return nil, 0, fmt.Errorf("contact: candidates of %s: %w", id, err)
-		}
-		if len(others) > maxBlock {
-			capped++
-			continue
-		}
-		for _, o := range others {
-			if !seen[o] {
-				seen[o] = true
-				ids = append(ids, o)
-			}
-		}
-	}
-	return ids, capped, rows.Err()
-}
-
 // ScanActive streams every active contact with its alternates to fn, in id order, in pages of
 // pageSize.
 func (s *Store) ScanActive(ctx context.Context, pageSize int, fn func([]MatchContact) error) error {
@@ -382,4 +346,58 @@ func (s *Store) KeysOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]st
 		out[id] = append(out[id], key)
 	}
 	return out, rows.Err()
+}
+
+// CheckSet loads a contact and the active contacts sharing a blocking key with it, with their
+// alternates, in two queries: what a duplicate check scores. Keys held by more than maxBlock
+// other contacts are left out and counted in capped. self is nil when the contact is gone.
+func (s *Store) CheckSet(ctx context.Context, id uuid.UUID, maxBlock int) (self *MatchContact, cands []MatchContact, capped int, err error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH g AS (
+			SELECT m.ids FROM contact_keys k
+			CROSS JOIN LATERAL (SELECT array_agg(o.contact_id) AS ids FROM (
+				SELECT contact_id FROM contact_keys WHERE key = k.key AND contact_id <> $1 LIMIT $2 + 1) o) m
+			WHERE k.contact_id = $1),
+		ok AS (SELECT DISTINCT unnest(ids) AS id FROM g WHERE cardinality(ids) <= $2)
+		SELECT `+contactColumns+`, (SELECT count(*) FROM g WHERE cardinality(ids) > $2)
+		FROM contacts c WHERE c.id = $1 OR (c.id IN (SELECT id FROM ok) AND c.status = 'active')
+		ORDER BY c.id`, id, maxBlock)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("contact: check set of %s: %w", id, err)
+	}
+	var all []*Contact
+	for rows.Next() {
+		var c Contact
+		var n int
+		if err := rows.Scan(&c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.Title, &c.Company,
+			&c.Status, &c.Preferences, &c.Version, &c.Normalized.Email, &c.Normalized.Phone,
+			&c.Normalized.PhoneExtension, &c.Normalized.PhoneValid, &c.Normalized.At, &c.CreatedAt, &c.UpdatedAt,
+			&c.MergedInto, &n); err != nil {
+			rows.Close()
+			return nil, nil, 0, fmt.Errorf("contact: check set of %s: %w", id, err)
+		}
+		capped = n
+		all = append(all, &c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, 0, fmt.Errorf("contact: check set of %s: %w", id, err)
+	}
+	ids := make([]uuid.UUID, len(all))
+	for i, c := range all {
+		ids[i] = c.ID
+	}
+	alts, err := alternatesOf(ctx, s.pool, ids)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	for _, c := range all {
+		mc := MatchContact{Contact: c, Alternates: alts[c.ID]}
+		if c.ID == id {
+			self = &mc
+		} else {
+			cands = append(cands, mc)
+		}
+	}
+	return self, cands, capped, nil
 }

@@ -32,28 +32,18 @@ func (e *Engine) CheckContact(ctx context.Context, id uuid.UUID, merge MergeFunc
 	if err != nil {
 		return out, err
 	}
-	selfs, err := e.Store.MatchContacts(ctx, []uuid.UUID{id})
+	self, cands, capped, err := e.Store.CheckSet(ctx, id, MaxBlock)
 	if err != nil {
 		return out, err
 	}
-	if len(selfs) == 0 || selfs[0].Status != contact.StatusActive {
+	if self == nil || self.Status != contact.StatusActive {
 		return out, nil
-	}
-	ids, capped, err := e.Store.Candidates(ctx, id, MaxBlock)
-	if err != nil {
-		return out, err
-	}
-	cands, err := e.Store.MatchContacts(ctx, ids)
-	if err != nil {
-		return out, err
 	}
 	ps := make([]prepared, 0, len(cands))
 	for _, c := range cands {
-		if c.Status == contact.StatusActive {
-			ps = append(ps, prepare(md, c))
-		}
+		ps = append(ps, prepare(md, c))
 	}
-	out, proposals, err := e.decide(ctx, md, version, prepare(md, selfs[0]), ps, merge)
+	out, proposals, err := e.decide(ctx, md, version, prepare(md, *self), ps, merge)
 	if err != nil {
 		return out, err
 	}
