@@ -33,9 +33,13 @@ func NormalizePhone(raw, defaultRegion string) Phone {
 		return Phone{}
 	}
 	if len(raw) <= maxPhoneInput {
-		if num, err := phonenumbers.Parse(raw, strings.ToUpper(defaultRegion)); err == nil {
+		region := strings.ToUpper(defaultRegion)
+		if num, err := phonenumbers.Parse(raw, region); err == nil {
 			ext := num.GetExtension()
-			if phonenumbers.IsValidNumber(num) {
+			// A number valid for the default region is valid (IsValidNumber would find that
+			// region or an earlier one of the same country code that also takes it), and
+			// checking one region is half the cost of resolving the region first.
+			if phonenumbers.IsValidNumberForRegion(num, region) || phonenumbers.IsValidNumber(num) {
 				return Phone{E164: phonenumbers.Format(num, phonenumbers.E164), Extension: ext, Valid: true}
 			}
 			return Phone{E164: bestEffortDigits(raw, ext), Extension: ext}
