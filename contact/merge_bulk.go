@@ -202,7 +202,7 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []MergeRequest
 		}
 	}
 	if _, err := tx.Exec(ctx, `UPDATE contacts c SET status = 'merged', merged_into = u.s, version = c.version + 1,
-		updated_at = now() FROM unnest($1::uuid[], $2::uuid[]) AS u(id, s) WHERE c.id = u.id`, mergedIDs, survivorOf); err != nil {
+		updated_at = now() FROM unnest($1::uuid[], $2::uuid[]) AS u(id, s) WHERE c.id = ANY($1) AND c.id = u.id`, mergedIDs, survivorOf); err != nil {
 		return nil, nil, fmt.Errorf("contact: mark merged: %w", err)
 	}
 	if err := moveAlternatesBulk(ctx, tx, bms, merged); err != nil {
@@ -238,11 +238,12 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []MergeRequest
 	}
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE external_refs r SET contact_id = u.s FROM unnest($1::uuid[], $2::uuid[]) AS u(id, s)
-		WHERE r.contact_id = u.id`, mergedIDs, survivorOf)
+		WHERE r.contact_id = ANY($1) AND r.contact_id = u.id`, mergedIDs, survivorOf)
 	b.Queue(`DELETE FROM contact_keys WHERE contact_id = ANY($1)`, merged)
 	b.Queue(`WITH m AS (SELECT * FROM unnest($2::uuid[], $3::uuid[]) AS m(cid, mid))
 		UPDATE duplicate_reviews d SET status = 'merged', merge_id = a.mid, decided_at = now(), decided_by = $1
-		FROM m a, m b WHERE d.status = 'open' AND d.contact_a = a.cid AND d.contact_b = b.cid AND a.mid = b.mid`,
+		FROM m a, m b WHERE d.status = 'open' AND d.contact_a = ANY($2) AND d.contact_a = a.cid AND d.contact_b = b.cid
+			AND a.mid = b.mid`,
 		actor, allIDs, allMerge)
 	b.Queue(`UPDATE duplicate_reviews SET status = 'obsolete', decided_at = now(), decided_by = $1
 		WHERE status = 'open' AND (contact_a = ANY($2) OR contact_b = ANY($2))`, actor, merged)
@@ -250,7 +251,7 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []MergeRequest
 			'after', (SELECT to_jsonb(c) FROM contacts c WHERE c.id = u.s),
 			'auditIds', u.audit, 'changes', u.changes)
 		FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::jsonb[]) AS u(id, s, audit, changes)
-		WHERE m.id = u.id`, mergeIDs, survivors, auditIDs, changes)
+		WHERE m.id = ANY($1) AND m.id = u.id`, mergeIDs, survivors, auditIDs, changes)
 	a.queue(b)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, nil, fmt.Errorf("contact: merge clusters: %w", err)
@@ -390,7 +391,7 @@ func updateSurvivors(ctx context.Context, tx pgx.Tx, bms []*bulkMerge) error {
 		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[],
 			$9::text[], $10::text[], $11::text[], $12::bool[])
 			AS u(id, first_name, last_name, email, phone, title, company, preferences, email_normalized, phone_e164, phone_extension, phone_valid)
-		WHERE c.id = u.id`,
+		WHERE c.id = ANY($1) AND c.id = u.id`,
 		ids, first, last, email, phone, title, company, prefs, emailNorm, e164, ext, valid)
 	if err != nil {
 		return fmt.Errorf("contact: update survivors: %w", err)
@@ -436,10 +437,10 @@ func moveAlternatesBulk(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, merged
 func moveAuditBulk(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, mergedIDs, survivorOf, mergeOf []uuid.UUID) error {
 	rows, err := tx.Query(ctx, `
 		WITH m AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS m(cid, sid, mid)),
-		moved AS (SELECT a.id, a.contact_id, m.sid, m.mid FROM audit_log a JOIN m ON a.contact_id = m.cid FOR UPDATE OF a),
-		upd AS (UPDATE audit_log a SET contact_id = moved.sid FROM moved WHERE a.id = moved.id)
-		SELECT mid, jsonb_object_agg(contact_id, ids) FROM (
-			SELECT mid, contact_id, array_agg(id ORDER BY id) AS ids FROM moved GROUP BY mid, contact_id) x
+		moved AS (UPDATE audit_log a SET contact_id = m.sid FROM m WHERE a.contact_id = ANY($1) AND a.contact_id = m.cid
+			RETURNING a.id, m.cid, m.mid)
+		SELECT mid, jsonb_object_agg(cid, ids) FROM (
+			SELECT mid, cid, array_agg(id ORDER BY id) AS ids FROM moved GROUP BY mid, cid) x
 		GROUP BY mid`, mergedIDs, survivorOf, mergeOf)
 	if err != nil {
 		return fmt.Errorf("contact: move audit history: %w", err)

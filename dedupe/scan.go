@@ -47,7 +47,7 @@ type BulkMergeFunc func(ctx context.Context, reqs []contact.MergeRequest) (faile
 // many such chunks are merged at once.
 const (
 	bulkChunk   = 500
-	bulkWorkers = 2
+	bulkWorkers = 3
 )
 
 // Scan scores every candidate pair of the active contacts with the same blocking keys the
@@ -150,17 +150,20 @@ func (e *Engine) scan(ctx context.Context, merge MergeFunc, bulk BulkMergeFunc, 
 	}
 	_, possible, _ := md.Thresholds()
 	same, _, _ := md.Thresholds()
-	var jobs []mergeJob
+	var multi [][]int32
 	for _, g := range groups {
-		if len(g) < 2 {
-			continue
+		if len(g) >= 2 {
+			multi = append(multi, g)
 		}
+	}
+	allowed, err := e.noDismissedPairs(ctx, contacts, multi)
+	if err != nil {
+		return st, err
+	}
+	var jobs []mergeJob
+	for k, g := range multi {
 		st.Clusters++
-		ok, err := e.noDismissedPair(ctx, contacts, g)
-		if err != nil {
-			return st, err
-		}
-		if !ok || !merging {
+		if !allowed[k] || !merging {
 			st.Dismissed++
 			continue
 		}
@@ -315,6 +318,38 @@ func (e *Engine) mergeBulk(ctx context.Context, bulk BulkMergeFunc, jobs []merge
 func skippable(err error) bool {
 	k := contact.ErrorKind(err)
 	return k == contact.KindInvalid || k == contact.KindConflict
+}
+
+// noDismissedPairs reports, for each group, whether no pair of it was dismissed by a person,
+// checking mergeWorkers groups at once.
+func (e *Engine) noDismissedPairs(ctx context.Context, contacts []contact.MatchContact, groups [][]int32) ([]bool, error) {
+	out := make([]bool, len(groups))
+	var (
+		mu       sync.Mutex
+		firstErr error
+		next     int
+		wg       sync.WaitGroup
+	)
+	for range mergeWorkers {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				k := next
+				next++
+				if k >= len(groups) || firstErr != nil {
+					mu.Unlock()
+					return
+				}
+				mu.Unlock()
+				ok, err := e.noDismissedPair(ctx, contacts, groups[k])
+				mu.Lock()
+				out[k], firstErr = ok, cmp.Or(firstErr, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return out, firstErr
 }
 
 // noDismissedPair reports whether no pair of the group was dismissed by a person (with neither
