@@ -360,7 +360,7 @@ func (s *Store) CheckSet(ctx context.Context, id uuid.UUID, maxBlock int) (self 
 			WHERE k.contact_id = $1),
 		ok AS (SELECT DISTINCT unnest(ids) AS id FROM g WHERE cardinality(ids) <= $2)
 		SELECT `+contactColumns+`, (SELECT count(*) FROM g WHERE cardinality(ids) > $2)
-		FROM contacts c WHERE c.id = $1 OR (c.id IN (SELECT id FROM ok) AND c.status = 'active')
+		FROM contacts c WHERE c.id = ANY (ARRAY(SELECT $1::uuid UNION SELECT id FROM ok))
 		ORDER BY c.id`, id, maxBlock)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("contact: check set of %s: %w", id, err)
@@ -393,9 +393,10 @@ func (s *Store) CheckSet(ctx context.Context, id uuid.UUID, maxBlock int) (self 
 	}
 	for _, c := range all {
 		mc := MatchContact{Contact: c, Alternates: alts[c.ID]}
-		if c.ID == id {
+		switch {
+		case c.ID == id:
 			self = &mc
-		} else {
+		case c.Status == StatusActive:
 			cands = append(cands, mc)
 		}
 	}

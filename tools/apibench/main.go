@@ -151,11 +151,12 @@ func run(ctx context.Context, clients int, dur time.Duration, withWorkers bool) 
 	for i := range 100 {
 		start := time.Now()
 		// Every fifth contact duplicates an earlier one, so checks also merge.
-		first, email := fmt.Sprintf("Light%d", i), fmt.Sprintf("light%d@example.com", seq.Add(1))
+		n := seq.Add(1)
+		first, email, phone := fmt.Sprintf("Light%d", i), fmt.Sprintf("light%d@example.com", n), fmt.Sprintf("+1 212 555 %04d", i)
 		if i%5 == 4 {
-			first, email = fmt.Sprintf("Light%d", i-1), fmt.Sprintf("Light%d@Example.com", seq.Load()-1)
+			first, email, phone = fmt.Sprintf("Light%d", i-1), fmt.Sprintf("Light%d@Example.com", n-1), fmt.Sprintf("(212) 555-%04d", i-1)
 		}
-		c, err := store.CreateContact(ctx, contact.NewContact{FirstName: first, LastName: "Settled", Email: email, Phone: "+1 415 555 0100", AllowDuplicate: true})
+		c, err := store.CreateContact(ctx, contact.NewContact{FirstName: first, LastName: "Settled", Email: email, Phone: phone, AllowDuplicate: true})
 		if err != nil {
 			return err
 		}
