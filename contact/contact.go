@@ -139,8 +139,6 @@ type ListFilter struct {
 	Limit    int
 	// After is the keyset cursor: the id of the last contact of the previous page.
 	After *uuid.UUID
-
-	skipRelationships bool
 }
 
 // User is a CRM user a contact can be related to.

@@ -280,7 +280,7 @@ const MaxListLimit = 500
 // ListContacts returns a page of contacts in id order (creation order: ids are UUIDv7) and the
 // cursor of the next page, nil on the last page. Every filter is served by an index.
 func (s *Store) ListContacts(ctx context.Context, f ListFilter) ([]*Contact, *uuid.UUID, error) {
-	if f.Limit <= 0 || (f.Limit > MaxListLimit && !f.skipRelationships) {
+	if f.Limit <= 0 || f.Limit > MaxListLimit {
 		return nil, nil, fieldErrors{{Field: "limit", Message: fmt.Sprintf("must be between 1 and %d", MaxListLimit)}}.err()
 	}
 	where, args := f.where()
@@ -299,9 +299,6 @@ func (s *Store) ListContacts(ctx context.Context, f ListFilter) ([]*Contact, *uu
 		contacts = contacts[:f.Limit]
 		id := contacts[len(contacts)-1].ID
 		next = &id
-	}
-	if f.skipRelationships {
-		return contacts, next, nil
 	}
 	ids := make([]uuid.UUID, len(contacts))
 	for i, c := range contacts {

@@ -39,35 +39,49 @@ func (s *Store) MatchContacts(ctx context.Context, ids []uuid.UUID) ([]MatchCont
 	return out, nil
 }
 
-// ScanActive streams every active contact with its alternates to fn, in id order, in pages of
-// pageSize.
+// ScanActive streams every active contact (its matched fields, status and creation time) with
+// its alternates to fn, in id order, in pages of pageSize.
 func (s *Store) ScanActive(ctx context.Context, pageSize int, fn func([]MatchContact) error) error {
-	var after *uuid.UUID
-	for {
-		page, next, err := s.ListContacts(ctx, ListFilter{Limit: min(pageSize, MaxListLimit*20), After: after, skipRelationships: true})
-		if err != nil {
-			return err
-		}
-		ids := make([]uuid.UUID, len(page))
-		for i, c := range page {
-			ids[i] = c.ID
-		}
-		alts, err := alternatesOf(ctx, s.pool, ids)
-		if err != nil {
-			return err
-		}
-		out := make([]MatchContact, len(page))
-		for i, c := range page {
-			out[i] = MatchContact{Contact: c, Alternates: alts[c.ID]}
-		}
-		if err := fn(out); err != nil {
-			return err
-		}
-		if next == nil {
-			return nil
-		}
-		after = next
+	// One streamed query with only the matched fields and each contact's alternates: paging
+	// through the list query re-planned and sorted per page.
+	rows, err := s.pool.Query(ctx, `
+		SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company, c.status, c.created_at,
+			coalesce(a.kinds, '{}'), coalesce(a.vals, '{}')
+		FROM contacts c LEFT JOIN (
+			SELECT contact_id, array_agg(kind ORDER BY kind, value) AS kinds, array_agg(value ORDER BY kind, value) AS vals
+			FROM contact_alternates GROUP BY contact_id) a ON a.contact_id = c.id
+		WHERE c.status = 'active' ORDER BY c.id`)
+	if err != nil {
+		return fmt.Errorf("contact: scan contacts: %w", err)
 	}
+	defer rows.Close()
+	page := make([]MatchContact, 0, pageSize)
+	for rows.Next() {
+		c := &Contact{}
+		var kinds, vals []string
+		if err := rows.Scan(&c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.Title, &c.Company, &c.Status,
+			&c.CreatedAt, &kinds, &vals); err != nil {
+			return fmt.Errorf("contact: scan contacts: %w", err)
+		}
+		mc := MatchContact{Contact: c}
+		for i := range kinds {
+			mc.Alternates = append(mc.Alternates, Alternate{Kind: kinds[i], Value: vals[i]})
+		}
+		page = append(page, mc)
+		if len(page) == pageSize {
+			if err := fn(page); err != nil {
+				return err
+			}
+			page = make([]MatchContact, 0, pageSize)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("contact: scan contacts: %w", err)
+	}
+	if len(page) > 0 {
+		return fn(page)
+	}
+	return nil
 }
 
 // RekeyContacts recomputes and writes the blocking keys of many contacts in one transaction
