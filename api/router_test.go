@@ -85,6 +85,10 @@ func TestOperationalRoutes(t *testing.T) {
 			}
 		})
 	}
+	// Load balancers' probes often send HEAD.
+	for _, path := range []string{"/healthz", "/readyz"} {
+		wantStatus(t, b.do(t, http.MethodHead, path, nil, as("")), http.StatusOK)
+	}
 }
 
 func TestReadyzUnavailable(t *testing.T) {
