@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -67,33 +68,6 @@ type importOptions struct {
 
 func (o *importOptions) get(name string) string { return o.values[name] }
 
-// ParseMapping reads a column mapping: a JSON object {"Column": "field"} or "Column=field,…".
-func parseMapping(s string) (map[string]string, error) {
-	m := map[string]string{}
-	if strings.TrimSpace(s) == "" {
-		return m, nil
-	}
-	if strings.HasPrefix(strings.TrimSpace(s), "{") {
-		if err := jsonUnmarshalStrict([]byte(s), &m); err != nil {
-			return nil, errors.New(`must be a JSON object of column names to field names, or "Column=field,..."`)
-		}
-	} else {
-		for _, pair := range strings.Split(s, ",") {
-			col, field, ok := strings.Cut(pair, "=")
-			if !ok || strings.TrimSpace(col) == "" {
-				return nil, fmt.Errorf("%q is not Column=field", pair)
-			}
-			m[strings.TrimSpace(col)] = strings.TrimSpace(field)
-		}
-	}
-	for col, field := range m {
-		if _, err := contactfile.ParseField(field); err != nil {
-			return nil, fmt.Errorf("column %q: %v", col, err)
-		}
-	}
-	return m, nil
-}
-
 // createImport takes a file as a multipart upload (part "file"; option fields before it) or as
 // the raw body, stores it and enqueues its import: 202 with the import.
 func (s *server) createImport(c *gin.Context) {
@@ -125,7 +99,7 @@ func (s *server) createImport(c *gin.Context) {
 	} else if _, ok := phonenumbers.GetSupportedRegions()[region]; !ok {
 		errs = append(errs, problemField{"region", "is not a region code (such as US, GB, DE)"})
 	}
-	mapping, err := parseMapping(opts.get("mapping"))
+	mapping, err := contactfile.ParseMapping(opts.get("mapping"))
 	if err != nil {
 		errs = append(errs, problemField{"mapping", err.Error()})
 	}
@@ -150,7 +124,7 @@ func (s *server) createImport(c *gin.Context) {
 		return
 	}
 	im, err := s.store.CreateImport(c.Request.Context(), contact.NewImport{
-		Source: cmpOr(opts.get("source"), "api"), Format: string(format), FileName: fileName,
+		Source: cmp.Or(strings.TrimSpace(opts.get("source")), "api"), Format: string(format), FileName: fileName,
 		Mode: contact.ImportMode(strings.ToLower(opts.get("mode"))), DefaultRegion: region, Mapping: mapping,
 	}, br)
 	if err != nil {
@@ -167,13 +141,6 @@ func (s *server) createImport(c *gin.Context) {
 	}
 	c.Header("Location", "/api/imports/"+im.ID.String())
 	c.JSON(http.StatusAccepted, toImportJSON(im))
-}
-
-func cmpOr(a, b string) string {
-	if strings.TrimSpace(a) != "" {
-		return a
-	}
-	return b
 }
 
 // fileFromMultipart reads option fields up to the part named "file" and returns that part.

@@ -1,6 +1,8 @@
 package contactfile
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -260,4 +262,35 @@ func headerScore(rec []string, explicit map[string]Field) int {
 		}
 	}
 	return n
+}
+
+// ParseMapping reads a column mapping as a person writes it: a JSON object
+// {"Column": "field"} or "Column=field,Column=field". Every field must be one
+// ParseField accepts.
+func ParseMapping(s string) (map[string]string, error) {
+	m := map[string]string{}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return m, nil
+	}
+	if strings.HasPrefix(s, "{") {
+		dec := json.NewDecoder(strings.NewReader(s))
+		if err := dec.Decode(&m); err != nil || dec.More() {
+			return nil, errors.New(`must be a JSON object of column names to field names, or "Column=field,..."`)
+		}
+	} else {
+		for _, pair := range strings.Split(s, ",") {
+			col, field, ok := strings.Cut(pair, "=")
+			if !ok || strings.TrimSpace(col) == "" {
+				return nil, fmt.Errorf("%q is not Column=field", pair)
+			}
+			m[strings.TrimSpace(col)] = strings.TrimSpace(field)
+		}
+	}
+	for col, field := range m {
+		if _, err := ParseField(field); err != nil {
+			return nil, fmt.Errorf("column %q: %w", col, err)
+		}
+	}
+	return m, nil
 }

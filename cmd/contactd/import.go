@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -38,7 +39,7 @@ func runImport(ctx context.Context, cfg config, args []string, stdout io.Writer)
 	if err := checkRegion(strings.ToUpper(*region)); err != nil {
 		return fmt.Errorf("import: --region: %w", err)
 	}
-	m, err := parseMappingFlag(*mapping)
+	m, err := contactfile.ParseMapping(*mapping)
 	if err != nil {
 		return fmt.Errorf("import: --mapping: %w", err)
 	}
@@ -78,7 +79,7 @@ func runImport(ctx context.Context, cfg config, args []string, stdout io.Writer)
 		return err
 	}
 	defer closeFn()
-	ctx = contact.WithActor(ctx, "cli:"+cmpOrEnv(os.Getenv("USER"), "unknown"))
+	ctx = contact.WithActor(ctx, "cli:"+cmp.Or(os.Getenv("USER"), "unknown"))
 	im, err := store.FindResumableImport(ctx, src, sum)
 	if err != nil {
 		return err
@@ -144,31 +145,6 @@ func derefStr(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-func cmpOrEnv(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-func parseMappingFlag(s string) (map[string]string, error) {
-	m := map[string]string{}
-	if strings.TrimSpace(s) == "" {
-		return m, nil
-	}
-	for _, pair := range strings.Split(s, ",") {
-		col, field, ok := strings.Cut(pair, "=")
-		if !ok || strings.TrimSpace(col) == "" {
-			return nil, fmt.Errorf("%q is not Column=field", pair)
-		}
-		if _, err := contactfile.ParseField(strings.TrimSpace(field)); err != nil {
-			return nil, err
-		}
-		m[strings.TrimSpace(col)] = strings.TrimSpace(field)
-	}
-	return m, nil
 }
 
 func hashFile(path string) (string, int64, error) {
