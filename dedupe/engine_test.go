@@ -136,3 +136,35 @@ func TestDismissedPairIsNotProposedAgainUntilAContactChanges(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestScanMergesClustersInBulk: a full scan merges a duplicate pair through the bulk merge,
+// leaves a different person alone, and records its statistics.
+func TestScanMergesClustersInBulk(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	orig := b.add(t, contact.NewContact{FirstName: "Robert", LastName: "Smithson", Email: "robert.smithson@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
+	dup := b.add(t, contact.NewContact{FirstName: "Bob", LastName: "Smithson", Email: "Robert.Smithson@acme-widgets.com", Phone: "(415) 555-0142", Company: "ACME Widgets"})
+	other := b.add(t, contact.NewContact{FirstName: "Maria", LastName: "Gonzalez", Email: "maria.gonzalez@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
+	bulk := func(ctx context.Context, reqs []contact.MergeRequest) (map[int]error, error) {
+		_, failed, err := b.store.MergeClusters(ctx, reqs)
+		return failed, err
+	}
+	st, err := b.engine.Scan(b.ctx, bulk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Contacts != 3 || st.Merges != 1 || st.ContactsMerged != 2 || st.CandidatePairs == 0 {
+		t.Fatalf("stats = %+v", st)
+	}
+	if s, into := b.status(t, dup); s != contact.StatusMerged || into == nil || *into != orig {
+		t.Fatalf("duplicate %s into %v", s, into)
+	}
+	if s, _ := b.status(t, other); s != contact.StatusActive {
+		t.Fatalf("a different person was merged")
+	}
+	// A scan without a merge function only proposes.
+	st, err = b.engine.Scan(b.ctx, nil, nil)
+	if err != nil || st.Merges != 0 {
+		t.Fatalf("proposal-only scan: %+v %v", st, err)
+	}
+}

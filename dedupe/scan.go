@@ -32,8 +32,8 @@ type ScanStats struct {
 	WriteSeconds   float64 `json:"writeSeconds"`
 }
 
-// mergeWorkers is how many cluster merges run at once during a scan.
-const mergeWorkers = 8
+// dismissWorkers is how many clusters' dismissed pairs are checked at once during a scan.
+const dismissWorkers = 8
 
 // Progress receives a scan's statistics as it goes.
 type Progress func(stage string, stats ScanStats)
@@ -51,15 +51,11 @@ const (
 )
 
 // Scan scores every candidate pair of the active contacts with the same blocking keys the
-// per-contact check uses, clusters the sure pairs (with the anti-chaining guard) and merges each
-// cluster with merge, and proposes the possible pairs for review. A nil merge only proposes.
-func (e *Engine) Scan(ctx context.Context, merge MergeFunc, progress Progress) (ScanStats, error) {
-	return e.scan(ctx, merge, nil, progress)
-}
-
-// ScanBulk is Scan merging the clusters in chunks with bulk, many clusters per transaction.
-func (e *Engine) ScanBulk(ctx context.Context, bulk BulkMergeFunc, progress Progress) (ScanStats, error) {
-	return e.scan(ctx, nil, bulk, progress)
+// per-contact check uses, clusters the sure pairs (with the anti-chaining guard), merges the
+// clusters in chunks with bulk (many per transaction), and proposes the possible pairs for
+// review. A nil bulk only proposes.
+func (e *Engine) Scan(ctx context.Context, bulk BulkMergeFunc, progress Progress) (ScanStats, error) {
+	return e.scan(ctx, bulk, progress)
 }
 
 // mergeJob is a cluster a scan merges.
@@ -68,9 +64,9 @@ type mergeJob struct {
 	score float64
 }
 
-func (e *Engine) scan(ctx context.Context, merge MergeFunc, bulk BulkMergeFunc, progress Progress) (ScanStats, error) {
+func (e *Engine) scan(ctx context.Context, bulk BulkMergeFunc, progress Progress) (ScanStats, error) {
 	var st ScanStats
-	merging := merge != nil || bulk != nil
+	merging := bulk != nil
 	if progress == nil {
 		progress = func(string, ScanStats) {}
 	}
@@ -182,8 +178,6 @@ func (e *Engine) scan(ctx context.Context, merge MergeFunc, bulk BulkMergeFunc, 
 	}
 	if bulk != nil {
 		err = e.mergeBulk(ctx, bulk, jobs, version, &st, progress)
-	} else {
-		err = e.mergeEach(ctx, merge, jobs, version, &st, progress)
 	}
 	if err != nil {
 		return st, err
@@ -217,47 +211,6 @@ func (e *Engine) scan(ctx context.Context, merge MergeFunc, bulk BulkMergeFunc, 
 	progress("done", st)
 	runtime.KeepAlive(recs)
 	return st, nil
-}
-
-// mergeEach merges each cluster in its own transaction, mergeWorkers at once: clusters are
-// disjoint, so their merges run side by side.
-func (e *Engine) mergeEach(ctx context.Context, merge MergeFunc, jobs []mergeJob, version int, st *ScanStats, progress Progress) error {
-	var (
-		mu       sync.Mutex
-		firstErr error
-		next     int
-		wg       sync.WaitGroup
-	)
-	for range mergeWorkers {
-		wg.Go(func() {
-			for {
-				mu.Lock()
-				if next >= len(jobs) || firstErr != nil {
-					mu.Unlock()
-					return
-				}
-				j := jobs[next]
-				next++
-				mu.Unlock()
-				err := merge(ctx, j.ids, versionPtr(version), j.score)
-				mu.Lock()
-				switch {
-				case err == nil:
-					st.Merges++
-					st.ContactsMerged += len(j.ids)
-					if st.Merges%1000 == 0 {
-						progress("merging", *st)
-					}
-				case skippable(err):
-				default:
-					firstErr = fmt.Errorf("dedupe: merge cluster: %w", err)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return firstErr
 }
 
 // mergeBulk merges the clusters in chunks of bulkChunk, bulkWorkers chunks at once: clusters
@@ -321,7 +274,7 @@ func skippable(err error) bool {
 }
 
 // noDismissedPairs reports, for each group, whether no pair of it was dismissed by a person,
-// checking mergeWorkers groups at once.
+// checking dismissWorkers groups at once.
 func (e *Engine) noDismissedPairs(ctx context.Context, contacts []contact.MatchContact, groups [][]int32) ([]bool, error) {
 	out := make([]bool, len(groups))
 	var (
@@ -330,7 +283,7 @@ func (e *Engine) noDismissedPairs(ctx context.Context, contacts []contact.MatchC
 		next     int
 		wg       sync.WaitGroup
 	)
-	for range mergeWorkers {
+	for range dismissWorkers {
 		wg.Go(func() {
 			for {
 				mu.Lock()

@@ -60,13 +60,11 @@ func (w *DedupeBatchWorker) Work(ctx context.Context, job *river.Job[contact.Ded
 	return river.RecordOutput(ctx, out)
 }
 
-// DedupeScanWorker runs a full scan. It merges the clusters with BulkMerge, or, when that is
-// nil and Merge is set, with BulkMergeFunc over the engine's store; with neither it only
+// DedupeScanWorker runs a full scan. It merges the clusters with BulkMerge; without one it only
 // proposes reviews.
 type DedupeScanWorker struct {
 	river.WorkerDefaults[contact.DedupeScanArgs]
 	Engine    *dedupe.Engine
-	Merge     dedupe.MergeFunc
 	BulkMerge dedupe.BulkMergeFunc
 }
 
@@ -88,20 +86,9 @@ func (w *DedupeScanWorker) Work(ctx context.Context, job *river.Job[contact.Dedu
 	if _, err := store.UpdateDedupeRun(ctx, runID, "running", nil, map[string]any{}, ""); err != nil {
 		return err
 	}
-	bulk := w.BulkMerge
-	if bulk == nil && w.Merge != nil {
-		bulk = BulkMergeFunc(store)
-	}
-	report := func(stage string, st dedupe.ScanStats) {
+	stats, err := w.Engine.Scan(ctx, w.BulkMerge, func(stage string, st dedupe.ScanStats) {
 		_, _ = store.UpdateDedupeRun(ctx, runID, "running", nil, st, "")
-	}
-	var stats dedupe.ScanStats
-	var err error
-	if bulk != nil {
-		stats, err = w.Engine.ScanBulk(ctx, bulk, report)
-	} else {
-		stats, err = w.Engine.Scan(ctx, nil, report)
-	}
+	})
 	version := &stats.ModelVersion
 	if stats.ModelVersion == 0 {
 		version = nil

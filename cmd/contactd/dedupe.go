@@ -44,7 +44,7 @@ func runDedupe(ctx context.Context, cfg config, args []string, stdout io.Writer)
 	if _, err := store.UpdateDedupeRun(ctx, run.ID, "running", nil, map[string]any{}, ""); err != nil {
 		return err
 	}
-	stats, err := engine.ScanBulk(ctx, worker.BulkMergeFunc(store), func(stage string, st dedupe.ScanStats) {
+	stats, err := engine.Scan(ctx, worker.BulkMergeFunc(store), func(stage string, st dedupe.ScanStats) {
 		fmt.Fprintf(stdout, "%-8s %7.1fs  contacts %d, candidate pairs %d, merges %d, reviews %d\n",
 			stage, time.Since(start).Seconds(), st.Contacts, st.CandidatePairs, st.Merges, st.ReviewsOpened)
 		_, _ = store.UpdateDedupeRun(ctx, run.ID, "running", nil, st, "")
