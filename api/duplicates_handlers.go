@@ -111,16 +111,7 @@ func (s *server) getDuplicate(c *gin.Context) {
 		return
 	}
 	r, err := s.store.GetReview(c.Request.Context(), id)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	rj, err := s.reviewJSON(c, r)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, rj)
+	s.sendReview(c, r, err)
 }
 
 // mergeDuplicate merges an open review's pair, optionally choosing field values
@@ -169,16 +160,19 @@ func (s *server) dismissDuplicate(c *gin.Context) {
 		return
 	}
 	r, err := s.store.DismissReview(c.Request.Context(), id)
-	if err != nil {
-		writeError(c, err)
-		return
+	s.sendReview(c, r, err)
+}
+
+// sendReview answers a review item, or the error that came instead of it.
+func (s *server) sendReview(c *gin.Context, r *contact.Review, err error) {
+	if err == nil {
+		var rj reviewJSON
+		if rj, err = s.reviewJSON(c, r); err == nil {
+			c.JSON(http.StatusOK, rj)
+			return
+		}
 	}
-	rj, err := s.reviewJSON(c, r)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, rj)
+	writeError(c, err)
 }
 
 type runJSON struct {

@@ -8,9 +8,6 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/contact"
-	"github.com/contactd/contactd/internal/dbtest"
-	"github.com/contactd/contactd/worker"
-	"github.com/riverqueue/river"
 )
 
 // TestUploadedImportRunsAsAJob stores a file in chunks (bigger than one chunk), lets the real
@@ -18,21 +15,7 @@ import (
 func TestUploadedImportRunsAsAJob(t *testing.T) {
 	t.Parallel()
 	ctx := contact.WithActor(context.Background(), "test")
-	pool := dbtest.Pool(t)
-	store, err := contact.NewStore(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := worker.NewClient(pool, store, worker.Config{DefaultRegion: "US", MaxWorkers: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	events, cancel := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)
-	defer cancel()
-	if err := client.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+	pool, store, events := startWorkers(t)
 
 	var sb strings.Builder
 	sb.WriteString("First Name,Last Name,E-mail Address,Mobile Phone,Company\n") // Outlook's header

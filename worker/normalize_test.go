@@ -8,6 +8,7 @@ import (
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/dbtest"
 	"github.com/contactd/contactd/worker"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 )
 
@@ -16,21 +17,7 @@ import (
 func TestNormalizeEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := dbtest.Pool(t)
-	store, err := contact.NewStore(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := worker.NewClient(pool, store, worker.Config{DefaultRegion: "US", MaxWorkers: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	completed, cancel := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)
-	defer cancel()
-	if err := client.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+	_, store, completed := startWorkers(t)
 
 	c, err := store.CreateContact(ctx, contact.NewContact{FirstName: "Ada", Email: "ada@EXAMPLE.com", Phone: "(415) 555-0100 ext. 42"})
 	if err != nil {
@@ -71,6 +58,28 @@ func TestNormalizeEndToEnd(t *testing.T) {
 	if byJob != 2 {
 		t.Fatalf("%d normalize audit entries by the job, want 2: %+v", byJob, trail)
 	}
+}
+
+// startWorkers gives the test a fresh database, a store over it and a running River client
+// working every contactd job, with a subscription to jobs ending.
+func startWorkers(t *testing.T) (*pgxpool.Pool, *contact.Store, <-chan *river.Event) {
+	t.Helper()
+	pool := dbtest.Pool(t)
+	store, err := contact.NewStore(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := worker.NewClient(pool, store, worker.Config{DefaultRegion: "US", MaxWorkers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, cancel := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)
+	t.Cleanup(cancel)
+	if err := client.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+	return pool, store, events
 }
 
 func waitForJob(t *testing.T, events <-chan *river.Event, kind string) {
