@@ -128,6 +128,50 @@ func (s *Store) Dismissed(ctx context.Context, p ReviewProposal) (bool, error) {
 	return n > 0, nil
 }
 
+// Dismissals are pairs a person dismissed, each with the two contacts' fingerprints at the
+// time, keyed by the ordered pair.
+type Dismissals map[[2]uuid.UUID][2]string
+
+// Has reports whether a person dismissed the pair and neither contact has changed in a matched
+// field since, as Dismissed does.
+func (d Dismissals) Has(p ReviewProposal) bool {
+	orderPair(&p)
+	f, ok := d[[2]uuid.UUID{p.A, p.B}]
+	return ok && f[0] == p.FingerprintA && f[1] == p.FingerprintB
+}
+
+// Dismissals reads the dismissed pairs that involve one of ids (all of them when ids is nil) in
+// one query, for checks of many pairs at once. Dismissals are made by people, so there are few
+// enough to hold in memory.
+func (s *Store) Dismissals(ctx context.Context, ids []uuid.UUID) (Dismissals, error) {
+	var rows pgx.Rows
+	var err error
+	if ids == nil {
+		rows, err = s.pool.Query(ctx, `SELECT contact_a, contact_b, fingerprint_a, fingerprint_b FROM duplicate_reviews
+			WHERE status = 'dismissed'`)
+	} else {
+		rows, err = s.pool.Query(ctx, `SELECT contact_a, contact_b, fingerprint_a, fingerprint_b FROM duplicate_reviews
+			WHERE status = 'dismissed' AND (contact_a = ANY($1) OR contact_b = ANY($1))`, ids)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("contact: dismissals: %w", err)
+	}
+	defer rows.Close()
+	out := Dismissals{}
+	for rows.Next() {
+		var a, b uuid.UUID
+		var fa, fb string
+		if err := rows.Scan(&a, &b, &fa, &fb); err != nil {
+			return nil, fmt.Errorf("contact: dismissals: %w", err)
+		}
+		out[[2]uuid.UUID{a, b}] = [2]string{fa, fb}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("contact: dismissals: %w", err)
+	}
+	return out, nil
+}
+
 // ReviewCursor is the position after which a page of reviews starts (best first).
 type ReviewCursor struct {
 	Score float64

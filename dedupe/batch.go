@@ -57,6 +57,11 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, merge MergeFun
 	if err != nil {
 		return out, err
 	}
+	dismissals, err := e.Store.Dismissals(ctx, ids)
+	if err != nil {
+		return out, err
+	}
+	dismissed := func(_ context.Context, p contact.ReviewProposal) (bool, error) { return dismissals.Has(p), nil }
 	gone := map[uuid.UUID]bool{}
 	var pending []contact.ReviewProposal
 	for _, id := range ids {
@@ -75,7 +80,7 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, merge MergeFun
 				}
 			}
 		}
-		res, props, err := e.decide(ctx, md, version, self, cands, merge)
+		res, props, err := e.decide(ctx, md, version, self, cands, merge, dismissed)
 		if err != nil {
 			return out, err
 		}

@@ -43,7 +43,7 @@ func (e *Engine) CheckContact(ctx context.Context, id uuid.UUID, merge MergeFunc
 	for _, c := range cands {
 		ps = append(ps, prepare(md, c))
 	}
-	out, proposals, err := e.decide(ctx, md, version, prepare(md, *self), ps, merge)
+	out, proposals, err := e.decide(ctx, md, version, prepare(md, *self), ps, merge, e.Store.Dismissed)
 	if err != nil {
 		return out, err
 	}
@@ -52,9 +52,12 @@ func (e *Engine) CheckContact(ctx context.Context, id uuid.UUID, merge MergeFunc
 	return out, err
 }
 
+// dismissedFunc reports whether a person dismissed a pair (and neither contact changed since).
+type dismissedFunc func(context.Context, contact.ReviewProposal) (bool, error)
+
 // decide scores one contact against its candidates and merges as CheckContact says; it returns
 // the pairs to propose for review, for the caller to write in bulk.
-func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, self prepared, cands []prepared, merge MergeFunc) (Outcome, []contact.ReviewProposal, error) {
+func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, self prepared, cands []prepared, merge MergeFunc, dismissed dismissedFunc) (Outcome, []contact.ReviewProposal, error) {
 	var out Outcome
 	var proposals []contact.ReviewProposal
 	id := self.c.ID
@@ -89,11 +92,11 @@ func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, sel
 	for _, s := range same {
 		prop := contact.ReviewProposal{A: id, B: s.p.c.ID, Score: matcher.Probability(s.w), ModelVersion: versionPtr(version),
 			FingerprintA: selfPrint, FingerprintB: contact.Fingerprint(s.p.c.Contact)}
-		dismissed, err := e.Store.Dismissed(ctx, prop)
+		was, err := dismissed(ctx, prop)
 		if err != nil {
 			return out, nil, err
 		}
-		if dismissed {
+		if was {
 			continue
 		}
 		fits := true

@@ -168,3 +168,60 @@ func TestScanMergesClustersInBulk(t *testing.T) {
 		t.Fatalf("proposal-only scan: %+v %v", st, err)
 	}
 }
+
+// TestDismissedSurePairIsNotMergedByScanOrBatch: a person dismissed a pair the matcher is sure
+// of; neither a full scan nor an import batch's check merges it, until one of the two changes
+// in a matched field.
+func TestDismissedSurePairIsNotMergedByScanOrBatch(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	orig := b.add(t, contact.NewContact{FirstName: "Robert", LastName: "Smithson", Email: "robert.smithson@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
+	dup := b.add(t, contact.NewContact{FirstName: "Bob", LastName: "Smithson", Email: "Robert.Smithson@acme-widgets.com", Phone: "(415) 555-0142", Company: "ACME Widgets"})
+	cs, err := b.store.MatchContacts(b.ctx, []uuid.UUID{orig, dup})
+	if err != nil || len(cs) != 2 {
+		t.Fatal(len(cs), err)
+	}
+	if _, err := b.store.ProposeReviews(b.ctx, []contact.ReviewProposal{{A: cs[0].ID, B: cs[1].ID, Score: 0.999,
+		FingerprintA: contact.Fingerprint(cs[0].Contact), FingerprintB: contact.Fingerprint(cs[1].Contact)}}); err != nil {
+		t.Fatal(err)
+	}
+	reviews, _, err := b.store.ListReviews(b.ctx, "open", nil, 10)
+	if err != nil || len(reviews) != 1 {
+		t.Fatalf("open reviews %d %v", len(reviews), err)
+	}
+	if _, err := b.store.DismissReview(b.ctx, reviews[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	bulk := func(ctx context.Context, reqs []contact.MergeRequest) (map[int]error, error) {
+		_, failed, err := b.store.MergeClusters(ctx, reqs)
+		return failed, err
+	}
+	st, err := b.engine.Scan(b.ctx, bulk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Merges != 0 || st.Dismissed != 1 {
+		t.Fatalf("scan over a dismissed sure pair: %+v", st)
+	}
+	out, err := b.engine.CheckBatch(b.ctx, []uuid.UUID{orig, dup}, b.merge)
+	if err != nil || out.Merges != 0 {
+		t.Fatalf("batch check over a dismissed sure pair: %+v %v", out, err)
+	}
+	if s, _ := b.status(t, dup); s != contact.StatusActive {
+		t.Fatalf("dismissed duplicate is %s", s)
+	}
+	// A change in a matched field makes the pair mergeable again.
+	if _, err := b.store.UpdateContact(b.ctx, dup, contact.Update{Title: contact.Some("CEO"), FirstName: contact.Some("Rob")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.Normalize(b.ctx, dup, "US", func(pgx.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	st, err = b.engine.Scan(b.ctx, bulk, nil)
+	if err != nil || st.Merges != 1 {
+		t.Fatalf("scan after a change: %+v %v", st, err)
+	}
+	if s, into := b.status(t, dup); s != contact.StatusMerged || into == nil || *into != orig {
+		t.Fatalf("duplicate %s into %v after the change", s, into)
+	}
+}

@@ -32,9 +32,6 @@ type ScanStats struct {
 	WriteSeconds   float64 `json:"writeSeconds"`
 }
 
-// dismissWorkers is how many clusters' dismissed pairs are checked at once during a scan.
-const dismissWorkers = 8
-
 // Progress receives a scan's statistics as it goes.
 type Progress func(stage string, stats ScanStats)
 
@@ -49,6 +46,9 @@ const (
 	bulkChunk   = 500
 	bulkWorkers = 3
 )
+
+// progressEvery is how many merges a scan makes between two progress reports.
+const progressEvery = 10000
 
 // Scan scores every candidate pair of the active contacts with the same blocking keys the
 // per-contact check uses, clusters the sure pairs (with the anti-chaining guard), merges the
@@ -255,7 +255,7 @@ func (e *Engine) mergeBulk(ctx context.Context, bulk BulkMergeFunc, jobs []merge
 						firstErr = cmp.Or(firstErr, fmt.Errorf("dedupe: merge cluster: %w", ferr))
 					}
 				}
-				if st.Merges/1000 != before/1000 {
+				if st.Merges/progressEvery != before/progressEvery {
 					progress("merging", *st)
 				}
 				mu.Unlock()
@@ -273,52 +273,32 @@ func skippable(err error) bool {
 	return k == contact.KindInvalid || k == contact.KindConflict
 }
 
-// noDismissedPairs reports, for each group, whether no pair of it was dismissed by a person,
-// checking dismissWorkers groups at once.
+// noDismissedPairs reports, for each group, whether no pair of it was dismissed by a person
+// (with neither contact changed since), reading the dismissals once.
 func (e *Engine) noDismissedPairs(ctx context.Context, contacts []contact.MatchContact, groups [][]int32) ([]bool, error) {
-	out := make([]bool, len(groups))
-	var (
-		mu       sync.Mutex
-		firstErr error
-		next     int
-		wg       sync.WaitGroup
-	)
-	for range dismissWorkers {
-		wg.Go(func() {
-			for {
-				mu.Lock()
-				k := next
-				next++
-				if k >= len(groups) || firstErr != nil {
-					mu.Unlock()
-					return
-				}
-				mu.Unlock()
-				ok, err := e.noDismissedPair(ctx, contacts, groups[k])
-				mu.Lock()
-				out[k], firstErr = ok, cmp.Or(firstErr, err)
-				mu.Unlock()
-			}
-		})
+	dismissed, err := e.Store.Dismissals(ctx, nil)
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	return out, firstErr
-}
-
-// noDismissedPair reports whether no pair of the group was dismissed by a person (with neither
-// contact changed since).
-func (e *Engine) noDismissedPair(ctx context.Context, contacts []contact.MatchContact, g []int32) (bool, error) {
-	for i, ci := range g {
-		for _, cj := range g[i+1:] {
-			a, b := contacts[ci], contacts[cj]
-			d, err := e.Store.Dismissed(ctx, contact.ReviewProposal{A: a.ID, B: b.ID,
-				FingerprintA: contact.Fingerprint(a.Contact), FingerprintB: contact.Fingerprint(b.Contact)})
-			if err != nil || d {
-				return false, err
+	out := make([]bool, len(groups))
+	for k, g := range groups {
+		out[k] = true
+		if len(dismissed) == 0 {
+			continue
+		}
+	pairs:
+		for i, ci := range g {
+			for _, cj := range g[i+1:] {
+				a, b := contacts[ci], contacts[cj]
+				if dismissed.Has(contact.ReviewProposal{A: a.ID, B: b.ID,
+					FingerprintA: contact.Fingerprint(a.Contact), FingerprintB: contact.Fingerprint(b.Contact)}) {
+					out[k] = false
+					break pairs
+				}
 			}
 		}
 	}
-	return true, nil
+	return out, nil
 }
 
 // Train estimates a new model on the active contacts and stores it as the newest version.
