@@ -76,12 +76,17 @@ func (a *audit) queue(b *pgx.Batch) {
 	a.entries = a.entries[:0]
 }
 
-// AuditTrail returns the audit entries about a contact (its own changes and its relationships'),
-// oldest first, at most limit after the entry id after.
+// AuditTrail returns the audit entries about a contact (its own changes and its relationships')
+// and about every contact merged into it, directly or down a chain of merges, oldest first, at
+// most limit after the entry id after. A merge leaves history where it was written; this is
+// where it follows the survivor.
 func (s *Store) AuditTrail(ctx context.Context, contactID uuid.UUID, after int64, limit int) ([]AuditEntry, error) {
 	rows, err := s.pool.Query(ctx, `
+		WITH RECURSIVE folded AS (
+			SELECT $1::uuid AS id
+			UNION SELECT c.id FROM contacts c JOIN folded f ON c.merged_into = f.id)
 		SELECT id, at, actor, action, entity_type, entity_id, contact_id, changes
-		FROM audit_log WHERE contact_id = $1 AND id > $2 ORDER BY id LIMIT $3`, contactID, after, limit)
+		FROM audit_log WHERE contact_id IN (SELECT id FROM folded) AND id > $2 ORDER BY id LIMIT $3`, contactID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("contact: audit trail: %w", err)
 	}

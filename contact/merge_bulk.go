@@ -117,7 +117,7 @@ type bulkMerge struct {
 	rc            *relChanges
 	related       bool
 	alternates    []storedAlternate
-	auditIDs      []byte
+	before        []byte // the snapshot of everything before the merge, without "after" and "changes"
 	mergedLiteral string
 	allLiteral    string
 }
@@ -187,7 +187,7 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []MergeRequest
 	if err := markRelated(ctx, tx, bms, all); err != nil {
 		return nil, nil, err
 	}
-	if err := insertMerges(ctx, tx, bms, actor); err != nil {
+	if err := readSnapshots(ctx, tx, bms); err != nil {
 		return nil, nil, err
 	}
 	if err := updateSurvivors(ctx, tx, bms); err != nil {
@@ -195,14 +195,13 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []MergeRequest
 	}
 	survivorOf := make([]uuid.UUID, 0, len(merged))
 	mergedIDs := make([]uuid.UUID, 0, len(merged))
-	mergeOf := make([]uuid.UUID, 0, len(merged))
 	for _, bm := range bms {
 		for _, id := range bm.m.MergedIDs {
-			mergedIDs, survivorOf, mergeOf = append(mergedIDs, id), append(survivorOf, bm.m.SurvivorID), append(mergeOf, bm.m.ID)
+			mergedIDs, survivorOf = append(mergedIDs, id), append(survivorOf, bm.m.SurvivorID)
 		}
 	}
 	if _, err := tx.Exec(ctx, `UPDATE contacts c SET status = 'merged', merged_into = u.s, version = c.version + 1,
-		updated_at = now() FROM unnest($1::uuid[], $2::uuid[]) AS u(id, s) WHERE c.id = ANY($1) AND c.id = u.id`, mergedIDs, survivorOf); err != nil {
+		updated_at = now() FROM unnest($1::uuid[], $2::uuid[]) AS u(id, s) WHERE c.id = u.id`, mergedIDs, survivorOf); err != nil {
 		return nil, nil, fmt.Errorf("contact: mark merged: %w", err)
 	}
 	if err := moveAlternatesBulk(ctx, tx, bms, merged); err != nil {
@@ -216,42 +215,34 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []MergeRequest
 		}
 		bm.rc.Contacts, bm.rc.Survivor, bm.rc.Merged = bm.all, bm.m.SurvivorID, bm.m.MergedIDs
 	}
-	if err := moveAuditBulk(ctx, tx, bms, mergedIDs, survivorOf, mergeOf); err != nil {
-		return nil, nil, err
-	}
 
 	allMerge := make([]uuid.UUID, 0, len(all))
 	allIDs := make([]uuid.UUID, 0, len(all))
-	mergeIDs := make([]uuid.UUID, len(bms))
-	survivors := make([]uuid.UUID, len(bms))
-	auditIDs := make([]json.RawMessage, len(bms))
-	changes := make([]*relChanges, len(bms))
 	a := &audit{actor: actor}
 	jobs := make([]river.InsertManyParams, len(bms))
 	for n, bm := range bms {
 		for _, id := range bm.all {
 			allIDs, allMerge = append(allIDs, id), append(allMerge, bm.m.ID)
 		}
-		mergeIDs[n], survivors[n], auditIDs[n], changes[n] = bm.m.ID, bm.m.SurvivorID, bm.auditIDs, bm.rc
 		a.addMerge(bm.m, bm.changes)
 		jobs[n] = river.InsertManyParams{Args: NormalizeArgs{ContactID: bm.m.SurvivorID}}
 	}
+	// The merges go in last, once the survivors have their merged values: each snapshot is
+	// written once, whole. The reviews below refer to them.
+	if err := insertMerges(ctx, tx, bms, actor); err != nil {
+		return nil, nil, err
+	}
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE external_refs r SET contact_id = u.s FROM unnest($1::uuid[], $2::uuid[]) AS u(id, s)
-		WHERE r.contact_id = ANY($1) AND r.contact_id = u.id`, mergedIDs, survivorOf)
+		WHERE r.contact_id = u.id`, mergedIDs, survivorOf)
 	b.Queue(`DELETE FROM contact_keys WHERE contact_id = ANY($1)`, merged)
 	b.Queue(`WITH m AS (SELECT * FROM unnest($2::uuid[], $3::uuid[]) AS m(cid, mid))
 		UPDATE duplicate_reviews d SET status = 'merged', merge_id = a.mid, decided_at = now(), decided_by = $1
-		FROM m a, m b WHERE d.status = 'open' AND d.contact_a = ANY($2) AND d.contact_a = a.cid AND d.contact_b = b.cid
+		FROM m a, m b WHERE d.status = 'open' AND d.contact_a = a.cid AND d.contact_b = b.cid
 			AND a.mid = b.mid`,
 		actor, allIDs, allMerge)
 	b.Queue(`UPDATE duplicate_reviews SET status = 'obsolete', decided_at = now(), decided_by = $1
 		WHERE status = 'open' AND (contact_a = ANY($2) OR contact_b = ANY($2))`, actor, merged)
-	b.Queue(`UPDATE merges m SET snapshot = m.snapshot || jsonb_build_object(
-			'after', (SELECT to_jsonb(c) FROM contacts c WHERE c.id = u.s),
-			'auditIds', u.audit, 'changes', u.changes)
-		FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::jsonb[]) AS u(id, s, audit, changes)
-		WHERE m.id = ANY($1) AND m.id = u.id`, mergeIDs, survivors, auditIDs, changes)
 	a.queue(b)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, nil, fmt.Errorf("contact: merge clusters: %w", err)
@@ -314,27 +305,22 @@ func markRelated(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, all []uuid.UU
 	return nil
 }
 
-// insertMerges stores the chunk's merges, each with the snapshot MergeContacts takes. A review
-// between contacts of two merges belongs to the snapshot of the first that merges one of its
-// contacts away: merged one after another, that one would mark it and the later not see it.
-func insertMerges(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, actor string) error {
+// readSnapshots reads, for every merge of the chunk, the snapshot MergeContacts takes before it
+// changes anything. A review between contacts of two merges belongs to the snapshot of the
+// first that merges one of its contacts away: merged one after another, that one would mark it
+// and the later not see it.
+func readSnapshots(ctx context.Context, tx pgx.Tx, bms []*bulkMerge) error {
 	n := len(bms)
-	ids, survivors := make([]uuid.UUID, n), make([]uuid.UUID, n)
 	merged, all := make([]string, n), make([]string, n)
-	versions, scores := make([]*int, n), make([]*float64, n)
-	fieldValues := make([]map[string]uuid.UUID, n)
 	for k, bm := range bms {
-		ids[k], survivors[k], merged[k], all[k] = bm.m.ID, bm.m.SurvivorID, bm.mergedLiteral, bm.allLiteral
-		versions[k], scores[k], fieldValues[k] = bm.m.ModelVersion, bm.m.Score, bm.fieldValues
+		merged[k], all[k] = bm.mergedLiteral, bm.allLiteral
 	}
 	rows, err := tx.Query(ctx, `
 		WITH v AS (
-			SELECT id, survivor_id, merged::uuid[] AS merged, model_version, score, field_values, all_ids::uuid[] AS all_ids, ord
-			FROM unnest($1::uuid[], $2::uuid[], $3::text[], $5::int[], $6::float8[], $7::jsonb[], $8::text[])
-				WITH ORDINALITY AS u(id, survivor_id, merged, model_version, score, field_values, all_ids, ord)),
+			SELECT merged::uuid[] AS merged, all_ids::uuid[] AS all_ids, ord
+			FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(merged, all_ids, ord)),
 		mm AS (SELECT unnest(merged) AS cid, ord FROM v)
-		INSERT INTO merges (id, survivor_id, merged_ids, actor, model_version, score, field_values, snapshot)
-		SELECT v.id, v.survivor_id, v.merged, $4, v.model_version, v.score, v.field_values, jsonb_build_object(
+		SELECT jsonb_build_object(
 			'contacts', (SELECT jsonb_agg(to_jsonb(c) ORDER BY c.id) FROM contacts c WHERE c.id = ANY(v.all_ids)),
 			'contactUsers', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.id), '[]') FROM contact_users r WHERE r.contact_id = ANY(v.all_ids)),
 			'contactAccounts', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.id), '[]') FROM contact_accounts r WHERE r.contact_id = ANY(v.all_ids)),
@@ -344,9 +330,56 @@ func insertMerges(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, actor string
 			'reviews', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.id), '[]') FROM duplicate_reviews r
 				WHERE r.status = 'open' AND (r.contact_a = ANY(v.merged) OR r.contact_b = ANY(v.merged))
 				AND NOT EXISTS (SELECT 1 FROM mm WHERE mm.cid IN (r.contact_a, r.contact_b) AND mm.ord < v.ord)))
-		FROM v ORDER BY v.ord
+		FROM v ORDER BY v.ord`, merged, all)
+	if err != nil {
+		return fmt.Errorf("contact: read merge snapshots: %w", err)
+	}
+	k := 0
+	for rows.Next() {
+		if k >= n {
+			rows.Close()
+			return fmt.Errorf("contact: read merge snapshots: more rows than merges")
+		}
+		if err := rows.Scan(&bms[k].before); err != nil {
+			rows.Close()
+			return fmt.Errorf("contact: read merge snapshots: %w", err)
+		}
+		k++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("contact: read merge snapshots: %w", err)
+	}
+	if k != n {
+		return fmt.Errorf("contact: read merge snapshots: %d rows for %d merges", k, n)
+	}
+	return nil
+}
+
+// insertMerges stores the chunk's merges, each with its snapshot: what readSnapshots read, the
+// survivor as it is now and the relationship changes, as MergeContacts stores it.
+func insertMerges(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, actor string) error {
+	n := len(bms)
+	ids, survivors := make([]uuid.UUID, n), make([]uuid.UUID, n)
+	merged := make([]string, n)
+	versions, scores := make([]*int, n), make([]*float64, n)
+	fieldValues := make([]map[string]uuid.UUID, n)
+	before := make([]json.RawMessage, n)
+	changes := make([]*relChanges, n)
+	for k, bm := range bms {
+		ids[k], survivors[k], merged[k] = bm.m.ID, bm.m.SurvivorID, bm.mergedLiteral
+		versions[k], scores[k], fieldValues[k] = bm.m.ModelVersion, bm.m.Score, bm.fieldValues
+		before[k], changes[k] = bm.before, bm.rc
+	}
+	rows, err := tx.Query(ctx, `
+		INSERT INTO merges (id, survivor_id, merged_ids, actor, model_version, score, field_values, snapshot)
+		SELECT u.id, u.survivor_id, u.merged::uuid[], $4, u.model_version, u.score, u.field_values,
+			u.before || jsonb_build_object('after', to_jsonb(c), 'changes', u.changes)
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $5::int[], $6::float8[], $7::jsonb[], $8::jsonb[], $9::jsonb[])
+			WITH ORDINALITY AS u(id, survivor_id, merged, model_version, score, field_values, before, changes, ord)
+		JOIN contacts c ON c.id = u.survivor_id
+		ORDER BY u.ord
 		RETURNING id, created_at`,
-		ids, survivors, merged, actor, versions, scores, fieldValues, all)
+		ids, survivors, merged, actor, versions, scores, fieldValues, before, changes)
 	if err != nil {
 		return fmt.Errorf("contact: store merges: %w", err)
 	}
@@ -354,6 +387,7 @@ func insertMerges(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, actor string
 	for _, bm := range bms {
 		byID[bm.m.ID] = bm.m
 	}
+	got := 0
 	for rows.Next() {
 		var id uuid.UUID
 		var m Merge
@@ -362,9 +396,13 @@ func insertMerges(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, actor string
 			return fmt.Errorf("contact: store merges: %w", err)
 		}
 		byID[id].CreatedAt = m.CreatedAt
+		got++
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("contact: store merges: %w", err)
+	}
+	if got != n {
+		return fmt.Errorf("contact: store merges: %d stored for %d merges", got, n)
 	}
 	return nil
 }
@@ -391,7 +429,7 @@ func updateSurvivors(ctx context.Context, tx pgx.Tx, bms []*bulkMerge) error {
 		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[],
 			$9::text[], $10::text[], $11::text[], $12::bool[])
 			AS u(id, first_name, last_name, email, phone, title, company, preferences, email_normalized, phone_e164, phone_extension, phone_valid)
-		WHERE c.id = ANY($1) AND c.id = u.id`,
+		WHERE c.id = u.id`,
 		ids, first, last, email, phone, title, company, prefs, emailNorm, e164, ext, valid)
 	if err != nil {
 		return fmt.Errorf("contact: update survivors: %w", err)
@@ -428,41 +466,6 @@ func moveAlternatesBulk(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, merged
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("contact: move alternates: %w", err)
-	}
-	return nil
-}
-
-// moveAuditBulk moves the audit history of every merged contact of the chunk to its survivor
-// and records, per merge, which entries moved from which contact.
-func moveAuditBulk(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, mergedIDs, survivorOf, mergeOf []uuid.UUID) error {
-	rows, err := tx.Query(ctx, `
-		WITH m AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS m(cid, sid, mid)),
-		moved AS (UPDATE audit_log a SET contact_id = m.sid FROM m WHERE a.contact_id = ANY($1) AND a.contact_id = m.cid
-			RETURNING a.id, m.cid, m.mid)
-		SELECT mid, jsonb_object_agg(cid, ids) FROM (
-			SELECT mid, cid, array_agg(id ORDER BY id) AS ids FROM moved GROUP BY mid, cid) x
-		GROUP BY mid`, mergedIDs, survivorOf, mergeOf)
-	if err != nil {
-		return fmt.Errorf("contact: move audit history: %w", err)
-	}
-	got := map[uuid.UUID][]byte{}
-	for rows.Next() {
-		var mid uuid.UUID
-		var ids []byte
-		if err := rows.Scan(&mid, &ids); err != nil {
-			rows.Close()
-			return fmt.Errorf("contact: move audit history: %w", err)
-		}
-		got[mid] = ids
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("contact: move audit history: %w", err)
-	}
-	for _, bm := range bms {
-		bm.auditIDs = got[bm.m.ID]
-		if bm.auditIDs == nil {
-			bm.auditIDs = []byte("{}")
-		}
 	}
 	return nil
 }

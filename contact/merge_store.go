@@ -16,8 +16,10 @@ import (
 
 // MergeContacts merges the request's contacts into one survivor in one transaction: the
 // survivor takes the chosen field values and every email and phone of the others as alternates;
-// relationships (collapsed per account and user, one primary per account), external references
-// and audit history move to it; the others get status merged and point at it. Every contact
+// relationships (collapsed per account and user, one primary per account) and external
+// references move to it; the others get status merged and point at it. Audit history stays
+// where it was written, and the survivor's trail (AuditTrail) takes in the history of every
+// contact merged into it, so an undo has no history to move back. Every contact
 // involved is locked in id order first, so concurrent merges over the same contacts serialize.
 // A full snapshot of the contacts as they were is stored with the merge, for UndoMerge. It
 // returns the merge and the survivor as it now is.
@@ -239,16 +241,6 @@ func (s *Store) mergeTx(ctx context.Context, tx pgx.Tx, req MergeRequest, ids []
 		return nil, err
 	}
 	rc.Contacts, rc.Survivor, rc.Merged = all, survivor.ID, merged
-	var auditIDs []byte
-	err = tx.QueryRow(ctx, `
-		WITH moved AS (SELECT id, contact_id FROM audit_log WHERE contact_id = ANY($2) FOR UPDATE),
-		upd AS (UPDATE audit_log a SET contact_id = $1 FROM moved WHERE a.id = moved.id)
-		SELECT coalesce(jsonb_object_agg(contact_id, ids), '{}') FROM (
-			SELECT contact_id, array_agg(id ORDER BY id) AS ids FROM moved GROUP BY contact_id) x`,
-		survivor.ID, merged).Scan(&auditIDs)
-	if err != nil {
-		return nil, fmt.Errorf("contact: move audit history: %w", err)
-	}
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE external_refs SET contact_id = $1 WHERE contact_id = ANY($2)`, survivor.ID, merged)
 	b.Queue(`DELETE FROM contact_keys WHERE contact_id = ANY($1)`, merged)
@@ -258,8 +250,8 @@ func (s *Store) mergeTx(ctx context.Context, tx pgx.Tx, req MergeRequest, ids []
 		WHERE status = 'open' AND (contact_a = ANY($2) OR contact_b = ANY($2))`, m.Actor, merged)
 	b.Queue(`UPDATE merges SET snapshot = snapshot || jsonb_build_object(
 			'after', (SELECT to_jsonb(c) FROM contacts c WHERE c.id = $2),
-			'auditIds', $3::jsonb, 'changes', $4::jsonb)
-		WHERE id = $1`, m.ID, survivor.ID, auditIDs, rc)
+			'changes', $3::jsonb)
+		WHERE id = $1`, m.ID, survivor.ID, rc)
 	a := newAudit(ctx)
 	a.addMerge(m, changes)
 	a.queue(b)
@@ -579,7 +571,8 @@ func (s *Store) ListMerges(ctx context.Context, before *uuid.UUID, limit int) ([
 }
 
 // UndoMerge reverses a merge: the merged contacts come back as they were (fields, status,
-// relationships, external references, alternates, audit history) and the survivor gets back
+// relationships, external references, alternates; their audit history is theirs again once
+// they no longer point at the survivor) and the survivor gets back
 // the values it had, except those changed since the merge, which stay. It returns the undone
 // merge and a line for each value it could not restore. It fails with KindConflict when the
 // merge is undone already, or when a later merge still holds its contacts (undo that one first).
@@ -623,7 +616,6 @@ type mergeSnapshot struct {
 	} `json:"externalRefs"`
 	Alternates json.RawMessage `json:"alternates"`
 	Keys       json.RawMessage `json:"keys"`
-	AuditIDs   json.RawMessage `json:"auditIds"`
 	Reviews    json.RawMessage `json:"reviews"`
 }
 
@@ -713,9 +705,6 @@ func (s *Store) undoTx(ctx context.Context, tx pgx.Tx, id, survivorID uuid.UUID,
 		}
 	}
 	b := &pgx.Batch{}
-	b.Queue(`UPDATE audit_log a SET contact_id = x.cid
-		FROM (SELECT e.key::uuid AS cid, v::bigint AS id FROM jsonb_each($1::jsonb) e, jsonb_array_elements_text(e.value) v) x
-		WHERE a.id = x.id AND a.contact_id = $2`, snap.AuditIDs, survivorID)
 	b.Queue(`DELETE FROM contact_alternates WHERE merge_id = $1`, id)
 	b.Queue(`INSERT INTO contact_alternates (contact_id, kind, value, normalized, from_contact_id, merge_id, created_at)
 		SELECT contact_id, kind, value, normalized, from_contact_id, merge_id, created_at
