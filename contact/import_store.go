@@ -269,8 +269,19 @@ func (s *Store) FinishImport(ctx context.Context, id uuid.UUID, status ImportSta
 		_, err = tx.Exec(ctx, `DELETE FROM import_chunks WHERE import_id = $1`, id)
 		return err
 	})
+	if err == nil && out.Status == ImportSucceeded && out.Created+out.Updated >= analyzeAfterRows {
+		// A bulk load leaves the planner's statistics describing the tables before it, and the
+		// set-based statements that follow (the batch's dedupe job, a scan's merges) then pick
+		// plans for a table a fraction of its size. Autovacuum would catch up in its own time;
+		// this makes it now. Best effort: the import has succeeded either way.
+		_, _ = s.pool.Exec(ctx, `ANALYZE contacts, external_refs, audit_log, contact_keys, contact_alternates`)
+	}
 	return out, err
 }
+
+// analyzeAfterRows is how many contacts an import creates or changes before it refreshes the
+// planner's statistics when it finishes.
+const analyzeAfterRows = 10000
 
 // ImportBatchResult says what a committed batch did.
 type ImportBatchResult struct {
