@@ -13,16 +13,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/contactd/contactd/api"
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/fakedata"
 	"github.com/contactd/contactd/migrations"
 	"github.com/contactd/contactd/worker"
 	"github.com/google/uuid"
@@ -109,8 +112,8 @@ func run(ctx context.Context, clients int, dur time.Duration, withWorkers bool) 
 	fmt.Printf("POST /api/contacts, %d clients, %s, workers running: %v (API, workers and load generator share this machine's 2 cores)\n", clients, dur, withWorkers)
 	var seq atomic.Int64
 	body := func() []byte {
-		n := seq.Add(1)
-		return fmt.Appendf(nil, `{"firstName":"Load%d","lastName":"Tester","email":"load%d@example.com","phone":"+1 415 555 %04d","title":"Buyer","company":"Acme %d"}`, n, n, n%10000, n%500)
+		p := personN(seq.Add(1))
+		return fmt.Appendf(nil, `{"firstName":%q,"lastName":%q,"email":%q,"phone":%q,"title":"Buyer","company":%q}`, p.first, p.last, p.email, p.phone, p.company)
 	}
 	lat, errs := load(clients, dur, func() error {
 		req, _ := http.NewRequest("POST", base+"/api/contacts", bytes.NewReader(body()))
@@ -137,9 +140,9 @@ func run(ctx context.Context, clients int, dur time.Duration, withWorkers bool) 
 	drain(ctx, pool)
 	lat, errs = load(clients, dur, func() error {
 		n := seq.Add(1)
+		p := personN(n)
 		_, err := pool.Exec(ctx, `INSERT INTO contacts (id, first_name, last_name, email, phone, title, company)
-			VALUES ($1, $2, 'Tester', $3, $4, 'Buyer', $5)`, uuid.Must(uuid.NewV7()), fmt.Sprintf("Load%d", n),
-			fmt.Sprintf("load%d@example.com", n), fmt.Sprintf("+1 415 555 %04d", n%10000), fmt.Sprintf("Acme %d", n%500))
+			VALUES ($1, $2, $3, $4, $5, 'Buyer', $6)`, uuid.Must(uuid.NewV7()), p.first, p.last, p.email, p.phone, p.company)
 		return err
 	})
 	report("pgx  INSERT loop (same rows)", lat, errs, dur)
@@ -148,15 +151,18 @@ func run(ctx context.Context, clients int, dur time.Duration, withWorkers bool) 
 	// the normalized forms are written and then until its duplicate check has completed.
 	drain(ctx, pool)
 	var toNormalized, toSettled, added []time.Duration
-	for i := range 100 {
+	for i := range settleSamples {
 		start := time.Now()
 		// Every fifth contact duplicates an earlier one, so checks also merge.
 		n := seq.Add(1)
-		first, email, phone := fmt.Sprintf("Light%d", i), fmt.Sprintf("light%d@example.com", n), fmt.Sprintf("+1 212 555 %04d", i)
+		p := personN(n)
 		if i%5 == 4 {
-			first, email, phone = fmt.Sprintf("Light%d", i-1), fmt.Sprintf("Light%d@Example.com", n-1), fmt.Sprintf("(212) 555-%04d", i-1)
+			// The previous person again: email in other case, phone written differently.
+			p = personN(n - 1)
+			p.email = strings.ToUpper(p.email[:1]) + p.email[1:]
+			p.phone = "(" + strings.Replace(strings.TrimPrefix(p.phone, "+1 "), " ", ") ", 1)
 		}
-		c, err := store.CreateContact(ctx, contact.NewContact{FirstName: first, LastName: "Settled", Email: email, Phone: phone, AllowDuplicate: true})
+		c, err := store.CreateContact(ctx, contact.NewContact{FirstName: p.first, LastName: p.last, Email: p.email, Phone: p.phone, Company: p.company, AllowDuplicate: true})
 		if err != nil {
 			return err
 		}
@@ -189,7 +195,7 @@ func run(ctx context.Context, clients int, dur time.Duration, withWorkers bool) 
 		slices.Sort(d)
 		fmt.Printf("%-44s p50 %6.1fms  p99 %6.1fms  max %6.1fms\n", name, ms(d[len(d)/2]), ms(d[len(d)*99/100]), ms(d[len(d)-1]))
 	}
-	fmt.Println("light load, 100 creates one at a time (every fifth a duplicate that gets merged):")
+	fmt.Printf("light load, %d creates one at a time (every fifth a duplicate that gets merged):\n", settleSamples)
 	pct("create → normalized", toNormalized)
 	pct("create → settled (duplicate check done)", toSettled)
 	pct("added by the duplicate check", added)
@@ -274,3 +280,25 @@ func (s *durationScanner) Scan(src any) error {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// settleSamples is how many creates the light-load phase times.
+const settleSamples = 200
+
+// person is a generated contact.
+type person struct{ first, last, email, phone, company string }
+
+// personN is the n-th generated person: a realistic name (so that the matcher sees different
+// people as different, as it would in a CRM), an email and phone of their own, and one of 500
+// companies.
+func personN(n int64) person {
+	r := rand.New(rand.NewPCG(uint64(n), 0x5eed))
+	first := fakedata.FirstNames[r.IntN(len(fakedata.FirstNames))]
+	last := fakedata.LastNames[r.IntN(len(fakedata.LastNames))]
+	up := func(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
+	return person{
+		first: up(first), last: up(last),
+		email:   fmt.Sprintf("%s.%s.%d@example.com", first, last, n),
+		phone:   fmt.Sprintf("+1 415 %03d %04d", 200+(n/10000)%700, n%10000),
+		company: fmt.Sprintf("Acme %d", n%500),
+	}
+}
