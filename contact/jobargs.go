@@ -52,6 +52,12 @@ func (ImportArgs) InsertOpts() river.InsertOpts {
 // per-contact jobs.
 const QueueBulk = "bulk"
 
+// QueueDedupe is the queue of per-contact duplicate checks. It is apart from the default queue
+// (normalize jobs) because River sends at most one insert notification per queue per fetch
+// cooldown: a check enqueued by a normalize job a few milliseconds after that job was itself
+// enqueued would otherwise go unannounced and wait for the next poll.
+const QueueDedupe = "dedupe"
+
 // DedupeArgs asks for one contact to be checked for duplicates: merged when the matcher is
 // sure, proposed for review when it is not. The normalize job enqueues it with the contact's
 // new keys.
@@ -67,5 +73,6 @@ func (DedupeArgs) Kind() string { return "dedupe_contact" }
 func (DedupeArgs) InsertOpts() river.InsertOpts {
 	o := NormalizeArgs{}.InsertOpts()
 	o.MaxAttempts = 5
+	o.Queue = QueueDedupe
 	return o
 }

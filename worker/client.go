@@ -20,7 +20,8 @@ type Config struct {
 	ScanEvery time.Duration
 	// DefaultRegion is the phone region for numbers without a country code, such as "US".
 	DefaultRegion string
-	// MaxWorkers is how many jobs run at once in this process.
+	// MaxWorkers is how many jobs of each per-contact queue (normalize, duplicate checks) run at
+	// once in this process.
 	MaxWorkers int
 	Logger     *slog.Logger
 }
@@ -55,10 +56,11 @@ func NewClient(pool *pgxpool.Pool, store *contact.Store, cfg Config) (*river.Cli
 		Logger:       cfg.Logger,
 		Queues: map[string]river.QueueConfig{
 			// Per-contact jobs (normalize, then the duplicate check) run one after the other:
-			// a short fetch cooldown and poll keep create-to-settled in milliseconds (River
-			// debounces insert notifications, so a job enqueued right after another may wait
-			// for the next poll).
-			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond},
+			// a short fetch cooldown and poll keep create-to-settled in milliseconds. River
+			// announces at most one insert per queue per cooldown, so the checks have a queue of
+			// their own (see contact.QueueDedupe).
+			river.QueueDefault:  {MaxWorkers: cfg.MaxWorkers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond},
+			contact.QueueDedupe: {MaxWorkers: cfg.MaxWorkers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond},
 			// Imports are long and use every core while they run: two at a time per process.
 			contact.QueueBulk: {MaxWorkers: 2},
 		},
