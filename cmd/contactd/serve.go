@@ -31,6 +31,7 @@ func connect(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
 		// pool_max_conns in DATABASE_URL overrides it upwards.
 		pc.MaxConns = 20
 	}
+	pc.AfterConnect = contact.AfterConnect
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"github.com/contactd/contactd/contact"
 	"io/fs"
 	"net/url"
 	"os"
@@ -83,7 +84,12 @@ func URL(t testing.TB) string {
 // Pool creates a fresh migrated database for the test and returns a pool on it.
 func Pool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), URL(t))
+	pc, err := pgxpool.ParseConfig(URL(t))
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	pc.AfterConnect = contact.AfterConnect
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {
 		t.Fatalf("dbtest: connect: %v", err)
 	}

@@ -66,6 +66,7 @@ func run(ctx context.Context, clients int, dur time.Duration, withWorkers bool) 
 	}
 	pc.ConnConfig.Database = "contactd_apibench"
 	pc.MaxConns = 40
+	pc.AfterConnect = contact.AfterConnect
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return err
