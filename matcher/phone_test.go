@@ -1,6 +1,8 @@
 package matcher
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -73,5 +75,75 @@ func FuzzNormalizePhone(f *testing.F) {
 func BenchmarkNormalizePhone(b *testing.B) {
 	for b.Loop() {
 		_ = NormalizePhone("(415) 555-2671 ext. 42", "US")
+	}
+}
+
+// samePhoneAsParser fails when the North American shortcut applies to raw and gives another
+// answer than the general parser.
+func samePhoneAsParser(t *testing.T, raw, region string) bool {
+	t.Helper()
+	if _, ok := nanpShape(raw, strings.ToUpper(region)); !ok {
+		return false
+	}
+	fast, slow := NormalizePhone(raw, region), normalizePhoneParsed(strings.TrimSpace(raw), strings.ToUpper(region))
+	if fast != slow {
+		t.Fatalf("NormalizePhone(%q, %q) = %+v; the parser says %+v", raw, region, fast, slow)
+	}
+	return true
+}
+
+// TestNANPShortcutAgreesWithParser compares the shortcut with the general parser on the shapes
+// it takes (real formats, random separators and digits, every North American area-code digit,
+// regions in and out of the plan) and checks that it takes the common formats at all.
+func TestNANPShortcutAgreesWithParser(t *testing.T) {
+	t.Parallel()
+	regions := []string{"US", "us", "CA", "JM", "GB", "DE", "", "ZZ", "PR"}
+	formats := []string{"(%s) %s-%s", "%s-%s-%s", "%s.%s.%s", "%s %s %s", "+1 %s %s %s", "+1 (%s) %s-%s", "+1-%s-%s-%s", "+1%s%s%s", "%s%s%s", "+1.%s.%s.%s"}
+	r := rand.New(rand.NewPCG(1, 2))
+	taken := 0
+	for i := range 60000 {
+		area := fmt.Sprintf("%d%02d", r.IntN(10), r.IntN(100))
+		exch := fmt.Sprintf("%03d", r.IntN(1000))
+		line := fmt.Sprintf("%04d", r.IntN(10000))
+		raw := fmt.Sprintf(formats[i%len(formats)], area, exch, line)
+		if samePhoneAsParser(t, raw, regions[r.IntN(len(regions))]) {
+			taken++
+		}
+		// Random strings over the shortcut's alphabet.
+		b := make([]byte, 10+r.IntN(15))
+		for j := range b {
+			b[j] = "0123456789012345678901234567890123456789 -.()+"[r.IntN(46)]
+		}
+		samePhoneAsParser(t, string(b), regions[r.IntN(len(regions))])
+	}
+	if taken < 20000 {
+		t.Fatalf("the shortcut took only %d of 60000 North American numbers", taken)
+	}
+	for _, raw := range []string{"(415) 555-2671", "+1 646-684-0009", "607.757.9132"} {
+		if !samePhoneAsParser(t, raw, "US") {
+			t.Errorf("the shortcut does not take %q", raw)
+		}
+	}
+}
+
+func FuzzNANPShortcut(f *testing.F) {
+	for _, s := range []string{"(415) 555-2671", "+1 415 555 2671", "4155552671", "+1(415)5552671", "((415)))555--2671", "+1 015 555 2671"} {
+		f.Add(s, "US")
+		f.Add(s, "GB")
+	}
+	f.Fuzz(func(t *testing.T, raw, region string) {
+		samePhoneAsParser(t, raw, region)
+	})
+}
+
+func BenchmarkNormalizePhoneNANP(b *testing.B) {
+	for b.Loop() {
+		_ = NormalizePhone("(415) 555-2671", "US")
+	}
+}
+
+func BenchmarkNormalizePhoneNANPParsed(b *testing.B) {
+	for b.Loop() {
+		_ = normalizePhoneParsed("(415) 555-2671", "US")
 	}
 }
