@@ -110,19 +110,42 @@ func alternatesOf(ctx context.Context, q interface {
 	return out, rows.Err()
 }
 
-// RekeyTx recomputes and writes a contact's blocking keys inside tx (an active contact keeps
-// keys; any other has none). Merges call it for the survivor.
-func RekeyTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
-	c, err := scanContact(tx.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1`, id))
+// rekeyTx recomputes and writes the blocking keys of the contacts inside tx (an active contact
+// keeps keys; any other has none), from their rows and alternates as tx sees them. Merges call it
+// for their survivors, whose alternates they change.
+func rekeyTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = ANY($1)`, ids)
 	if err != nil {
-		return fmt.Errorf("contact: rekey %s: %w", id, err)
+		return fmt.Errorf("contact: rekey: %w", err)
 	}
-	if c.Status != StatusActive {
-		return writeKeys(ctx, tx, id, nil)
+	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return scanContact(r) })
+	if err != nil {
+		return fmt.Errorf("contact: rekey: %w", err)
 	}
-	alts, err := alternatesOf(ctx, tx, []uuid.UUID{id})
+	alts, err := alternatesOf(ctx, tx, ids)
 	if err != nil {
 		return err
 	}
-	return writeKeys(ctx, tx, id, BlockingKeys(c, alts[id]))
+	var keys []string
+	var owners []uuid.UUID
+	for _, c := range cs {
+		if c.Status != StatusActive {
+			continue
+		}
+		for _, k := range BlockingKeys(c, alts[c.ID]) {
+			keys, owners = append(keys, k), append(owners, c.ID)
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM contact_keys WHERE contact_id = ANY($1)`, ids)
+	if len(keys) > 0 {
+		b.Queue(`INSERT INTO contact_keys (key, contact_id) SELECT * FROM unnest($1::text[], $2::uuid[]) ON CONFLICT DO NOTHING`, keys, owners)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("contact: rekey: %w", err)
+	}
+	return nil
 }

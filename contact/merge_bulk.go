@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 )
 
 // mergeChunk is how many clusters MergeClusters merges in one transaction.
@@ -22,8 +21,9 @@ const mergeChunk = 500
 //
 // Each merge is the one MergeContacts would make for its request, merging the requests one after
 // another in order: the same merges row and snapshot (UndoMerge undoes it alike), survivor values,
-// alternates, relationships, external references, audit entries and history, keys, reviews and
-// normalize job. A request that shares a contact with an earlier one starts a new chunk, so that
+// alternates, relationships, external references, audit entries, keys and reviews. It enqueues
+// no duplicate check of the survivors, as MergeContacts does: a full scan, its caller, has scored
+// every pair already, and a million-contact scan would leave ~200,000 checks behind. A request that shares a contact with an earlier one starts a new chunk, so that
 // it sees the earlier merge as MergeContacts would.
 func (s *Store) MergeClusters(ctx context.Context, reqs []MergeRequest) (merged []*Merge, failed map[int]error, err error) {
 	failed = map[int]error{}
@@ -219,13 +219,13 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []MergeRequest
 	allMerge := make([]uuid.UUID, 0, len(all))
 	allIDs := make([]uuid.UUID, 0, len(all))
 	a := &audit{actor: actor}
-	jobs := make([]river.InsertManyParams, len(bms))
+	survivors := make([]uuid.UUID, len(bms))
 	for n, bm := range bms {
 		for _, id := range bm.all {
 			allIDs, allMerge = append(allIDs, id), append(allMerge, bm.m.ID)
 		}
 		a.addMerge(bm.m, bm.changes)
-		jobs[n] = river.InsertManyParams{Args: NormalizeArgs{ContactID: bm.m.SurvivorID}}
+		survivors[n] = bm.m.SurvivorID
 	}
 	// The merges go in last, once the survivors have their merged values: each snapshot is
 	// written once, whole. The reviews below refer to them.
@@ -247,9 +247,9 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []MergeRequest
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, nil, fmt.Errorf("contact: merge clusters: %w", err)
 	}
-	// The normalize jobs rewrite the survivors' blocking keys (their alternates changed).
-	if _, err := s.jobs.InsertManyFastTx(ctx, tx, jobs); err != nil {
-		return nil, nil, fmt.Errorf("contact: enqueue normalize: %w", err)
+	// The survivors' alternates changed: their blocking keys now.
+	if err := rekeyTx(ctx, tx, survivors); err != nil {
+		return nil, nil, err
 	}
 	out := make([]*Merge, len(bms))
 	for n, bm := range bms {

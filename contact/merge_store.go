@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -258,9 +259,13 @@ func (s *Store) mergeTx(ctx context.Context, tx pgx.Tx, req MergeRequest, ids []
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("contact: merge: %w", err)
 	}
-	// The normalize job rewrites the survivor's blocking keys (its alternates changed).
-	if _, err := s.jobs.InsertTx(ctx, tx, NormalizeArgs{ContactID: survivor.ID}, nil); err != nil {
-		return nil, fmt.Errorf("contact: enqueue normalize: %w", err)
+	// The survivor's alternates changed: its blocking keys now, and a duplicate check of the
+	// merged person, who may match contacts none of the parts matched alone.
+	if err := rekeyTx(ctx, tx, []uuid.UUID{survivor.ID}); err != nil {
+		return nil, err
+	}
+	if _, err := s.jobs.InsertTx(ctx, tx, DedupeArgs{ContactID: survivor.ID}, nil); err != nil {
+		return nil, fmt.Errorf("contact: enqueue duplicate check: %w", err)
 	}
 	return m, nil
 }
@@ -627,7 +632,8 @@ func (s *Store) undoTx(ctx context.Context, tx pgx.Tx, id, survivorID uuid.UUID,
 	}
 	var undoneAt *time.Time
 	var snap mergeSnapshot
-	err = tx.QueryRow(ctx, `SELECT undone_at, snapshot FROM merges WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&undoneAt, &snap)
+	var score *float64
+	err = tx.QueryRow(ctx, `SELECT undone_at, snapshot, score FROM merges WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&undoneAt, &snap, &score)
 	if err != nil {
 		return nil, fmt.Errorf("contact: lock merge %s: %w", id, err)
 	}
@@ -710,9 +716,6 @@ func (s *Store) undoTx(ctx context.Context, tx pgx.Tx, id, survivorID uuid.UUID,
 		SELECT contact_id, kind, value, normalized, from_contact_id, merge_id, created_at
 		FROM jsonb_populate_recordset(null::contact_alternates, $1) WHERE contact_id = ANY($2)
 		ON CONFLICT DO NOTHING`, snap.Alternates, mergedIDs)
-	b.Queue(`INSERT INTO contact_keys (key, contact_id)
-		SELECT key, contact_id FROM jsonb_populate_recordset(null::contact_keys, $1) WHERE contact_id = ANY($2)
-		ON CONFLICT DO NOTHING`, snap.Keys, mergedIDs)
 	b.Queue(`UPDATE duplicate_reviews d SET status = 'open', merge_id = NULL, decided_at = NULL, decided_by = NULL
 		FROM jsonb_populate_recordset(null::duplicate_reviews, $1) r
 		WHERE d.id = r.id AND ((d.status = 'merged' AND d.merge_id = $2) OR d.status = 'obsolete')`, snap.Reviews, id)
@@ -721,14 +724,26 @@ func (s *Store) undoTx(ctx context.Context, tx pgx.Tx, id, survivorID uuid.UUID,
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("contact: undo merge %s: %w", id, err)
 	}
-	// The normalize job rewrites every restored contact's blocking keys.
+	// Undoing says the contacts are different people: without a record of that, their duplicate
+	// checks would merge them straight back. Each pair is dismissed as a person dismisses a
+	// review item, so it comes back only when one of the two changes in a matched field.
+	if err := dismissPairsTx(ctx, tx, all, cmp.Or(score, &undoneScore), a.actor); err != nil {
+		return nil, err
+	}
+	// Keys as the contacts now are, and a duplicate check of each against everyone else.
+	if err := rekeyTx(ctx, tx, all); err != nil {
+		return nil, err
+	}
 	for _, cid := range all {
-		if _, err := s.jobs.InsertTx(ctx, tx, NormalizeArgs{ContactID: cid}, nil); err != nil {
-			return nil, fmt.Errorf("contact: enqueue normalize: %w", err)
+		if _, err := s.jobs.InsertTx(ctx, tx, DedupeArgs{ContactID: cid}, nil); err != nil {
+			return nil, fmt.Errorf("contact: enqueue duplicate check: %w", err)
 		}
 	}
 	return report, nil
 }
+
+// undoneScore is the score recorded for the pairs of an undone merge that had none (a person's).
+var undoneScore = 1.0
 
 // checkUndoable fails with KindConflict unless the merge's contacts are still as it left them:
 // the survivor active and each merged contact merged into it by this merge alone.

@@ -238,12 +238,12 @@ func newRelFixture(t *testing.T, b bundle) relFixture {
 		if _, err := b.pool.Exec(b.ctx, `INSERT INTO external_refs (source, external_id, contact_id) VALUES ('crm', $1, $2)`, fmt.Sprint("row", i), id); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.pool.Exec(b.ctx, `INSERT INTO contact_keys (key, contact_id) VALUES ($1, $2)`, fmt.Sprint("k", i), id); err != nil {
-			t.Fatal(err)
-		}
 	}
 	// B already carries an alternate from an earlier life.
 	if _, err := b.pool.Exec(b.ctx, `INSERT INTO contact_alternates (contact_id, kind, value, normalized) VALUES ($1, 'email', 'old@b.example', 'old@b.example')`, f.ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.RekeyContacts(b.ctx, f.ids); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -172,6 +172,44 @@ func (s *Store) Dismissals(ctx context.Context, ids []uuid.UUID) (Dismissals, er
 	return out, nil
 }
 
+// dismissPairsTx records every pair of the contacts as dismissed by actor, with the contacts'
+// fingerprints as tx sees them now, whatever review the pair had.
+func dismissPairsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, score *float64, actor string) error {
+	rows, err := tx.Query(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = ANY($1)`, ids)
+	if err != nil {
+		return fmt.Errorf("contact: dismiss pairs: %w", err)
+	}
+	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return scanContact(r) })
+	if err != nil {
+		return fmt.Errorf("contact: dismiss pairs: %w", err)
+	}
+	var rid, as, bs []uuid.UUID
+	var fas, fbs []string
+	for i, a := range cs {
+		for _, b := range cs[i+1:] {
+			p := ReviewProposal{A: a.ID, B: b.ID, FingerprintA: Fingerprint(a), FingerprintB: Fingerprint(b)}
+			orderPair(&p)
+			rid, as, bs = append(rid, uuid.Must(uuid.NewV7())), append(as, p.A), append(bs, p.B)
+			fas, fbs = append(fas, p.FingerprintA), append(fbs, p.FingerprintB)
+		}
+	}
+	if len(as) == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO duplicate_reviews (id, contact_a, contact_b, score, explanation, fingerprint_a, fingerprint_b, status, decided_at, decided_by)
+		SELECT u.id, u.a, u.b, $6, '{}', u.fa, u.fb, 'dismissed', now(), $7
+		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS u(id, a, b, fa, fb)
+		ON CONFLICT (contact_a, contact_b) DO UPDATE SET status = 'dismissed', merge_id = NULL,
+			fingerprint_a = EXCLUDED.fingerprint_a, fingerprint_b = EXCLUDED.fingerprint_b,
+			decided_at = now(), decided_by = EXCLUDED.decided_by`,
+		rid, as, bs, fas, fbs, *score, actor)
+	if err != nil {
+		return fmt.Errorf("contact: dismiss pairs: %w", err)
+	}
+	return nil
+}
+
 // ReviewCursor is the position after which a page of reviews starts (best first).
 type ReviewCursor struct {
 	Score float64

@@ -225,3 +225,43 @@ func TestDismissedSurePairIsNotMergedByScanOrBatch(t *testing.T) {
 		t.Fatalf("duplicate %s into %v after the change", s, into)
 	}
 }
+
+// TestUndoneMergeIsNotMergedAgain: after a person undoes an automatic merge, the contacts'
+// duplicate checks (which the undo enqueues) leave them apart; they are merged again only
+// after one of them changes in a matched field.
+func TestUndoneMergeIsNotMergedAgain(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	orig := b.add(t, contact.NewContact{FirstName: "Robert", LastName: "Smithson", Email: "robert.smithson@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
+	dup := b.add(t, contact.NewContact{FirstName: "Bob", LastName: "Smithson", Email: "Robert.Smithson@acme-widgets.com", Phone: "(415) 555-0142", Company: "ACME Widgets"})
+	out, err := b.engine.CheckContact(b.ctx, dup, b.merge)
+	if err != nil || len(out.Merged) != 2 {
+		t.Fatalf("first check: %+v %v", out, err)
+	}
+	merges, _, err := b.store.ListMerges(b.ctx, nil, 10)
+	if err != nil || len(merges) != 1 {
+		t.Fatalf("merges %d %v", len(merges), err)
+	}
+	if _, _, err := b.store.UndoMerge(b.ctx, merges[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []uuid.UUID{orig, dup} {
+		out, err := b.engine.CheckContact(b.ctx, id, b.merge)
+		if err != nil || len(out.Merged) > 0 {
+			t.Fatalf("check of %s after the undo: %+v %v", id, out, err)
+		}
+	}
+	if n, _ := b.store.CountReviews(b.ctx, "open"); n != 0 {
+		t.Errorf("%d open reviews after the undo, want none (the pair is dismissed)", n)
+	}
+	if _, err := b.store.UpdateContact(b.ctx, dup, contact.Update{Title: contact.Some("CEO")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.Normalize(b.ctx, dup, "US", func(pgx.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	out, err = b.engine.CheckContact(b.ctx, dup, b.merge)
+	if err != nil || len(out.Merged) != 2 {
+		t.Fatalf("check after a change: %+v %v", out, err)
+	}
+}
