@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/google/uuid"
@@ -17,9 +18,12 @@ type BatchOutcome struct {
 
 // CheckBatch checks many contacts (an import batch's) as CheckContact checks one, with a few
 // queries for the whole batch instead of a few per contact: the batch's keys, every contact
-// holding one of them, then scoring in memory. A contact merged by an earlier check of the
-// batch is not checked or proposed again.
-func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, merge MergeFunc) (BatchOutcome, error) {
+// holding one of them, then scoring in memory. A contact grouped for a merge by an earlier
+// check of the batch is not checked or proposed again, so the groups are disjoint, and they
+// are merged together at the end with bulk (a nil bulk only proposes). As with a scan, the
+// survivors get no further check of their own: every contact of the batch was compared with
+// all its candidates.
+func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMergeFunc) (BatchOutcome, error) {
 	var out BatchOutcome
 	md, version, err := e.Model(ctx)
 	if err != nil {
@@ -64,6 +68,7 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, merge MergeFun
 	dismissed := func(_ context.Context, p contact.ReviewProposal) (bool, error) { return dismissals.Has(p), nil }
 	gone := map[uuid.UUID]bool{}
 	var pending []contact.ReviewProposal
+	var reqs []contact.MergeRequest
 	for _, id := range ids {
 		self, ok := byID[id]
 		if !ok || gone[id] {
@@ -80,7 +85,7 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, merge MergeFun
 				}
 			}
 		}
-		res, props, err := e.decide(ctx, md, version, self, cands, merge, dismissed)
+		res, score, props, err := e.decide(ctx, md, version, self, cands, bulk != nil, dismissed)
 		if err != nil {
 			return out, err
 		}
@@ -94,15 +99,28 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, merge MergeFun
 			pending = pending[:0]
 		}
 		if len(res.Merged) > 0 {
-			out.Merges++
+			reqs = append(reqs, contact.MergeRequest{ContactIDs: res.Merged, ModelVersion: versionPtr(version), Score: &score})
 			for _, m := range res.Merged {
-				gone[m] = true // merged away, or the survivor whose record changed: checked again on its own
+				gone[m] = true
 			}
 		}
 	}
 	n, err := e.Store.ProposeReviews(ctx, pending)
 	out.Reviews += n
-	return out, err
+	if err != nil || len(reqs) == 0 {
+		return out, err
+	}
+	failed, err := bulk(ctx, reqs)
+	if err != nil {
+		return out, fmt.Errorf("dedupe: merge the batch's groups: %w", err)
+	}
+	for i, ferr := range failed {
+		if !skippable(ferr) {
+			return out, fmt.Errorf("dedupe: merge %v: %w", reqs[i].ContactIDs, ferr)
+		}
+	}
+	out.Merges = len(reqs) - len(failed)
+	return out, nil
 }
 
 // reviewFlush is how many review proposals are written together.

@@ -43,9 +43,14 @@ func (e *Engine) CheckContact(ctx context.Context, id uuid.UUID, merge MergeFunc
 	for _, c := range cands {
 		ps = append(ps, prepare(md, c))
 	}
-	out, proposals, err := e.decide(ctx, md, version, prepare(md, *self), ps, merge, e.Store.Dismissed)
+	out, score, proposals, err := e.decide(ctx, md, version, prepare(md, *self), ps, merge != nil, e.Store.Dismissed)
 	if err != nil {
 		return out, err
+	}
+	if len(out.Merged) > 0 {
+		if err := merge(ctx, out.Merged, versionPtr(version), score); err != nil {
+			return out, fmt.Errorf("dedupe: merge %v: %w", out.Merged, err)
+		}
 	}
 	out.Capped = capped
 	out.Reviews, err = e.Store.ProposeReviews(ctx, proposals)
@@ -55,11 +60,11 @@ func (e *Engine) CheckContact(ctx context.Context, id uuid.UUID, merge MergeFunc
 // dismissedFunc reports whether a person dismissed a pair (and neither contact changed since).
 type dismissedFunc func(context.Context, contact.ReviewProposal) (bool, error)
 
-// decide scores one contact against its candidates and merges as CheckContact says; it returns
-// the pairs to propose for review, for the caller to write in bulk.
-func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, self prepared, cands []prepared, merge MergeFunc, dismissed dismissedFunc) (Outcome, []contact.ReviewProposal, error) {
-	var out Outcome
-	var proposals []contact.ReviewProposal
+// decide scores one contact against its candidates as CheckContact says. It returns, in
+// out.Merged, the group to merge (the contact first) when merging, with its score (the weakest
+// sure pair's probability), and the pairs to propose for review; the caller merges and writes
+// the proposals, so that a batch can do both in bulk.
+func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, self prepared, cands []prepared, merging bool, dismissed dismissedFunc) (out Outcome, score float64, proposals []contact.ReviewProposal, err error) {
 	id := self.c.ID
 	selfPrint := contact.Fingerprint(self.c.Contact)
 	_, _, conflict := md.Thresholds()
@@ -94,7 +99,7 @@ func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, sel
 			FingerprintA: selfPrint, FingerprintB: contact.Fingerprint(s.p.c.Contact)}
 		was, err := dismissed(ctx, prop)
 		if err != nil {
-			return out, nil, err
+			return out, 0, nil, err
 		}
 		if was {
 			continue
@@ -106,7 +111,7 @@ func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, sel
 				break
 			}
 		}
-		if !fits || merge == nil {
+		if !fits || !merging {
 			possible = append(possible, s)
 			continue
 		}
@@ -118,10 +123,7 @@ func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, sel
 		for i, g := range group {
 			ids[i] = g.c.ID
 		}
-		if err := merge(ctx, ids, versionPtr(version), matcher.Probability(minScore)); err != nil {
-			return out, nil, fmt.Errorf("dedupe: merge %v: %w", ids, err)
-		}
-		out.Merged = ids
+		out.Merged, score = ids, matcher.Probability(minScore)
 	}
 	for _, s := range possible {
 		proposals = append(proposals, contact.ReviewProposal{
@@ -129,5 +131,5 @@ func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, sel
 			ModelVersion: versionPtr(version), FingerprintA: selfPrint, FingerprintB: contact.Fingerprint(s.p.c.Contact),
 		})
 	}
-	return out, proposals, nil
+	return out, score, proposals, nil
 }

@@ -203,7 +203,7 @@ func TestDismissedSurePairIsNotMergedByScanOrBatch(t *testing.T) {
 	if st.Merges != 0 || st.Dismissed != 1 {
 		t.Fatalf("scan over a dismissed sure pair: %+v", st)
 	}
-	out, err := b.engine.CheckBatch(b.ctx, []uuid.UUID{orig, dup}, b.merge)
+	out, err := b.engine.CheckBatch(b.ctx, []uuid.UUID{orig, dup}, bulk)
 	if err != nil || out.Merges != 0 {
 		t.Fatalf("batch check over a dismissed sure pair: %+v %v", out, err)
 	}
@@ -263,5 +263,44 @@ func TestUndoneMergeIsNotMergedAgain(t *testing.T) {
 	out, err = b.engine.CheckContact(b.ctx, dup, b.merge)
 	if err != nil || len(out.Merged) != 2 {
 		t.Fatalf("check after a change: %+v %v", out, err)
+	}
+}
+
+// TestCheckBatchMergesGroupsInBulk: an import batch's check merges each sure group once, through
+// the bulk merge, leaves a different person alone and enqueues no check of the survivors.
+func TestCheckBatchMergesGroupsInBulk(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	orig := b.add(t, contact.NewContact{FirstName: "Robert", LastName: "Smithson", Email: "robert.smithson@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
+	dup := b.add(t, contact.NewContact{FirstName: "Bob", LastName: "Smithson", Email: "Robert.Smithson@acme-widgets.com", Phone: "(415) 555-0142", Company: "ACME Widgets"})
+	dup2 := b.add(t, contact.NewContact{FirstName: "Rob", LastName: "Smithson", Email: "robert.smithson@acme-widgets.com", Company: "Acme Widgets"})
+	other := b.add(t, contact.NewContact{FirstName: "Maria", LastName: "Gonzalez", Email: "maria.gonzalez@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
+	calls := 0
+	bulk := func(ctx context.Context, reqs []contact.MergeRequest) (map[int]error, error) {
+		calls++
+		_, failed, err := b.store.MergeClusters(ctx, reqs)
+		return failed, err
+	}
+	if _, err := b.pool.Exec(b.ctx, `DELETE FROM river_job`); err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.engine.CheckBatch(b.ctx, []uuid.UUID{dup, dup2, other, orig}, bulk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Merges != 1 || calls != 1 {
+		t.Fatalf("outcome %+v after %d bulk calls", out, calls)
+	}
+	for _, id := range []uuid.UUID{dup, dup2} {
+		if s, into := b.status(t, id); s != contact.StatusMerged || into == nil || *into != orig {
+			t.Errorf("%s: %s into %v, want merged into the oldest", id, s, into)
+		}
+	}
+	if s, _ := b.status(t, other); s != contact.StatusActive {
+		t.Errorf("a different person was merged")
+	}
+	var jobs int
+	if err := b.pool.QueryRow(b.ctx, `SELECT count(*) FROM river_job`).Scan(&jobs); err != nil || jobs != 0 {
+		t.Errorf("%d jobs enqueued by the batch's merges (%v), want none", jobs, err)
 	}
 }

@@ -34,7 +34,7 @@ func NewWorkers(store *contact.Store, cfg Config) *river.Workers {
 	engine := &dedupe.Engine{Store: store}
 	merge := MergeFunc(store)
 	river.AddWorker(workers, &DedupeWorker{Engine: engine, Merge: merge})
-	river.AddWorker(workers, &DedupeBatchWorker{Engine: engine, Merge: merge})
+	river.AddWorker(workers, &DedupeBatchWorker{Engine: engine, BulkMerge: BulkMergeFunc(store)})
 	river.AddWorker(workers, &DedupeScanWorker{Engine: engine, BulkMerge: BulkMergeFunc(store)})
 	river.AddWorker(workers, &TrainWorker{Engine: engine})
 	return workers

@@ -31,8 +31,8 @@ func (w *DedupeWorker) Work(ctx context.Context, job *river.Job[contact.DedupeAr
 // DedupeBatchWorker keys and checks the contacts an import batch wrote.
 type DedupeBatchWorker struct {
 	river.WorkerDefaults[contact.DedupeBatchArgs]
-	Engine *dedupe.Engine
-	Merge  dedupe.MergeFunc
+	Engine    *dedupe.Engine
+	BulkMerge dedupe.BulkMergeFunc
 }
 
 // Timeout lets a batch take as long as it needs.
@@ -53,7 +53,7 @@ func (w *DedupeBatchWorker) Work(ctx context.Context, job *river.Job[contact.Ded
 	if err := w.Engine.Store.RekeyContacts(ctx, ids); err != nil {
 		return err
 	}
-	out, err := w.Engine.CheckBatch(ctx, ids, w.Merge)
+	out, err := w.Engine.CheckBatch(ctx, ids, w.BulkMerge)
 	if err != nil {
 		return fmt.Errorf("dedupe batch: %w", err)
 	}
