@@ -437,7 +437,8 @@ func updateSurvivors(ctx context.Context, tx pgx.Tx, bms []*bulkMerge) error {
 	return nil
 }
 
-// moveAlternatesBulk does what moveAlternates does, for every merge of the chunk at once.
+// moveAlternatesBulk moves the alternates of every merge of the chunk at once, as mergeTx
+// moves one merge's.
 func moveAlternatesBulk(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, merged []uuid.UUID) error {
 	alts, err := readAlternates(ctx, tx, merged)
 	if err != nil {
@@ -458,12 +459,7 @@ func moveAlternatesBulk(ctx context.Context, tx pgx.Tx, bms []*bulkMerge, merged
 		rows.add(bm.m.ID, bm.after, bm.contacts, bm.alternates)
 	}
 	b := &pgx.Batch{}
-	b.Queue(`DELETE FROM contact_alternates WHERE contact_id = ANY($1)`, merged)
-	if len(rows.values) > 0 {
-		b.Queue(`INSERT INTO contact_alternates (contact_id, kind, value, normalized, from_contact_id, merge_id)
-			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::uuid[])
-			ON CONFLICT DO NOTHING`, rows.contactIDs, rows.kinds, rows.values, rows.normalized, rows.from, rows.mergeIDs)
-	}
+	rows.queue(b, merged)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("contact: move alternates: %w", err)
 	}

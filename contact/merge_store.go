@@ -230,21 +230,36 @@ func (s *Store) mergeTx(ctx context.Context, tx pgx.Tx, req MergeRequest, ids []
 	if err != nil {
 		return nil, fmt.Errorf("contact: update survivor %s: %w", survivor.ID, err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE contacts SET status = 'merged', merged_into = $1, version = version + 1,
-		updated_at = now() WHERE id = ANY($2)`, survivor.ID, merged); err != nil {
-		return nil, fmt.Errorf("contact: mark merged: %w", err)
-	}
-	if err := moveAlternates(ctx, tx, m.ID, after, contacts, merged); err != nil {
+	// The survivor's alternates and blocking keys after the merge, computed here from what is
+	// read once, and written with the rest in one round trip.
+	stored, err := readAlternates(ctx, tx, all)
+	if err != nil {
 		return nil, err
 	}
+	var own, fromMerged []storedAlternate
+	for _, a := range stored {
+		if a.ContactID == survivor.ID {
+			own = append(own, a)
+		} else {
+			fromMerged = append(fromMerged, a)
+		}
+	}
+	var alts alternateRows
+	alts.add(m.ID, after, contacts, fromMerged)
 	rc, err := moveRelationships(ctx, tx, survivor.ID, all)
 	if err != nil {
 		return nil, err
 	}
 	rc.Contacts, rc.Survivor, rc.Merged = all, survivor.ID, merged
 	b := &pgx.Batch{}
+	b.Queue(`UPDATE contacts SET status = 'merged', merged_into = $1, version = version + 1,
+		updated_at = now() WHERE id = ANY($2)`, survivor.ID, merged)
+	alts.queue(b, merged)
 	b.Queue(`UPDATE external_refs SET contact_id = $1 WHERE contact_id = ANY($2)`, survivor.ID, merged)
-	b.Queue(`DELETE FROM contact_keys WHERE contact_id = ANY($1)`, merged)
+	b.Queue(`DELETE FROM contact_keys WHERE contact_id = ANY($1)`, all)
+	if keys := BlockingKeys(after, alts.withOwn(own)); len(keys) > 0 {
+		b.Queue(`INSERT INTO contact_keys (key, contact_id) SELECT k, $1 FROM unnest($2::text[]) AS k ON CONFLICT DO NOTHING`, survivor.ID, keys)
+	}
 	b.Queue(`UPDATE duplicate_reviews SET status = 'merged', merge_id = $1, decided_at = now(), decided_by = $2
 		WHERE status = 'open' AND contact_a = ANY($3) AND contact_b = ANY($3)`, m.ID, m.Actor, all)
 	b.Queue(`UPDATE duplicate_reviews SET status = 'obsolete', decided_at = now(), decided_by = $1
@@ -259,11 +274,8 @@ func (s *Store) mergeTx(ctx context.Context, tx pgx.Tx, req MergeRequest, ids []
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("contact: merge: %w", err)
 	}
-	// The survivor's alternates changed: its blocking keys now, and a duplicate check of the
-	// merged person, who may match contacts none of the parts matched alone.
-	if err := rekeyTx(ctx, tx, []uuid.UUID{survivor.ID}); err != nil {
-		return nil, err
-	}
+	// A duplicate check of the merged person, who may match contacts none of the parts matched
+	// alone.
 	if _, err := s.jobs.InsertTx(ctx, tx, DedupeArgs{ContactID: survivor.ID}, nil); err != nil {
 		return nil, fmt.Errorf("contact: enqueue duplicate check: %w", err)
 	}
@@ -288,28 +300,6 @@ func (a *audit) addMerge(m *Merge, changes map[string]Change) {
 
 func compareUUID(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) }
 
-// moveAlternates attaches to the survivor every email and phone of the merge's contacts that it
-// does not carry itself (and the merged contacts' own alternates), tagged with the merge.
-func moveAlternates(ctx context.Context, tx pgx.Tx, mergeID uuid.UUID, survivor *Contact, contacts map[uuid.UUID]*Contact, merged []uuid.UUID) error {
-	alts, err := readAlternates(ctx, tx, merged)
-	if err != nil {
-		return err
-	}
-	var rows alternateRows
-	rows.add(mergeID, survivor, contacts, alts)
-	b := &pgx.Batch{}
-	b.Queue(`DELETE FROM contact_alternates WHERE contact_id = ANY($1)`, merged)
-	if len(rows.values) > 0 {
-		b.Queue(`INSERT INTO contact_alternates (contact_id, kind, value, normalized, from_contact_id, merge_id)
-			SELECT $1, k, v, n, f, $2 FROM unnest($3::text[], $4::text[], $5::text[], $6::uuid[]) AS u(k, v, n, f)
-			ON CONFLICT DO NOTHING`, survivor.ID, mergeID, rows.kinds, rows.values, rows.normalized, rows.from)
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("contact: move alternates: %w", err)
-	}
-	return nil
-}
-
 // storedAlternate is a row of contact_alternates as a merge reads it.
 type storedAlternate struct {
 	ContactID  uuid.UUID
@@ -331,6 +321,30 @@ func readAlternates(ctx context.Context, tx pgx.Tx, contactIDs []uuid.UUID) ([]s
 		return nil, fmt.Errorf("contact: read alternates: %w", err)
 	}
 	return alts, nil
+}
+
+// queue queues the writes that move the alternates: the merged contacts' go, the rows are
+// attached to their survivors.
+func (r *alternateRows) queue(b *pgx.Batch, merged []uuid.UUID) {
+	b.Queue(`DELETE FROM contact_alternates WHERE contact_id = ANY($1)`, merged)
+	if len(r.values) > 0 {
+		b.Queue(`INSERT INTO contact_alternates (contact_id, kind, value, normalized, from_contact_id, merge_id)
+			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::uuid[])
+			ON CONFLICT DO NOTHING`, r.contactIDs, r.kinds, r.values, r.normalized, r.from, r.mergeIDs)
+	}
+}
+
+// withOwn returns the alternates one survivor carries after its merge: its own (own) and the
+// rows attached to it.
+func (r *alternateRows) withOwn(own []storedAlternate) []Alternate {
+	out := make([]Alternate, 0, len(own)+len(r.values))
+	for _, a := range own {
+		out = append(out, Alternate{Kind: a.Kind, Value: a.Value, Normalized: a.Normalized})
+	}
+	for i := range r.values {
+		out = append(out, Alternate{Kind: r.kinds[i], Value: r.values[i], Normalized: r.normalized[i]})
+	}
+	return out
 }
 
 // alternateRows are the alternates merges attach to their survivors, as columns.
