@@ -18,6 +18,7 @@ type bundle struct {
 	store  *contact.Store
 	engine *dedupe.Engine
 	merge  dedupe.MergeFunc
+	bulk   dedupe.BulkMergeFunc
 }
 
 func setup(t *testing.T) bundle {
@@ -31,7 +32,19 @@ func setup(t *testing.T) bundle {
 		_, _, err := store.MergeContacts(ctx, contact.MergeRequest{ContactIDs: ids, ModelVersion: mv, Score: &score})
 		return err
 	}
-	return bundle{ctx: contact.WithActor(context.Background(), "test"), pool: pool, store: store, engine: &dedupe.Engine{Store: store}, merge: merge}
+	bulk := func(ctx context.Context, reqs []contact.MergeRequest) (map[int]error, error) {
+		_, failed, err := store.MergeClusters(ctx, reqs)
+		return failed, err
+	}
+	return bundle{ctx: contact.WithActor(context.Background(), "test"), pool: pool, store: store, engine: &dedupe.Engine{Store: store}, merge: merge, bulk: bulk}
+}
+
+// addSmithsons adds two records of one person that the matcher is sure of, the older first.
+func (b bundle) addSmithsons(t *testing.T) (orig, dup uuid.UUID) {
+	t.Helper()
+	orig = b.add(t, contact.NewContact{FirstName: "Robert", LastName: "Smithson", Email: "robert.smithson@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
+	dup = b.add(t, contact.NewContact{FirstName: "Bob", LastName: "Smithson", Email: "Robert.Smithson@acme-widgets.com", Phone: "(415) 555-0142", Company: "ACME Widgets"})
+	return orig, dup
 }
 
 // add creates a contact and normalizes it (writing its keys), as the normalize job does.
@@ -142,13 +155,9 @@ func ptr(s string) *string { return &s }
 func TestScanMergesClustersInBulk(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	orig := b.add(t, contact.NewContact{FirstName: "Robert", LastName: "Smithson", Email: "robert.smithson@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
-	dup := b.add(t, contact.NewContact{FirstName: "Bob", LastName: "Smithson", Email: "Robert.Smithson@acme-widgets.com", Phone: "(415) 555-0142", Company: "ACME Widgets"})
+	orig, dup := b.addSmithsons(t)
 	other := b.add(t, contact.NewContact{FirstName: "Maria", LastName: "Gonzalez", Email: "maria.gonzalez@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
-	bulk := func(ctx context.Context, reqs []contact.MergeRequest) (map[int]error, error) {
-		_, failed, err := b.store.MergeClusters(ctx, reqs)
-		return failed, err
-	}
+	bulk := b.bulk
 	st, err := b.engine.Scan(b.ctx, bulk, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -175,8 +184,7 @@ func TestScanMergesClustersInBulk(t *testing.T) {
 func TestDismissedSurePairIsNotMergedByScanOrBatch(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	orig := b.add(t, contact.NewContact{FirstName: "Robert", LastName: "Smithson", Email: "robert.smithson@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
-	dup := b.add(t, contact.NewContact{FirstName: "Bob", LastName: "Smithson", Email: "Robert.Smithson@acme-widgets.com", Phone: "(415) 555-0142", Company: "ACME Widgets"})
+	orig, dup := b.addSmithsons(t)
 	cs, err := b.store.MatchContacts(b.ctx, []uuid.UUID{orig, dup})
 	if err != nil || len(cs) != 2 {
 		t.Fatal(len(cs), err)
@@ -192,10 +200,7 @@ func TestDismissedSurePairIsNotMergedByScanOrBatch(t *testing.T) {
 	if _, err := b.store.DismissReview(b.ctx, reviews[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	bulk := func(ctx context.Context, reqs []contact.MergeRequest) (map[int]error, error) {
-		_, failed, err := b.store.MergeClusters(ctx, reqs)
-		return failed, err
-	}
+	bulk := b.bulk
 	st, err := b.engine.Scan(b.ctx, bulk, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -232,8 +237,7 @@ func TestDismissedSurePairIsNotMergedByScanOrBatch(t *testing.T) {
 func TestUndoneMergeIsNotMergedAgain(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	orig := b.add(t, contact.NewContact{FirstName: "Robert", LastName: "Smithson", Email: "robert.smithson@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
-	dup := b.add(t, contact.NewContact{FirstName: "Bob", LastName: "Smithson", Email: "Robert.Smithson@acme-widgets.com", Phone: "(415) 555-0142", Company: "ACME Widgets"})
+	orig, dup := b.addSmithsons(t)
 	out, err := b.engine.CheckContact(b.ctx, dup, b.merge)
 	if err != nil || len(out.Merged) != 2 {
 		t.Fatalf("first check: %+v %v", out, err)
@@ -271,8 +275,7 @@ func TestUndoneMergeIsNotMergedAgain(t *testing.T) {
 func TestCheckBatchMergesGroupsInBulk(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	orig := b.add(t, contact.NewContact{FirstName: "Robert", LastName: "Smithson", Email: "robert.smithson@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
-	dup := b.add(t, contact.NewContact{FirstName: "Bob", LastName: "Smithson", Email: "Robert.Smithson@acme-widgets.com", Phone: "(415) 555-0142", Company: "ACME Widgets"})
+	orig, dup := b.addSmithsons(t)
 	dup2 := b.add(t, contact.NewContact{FirstName: "Rob", LastName: "Smithson", Email: "robert.smithson@acme-widgets.com", Company: "Acme Widgets"})
 	other := b.add(t, contact.NewContact{FirstName: "Maria", LastName: "Gonzalez", Email: "maria.gonzalez@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
 	calls := 0
