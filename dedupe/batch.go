@@ -61,7 +61,7 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMerge
 	if err != nil {
 		return out, err
 	}
-	dismissals, err := e.Store.Dismissals(ctx, ids)
+	dismissals, err := e.Store.Dismissals(ctx, allIDs)
 	if err != nil {
 		return out, err
 	}

@@ -104,9 +104,20 @@ func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, sel
 		if was {
 			continue
 		}
+		// It must not clearly differ from any member already in the group, nor have been
+		// dismissed (or split by an undo) with one.
 		fits := true
 		for _, g := range group[1:] {
 			if w, _, _ := best(md, g, s.p); w < conflict {
+				fits = false
+				break
+			}
+			was, err := dismissed(ctx, contact.ReviewProposal{A: g.c.ID, B: s.p.c.ID,
+				FingerprintA: contact.Fingerprint(g.c.Contact), FingerprintB: contact.Fingerprint(s.p.c.Contact)})
+			if err != nil {
+				return out, 0, nil, err
+			}
+			if was {
 				fits = false
 				break
 			}
