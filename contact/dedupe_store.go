@@ -114,6 +114,20 @@ func (s *Store) RekeyContacts(ctx context.Context, ids []uuid.UUID) error {
 	})
 }
 
+// EnqueueChecks enqueues a duplicate check (dedupe_contact) of each contact, outside any
+// transaction: for work a bulk check left to per-contact checks. A contact with a check waiting
+// already gets no second one.
+func (s *Store) EnqueueChecks(ctx context.Context, ids []uuid.UUID) error {
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: DedupeArgs{ContactID: id}}
+	}
+	if _, err := s.jobs.InsertMany(ctx, params); err != nil {
+		return fmt.Errorf("contact: enqueue duplicate checks: %w", err)
+	}
+	return nil
+}
+
 // SaveModel stores a trained matcher model as the newest version.
 func (s *Store) SaveModel(ctx context.Context, model json.RawMessage, stats any) (int, error) {
 	var version int

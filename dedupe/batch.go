@@ -3,6 +3,8 @@ package dedupe
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/google/uuid"
@@ -14,6 +16,7 @@ type BatchOutcome struct {
 	Merges   int `json:"merges"`
 	Reviews  int `json:"reviews"`
 	Capped   int `json:"blocksCapped"`
+	Rechecks int `json:"rechecksQueued"` // contacts left to a check of their own (see CheckBatch)
 }
 
 // CheckBatch checks many contacts (an import batch's) as CheckContact checks one, with a few
@@ -69,6 +72,8 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMerge
 	gone := map[uuid.UUID]bool{}
 	var pending []contact.ReviewProposal
 	var reqs []contact.MergeRequest
+	reqOf := map[uuid.UUID]int{} // a grouped contact → its request
+	var missed []uuid.UUID       // contacts that had a grouped contact among their candidates
 	for _, id := range ids {
 		self, ok := byID[id]
 		if !ok || gone[id] {
@@ -77,13 +82,21 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMerge
 		out.Contacts++
 		seen := map[uuid.UUID]bool{id: true}
 		var cands []prepared
+		skipped := false
 		for _, k := range keysOf[id] {
 			for _, o := range groups[k] {
-				if p, ok := byID[o]; ok && !seen[o] && !gone[o] {
+				if p, ok := byID[o]; ok && !seen[o] {
 					seen[o] = true
+					if gone[o] {
+						skipped = true
+						continue
+					}
 					cands = append(cands, p)
 				}
 			}
+		}
+		if skipped {
+			missed = append(missed, id)
 		}
 		res, score, props, err := e.decide(ctx, md, version, self, cands, bulk != nil, dismissed)
 		if err != nil {
@@ -102,6 +115,7 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMerge
 			reqs = append(reqs, contact.MergeRequest{ContactIDs: res.Merged, ModelVersion: versionPtr(version), Score: &score})
 			for _, m := range res.Merged {
 				gone[m] = true
+				reqOf[m] = len(reqs) - 1
 			}
 		}
 	}
@@ -114,13 +128,36 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMerge
 	if err != nil {
 		return out, fmt.Errorf("dedupe: merge the batch's groups: %w", err)
 	}
+	// What this pass could not decide gets a check of its own, against the merged state: a
+	// contact that had a grouped contact among its candidates (it may belong with the merged
+	// person), and the contacts of a group whose merge failed because one of them changed or
+	// was merged meanwhile. A check of a contact merged away does nothing; its survivor, in the
+	// same group, is checked too.
+	recheck := map[uuid.UUID]bool{}
+	addGroup := func(i int) {
+		for _, m := range reqs[i].ContactIDs {
+			recheck[m] = true
+		}
+	}
 	for i, ferr := range failed {
 		if !skippable(ferr) {
 			return out, fmt.Errorf("dedupe: merge %v: %w", reqs[i].ContactIDs, ferr)
 		}
+		addGroup(i)
+	}
+	for _, id := range missed {
+		if i, ok := reqOf[id]; ok {
+			addGroup(i)
+		} else {
+			recheck[id] = true
+		}
 	}
 	out.Merges = len(reqs) - len(failed)
-	return out, nil
+	out.Rechecks = len(recheck)
+	if len(recheck) > 0 {
+		err = e.Store.EnqueueChecks(ctx, slices.Collect(maps.Keys(recheck)))
+	}
+	return out, err
 }
 
 // reviewFlush is how many review proposals are written together.
