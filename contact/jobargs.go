@@ -60,7 +60,8 @@ const QueueDedupe = "dedupe"
 
 // DedupeArgs asks for one contact to be checked for duplicates: merged when the matcher is
 // sure, proposed for review when it is not. The normalize job enqueues it with the contact's
-// new keys.
+// new keys, a merge for its survivor, an undo for each contact, and a batch check for what it
+// left to checks of their own.
 type DedupeArgs struct {
 	ContactID uuid.UUID `json:"contact_id" river:"unique"`
 }
@@ -68,8 +69,9 @@ type DedupeArgs struct {
 // Kind is the job's stable kind name.
 func (DedupeArgs) Kind() string { return "dedupe_contact" }
 
-// InsertOpts makes the job unique per contact while it waits (not while it runs: a change
-// during a check gets a check of its own).
+// InsertOpts makes the job unique per contact while it waits or runs (River requires running
+// among the unique states), on its own queue. A check that merges its own contact as the
+// survivor therefore gets no second check of the merged person.
 func (DedupeArgs) InsertOpts() river.InsertOpts {
 	o := NormalizeArgs{}.InsertOpts()
 	o.MaxAttempts = 5

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 )
 
 // mergeChunk is how many clusters MergeClusters merges in one transaction.
@@ -22,8 +23,10 @@ const mergeChunk = 500
 // Each merge is the one MergeContacts would make for its request, merging the requests one after
 // another in order: the same merges row and snapshot (UndoMerge undoes it alike), survivor values,
 // alternates, relationships, external references, audit entries, keys and reviews. It enqueues
-// no duplicate check of the survivors, as MergeContacts does: a full scan, its caller, has scored
-// every pair already, and a million-contact scan would leave ~200,000 checks behind. A request that shares a contact with an earlier one starts a new chunk, so that
+// no duplicate check of the survivors, as MergeContacts does: its callers (a full scan, an
+// import batch's check) have weighed every pair already or re-check what they could not, and a
+// million-contact scan would leave ~200,000 checks behind. (A chunk whose transaction fails is
+// merged one by one with mergeTx, which does enqueue them.) A request that shares a contact with an earlier one starts a new chunk, so that
 // it sees the earlier merge as MergeContacts would.
 func (s *Store) MergeClusters(ctx context.Context, reqs []MergeRequest) (merged []*Merge, failed map[int]error, err error) {
 	failed = map[int]error{}
@@ -250,6 +253,17 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []MergeRequest
 	// The survivors' alternates changed: their blocking keys now.
 	if err := rekeyTx(ctx, tx, survivors); err != nil {
 		return nil, nil, err
+	}
+	var normalize []river.InsertManyParams
+	for _, bm := range bms {
+		if needsNormalize(bm.after) {
+			normalize = append(normalize, river.InsertManyParams{Args: NormalizeArgs{ContactID: bm.m.SurvivorID}})
+		}
+	}
+	if len(normalize) > 0 {
+		if _, err := s.jobs.InsertManyFastTx(ctx, tx, normalize); err != nil {
+			return nil, nil, fmt.Errorf("contact: enqueue normalize: %w", err)
+		}
 	}
 	out := make([]*Merge, len(bms))
 	for n, bm := range bms {

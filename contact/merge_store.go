@@ -274,6 +274,13 @@ func (s *Store) mergeTx(ctx context.Context, tx pgx.Tx, req MergeRequest, ids []
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("contact: merge: %w", err)
 	}
+	// The survivor took a phone its contact had not normalized yet (a merge right after a
+	// create): the normalize job gives it its forms (and a check).
+	if needsNormalize(after) {
+		if _, err := s.jobs.InsertTx(ctx, tx, NormalizeArgs{ContactID: survivor.ID}, nil); err != nil {
+			return nil, fmt.Errorf("contact: enqueue normalize: %w", err)
+		}
+	}
 	// A duplicate check of the merged person, who may match contacts none of the parts matched
 	// alone.
 	if _, err := s.jobs.InsertTx(ctx, tx, DedupeArgs{ContactID: survivor.ID}, nil); err != nil {
@@ -635,7 +642,11 @@ type mergeSnapshot struct {
 	} `json:"externalRefs"`
 	Alternates json.RawMessage `json:"alternates"`
 	Keys       json.RawMessage `json:"keys"`
-	Reviews    json.RawMessage `json:"reviews"`
+	// AuditIDs are the audit entries the merge moved to the survivor, by the contact they came
+	// from. Merges no longer move history (AuditTrail follows merges), but ones made before
+	// that did, and their undo moves it back.
+	AuditIDs json.RawMessage `json:"auditIds"`
+	Reviews  json.RawMessage `json:"reviews"`
 }
 
 func (s *Store) undoTx(ctx context.Context, tx pgx.Tx, id, survivorID uuid.UUID, mergedIDs []uuid.UUID) ([]string, error) {
@@ -725,6 +736,11 @@ func (s *Store) undoTx(ctx context.Context, tx pgx.Tx, id, survivorID uuid.UUID,
 		}
 	}
 	b := &pgx.Batch{}
+	if len(snap.AuditIDs) > 0 {
+		b.Queue(`UPDATE audit_log a SET contact_id = x.cid
+			FROM (SELECT e.key::uuid AS cid, v::bigint AS id FROM jsonb_each($1::jsonb) e, jsonb_array_elements_text(e.value) v) x
+			WHERE a.id = x.id AND a.contact_id = $2`, snap.AuditIDs, survivorID)
+	}
 	b.Queue(`DELETE FROM contact_alternates WHERE merge_id = $1`, id)
 	b.Queue(`INSERT INTO contact_alternates (contact_id, kind, value, normalized, from_contact_id, merge_id, created_at)
 		SELECT contact_id, kind, value, normalized, from_contact_id, merge_id, created_at
@@ -755,6 +771,11 @@ func (s *Store) undoTx(ctx context.Context, tx pgx.Tx, id, survivorID uuid.UUID,
 	}
 	return report, nil
 }
+
+// needsNormalize reports whether a survivor's phone lacks its normalized forms, which a merge
+// cannot compute (it takes the phone's forms from the contact it came from; only the normalize
+// job knows the default region).
+func needsNormalize(c *Contact) bool { return c.Phone != nil && c.Normalized.Phone == nil }
 
 // undoneScore is the score recorded for the pairs of an undone merge that had none (a person's).
 var undoneScore = 1.0

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/matcher"
 	"github.com/google/uuid"
 )
 
@@ -73,7 +74,7 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMerge
 	var pending []contact.ReviewProposal
 	var reqs []contact.MergeRequest
 	reqOf := map[uuid.UUID]int{} // a grouped contact → its request
-	var missed []uuid.UUID       // contacts that had a grouped contact among their candidates
+	var missed []uuid.UUID       // contacts sure of a contact grouped before them
 	for _, id := range ids {
 		self, ok := byID[id]
 		if !ok || gone[id] {
@@ -81,22 +82,26 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMerge
 		}
 		out.Contacts++
 		seen := map[uuid.UUID]bool{id: true}
-		var cands []prepared
-		skipped := false
+		var cands, grouped []prepared
 		for _, k := range keysOf[id] {
 			for _, o := range groups[k] {
 				if p, ok := byID[o]; ok && !seen[o] {
 					seen[o] = true
 					if gone[o] {
-						skipped = true
+						grouped = append(grouped, p)
 						continue
 					}
 					cands = append(cands, p)
 				}
 			}
 		}
-		if skipped {
-			missed = append(missed, id)
+		// A contact the model is sure of that is already in a group: this pass cannot add the
+		// contact to it, a check after the merge can.
+		for _, g := range grouped {
+			if w, _, _ := best(md, self, g); md.Decide(w) == matcher.Same {
+				missed = append(missed, id)
+				break
+			}
 		}
 		res, score, props, err := e.decide(ctx, md, version, self, cands, bulk != nil, dismissed)
 		if err != nil {
@@ -129,7 +134,7 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMerge
 		return out, fmt.Errorf("dedupe: merge the batch's groups: %w", err)
 	}
 	// What this pass could not decide gets a check of its own, against the merged state: a
-	// contact that had a grouped contact among its candidates (it may belong with the merged
+	// contact the model is sure of a contact grouped before it (it may belong with the merged
 	// person), and the contacts of a group whose merge failed because one of them changed or
 	// was merged meanwhile. A check of a contact merged away does nothing; its survivor, in the
 	// same group, is checked too.

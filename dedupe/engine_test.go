@@ -315,12 +315,11 @@ func TestCheckBatchMergesGroupsInBulk(t *testing.T) {
 	if s, _ := b.status(t, other); s != contact.StatusActive {
 		t.Errorf("a different person was merged")
 	}
-	// Maria shares the group's phone: her check saw grouped contacts it could not weigh, so she
-	// gets a check of her own against the merged person, and nobody else does.
-	rows, _ := b.pool.Query(b.ctx, `SELECT (args->>'contact_id')::uuid FROM river_job WHERE kind = 'dedupe_contact'`)
-	queued, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil || out.Rechecks != 1 || len(queued) != 1 || queued[0] != other {
-		t.Fatalf("rechecks %d, queued %v (%v), want one, of %s", out.Rechecks, queued, err, other)
+	// Maria shares the group's phone but the model is not sure of her with anyone in it: nothing
+	// is left to a check of its own.
+	var jobs int
+	if err := b.pool.QueryRow(b.ctx, `SELECT count(*) FROM river_job`).Scan(&jobs); err != nil || jobs != 0 || out.Rechecks != 0 {
+		t.Errorf("%d jobs enqueued, %d rechecks (%v), want none", jobs, out.Rechecks, err)
 	}
 }
 

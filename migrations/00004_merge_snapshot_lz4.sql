@@ -14,4 +14,12 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
-ALTER TABLE merges ALTER COLUMN snapshot SET COMPRESSION default;
+-- +goose StatementBegin
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression') THEN
+        ALTER TABLE merges ALTER COLUMN snapshot SET COMPRESSION default;
+    END IF;
+END
+$$;
+-- +goose StatementEnd
