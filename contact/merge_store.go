@@ -25,16 +25,7 @@ import (
 // A full snapshot of the contacts as they were is stored with the merge, for UndoMerge. It
 // returns the merge and the survivor as it now is.
 func (s *Store) MergeContacts(ctx context.Context, req MergeRequest) (*Merge, *Contact, error) {
-	ids, err := req.validate()
-	if err != nil {
-		return nil, nil, err
-	}
-	var m *Merge
-	err = s.retryTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		m, err = s.mergeTx(ctx, tx, req, ids)
-		return err
-	})
+	m, err := s.Merge(ctx, req)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -43,6 +34,25 @@ func (s *Store) MergeContacts(ctx context.Context, req MergeRequest) (*Merge, *C
 		return nil, nil, err
 	}
 	return m, survivor, nil
+}
+
+// Merge makes the merge MergeContacts makes and returns it without reading the survivor back:
+// for the duplicate checks, which merge on the way to the next contact.
+func (s *Store) Merge(ctx context.Context, req MergeRequest) (*Merge, error) {
+	ids, err := req.validate()
+	if err != nil {
+		return nil, err
+	}
+	var m *Merge
+	err = s.retryTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		m, err = s.mergeTx(ctx, tx, req, ids)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // retryTx runs fn in a transaction, again (a few times) when PostgreSQL aborts it for a

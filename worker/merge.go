@@ -12,7 +12,7 @@ import (
 // lossless, reversible merge, recording the model version and score that proposed it.
 func MergeFunc(store *contact.Store) dedupe.MergeFunc {
 	return func(ctx context.Context, ids []uuid.UUID, modelVersion *int, score float64) error {
-		_, _, err := store.MergeContacts(ctx, contact.MergeRequest{ContactIDs: ids, ModelVersion: modelVersion, Score: &score})
+		_, err := store.Merge(ctx, contact.MergeRequest{ContactIDs: ids, ModelVersion: modelVersion, Score: &score})
 		return err
 	}
 }
