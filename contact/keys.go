@@ -110,20 +110,30 @@ func alternatesOf(ctx context.Context, q interface {
 	return out, rows.Err()
 }
 
-// rekeyTx recomputes and writes the blocking keys of the contacts inside tx (an active contact
-// keeps keys; any other has none), from their rows and alternates as tx sees them. Merges call it
-// for their survivors, whose alternates they change.
-func rekeyTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
-	if len(ids) == 0 {
-		return nil
-	}
+// readContactsTx reads the contacts as tx sees them.
+func readContactsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) ([]*Contact, error) {
 	rows, err := tx.Query(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = ANY($1)`, ids)
 	if err != nil {
-		return fmt.Errorf("contact: rekey: %w", err)
+		return nil, fmt.Errorf("contact: read contacts: %w", err)
 	}
 	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return scanContact(r) })
 	if err != nil {
-		return fmt.Errorf("contact: rekey: %w", err)
+		return nil, fmt.Errorf("contact: read contacts: %w", err)
+	}
+	return cs, nil
+}
+
+// rekeyTx recomputes and writes the blocking keys of the contacts inside tx (an active contact
+// keeps keys; any other has none), from their rows (read with readContactsTx, after every
+// change to them) and their alternates as tx sees them. Merges call it for their survivors,
+// whose alternates they change, and undos for every contact they restore.
+func rekeyTx(ctx context.Context, tx pgx.Tx, cs []*Contact) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
 	}
 	alts, err := alternatesOf(ctx, tx, ids)
 	if err != nil {

@@ -251,7 +251,11 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []MergeRequest
 		return nil, nil, fmt.Errorf("contact: merge clusters: %w", err)
 	}
 	// The survivors' alternates changed: their blocking keys now.
-	if err := rekeyTx(ctx, tx, survivors); err != nil {
+	survivorRows, err := readContactsTx(ctx, tx, survivors)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := rekeyTx(ctx, tx, survivorRows); err != nil {
 		return nil, nil, err
 	}
 	var normalize []river.InsertManyParams

@@ -767,11 +767,15 @@ func (s *Store) undoTx(ctx context.Context, tx pgx.Tx, id, survivorID uuid.UUID,
 	// Undoing says the contacts are different people: without a record of that, their duplicate
 	// checks would merge them straight back. Each pair is dismissed as a person dismisses a
 	// review item, so it comes back only when one of the two changes in a matched field.
-	if err := dismissPairsTx(ctx, tx, all, cmp.Or(score, &undoneScore), a.actor); err != nil {
+	restored, err := readContactsTx(ctx, tx, all)
+	if err != nil {
+		return nil, err
+	}
+	if err := dismissPairsTx(ctx, tx, restored, cmp.Or(score, &undoneScore), a.actor); err != nil {
 		return nil, err
 	}
 	// Keys as the contacts now are, and a duplicate check of each against everyone else.
-	if err := rekeyTx(ctx, tx, all); err != nil {
+	if err := rekeyTx(ctx, tx, restored); err != nil {
 		return nil, err
 	}
 	for _, cid := range all {

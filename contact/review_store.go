@@ -173,16 +173,8 @@ func (s *Store) Dismissals(ctx context.Context, ids []uuid.UUID) (Dismissals, er
 }
 
 // dismissPairsTx records every pair of the contacts as dismissed by actor, with the contacts'
-// fingerprints as tx sees them now, whatever review the pair had.
-func dismissPairsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, score *float64, actor string) error {
-	rows, err := tx.Query(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = ANY($1)`, ids)
-	if err != nil {
-		return fmt.Errorf("contact: dismiss pairs: %w", err)
-	}
-	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return scanContact(r) })
-	if err != nil {
-		return fmt.Errorf("contact: dismiss pairs: %w", err)
-	}
+// fingerprints as they are now (cs read with readContactsTx), whatever review the pair had.
+func dismissPairsTx(ctx context.Context, tx pgx.Tx, cs []*Contact, score *float64, actor string) error {
 	var rid, as, bs []uuid.UUID
 	var fas, fbs []string
 	for i, a := range cs {
@@ -196,7 +188,7 @@ func dismissPairsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, score *floa
 	if len(as) == 0 {
 		return nil
 	}
-	_, err = tx.Exec(ctx, `
+	_, err := tx.Exec(ctx, `
 		INSERT INTO duplicate_reviews (id, contact_a, contact_b, score, explanation, fingerprint_a, fingerprint_b, status, decided_at, decided_by)
 		SELECT u.id, u.a, u.b, $6, '{}', u.fa, u.fb, 'dismissed', now(), $7
 		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS u(id, a, b, fa, fb)
