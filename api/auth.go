@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/contactd/contactd/auth"
 	"github.com/contactd/contactd/contact"
 	"github.com/gin-gonic/gin"
 )
@@ -22,7 +23,7 @@ func (s *server) authenticate(c *gin.Context) {
 		writeProblem(c, http.StatusUnauthorized, "send an API key as Authorization: Bearer <token>")
 		return
 	}
-	key, err := s.keys.authenticate(c.Request.Context(), s.store, strings.TrimSpace(token))
+	key, err := s.keys.authenticate(c.Request.Context(), s.app.Auth, strings.TrimSpace(token))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -34,10 +35,10 @@ func (s *server) authenticate(c *gin.Context) {
 }
 
 // require answers 403 unless the request's key carries scope.
-func require(scope contact.Scope) gin.HandlerFunc {
+func require(scope auth.Scope) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		key, _ := c.Get(apiKeyKey)
-		if k, ok := key.(*contact.APIKey); !ok || !k.Allows(scope) {
+		if k, ok := key.(*auth.APIKey); !ok || !k.Allows(scope) {
 			writeProblem(c, http.StatusForbidden, "this API key lacks the "+string(scope)+" scope")
 			return
 		}
@@ -56,11 +57,11 @@ type keyCache struct {
 }
 
 type cachedKey struct {
-	key     *contact.APIKey
+	key     *auth.APIKey
 	expires time.Time
 }
 
-func (k *keyCache) authenticate(ctx context.Context, store *contact.Store, token string) (*contact.APIKey, error) {
+func (k *keyCache) authenticate(ctx context.Context, store *auth.Store, token string) (*auth.APIKey, error) {
 	h := sha256.Sum256([]byte(token))
 	now := time.Now()
 	k.mu.Lock()

@@ -130,7 +130,7 @@ func (s *server) createContact(c *gin.Context) {
 		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", problemField{"dedupe", "must be check"})
 		return
 	}
-	created, err := s.store.CreateContact(c.Request.Context(), in)
+	created, err := s.app.Contacts.CreateContact(c.Request.Context(), in)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -145,7 +145,7 @@ func (s *server) getContact(c *gin.Context) {
 	if !ok {
 		return
 	}
-	got, err := s.store.GetContact(c.Request.Context(), id)
+	got, err := s.app.Contacts.GetContact(c.Request.Context(), id)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -180,7 +180,7 @@ func (s *server) updateContact(c *gin.Context) {
 		}
 		u.IfVersion = v
 	}
-	updated, err := s.store.UpdateContact(c.Request.Context(), id, u)
+	updated, err := s.app.Contacts.UpdateContact(c.Request.Context(), id, u)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -194,7 +194,7 @@ func (s *server) archiveContact(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.store.ArchiveContact(c.Request.Context(), id); err != nil {
+	if err := s.app.Contacts.ArchiveContact(c.Request.Context(), id); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -232,7 +232,7 @@ func (s *server) listContacts(c *gin.Context) {
 		return
 	}
 	f.Limit, f.After = limit, after
-	contacts, next, err := s.store.ListContacts(c.Request.Context(), f)
+	contacts, next, err := s.app.Contacts.ListContacts(c.Request.Context(), f)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -273,11 +273,11 @@ func (s *server) contactAudit(c *gin.Context) {
 		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
 		return
 	}
-	if _, err := s.store.GetContact(c.Request.Context(), id); err != nil {
+	if _, err := s.app.Contacts.GetContact(c.Request.Context(), id); err != nil {
 		writeError(c, err)
 		return
 	}
-	entries, err := s.store.AuditTrail(c.Request.Context(), id, after, limit+1)
+	entries, err := s.app.Contacts.AuditTrail(c.Request.Context(), id, after, limit+1)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -351,9 +351,8 @@ type matchJSON struct {
 // checkDuplicates answers the likely matches of a contact that is not created: the active
 // contacts the matcher calls the same person or possibly the same, best first, with scores.
 func (s *server) checkDuplicates(c *gin.Context, in contact.NewContact) {
-	candidate := &contact.Contact{FirstName: nonEmpty(in.FirstName), LastName: nonEmpty(in.LastName), Email: nonEmpty(in.Email),
-		Phone: nonEmpty(in.Phone), Title: nonEmpty(in.Title), Company: nonEmpty(in.Company)}
-	matches, err := s.dedupe.CheckRecord(c.Request.Context(), candidate)
+	candidate := &contact.Contact{Values: in.Values()}
+	matches, err := s.app.Engine.CheckRecord(c.Request.Context(), candidate)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -363,12 +362,4 @@ func (s *server) checkDuplicates(c *gin.Context, in contact.NewContact) {
 		out = append(out, matchJSON{ContactID: m.ContactID, Score: m.Probability, Weight: m.Weight, Decision: m.Decision.String(), Explanation: m.Explanation})
 	}
 	c.JSON(http.StatusOK, gin.H{"matches": out})
-}
-
-func nonEmpty(s string) *string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil
-	}
-	return &s
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/gin-gonic/gin"
 )
 
@@ -192,7 +193,7 @@ func (o *object) finishWith(c *gin.Context, validate func() error) bool {
 	for _, f := range fields {
 		mistyped[f.Field] = true
 	}
-	var de *contact.Error
+	var de *db.Error
 	if err := validate(); errors.As(err, &de) {
 		for _, f := range de.Fields {
 			if !coveredBy(f.Field, mistyped) {

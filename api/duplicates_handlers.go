@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/dedupe"
+	"github.com/contactd/contactd/merge"
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 )
@@ -29,11 +30,11 @@ type reviewJSON struct {
 	MergeID      *uuid.UUID      `json:"mergeId"`
 }
 
-func (s *server) reviewJSON(c *gin.Context, r *contact.Review) (reviewJSON, error) {
+func (s *server) reviewJSON(c *gin.Context, r *dedupe.Review) (reviewJSON, error) {
 	out := reviewJSON{ID: r.ID, Status: r.Status, Score: r.Score, ModelVersion: r.ModelVersion, Explanation: r.Explanation,
 		CreatedAt: r.CreatedAt, DecidedAt: r.DecidedAt, DecidedBy: r.DecidedBy, MergeID: r.MergeID, Contacts: []contactJSON{}}
 	for _, id := range []uuid.UUID{r.ContactA, r.ContactB} {
-		ct, err := s.store.GetContact(c.Request.Context(), id)
+		ct, err := s.app.Contacts.GetContact(c.Request.Context(), id)
 		if err != nil {
 			return out, err
 		}
@@ -42,7 +43,7 @@ func (s *server) reviewJSON(c *gin.Context, r *contact.Review) (reviewJSON, erro
 	return out, nil
 }
 
-func encodeReviewCursor(cur *contact.ReviewCursor) *string {
+func encodeReviewCursor(cur *dedupe.ReviewCursor) *string {
 	if cur == nil {
 		return nil
 	}
@@ -50,7 +51,7 @@ func encodeReviewCursor(cur *contact.ReviewCursor) *string {
 	return &s
 }
 
-func decodeReviewCursor(s string) (*contact.ReviewCursor, bool) {
+func decodeReviewCursor(s string) (*dedupe.ReviewCursor, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return nil, false
@@ -64,7 +65,7 @@ func decodeReviewCursor(s string) (*contact.ReviewCursor, bool) {
 	if err1 != nil || err2 != nil || math.IsNaN(f) {
 		return nil, false
 	}
-	return &contact.ReviewCursor{Score: f, ID: u}, true
+	return &dedupe.ReviewCursor{Score: f, ID: u}, true
 }
 
 // listDuplicates lists review items, best first, with both contacts and the matcher's
@@ -77,7 +78,7 @@ func (s *server) listDuplicates(c *gin.Context) {
 	}
 	limit, lerrs := limitParam(c)
 	errs = append(errs, lerrs...)
-	var after *contact.ReviewCursor
+	var after *dedupe.ReviewCursor
 	if cur := c.Query("cursor"); cur != "" {
 		var ok bool
 		if after, ok = decodeReviewCursor(cur); !ok {
@@ -88,7 +89,7 @@ func (s *server) listDuplicates(c *gin.Context) {
 		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
 		return
 	}
-	reviews, next, err := s.store.ListReviews(c.Request.Context(), status, after, limit)
+	reviews, next, err := s.app.Dedupe.ListReviews(c.Request.Context(), status, after, limit)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -110,7 +111,7 @@ func (s *server) getDuplicate(c *gin.Context) {
 	if !ok {
 		return
 	}
-	r, err := s.store.GetReview(c.Request.Context(), id)
+	r, err := s.app.Dedupe.GetReview(c.Request.Context(), id)
 	s.sendReview(c, r, err)
 }
 
@@ -121,7 +122,7 @@ func (s *server) mergeDuplicate(c *gin.Context) {
 	if !ok {
 		return
 	}
-	req := contact.MergeRequest{}
+	req := merge.Request{}
 	if c.Request.ContentLength != 0 {
 		o := readBody(c)
 		if o == nil {
@@ -136,7 +137,7 @@ func (s *server) mergeDuplicate(c *gin.Context) {
 			return
 		}
 	}
-	r, err := s.store.GetReview(c.Request.Context(), id)
+	r, err := s.app.Dedupe.GetReview(c.Request.Context(), id)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -146,7 +147,7 @@ func (s *server) mergeDuplicate(c *gin.Context) {
 		return
 	}
 	req.ContactIDs = []uuid.UUID{r.ContactA, r.ContactB}
-	m, survivor, err := s.store.MergeContacts(c.Request.Context(), req)
+	m, survivor, err := s.app.Merges.MergeContacts(c.Request.Context(), req)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -159,12 +160,12 @@ func (s *server) dismissDuplicate(c *gin.Context) {
 	if !ok {
 		return
 	}
-	r, err := s.store.DismissReview(c.Request.Context(), id)
+	r, err := s.app.Dedupe.DismissReview(c.Request.Context(), id)
 	s.sendReview(c, r, err)
 }
 
 // sendReview answers a review item, or the error that came instead of it.
-func (s *server) sendReview(c *gin.Context, r *contact.Review, err error) {
+func (s *server) sendReview(c *gin.Context, r *dedupe.Review, err error) {
 	if err == nil {
 		var rj reviewJSON
 		if rj, err = s.reviewJSON(c, r); err == nil {
@@ -187,7 +188,7 @@ type runJSON struct {
 	FinishedAt   *time.Time     `json:"finishedAt"`
 }
 
-func toRunJSON(r *contact.DedupeRun) runJSON {
+func toRunJSON(r *dedupe.Run) runJSON {
 	stats := r.Stats
 	if stats == nil {
 		stats = map[string]any{}
@@ -201,7 +202,7 @@ func (s *server) listDedupeRuns(c *gin.Context) {
 		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
 		return
 	}
-	runs, next, err := s.store.ListDedupeRuns(c.Request.Context(), before, limit)
+	runs, next, err := s.app.Dedupe.ListRuns(c.Request.Context(), before, limit)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -218,7 +219,7 @@ func (s *server) getDedupeRun(c *gin.Context) {
 	if !ok {
 		return
 	}
-	r, err := s.store.GetDedupeRun(c.Request.Context(), id)
+	r, err := s.app.Dedupe.GetRun(c.Request.Context(), id)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -228,7 +229,7 @@ func (s *server) getDedupeRun(c *gin.Context) {
 
 // startDedupeRun enqueues a full scan: 202 with the run.
 func (s *server) startDedupeRun(c *gin.Context) {
-	r, err := s.store.CreateDedupeRun(c.Request.Context())
+	r, err := s.app.Dedupe.CreateRun(c.Request.Context())
 	if err != nil {
 		writeError(c, err)
 		return

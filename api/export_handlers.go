@@ -23,7 +23,7 @@ func (s *server) exportContacts(c *gin.Context) {
 	c.Header("Content-Type", format.ContentType())
 	c.Header("Content-Disposition", `attachment; filename="contacts`+format.Extension()+`"`)
 	c.Status(http.StatusOK)
-	n, err := importer.Export(c.Request.Context(), s.store, f, format, c.Writer)
+	n, err := importer.Export(c.Request.Context(), s.app.Contacts, f, format, c.Writer)
 	if err != nil {
 		// The status is sent: all that is left is to cut the stream short so the client sees
 		// a truncated body rather than a complete-looking file.

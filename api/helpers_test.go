@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/api"
-	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/auth"
+	"github.com/contactd/contactd/internal/app"
 	"github.com/contactd/contactd/internal/dbtest"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -28,7 +29,7 @@ import (
 // testBundle is what an API test needs: a router over a fresh database and keys of each scope.
 type testBundle struct {
 	pool    *pgxpool.Pool
-	store   *contact.Store
+	app     *app.App
 	handler http.Handler
 	// Tokens of API keys with the admin, write and read scopes.
 	admin, writer, reader string
@@ -40,29 +41,29 @@ type testBundle struct {
 func setup(t testing.TB) *testBundle {
 	t.Helper()
 	pool := dbtest.Pool(t)
-	store, err := contact.NewStore(pool)
+	a, err := app.New(pool)
 	if err != nil {
-		t.Fatalf("NewStore: %v", err)
+		t.Fatalf("app.New: %v", err)
 	}
-	b := &testBundle{pool: pool, store: store, handler: newRouter(store)}
-	b.admin, _ = b.apiKey(t, "admin key", contact.ScopeAdmin)
-	b.writer, b.writerID = b.apiKey(t, "writer key", contact.ScopeWrite)
-	b.reader, _ = b.apiKey(t, "reader key", contact.ScopeRead)
+	b := &testBundle{pool: pool, app: a, handler: newRouter(a)}
+	b.admin, _ = b.apiKey(t, "admin key", auth.ScopeAdmin)
+	b.writer, b.writerID = b.apiKey(t, "writer key", auth.ScopeWrite)
+	b.reader, _ = b.apiKey(t, "reader key", auth.ScopeRead)
 	return b
 }
 
-func newRouter(store *contact.Store) http.Handler {
+func newRouter(a *app.App) http.Handler {
 	return api.NewRouter(api.Config{
-		Store:  store,
-		Ready:  store.Ping,
+		App:    a,
+		Ready:  a.DB.Ping,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 }
 
 // apiKey creates an API key and returns its token and id.
-func (b *testBundle) apiKey(t testing.TB, name string, scopes ...contact.Scope) (string, uuid.UUID) {
+func (b *testBundle) apiKey(t testing.TB, name string, scopes ...auth.Scope) (string, uuid.UUID) {
 	t.Helper()
-	k, token, err := b.store.CreateAPIKey(context.Background(), name, scopes)
+	k, token, err := b.app.Auth.Create(context.Background(), name, scopes)
 	if err != nil {
 		t.Fatalf("CreateAPIKey: %v", err)
 	}

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/contactfile"
+	"github.com/contactd/contactd/importer"
 	"github.com/gin-gonic/gin"
 	"github.com/nyaruka/phonenumbers"
 )
@@ -49,7 +49,7 @@ type importErrorJSON struct {
 	Message string `json:"message"`
 }
 
-func toImportJSON(im *contact.Import) importJSON {
+func toImportJSON(im *importer.Import) importJSON {
 	return importJSON{
 		ID: im.ID.String(), Status: string(im.Status), Source: im.Source, Format: im.Format, FileName: im.FileName,
 		FileSize: im.FileSize, Mode: string(im.Mode), DefaultRegion: im.DefaultRegion, TotalRows: im.TotalRows,
@@ -123,16 +123,16 @@ func (s *server) createImport(c *gin.Context) {
 		writeProblem(c, http.StatusUnprocessableEntity, "the import has invalid options", errs...)
 		return
 	}
-	im, err := s.store.CreateImport(c.Request.Context(), contact.NewImport{
+	im, err := s.app.Imports.CreateImport(c.Request.Context(), importer.NewImport{
 		Source: cmp.Or(strings.TrimSpace(opts.get("source")), "api"), Format: string(format), FileName: fileName,
-		Mode: contact.ImportMode(strings.ToLower(opts.get("mode"))), DefaultRegion: region, Mapping: mapping,
+		Mode: importer.ImportMode(strings.ToLower(opts.get("mode"))), DefaultRegion: region, Mapping: mapping,
 	}, br)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooBig):
 			writeProblem(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("the file must be at most %d bytes", tooBig.Limit))
-		case errors.Is(err, contact.ErrUpload):
+		case errors.Is(err, importer.ErrUpload):
 			writeProblem(c, http.StatusBadRequest, "the upload could not be read to its end")
 		default:
 			writeError(c, err)
@@ -191,12 +191,12 @@ func (s *server) getImport(c *gin.Context) {
 		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
 		return
 	}
-	im, err := s.store.GetImport(c.Request.Context(), id)
+	im, err := s.app.Imports.GetImport(c.Request.Context(), id)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	rowErrs, more, err := s.store.ImportErrors(c.Request.Context(), id, after, limit)
+	rowErrs, more, err := s.app.Imports.ImportErrors(c.Request.Context(), id, after, limit)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -219,7 +219,7 @@ func (s *server) listImports(c *gin.Context) {
 		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
 		return
 	}
-	imports, next, err := s.store.ListImports(c.Request.Context(), before, limit)
+	imports, next, err := s.app.Imports.ListImports(c.Request.Context(), before, limit)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -236,7 +236,7 @@ func (s *server) cancelImport(c *gin.Context) {
 	if !ok {
 		return
 	}
-	im, err := s.store.CancelImport(c.Request.Context(), id)
+	im, err := s.app.Imports.CancelImport(c.Request.Context(), id)
 	if err != nil {
 		writeError(c, err)
 		return

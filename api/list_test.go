@@ -134,7 +134,7 @@ func TestListContactsPagination(t *testing.T) {
 	ctx := context.Background()
 	var all []uuid.UUID
 	for i := range 123 {
-		c, err := b.store.CreateContact(ctx, contact.NewContact{FirstName: "P", LastName: string(rune('a' + i%26)), Company: "Paged"})
+		c, err := b.app.Contacts.CreateContact(ctx, contact.NewContact{FirstName: "P", LastName: string(rune('a' + i%26)), Company: "Paged"})
 		if err != nil {
 			t.Fatalf("CreateContact: %v", err)
 		}
@@ -142,7 +142,7 @@ func TestListContactsPagination(t *testing.T) {
 	}
 	// Archived contacts in the middle are skipped without leaving a gap.
 	for _, id := range []uuid.UUID{all[10], all[50], all[51]} {
-		if err := b.store.ArchiveContact(ctx, id); err != nil {
+		if err := b.app.Contacts.ArchiveContact(ctx, id); err != nil {
 			t.Fatalf("ArchiveContact: %v", err)
 		}
 	}

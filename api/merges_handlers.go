@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/merge"
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 )
@@ -26,7 +26,7 @@ type mergeJSON struct {
 	UndoReport   []string    `json:"undoReport"`
 }
 
-func toMergeJSON(m *contact.Merge) mergeJSON {
+func toMergeJSON(m *merge.Merge) mergeJSON {
 	report := m.UndoReport
 	if report == nil {
 		report = []string{}
@@ -52,8 +52,8 @@ func (o *object) uuidField(key string) (uuid.UUID, bool) {
 }
 
 // readMergeRequest reads {contactIds: [...], survivorId?, fieldValues?: {field: contactId}}.
-func readMergeRequest(o *object) contact.MergeRequest {
-	var req contact.MergeRequest
+func readMergeRequest(o *object) merge.Request {
+	var req merge.Request
 	if v, name, ok := o.raw("contactIds"); !ok || isNull(v) {
 		o.bad(name, "is required: the ids of the contacts to merge")
 	} else {
@@ -110,7 +110,7 @@ func (s *server) mergeContacts(c *gin.Context) {
 	if !o.finish(c) {
 		return
 	}
-	m, survivor, err := s.store.MergeContacts(c.Request.Context(), req)
+	m, survivor, err := s.app.Merges.MergeContacts(c.Request.Context(), req)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -123,7 +123,7 @@ func (s *server) undoMerge(c *gin.Context) {
 	if !ok {
 		return
 	}
-	m, report, err := s.store.UndoMerge(c.Request.Context(), id)
+	m, report, err := s.app.Merges.UndoMerge(c.Request.Context(), id)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -139,7 +139,7 @@ func (s *server) getMerge(c *gin.Context) {
 	if !ok {
 		return
 	}
-	m, err := s.store.GetMerge(c.Request.Context(), id)
+	m, err := s.app.Merges.GetMerge(c.Request.Context(), id)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -154,7 +154,7 @@ func (s *server) listMerges(c *gin.Context) {
 		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
 		return
 	}
-	merges, next, err := s.store.ListMerges(c.Request.Context(), before, limit)
+	merges, next, err := s.app.Merges.ListMerges(c.Request.Context(), before, limit)
 	if err != nil {
 		writeError(c, err)
 		return

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 )
@@ -37,8 +37,8 @@ func limitParam(c *gin.Context) (int, []problemField) {
 		return defaultLimit, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > contact.MaxListLimit {
-		return 0, []problemField{{"limit", "must be a whole number from 1 to " + strconv.Itoa(contact.MaxListLimit)}}
+	if err != nil || n < 1 || n > db.MaxListLimit {
+		return 0, []problemField{{"limit", "must be a whole number from 1 to " + strconv.Itoa(db.MaxListLimit)}}
 	}
 	return n, nil
 }

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/gin-gonic/gin"
 )
 
@@ -45,13 +45,13 @@ var problemTypes = map[int][2]string{
 }
 
 // kindStatus is the one table from domain error kinds to HTTP statuses.
-var kindStatus = map[contact.Kind]int{
-	contact.KindInvalid:            http.StatusUnprocessableEntity,
-	contact.KindNotFound:           http.StatusNotFound,
-	contact.KindConflict:           http.StatusConflict,
-	contact.KindPreconditionFailed: http.StatusPreconditionFailed,
-	contact.KindUnauthorized:       http.StatusUnauthorized,
-	contact.KindForbidden:          http.StatusForbidden,
+var kindStatus = map[db.Kind]int{
+	db.KindInvalid:            http.StatusUnprocessableEntity,
+	db.KindNotFound:           http.StatusNotFound,
+	db.KindConflict:           http.StatusConflict,
+	db.KindPreconditionFailed: http.StatusPreconditionFailed,
+	db.KindUnauthorized:       http.StatusUnauthorized,
+	db.KindForbidden:          http.StatusForbidden,
 }
 
 // writeProblem answers status with a problem document.
@@ -81,7 +81,7 @@ func sendProblem(c *gin.Context, p *Problem) {
 // errors are logged with the request id and answered 500 without their details (a bug or the
 // database being unavailable, never the client's input).
 func writeError(c *gin.Context, err error) {
-	var de *contact.Error
+	var de *db.Error
 	if errors.As(err, &de) {
 		status := kindStatus[de.Kind]
 		if status == 0 {

@@ -55,7 +55,7 @@ func (s *server) addRelationship(c *gin.Context) {
 	if !o.finish(c) {
 		return
 	}
-	rel, err := s.store.AddRelationship(c.Request.Context(), id, in)
+	rel, err := s.app.Contacts.AddRelationship(c.Request.Context(), id, in)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -73,7 +73,7 @@ func (s *server) listRelationships(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rels, err := s.store.ListRelationships(c.Request.Context(), id, history)
+	rels, err := s.app.Contacts.ListRelationships(c.Request.Context(), id, history)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -94,7 +94,7 @@ func (s *server) removeRelationship(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.store.RemoveRelationship(c.Request.Context(), id, relID); err != nil {
+	if err := s.app.Contacts.RemoveRelationship(c.Request.Context(), id, relID); err != nil {
 		writeError(c, err)
 		return
 	}

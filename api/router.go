@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/contactd/contactd/contact"
-	"github.com/contactd/contactd/dedupe"
+	"github.com/contactd/contactd/auth"
+	"github.com/contactd/contactd/internal/app"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -14,7 +14,8 @@ import (
 
 // Config is what the router needs.
 type Config struct {
-	Store *contact.Store
+	// App is every domain store the handlers call.
+	App *app.App
 	// Ready reports whether the service can serve: database reachable, schema current.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
@@ -26,18 +27,15 @@ type Config struct {
 	MaxUploadBytes int64
 	// DefaultRegion is the phone region of imports that name none (default US).
 	DefaultRegion string
-	// Dedupe answers POST /api/contacts?dedupe=check (default: an engine over Store).
-	Dedupe *dedupe.Engine
 }
 
 type server struct {
-	store *contact.Store
+	app   *app.App
 	ready func(ctx context.Context) error
 	keys  keyCache
 
 	maxUpload     int64
 	defaultRegion string
-	dedupe        *dedupe.Engine
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -59,10 +57,7 @@ func NewRouter(cfg Config) http.Handler {
 	if cfg.DefaultRegion == "" {
 		cfg.DefaultRegion = "US"
 	}
-	if cfg.Dedupe == nil {
-		cfg.Dedupe = &dedupe.Engine{Store: cfg.Store}
-	}
-	s := &server{store: cfg.Store, ready: cfg.Ready, maxUpload: cfg.MaxUploadBytes, defaultRegion: cfg.DefaultRegion, dedupe: cfg.Dedupe}
+	s := &server{app: cfg.App, ready: cfg.Ready, maxUpload: cfg.MaxUploadBytes, defaultRegion: cfg.DefaultRegion}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
@@ -80,7 +75,7 @@ func NewRouter(cfg Config) http.Handler {
 	r.GET("/openapi.yaml", serveOpenAPI)
 
 	a := r.Group("/api", s.authenticate)
-	read, write := require(contact.ScopeRead), require(contact.ScopeWrite)
+	read, write := require(auth.ScopeRead), require(auth.ScopeWrite)
 
 	a.POST("/contacts", write, s.createContact)
 	a.GET("/contacts", read, s.listContacts)

@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/auth"
 )
 
 func TestAuth(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	revoked, revokedID := b.apiKey(t, "revoked key", contact.ScopeAdmin)
-	if err := b.store.RevokeAPIKey(context.Background(), revokedID); err != nil {
+	revoked, revokedID := b.apiKey(t, "revoked key", auth.ScopeAdmin)
+	if err := b.app.Auth.Revoke(context.Background(), revokedID); err != nil {
 		t.Fatalf("RevokeAPIKey: %v", err)
 	}
 	contactID := b.createContact(t, body{"firstName": "Ada"}).ID.String()

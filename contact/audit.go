@@ -28,15 +28,22 @@ type AuditEntry struct {
 	Changes    map[string]Change
 }
 
-// audit collects the entries of one transaction and writes them in one statement.
-type audit struct {
+// Audit collects the audit entries of one transaction and writes them in one statement. Every
+// change to a contact, in any package, is audited through it.
+type Audit struct {
 	actor   string
 	entries []AuditEntry
 }
 
-func newAudit(ctx context.Context) *audit { return &audit{actor: ActorFrom(ctx)} }
+// NewAudit returns an Audit of changes made by the actor of ctx (WithActor).
+func NewAudit(ctx context.Context) *Audit { return &Audit{actor: ActorFrom(ctx)} }
 
-func (a *audit) add(action, entityType string, entityID uuid.UUID, contactID *uuid.UUID, changes map[string]Change) {
+// Actor is who the entries are audited as made by.
+func (a *Audit) Actor() string { return a.actor }
+
+// Add records one change: an action on an entity, about a contact (nil for none), with the
+// changed fields.
+func (a *Audit) Add(action, entityType string, entityID uuid.UUID, contactID *uuid.UUID, changes map[string]Change) {
 	if changes == nil {
 		changes = map[string]Change{}
 	}
@@ -45,12 +52,13 @@ func (a *audit) add(action, entityType string, entityID uuid.UUID, contactID *uu
 	})
 }
 
-func (a *audit) flush(ctx context.Context, tx pgx.Tx) error {
+// Flush writes the collected entries in tx.
+func (a *Audit) Flush(ctx context.Context, tx pgx.Tx) error {
 	if len(a.entries) == 0 {
 		return nil
 	}
 	b := &pgx.Batch{}
-	a.queue(b)
+	a.Queue(b)
 	return tx.SendBatch(ctx, b).Close()
 }
 
@@ -59,9 +67,9 @@ const insertAuditSQL = `
 	SELECT $1, a, t, e, c, ch
 	FROM unnest($2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::jsonb[]) AS u(a, t, e, c, ch)`
 
-// queue adds the insert of the collected entries to a batch, so that it travels with the
+// Queue adds the insert of the collected entries to a batch, so that it travels with the
 // change's other statements in one round trip.
-func (a *audit) queue(b *pgx.Batch) {
+func (a *Audit) Queue(b *pgx.Batch) {
 	n := len(a.entries)
 	if n == 0 {
 		return
@@ -81,7 +89,7 @@ func (a *audit) queue(b *pgx.Batch) {
 // most limit after the entry id after. A merge leaves history where it was written; this is
 // where it follows the survivor.
 func (s *Store) AuditTrail(ctx context.Context, contactID uuid.UUID, after int64, limit int) ([]AuditEntry, error) {
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.db.Pool.Query(ctx, `
 		WITH RECURSIVE folded AS (
 			SELECT $1::uuid AS id
 			UNION SELECT c.id FROM contacts c JOIN folded f ON c.merged_into = f.id)
@@ -100,6 +108,9 @@ func (s *Store) AuditTrail(ctx context.Context, contactID uuid.UUID, after int64
 	}
 	return entries, nil
 }
+
+// StrValue returns the value a nullable string has in an audit diff: nil for an absent string.
+func StrValue(p *string) any { return strPtrValue(p) }
 
 // strPtrValue returns the value for an audit diff: nil for an absent string.
 func strPtrValue(p *string) any {

@@ -19,13 +19,9 @@ const (
 
 // Contact is a person in the CRM with the forms the normalize job derived from it.
 type Contact struct {
-	ID          uuid.UUID
-	FirstName   *string
-	LastName    *string
-	Email       *string
-	Phone       *string
-	Title       *string
-	Company     *string
+	ID uuid.UUID
+	// Values are the contact's own fields (see Fields).
+	Values
 	Status      Status
 	Preferences Preferences
 	Version     int64

@@ -6,36 +6,23 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/contactd/contactd/internal/db"
+
 	"github.com/contactd/contactd/matcher"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
-const contactColumns = `c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company,
-	c.status, c.preferences, c.version, c.email_normalized, c.phone_e164, c.phone_extension,
-	c.phone_valid, c.normalized_at, c.created_at, c.updated_at, c.merged_into`
-
-func scanContact(row pgx.Row) (*Contact, error) {
-	var c Contact
-	err := row.Scan(&c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.Title, &c.Company,
-		&c.Status, &c.Preferences, &c.Version, &c.Normalized.Email, &c.Normalized.Phone,
-		&c.Normalized.PhoneExtension, &c.Normalized.PhoneValid, &c.Normalized.At, &c.CreatedAt, &c.UpdatedAt,
-		&c.MergedInto)
-	if err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
-
-func nullable(s string) *string {
+// Nullable returns nil for "" and a pointer to s otherwise.
+func Nullable(s string) *string {
 	if s == "" {
 		return nil
 	}
 	return &s
 }
 
-// emailKey is the normalized email a contact is stored with, or nil.
-func emailKey(email *string) *string {
+// EmailKey is the normalized email a contact is stored with, or nil.
+func EmailKey(email *string) *string {
 	if email == nil {
 		return nil
 	}
@@ -55,19 +42,15 @@ func (s *Store) CreateContact(ctx context.Context, in NewContact) (*Contact, err
 	}
 	prefs := Preferences{}
 	prefs.apply(in.Preferences)
-	c := &Contact{
-		ID: uuid.Must(uuid.NewV7()), FirstName: nullable(in.FirstName), LastName: nullable(in.LastName),
-		Email: nullable(in.Email), Phone: nullable(in.Phone), Title: nullable(in.Title),
-		Company: nullable(in.Company), Status: StatusActive, Preferences: prefs, Version: 1,
-	}
-	c.Normalized.Email = emailKey(c.Email)
+	c := &Contact{ID: uuid.Must(uuid.NewV7()), Values: in.Values(), Status: StatusActive, Preferences: prefs, Version: 1}
+	c.Normalized.Email = EmailKey(c.Email)
 	checkDup := c.Normalized.Email != nil && !in.AllowDuplicate
 	var dupKey *string
 	if checkDup {
 		k := strings.ToLower(*c.Normalized.Email)
 		dupKey = &k
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		// One round trip: the duplicate lock, the insert (which does not happen when an active
 		// contact has the address) and the audit entry.
 		b := &pgx.Batch{}
@@ -92,9 +75,9 @@ func (s *Store) CreateContact(ctx context.Context, in NewContact) (*Contact, err
 			inserted = err == nil
 			return err
 		})
-		a := newAudit(ctx)
-		a.add("create", "contact", c.ID, &c.ID, c.fieldChanges(nil))
-		a.queue(b)
+		a := NewAudit(ctx)
+		a.Add("create", "contact", c.ID, &c.ID, c.Changes(nil))
+		a.Queue(b)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("contact: insert: %w", err)
 		}
@@ -106,11 +89,11 @@ func (s *Store) CreateContact(ctx context.Context, in NewContact) (*Contact, err
 			return err
 		}
 		c.Relationships = rels
-		if err := a.flush(ctx, tx); err != nil {
+		if err := a.Flush(ctx, tx); err != nil {
 			return err
 		}
 		// The job writes the normalized forms and blocking keys, then checks for duplicates.
-		if _, err := s.jobs.InsertTx(ctx, tx, NormalizeArgs{ContactID: c.ID}, nil); err != nil {
+		if _, err := s.db.Jobs.InsertTx(ctx, tx, NormalizeArgs{ContactID: c.ID}, nil); err != nil {
 			return fmt.Errorf("contact: enqueue normalize: %w", err)
 		}
 		return nil
@@ -131,15 +114,15 @@ func duplicateEmailError(ctx context.Context, tx pgx.Tx, key string) error {
 	if err != nil {
 		return fmt.Errorf("contact: find duplicate email: %w", err)
 	}
-	return &Error{Kind: KindConflict, Message: "an active contact already has this email address", ExistingID: existing.String()}
+	return &db.Error{Kind: db.KindConflict, Message: "an active contact already has this email address", ExistingID: existing.String()}
 }
 
 // GetContact returns the contact with its current relationships. For a merged contact,
 // MergedInto is the contact at the end of its chain of merges (the one that now holds it).
 func (s *Store) GetContact(ctx context.Context, id uuid.UUID) (*Contact, error) {
-	c, err := scanContact(s.pool.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1`, id))
+	c, err := ScanContact(s.db.Pool.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("contact %s not found", id)
+		return nil, db.NotFound("contact %s not found", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("contact: get %s: %w", id, err)
@@ -168,35 +151,36 @@ func (s *Store) UpdateContact(ctx context.Context, id uuid.UUID, u Update) (*Con
 		return nil, err
 	}
 	var out *Contact
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		c, err := scanContact(tx.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1 FOR UPDATE`, id))
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		c, err := ScanContact(tx.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1 FOR UPDATE`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("contact %s not found", id)
+			return db.NotFound("contact %s not found", id)
 		}
 		if err != nil {
 			return fmt.Errorf("contact: lock %s: %w", id, err)
 		}
 		if c.Status == StatusMerged {
-			return &Error{Kind: KindConflict, Message: "contact has been merged into another contact"}
+			return &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}
 		}
 		if u.IfVersion != 0 && u.IfVersion != c.Version {
-			return &Error{Kind: KindPreconditionFailed, Message: fmt.Sprintf("contact is at version %d, not %d", c.Version, u.IfVersion)}
+			return &db.Error{Kind: db.KindPreconditionFailed, Message: fmt.Sprintf("contact is at version %d, not %d", c.Version, u.IfVersion)}
 		}
 		before := *c
-		before.Preferences = c.Preferences.clone()
-		for _, f := range u.textFields() {
-			if f.opt.Set {
-				*c.textField(f.name) = nil
-				if !f.opt.Null {
-					*c.textField(f.name) = &f.opt.Value
+		before.Preferences = c.Preferences.Clone()
+		for _, f := range Fields {
+			if o := f.update(&u); o.Set {
+				*f.Ptr(&c.Values) = nil
+				if !o.Null {
+					v := o.Value
+					*f.Ptr(&c.Values) = &v
 				}
 			}
 		}
 		c.Preferences.apply(u.Preferences)
 		if c.FirstName == nil && c.LastName == nil && c.Email == nil && c.Phone == nil {
-			return fieldErrors{{Field: "firstName", Message: "a contact needs a name, an email or a phone"}}.err()
+			return db.FieldErrors{{Field: "firstName", Message: "a contact needs a name, an email or a phone"}}.Err()
 		}
-		changes := c.fieldChanges(&before)
+		changes := c.Changes(&before)
 		if len(changes) == 0 {
 			out = c
 			return nil
@@ -204,7 +188,7 @@ func (s *Store) UpdateContact(ctx context.Context, id uuid.UUID, u Update) (*Con
 		_, emailChanged := changes["email"]
 		_, phoneChanged := changes["phone"]
 		if emailChanged {
-			c.Normalized.Email = emailKey(c.Email)
+			c.Normalized.Email = EmailKey(c.Email)
 		}
 		if phoneChanged {
 			// The job writes the new forms; until then there are none rather than stale ones.
@@ -221,15 +205,15 @@ func (s *Store) UpdateContact(ctx context.Context, id uuid.UUID, u Update) (*Con
 		if err != nil {
 			return fmt.Errorf("contact: update %s: %w", id, err)
 		}
-		a := newAudit(ctx)
-		a.add("update", "contact", c.ID, &c.ID, changes)
-		if err := a.flush(ctx, tx); err != nil {
+		a := NewAudit(ctx)
+		a.Add("update", "contact", c.ID, &c.ID, changes)
+		if err := a.Flush(ctx, tx); err != nil {
 			return err
 		}
-		if c.matchedFieldChanged(changes) {
+		if MatchedFieldChanged(changes) {
 			// The job rewrites the normalized forms and the blocking keys, then checks for
 			// duplicates.
-			if _, err := s.jobs.InsertTx(ctx, tx, NormalizeArgs{ContactID: c.ID}, nil); err != nil {
+			if _, err := s.db.Jobs.InsertTx(ctx, tx, NormalizeArgs{ContactID: c.ID}, nil); err != nil {
 				return fmt.Errorf("contact: enqueue normalize: %w", err)
 			}
 		}
@@ -250,11 +234,11 @@ func (s *Store) UpdateContact(ctx context.Context, id uuid.UUID, u Update) (*Con
 // ArchiveContact sets an active contact's status to archived. Archiving an archived contact
 // changes nothing; a merged contact cannot be archived.
 func (s *Store) ArchiveContact(ctx context.Context, id uuid.UUID) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	return s.db.InTx(ctx, func(tx pgx.Tx) error {
 		var status Status
 		err := tx.QueryRow(ctx, `SELECT status FROM contacts WHERE id = $1 FOR UPDATE`, id).Scan(&status)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("contact %s not found", id)
+			return db.NotFound("contact %s not found", id)
 		}
 		if err != nil {
 			return fmt.Errorf("contact: lock %s: %w", id, err)
@@ -263,34 +247,31 @@ func (s *Store) ArchiveContact(ctx context.Context, id uuid.UUID) error {
 		case StatusArchived:
 			return nil
 		case StatusMerged:
-			return &Error{Kind: KindConflict, Message: "contact has been merged into another contact"}
+			return &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE contacts SET status = 'archived', version = version + 1, updated_at = now() WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("contact: archive %s: %w", id, err)
 		}
-		a := newAudit(ctx)
-		a.add("archive", "contact", id, &id, map[string]Change{"status": {Before: string(status), After: string(StatusArchived)}})
-		return a.flush(ctx, tx)
+		a := NewAudit(ctx)
+		a.Add("archive", "contact", id, &id, map[string]Change{"status": {Before: string(status), After: string(StatusArchived)}})
+		return a.Flush(ctx, tx)
 	})
 }
-
-// MaxListLimit bounds a page of ListContacts.
-const MaxListLimit = 500
 
 // ListContacts returns a page of contacts in id order (creation order: ids are UUIDv7) and the
 // cursor of the next page, nil on the last page. Every filter is served by an index.
 func (s *Store) ListContacts(ctx context.Context, f ListFilter) ([]*Contact, *uuid.UUID, error) {
-	if f.Limit <= 0 || f.Limit > MaxListLimit {
-		return nil, nil, fieldErrors{{Field: "limit", Message: fmt.Sprintf("must be between 1 and %d", MaxListLimit)}}.err()
+	if err := db.CheckLimit(f.Limit); err != nil {
+		return nil, nil, err
 	}
 	where, args := f.where()
 	args = append(args, f.Limit+1)
 	q := `SELECT ` + contactColumns + ` FROM contacts c WHERE ` + where + fmt.Sprintf(` ORDER BY c.id LIMIT $%d`, len(args))
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.db.Pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("contact: list: %w", err)
 	}
-	contacts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return scanContact(r) })
+	contacts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return ScanContact(r) })
 	if err != nil {
 		return nil, nil, fmt.Errorf("contact: list: %w", err)
 	}
@@ -342,49 +323,18 @@ func (f ListFilter) where() (string, []any) {
 	return strings.Join(where, " AND "), args
 }
 
-// matchedFieldChanged reports whether a change touches a field the matcher reads.
-func (c *Contact) matchedFieldChanged(changes map[string]Change) bool {
-	for _, f := range []string{"firstName", "lastName", "email", "phone", "title", "company"} {
-		if _, ok := changes[f]; ok {
-			return true
-		}
+// survivorOf follows a merged contact's chain of merges to the contact at its end.
+func (s *Store) survivorOf(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
+	var end uuid.UUID
+	err := s.db.Pool.QueryRow(ctx, `
+		WITH RECURSIVE chain (id, merged_into, depth) AS (
+			SELECT id, merged_into, 0 FROM contacts WHERE id = $1
+			UNION ALL
+			SELECT c.id, c.merged_into, chain.depth + 1 FROM contacts c JOIN chain ON c.id = chain.merged_into
+			WHERE chain.depth < 1000)
+		SELECT id FROM chain ORDER BY depth DESC LIMIT 1`, id).Scan(&end)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("contact: survivor of %s: %w", id, err)
 	}
-	return false
-}
-
-func (c *Contact) textField(name string) **string {
-	switch name {
-	case "firstName":
-		return &c.FirstName
-	case "lastName":
-		return &c.LastName
-	case "email":
-		return &c.Email
-	case "phone":
-		return &c.Phone
-	case "title":
-		return &c.Title
-	case "company":
-		return &c.Company
-	}
-	panic("contact: unknown field " + name)
-}
-
-// fieldChanges lists the client-visible fields that differ from before (all set fields when
-// before is nil), for the audit log.
-func (c *Contact) fieldChanges(before *Contact) map[string]Change {
-	changes := map[string]Change{}
-	if before == nil {
-		before = &Contact{}
-	}
-	for _, name := range []string{"firstName", "lastName", "email", "phone", "title", "company"} {
-		b, a := *before.textField(name), *c.textField(name)
-		if strPtrValue(b) != strPtrValue(a) {
-			changes[name] = Change{Before: strPtrValue(b), After: strPtrValue(a)}
-		}
-	}
-	if !before.Preferences.equal(c.Preferences) {
-		changes["preferences"] = Change{Before: before.Preferences, After: c.Preferences}
-	}
-	return changes
+	return end, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/contactd/contactd/internal/db"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/net/idna"
@@ -16,18 +18,18 @@ const MaxEntityNameLen = 200
 
 // CreateUser validates and stores a user.
 func (s *Store) CreateUser(ctx context.Context, name, email string) (*User, error) {
-	var errs fieldErrors
-	name = cleanText(&errs, "name", name, MaxEntityNameLen)
+	var errs db.FieldErrors
+	name = CleanText(&errs, "name", name, MaxEntityNameLen)
 	if name == "" {
-		errs.add("name", "is required")
+		errs.Add("name", "is required")
 	}
-	email = cleanText(&errs, "email", email, MaxEmailLen)
+	email = CleanText(&errs, "email", email, MaxEmailLen)
 	validateEmail(&errs, "email", email)
-	if err := errs.err(); err != nil {
+	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	u := &User{ID: uuid.Must(uuid.NewV7()), Name: name, Email: nullable(email)}
-	err := s.pool.QueryRow(ctx, `INSERT INTO users (id, name, email) VALUES ($1, $2, $3) RETURNING created_at`,
+	u := &User{ID: uuid.Must(uuid.NewV7()), Name: name, Email: Nullable(email)}
+	err := s.db.Pool.QueryRow(ctx, `INSERT INTO users (id, name, email) VALUES ($1, $2, $3) RETURNING created_at`,
 		u.ID, u.Name, u.Email).Scan(&u.CreatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("contact: insert user: %w", err)
@@ -38,10 +40,10 @@ func (s *Store) CreateUser(ctx context.Context, name, email string) (*User, erro
 // GetUser returns a user.
 func (s *Store) GetUser(ctx context.Context, id uuid.UUID) (*User, error) {
 	var u User
-	err := s.pool.QueryRow(ctx, `SELECT id, name, email, created_at FROM users WHERE id = $1`, id).
+	err := s.db.Pool.QueryRow(ctx, `SELECT id, name, email, created_at FROM users WHERE id = $1`, id).
 		Scan(&u.ID, &u.Name, &u.Email, &u.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("user %s not found", id)
+		return nil, db.NotFound("user %s not found", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("contact: get user: %w", err)
@@ -51,7 +53,7 @@ func (s *Store) GetUser(ctx context.Context, id uuid.UUID) (*User, error) {
 
 // ListUsers returns a page of users in id order after the cursor, and the next cursor.
 func (s *Store) ListUsers(ctx context.Context, after *uuid.UUID, limit int) ([]User, *uuid.UUID, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, name, email, created_at FROM users
+	rows, err := s.db.Pool.Query(ctx, `SELECT id, name, email, created_at FROM users
 		WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2`, after, limit+1)
 	if err != nil {
 		return nil, nil, fmt.Errorf("contact: list users: %w", err)
@@ -66,24 +68,24 @@ func (s *Store) ListUsers(ctx context.Context, after *uuid.UUID, limit int) ([]U
 
 // CreateAccount validates and stores an account. The domain is lower-cased and IDNA-encoded.
 func (s *Store) CreateAccount(ctx context.Context, name, domain string) (*Account, error) {
-	var errs fieldErrors
-	name = cleanText(&errs, "name", name, MaxEntityNameLen)
+	var errs db.FieldErrors
+	name = CleanText(&errs, "name", name, MaxEntityNameLen)
 	if name == "" {
-		errs.add("name", "is required")
+		errs.Add("name", "is required")
 	}
-	domain = cleanText(&errs, "domain", domain, 253)
+	domain = CleanText(&errs, "domain", domain, 253)
 	if domain != "" {
 		d, err := idna.Lookup.ToASCII(strings.TrimSuffix(strings.ToLower(domain), "."))
 		if err != nil || !strings.Contains(d, ".") {
-			errs.add("domain", "is not a valid domain name")
+			errs.Add("domain", "is not a valid domain name")
 		}
 		domain = d
 	}
-	if err := errs.err(); err != nil {
+	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	a := &Account{ID: uuid.Must(uuid.NewV7()), Name: name, Domain: nullable(domain)}
-	err := s.pool.QueryRow(ctx, `INSERT INTO accounts (id, name, domain) VALUES ($1, $2, $3) RETURNING created_at`,
+	a := &Account{ID: uuid.Must(uuid.NewV7()), Name: name, Domain: Nullable(domain)}
+	err := s.db.Pool.QueryRow(ctx, `INSERT INTO accounts (id, name, domain) VALUES ($1, $2, $3) RETURNING created_at`,
 		a.ID, a.Name, a.Domain).Scan(&a.CreatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("contact: insert account: %w", err)
@@ -94,10 +96,10 @@ func (s *Store) CreateAccount(ctx context.Context, name, domain string) (*Accoun
 // GetAccount returns an account.
 func (s *Store) GetAccount(ctx context.Context, id uuid.UUID) (*Account, error) {
 	var a Account
-	err := s.pool.QueryRow(ctx, `SELECT id, name, domain, created_at FROM accounts WHERE id = $1`, id).
+	err := s.db.Pool.QueryRow(ctx, `SELECT id, name, domain, created_at FROM accounts WHERE id = $1`, id).
 		Scan(&a.ID, &a.Name, &a.Domain, &a.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("account %s not found", id)
+		return nil, db.NotFound("account %s not found", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("contact: get account: %w", err)
@@ -107,7 +109,7 @@ func (s *Store) GetAccount(ctx context.Context, id uuid.UUID) (*Account, error) 
 
 // ListAccounts returns a page of accounts in id order after the cursor, and the next cursor.
 func (s *Store) ListAccounts(ctx context.Context, after *uuid.UUID, limit int) ([]Account, *uuid.UUID, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, name, domain, created_at FROM accounts
+	rows, err := s.db.Pool.Query(ctx, `SELECT id, name, domain, created_at FROM accounts
 		WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2`, after, limit+1)
 	if err != nil {
 		return nil, nil, fmt.Errorf("contact: list accounts: %w", err)

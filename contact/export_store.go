@@ -30,7 +30,7 @@ func (s *Store) ExportContacts(ctx context.Context, f ListFilter, fn func(*Expor
 	}
 	// Only the exported columns: decoding preferences for every row would cost a third of
 	// the time.
-	rows, err := s.pool.Query(ctx, `SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company,
+	rows, err := s.db.Pool.Query(ctx, `SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company,
 		c.status, c.email_normalized, c.phone_e164, c.phone_extension, c.phone_valid, c.created_at, c.updated_at,
 		coalesce(x.refs, '{}') FROM contacts c `+refs+`
 		WHERE `+where+` ORDER BY c.id`, args...)

@@ -31,9 +31,9 @@ type Alternate struct {
 // MatchRecord is the contact as the matcher reads it.
 func (c *Contact) MatchRecord() matcher.Record {
 	r := matcher.Record{}
-	for _, name := range []string{"firstName", "lastName", "email", "phone", "title", "company"} {
-		if v := *c.textField(name); v != nil {
-			r[name] = *v
+	for _, f := range Fields {
+		if v := f.Get(&c.Values); v != nil && f.Matched {
+			r[f.Name] = *v
 		}
 	}
 	return r
@@ -110,24 +110,24 @@ func alternatesOf(ctx context.Context, q interface {
 	return out, rows.Err()
 }
 
-// readContactsTx reads the contacts as tx sees them.
-func readContactsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) ([]*Contact, error) {
+// ReadTx reads the contacts as tx sees them.
+func ReadTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) ([]*Contact, error) {
 	rows, err := tx.Query(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = ANY($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("contact: read contacts: %w", err)
 	}
-	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return scanContact(r) })
+	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return ScanContact(r) })
 	if err != nil {
 		return nil, fmt.Errorf("contact: read contacts: %w", err)
 	}
 	return cs, nil
 }
 
-// rekeyTx recomputes and writes the blocking keys of the contacts inside tx (an active contact
-// keeps keys; any other has none), from their rows (read with readContactsTx, after every
+// RekeyTx recomputes and writes the blocking keys of the contacts inside tx (an active contact
+// keeps keys; any other has none), from their rows (read with ReadTx, after every
 // change to them) and their alternates as tx sees them. Merges call it for their survivors,
 // whose alternates they change, and undos for every contact they restore.
-func rekeyTx(ctx context.Context, tx pgx.Tx, cs []*Contact) error {
+func RekeyTx(ctx context.Context, tx pgx.Tx, cs []*Contact) error {
 	if len(cs) == 0 {
 		return nil
 	}
@@ -158,4 +158,21 @@ func rekeyTx(ctx context.Context, tx pgx.Tx, cs []*Contact) error {
 		return fmt.Errorf("contact: rekey: %w", err)
 	}
 	return nil
+}
+
+// LockTx locks the contacts in id order and returns them by id (missing ones absent).
+func LockTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]*Contact, error) {
+	rows, err := tx.Query(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = ANY($1) ORDER BY c.id FOR UPDATE`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("contact: lock contacts: %w", err)
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return ScanContact(r) })
+	if err != nil {
+		return nil, fmt.Errorf("contact: lock contacts: %w", err)
+	}
+	out := make(map[uuid.UUID]*Contact, len(got))
+	for _, c := range got {
+		out[c.ID] = c
+	}
+	return out, nil
 }

@@ -17,8 +17,8 @@ import (
 // before it commits (the worker completes its job there). A contact that no longer exists is
 // not an error.
 func (s *Store) Normalize(ctx context.Context, id uuid.UUID, defaultRegion string, inTx func(pgx.Tx) error) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		c, err := scanContact(tx.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1 FOR UPDATE`, id))
+	return s.db.InTx(ctx, func(tx pgx.Tx) error {
+		c, err := ScanContact(tx.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1 FOR UPDATE`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return inTx(tx)
 		}
@@ -45,15 +45,15 @@ func (s *Store) Normalize(ctx context.Context, id uuid.UUID, defaultRegion strin
 		if err := writeKeys(ctx, tx, id, keys); err != nil {
 			return err
 		}
-		if c.Status == StatusActive {
-			if _, err := s.jobs.InsertTx(ctx, tx, DedupeArgs{ContactID: id}, nil); err != nil {
-				return fmt.Errorf("contact: enqueue dedupe: %w", err)
+		if c.Status == StatusActive && s.checks != nil {
+			if err := s.checks.EnqueueChecksTx(ctx, tx, []uuid.UUID{id}); err != nil {
+				return err
 			}
 		}
 		if changes := before.changes(after); len(changes) > 0 {
-			a := newAudit(ctx)
-			a.add("normalize", "contact", id, &id, changes)
-			if err := a.flush(ctx, tx); err != nil {
+			a := NewAudit(ctx)
+			a.Add("normalize", "contact", id, &id, changes)
+			if err := a.Flush(ctx, tx); err != nil {
 				return err
 			}
 		}
@@ -65,11 +65,11 @@ func (s *Store) Normalize(ctx context.Context, id uuid.UUID, defaultRegion strin
 func normalizedForms(email, phone *string, defaultRegion string) Normalized {
 	var n Normalized
 	if email != nil {
-		n.Email = emailKey(email)
+		n.Email = EmailKey(email)
 	}
 	if phone != nil {
 		p := matcher.NormalizePhone(*phone, defaultRegion)
-		n.Phone, n.PhoneExtension, n.PhoneValid = nullable(p.E164), nullable(p.Extension), &p.Valid
+		n.Phone, n.PhoneExtension, n.PhoneValid = Nullable(p.E164), Nullable(p.Extension), &p.Valid
 	}
 	return n
 }

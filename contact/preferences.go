@@ -27,13 +27,15 @@ func (p *Preferences) apply(patch *PreferencesPatch) {
 	setFlag(&p.Notifications.SMS, patch.NotifySMS)
 }
 
-func (p Preferences) clone() Preferences {
+// Clone returns a deep copy of p.
+func (p Preferences) Clone() Preferences {
 	out := p
 	out.CommunicationMethods = slices.Clone(p.CommunicationMethods)
 	return out
 }
 
-func (p Preferences) equal(o Preferences) bool {
+// Equal reports whether p and o hold the same preferences.
+func (p Preferences) Equal(o Preferences) bool {
 	eq := func(a, b *bool) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 	return slices.Equal(p.CommunicationMethods, o.CommunicationMethods) &&
 		eq(p.Notifications.Email, o.Notifications.Email) && eq(p.Notifications.SMS, o.Notifications.SMS)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/contactd/contactd/internal/db"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -33,7 +35,7 @@ func (s *Store) currentRelationships(ctx context.Context, ids []uuid.UUID) (map[
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+relationshipColumns+` FROM `+relationshipsView+`
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+relationshipColumns+` FROM `+relationshipsView+`
 		WHERE contact_id = ANY($1) AND removed_at IS NULL ORDER BY contact_id, created_at, id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("contact: relationships: %w", err)
@@ -51,10 +53,10 @@ func (s *Store) currentRelationships(ctx context.Context, ids []uuid.UUID) (map[
 // ListRelationships returns a contact's current relationships, and its removed ones too when
 // history is true, oldest first.
 func (s *Store) ListRelationships(ctx context.Context, contactID uuid.UUID, history bool) ([]Relationship, error) {
-	if err := s.requireContact(ctx, s.pool, contactID, false); err != nil {
+	if err := s.requireContact(ctx, s.db.Pool, contactID, false); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+relationshipColumns+` FROM `+relationshipsView+`
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+relationshipColumns+` FROM `+relationshipsView+`
 		WHERE contact_id = $1 AND ($2 OR removed_at IS NULL) ORDER BY created_at, id`, contactID, history)
 	if err != nil {
 		return nil, fmt.Errorf("contact: relationships: %w", err)
@@ -80,13 +82,13 @@ func (s *Store) requireContact(ctx context.Context, q querier, id uuid.UUID, for
 	var status Status
 	err := q.QueryRow(ctx, sql, id).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return notFound("contact %s not found", id)
+		return db.NotFound("contact %s not found", id)
 	}
 	if err != nil {
 		return fmt.Errorf("contact: look up %s: %w", id, err)
 	}
 	if forWrite && status == StatusMerged {
-		return &Error{Kind: KindConflict, Message: "contact has been merged into another contact"}
+		return &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}
 	}
 	return nil
 }
@@ -98,17 +100,17 @@ func (s *Store) AddRelationship(ctx context.Context, contactID uuid.UUID, in New
 		return nil, err
 	}
 	var out Relationship
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		if err := s.requireContact(ctx, tx, contactID, true); err != nil {
 			return err
 		}
-		a := newAudit(ctx)
+		a := NewAudit(ctx)
 		rels, err := addRelationships(ctx, tx, a, contactID, []NewRelationship{in}, "")
 		if err != nil {
 			return err
 		}
 		out = rels[0]
-		return a.flush(ctx, tx)
+		return a.Flush(ctx, tx)
 	})
 	if err != nil {
 		return nil, err
@@ -119,7 +121,7 @@ func (s *Store) AddRelationship(ctx context.Context, contactID uuid.UUID, in New
 // addRelationships inserts validated relationships of one contact. It checks that every entity
 // exists with one query per entity type, naming each missing one as field
 // prefix[i].entityId (or entityId when prefix is empty).
-func addRelationships(ctx context.Context, tx pgx.Tx, a *audit, contactID uuid.UUID, in []NewRelationship, prefix string) ([]Relationship, error) {
+func addRelationships(ctx context.Context, tx pgx.Tx, a *Audit, contactID uuid.UUID, in []NewRelationship, prefix string) ([]Relationship, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
@@ -160,7 +162,7 @@ func addRelationships(ctx context.Context, tx pgx.Tx, a *audit, contactID uuid.U
 			return nil, fmt.Errorf("contact: lock accounts: %w", err)
 		}
 	}
-	var errs fieldErrors
+	var errs db.FieldErrors
 	seen := map[string]int{}
 	for i, r := range in {
 		id := uuid.MustParse(r.EntityID)
@@ -169,18 +171,18 @@ func addRelationships(ctx context.Context, tx pgx.Tx, a *audit, contactID uuid.U
 			exists = accounts[id]
 		}
 		if !exists {
-			errs.add(field(i, "entityId"), "no %s has this id", r.EntityType)
+			errs.Add(field(i, "entityId"), "no %s has this id", r.EntityType)
 		}
 		key := r.EntityType + "/" + r.EntityID
 		if EntityType(r.EntityType) == EntityUser {
 			key += "/" + strings.ToLower(r.Role)
 		}
 		if j, dup := seen[key]; dup {
-			errs.add(field(i, "entityId"), "repeats relationships[%d]", j)
+			errs.Add(field(i, "entityId"), "repeats relationships[%d]", j)
 		}
 		seen[key] = i
 	}
-	if err := errs.err(); err != nil {
+	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	out := make([]Relationship, 0, len(in))
@@ -213,7 +215,7 @@ func existingIDs(ctx context.Context, tx pgx.Tx, sql string, ids []uuid.UUID) (m
 	return found, nil
 }
 
-func insertRelationship(ctx context.Context, tx pgx.Tx, a *audit, contactID uuid.UUID, in NewRelationship) (Relationship, error) {
+func insertRelationship(ctx context.Context, tx pgx.Tx, a *Audit, contactID uuid.UUID, in NewRelationship) (Relationship, error) {
 	r := Relationship{
 		ID: uuid.Must(uuid.NewV7()), ContactID: contactID, EntityType: EntityType(in.EntityType),
 		EntityID: uuid.MustParse(in.EntityID), Role: in.Role, IsPrimary: in.IsPrimary,
@@ -229,15 +231,15 @@ func insertRelationship(ctx context.Context, tx pgx.Tx, a *audit, contactID uuid
 			}
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO contact_accounts (id, contact_id, account_id, role, is_primary)
-			VALUES ($1, $2, $3, $4, $5) RETURNING created_at`, r.ID, contactID, r.EntityID, nullable(r.Role), r.IsPrimary).Scan(&r.CreatedAt)
+			VALUES ($1, $2, $3, $4, $5) RETURNING created_at`, r.ID, contactID, r.EntityID, Nullable(r.Role), r.IsPrimary).Scan(&r.CreatedAt)
 	}
-	if pgCode(err) == codeUniqueViolation {
-		return r, &Error{Kind: KindConflict, Message: fmt.Sprintf("the contact already has a current relationship to this %s", r.EntityType)}
+	if db.Code(err) == db.CodeUniqueViolation {
+		return r, &db.Error{Kind: db.KindConflict, Message: fmt.Sprintf("the contact already has a current relationship to this %s", r.EntityType)}
 	}
 	if err != nil {
 		return r, fmt.Errorf("contact: insert relationship: %w", err)
 	}
-	a.add("create", "relationship", r.ID, &contactID, map[string]Change{
+	a.Add("create", "relationship", r.ID, &contactID, map[string]Change{
 		"entityType": {After: string(r.EntityType)}, "entityId": {After: r.EntityID.String()},
 		"role": {After: r.Role}, "isPrimary": {After: r.IsPrimary},
 	})
@@ -246,7 +248,7 @@ func insertRelationship(ctx context.Context, tx pgx.Tx, a *audit, contactID uuid
 
 // clearPrimary removes the primary flag from the account's current primary contact. The caller
 // holds the account row's lock.
-func clearPrimary(ctx context.Context, tx pgx.Tx, a *audit, accountID, newPrimary uuid.UUID) error {
+func clearPrimary(ctx context.Context, tx pgx.Tx, a *Audit, accountID, newPrimary uuid.UUID) error {
 	rows, err := tx.Query(ctx, `UPDATE contact_accounts SET is_primary = false
 		WHERE account_id = $1 AND is_primary AND removed_at IS NULL RETURNING id, contact_id`, accountID)
 	if err != nil {
@@ -258,7 +260,7 @@ func clearPrimary(ctx context.Context, tx pgx.Tx, a *audit, accountID, newPrimar
 		return fmt.Errorf("contact: clear primary: %w", err)
 	}
 	for _, c := range got {
-		a.add("update", "relationship", c.ID, &c.ContactID, map[string]Change{
+		a.Add("update", "relationship", c.ID, &c.ContactID, map[string]Change{
 			"isPrimary": {Before: true, After: false},
 			"reason":    {After: "contact " + newPrimary.String() + " became the account's primary"},
 		})
@@ -268,7 +270,7 @@ func clearPrimary(ctx context.Context, tx pgx.Tx, a *audit, accountID, newPrimar
 
 // RemoveRelationship ends a contact's current relationship; it stays in the history.
 func (s *Store) RemoveRelationship(ctx context.Context, contactID, relID uuid.UUID) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	return s.db.InTx(ctx, func(tx pgx.Tx) error {
 		if err := s.requireContact(ctx, tx, contactID, true); err != nil {
 			return err
 		}
@@ -285,10 +287,10 @@ func (s *Store) RemoveRelationship(ctx context.Context, contactID, relID uuid.UU
 			}
 		}
 		if tag.RowsAffected() == 0 {
-			return notFound("relationship %s of contact %s not found or already removed", relID, contactID)
+			return db.NotFound("relationship %s of contact %s not found or already removed", relID, contactID)
 		}
-		a := newAudit(ctx)
-		a.add("delete", "relationship", relID, &contactID, nil)
-		return a.flush(ctx, tx)
+		a := NewAudit(ctx)
+		a.Add("delete", "relationship", relID, &contactID, nil)
+		return a.Flush(ctx, tx)
 	})
 }

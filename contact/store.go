@@ -2,41 +2,38 @@ package contact
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"time"
 
+	"github.com/contactd/contactd/internal/db"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 )
 
-// Store persists contacts, users, accounts, relationships, API keys and the audit log in
-// PostgreSQL. It is safe for concurrent use.
+// Store persists contacts, users, accounts, relationships, the contacts' match data (alternate
+// emails and phones, blocking keys) and the audit log in PostgreSQL. It is safe for concurrent
+// use.
 type Store struct {
-	pool *pgxpool.Pool
-	// jobs is an insert-only River client: a change and the jobs it causes commit together.
-	jobs *river.Client[pgx.Tx]
+	db *db.DB
+	// checks enqueues duplicate checks in the transaction of the change that calls for them;
+	// nil enqueues none (see SetChecks).
+	checks CheckEnqueuer
 }
 
-// NewStore returns a Store over pool. The pool's database must be migrated.
-func NewStore(pool *pgxpool.Pool) (*Store, error) {
-	// River debounces its insert notifications per queue by the inserting client's fetch
-	// cooldown; a short one lets a job enqueued right after another wake the workers at once.
-	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{FetchCooldown: 5 * time.Millisecond})
-	if err != nil {
-		return nil, fmt.Errorf("contact: river insert client: %w", err)
-	}
-	return &Store{pool: pool, jobs: jobs}, nil
+// CheckEnqueuer enqueues duplicate checks of contacts inside a transaction. The contact package
+// does not know the duplicate checker (package dedupe depends on it, not the other way round),
+// so the checker hands the store this when the process is wired (internal/app).
+type CheckEnqueuer interface {
+	EnqueueChecksTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error
 }
 
-// Pool returns the store's connection pool.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+// NewStore returns a Store over d. The database must be migrated.
+func NewStore(d *db.DB) *Store { return &Store{db: d} }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+// SetChecks sets how the store enqueues the duplicate check a contact's new keys call for
+// (Normalize). Call it once, before the store is used.
+func (s *Store) SetChecks(c CheckEnqueuer) { s.checks = c }
+
+// DB returns the database the store works on.
+func (s *Store) DB() *db.DB { return s.db }
 
 type actorKey struct{}
 
@@ -53,33 +50,3 @@ func ActorFrom(ctx context.Context) string {
 	}
 	return "system"
 }
-
-// inTx runs fn in a transaction that commits when fn returns nil and rolls back otherwise.
-func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("contact: begin: %w", err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("contact: commit: %w", err)
-	}
-	return nil
-}
-
-// pgCode returns the SQLSTATE of a PostgreSQL error, or "".
-func pgCode(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code
-	}
-	return ""
-}
-
-const (
-	codeUniqueViolation = "23505"
-	codeFKViolation     = "23503"
-)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/internal/dbtest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -23,12 +24,8 @@ type bundle struct {
 
 func setup(t *testing.T) bundle {
 	t.Helper()
-	pool := dbtest.Pool(t)
-	store, err := contact.NewStore(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bundle{ctx: contact.WithActor(context.Background(), "test"), pool: pool, store: store}
+	d := dbtest.DB(t)
+	return bundle{ctx: contact.WithActor(context.Background(), "test"), pool: d.Pool, store: contact.NewStore(d)}
 }
 
 func count(t *testing.T, b bundle, sql string, args ...any) int {
@@ -40,9 +37,9 @@ func count(t *testing.T, b bundle, sql string, args ...any) int {
 	return n
 }
 
-func requireKind(t *testing.T, err error, kind contact.Kind) *contact.Error {
+func requireKind(t *testing.T, err error, kind db.Kind) *db.Error {
 	t.Helper()
-	var de *contact.Error
+	var de *db.Error
 	if !errors.As(err, &de) || de.Kind != kind {
 		t.Fatalf("got error %v, want kind %d", err, kind)
 	}
@@ -72,7 +69,7 @@ func TestRolledBackCreateLeavesNoJobAndNoRows(t *testing.T) {
 		FirstName: "Ada", Email: "ada@example.com",
 		Relationships: []contact.NewRelationship{{EntityType: "account", EntityID: uuid.NewString()}},
 	})
-	de := requireKind(t, err, contact.KindInvalid)
+	de := requireKind(t, err, db.KindInvalid)
 	if len(de.Fields) != 1 || de.Fields[0].Field != "relationships[0].entityId" {
 		t.Fatalf("fields = %+v", de.Fields)
 	}
@@ -144,7 +141,7 @@ func TestDuplicateEmailConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "A.", Email: " ada@EXAMPLE.COM "})
-	if de := requireKind(t, err, contact.KindConflict); de.ExistingID != first.ID.String() {
+	if de := requireKind(t, err, db.KindConflict); de.ExistingID != first.ID.String() {
 		t.Fatalf("existing id = %s, want %s", de.ExistingID, first.ID)
 	}
 	if _, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "A.", Email: "ada@example.com", AllowDuplicate: true}); err != nil {
@@ -174,7 +171,7 @@ func TestConcurrentCreatesOfOneEmailMakeOneContact(t *testing.T) {
 		if err == nil {
 			ok++
 		} else {
-			requireKind(t, err, contact.KindConflict)
+			requireKind(t, err, db.KindConflict)
 		}
 	}
 	if ok != 1 {
@@ -238,7 +235,7 @@ func TestUpdateVersionAndClearing(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = b.store.UpdateContact(b.ctx, c.ID, contact.Update{Title: contact.Some("x"), IfVersion: 7})
-	requireKind(t, err, contact.KindPreconditionFailed)
+	requireKind(t, err, db.KindPreconditionFailed)
 	u, err := b.store.UpdateContact(b.ctx, c.ID, contact.Update{Email: contact.Opt[string]{Set: true, Null: true}, IfVersion: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +246,7 @@ func TestUpdateVersionAndClearing(t *testing.T) {
 	_, err = b.store.UpdateContact(b.ctx, c.ID, contact.Update{
 		FirstName: contact.Opt[string]{Set: true, Null: true}, Phone: contact.Opt[string]{Set: true, Null: true},
 	})
-	requireKind(t, err, contact.KindInvalid)
+	requireKind(t, err, db.KindInvalid)
 	same, err := b.store.UpdateContact(b.ctx, c.ID, contact.Update{FirstName: contact.Some("Ada")})
 	if err != nil || same.Version != 2 {
 		t.Fatalf("a no-op update bumped the version: %v %+v", err, same)

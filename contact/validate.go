@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/contactd/contactd/internal/db"
+
 	"github.com/contactd/contactd/matcher"
 	"github.com/google/uuid"
 )
@@ -26,51 +28,51 @@ const (
 // CommunicationMethods are the values Preferences.CommunicationMethods may hold.
 var CommunicationMethods = []string{"email", "phone", "sms", "mail", "chat"}
 
-// cleanText trims s and checks it is valid UTF-8 without control characters and at most max
-// characters long; it records a field error otherwise.
-func cleanText(errs *fieldErrors, field, s string, max int) string {
+// CleanText trims s and checks it is valid UTF-8 without control characters and at most max
+// characters long, recording a field error under field otherwise; it returns the trimmed s.
+func CleanText(errs *db.FieldErrors, field, s string, max int) string {
 	s = strings.TrimSpace(s)
 	if !utf8.ValidString(s) {
-		errs.add(field, "must be valid UTF-8")
+		errs.Add(field, "must be valid UTF-8")
 		return s
 	}
 	if n := utf8.RuneCountInString(s); n > max {
-		errs.add(field, "must be at most %d characters (got %d)", max, n)
+		errs.Add(field, "must be at most %d characters (got %d)", max, n)
 		return s
 	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {
-			errs.add(field, "must not contain control characters")
+			errs.Add(field, "must not contain control characters")
 			break
 		}
 	}
 	return s
 }
 
-func validateEmail(errs *fieldErrors, field, s string) {
+func validateEmail(errs *db.FieldErrors, field, s string) {
 	if s == "" {
 		return
 	}
 	if _, err := matcher.NormalizeEmail(s); err != nil {
-		errs.add(field, "is not a valid email address: %v", err)
+		errs.Add(field, "is not a valid email address: %v", err)
 	}
 }
 
-func validatePhone(errs *fieldErrors, field, s string) {
+func validatePhone(errs *db.FieldErrors, field, s string) {
 	if s == "" {
 		return
 	}
 	if n := matcher.PhoneDigits(s); n < MinPhoneDigit || n > MaxPhoneDigit {
-		errs.add(field, "must have %d to %d digits (got %d)", MinPhoneDigit, MaxPhoneDigit, n)
+		errs.Add(field, "must have %d to %d digits (got %d)", MinPhoneDigit, MaxPhoneDigit, n)
 	}
 }
 
-func validatePreferences(errs *fieldErrors, p *PreferencesPatch) {
+func validatePreferences(errs *db.FieldErrors, p *PreferencesPatch) {
 	if p == nil || !p.CommunicationMethods.Set || p.CommunicationMethods.Null {
 		return
 	}
 	if len(p.CommunicationMethods.Value) > len(CommunicationMethods) {
-		errs.add("preferences.communicationMethods", "must have at most %d entries", len(CommunicationMethods))
+		errs.Add("preferences.communicationMethods", "must have at most %d entries", len(CommunicationMethods))
 		return
 	}
 	seen := map[string]bool{}
@@ -84,9 +86,9 @@ func validatePreferences(errs *fieldErrors, p *PreferencesPatch) {
 		}
 		switch {
 		case !known:
-			errs.add(field, "must be one of %s", strings.Join(CommunicationMethods, ", "))
+			errs.Add(field, "must be one of %s", strings.Join(CommunicationMethods, ", "))
 		case seen[m]:
-			errs.add(field, "is listed twice")
+			errs.Add(field, "is listed twice")
 		}
 		seen[m] = true
 	}
@@ -94,50 +96,52 @@ func validatePreferences(errs *fieldErrors, p *PreferencesPatch) {
 
 // Validate trims the input in place and reports every invalid field.
 func (n *NewContact) Validate() error {
-	var errs fieldErrors
-	n.FirstName = cleanText(&errs, "firstName", n.FirstName, MaxNameLen)
-	n.LastName = cleanText(&errs, "lastName", n.LastName, MaxNameLen)
-	n.Email = cleanText(&errs, "email", n.Email, MaxEmailLen)
-	n.Phone = cleanText(&errs, "phone", n.Phone, MaxPhoneLen)
-	n.Title = cleanText(&errs, "title", n.Title, MaxTitleLen)
-	n.Company = cleanText(&errs, "company", n.Company, MaxCompanyLen)
-	validateEmail(&errs, "email", n.Email)
-	if !n.KeepUnparseablePhone {
-		validatePhone(&errs, "phone", n.Phone)
+	var errs db.FieldErrors
+	for _, f := range Fields {
+		v := f.input(n)
+		*v = CleanText(&errs, f.Name, *v, f.MaxLen)
+		switch f.Kind {
+		case KindEmail:
+			validateEmail(&errs, f.Name, *v)
+		case KindPhone:
+			if !n.KeepUnparseablePhone {
+				validatePhone(&errs, f.Name, *v)
+			}
+		}
 	}
 	if n.FirstName == "" && n.LastName == "" && n.Email == "" && n.Phone == "" {
-		errs.add("firstName", "a contact needs a name, an email or a phone")
+		errs.Add("firstName", "a contact needs a name, an email or a phone")
 	}
 	validatePreferences(&errs, n.Preferences)
 	if len(n.Relationships) > MaxRelationships {
-		errs.add("relationships", "must have at most %d entries", MaxRelationships)
+		errs.Add("relationships", "must have at most %d entries", MaxRelationships)
 	}
 	for i := range n.Relationships {
 		n.Relationships[i].validate(&errs, fmt.Sprintf("relationships[%d].", i))
 	}
-	return errs.err()
+	return errs.Err()
 }
 
-func (r *NewRelationship) validate(errs *fieldErrors, prefix string) {
+func (r *NewRelationship) validate(errs *db.FieldErrors, prefix string) {
 	r.EntityType = strings.ToLower(strings.TrimSpace(r.EntityType))
 	switch EntityType(r.EntityType) {
 	case EntityUser:
 		if r.IsPrimary {
-			errs.add(prefix+"isPrimary", "applies only to account relationships")
+			errs.Add(prefix+"isPrimary", "applies only to account relationships")
 		}
 	case EntityAccount:
 	case "":
-		errs.add(prefix+"type", "is required: user or account")
+		errs.Add(prefix+"type", "is required: user or account")
 	default:
-		errs.add(prefix+"type", "must be user or account")
+		errs.Add(prefix+"type", "must be user or account")
 	}
 	if id, err := uuid.Parse(strings.TrimSpace(r.EntityID)); err != nil {
-		errs.add(prefix+"entityId", "must be a UUID")
+		errs.Add(prefix+"entityId", "must be a UUID")
 	} else {
 		// The canonical form, so that repeats in other spellings are caught.
 		r.EntityID = id.String()
 	}
-	r.Role = cleanText(errs, prefix+"role", r.Role, MaxRoleLen)
+	r.Role = CleanText(errs, prefix+"role", r.Role, MaxRoleLen)
 	if r.EntityType == string(EntityUser) && r.Role == "" {
 		r.Role = DefaultUserRelationship
 	}
@@ -148,48 +152,40 @@ const DefaultUserRelationship = "associated"
 
 // ValidateRelationship trims r and reports every invalid field.
 func ValidateRelationship(r *NewRelationship) error {
-	var errs fieldErrors
+	var errs db.FieldErrors
 	r.validate(&errs, "")
-	return errs.err()
+	return errs.Err()
 }
 
 // Validate trims the update in place and reports every invalid field. Whether the result
 // still has a name, an email or a phone is checked against the stored contact.
 func (u *Update) Validate() error {
-	var errs fieldErrors
-	for _, f := range u.textFields() {
-		if f.opt.Set && !f.opt.Null {
-			f.opt.Value = cleanText(&errs, f.name, f.opt.Value, f.max)
-			if f.opt.Value == "" {
-				// An empty string clears the field, as null does.
-				f.opt.Null = true
-			}
+	var errs db.FieldErrors
+	for _, f := range Fields {
+		o := f.update(u)
+		if !o.Set || o.Null {
+			continue
+		}
+		o.Value = CleanText(&errs, f.Name, o.Value, f.MaxLen)
+		switch {
+		case o.Value == "":
+			// An empty string clears the field, as null does.
+			o.Null = true
+		case f.Kind == KindEmail:
+			validateEmail(&errs, f.Name, o.Value)
+		case f.Kind == KindPhone:
+			validatePhone(&errs, f.Name, o.Value)
 		}
 	}
-	if u.Email.Set && !u.Email.Null {
-		validateEmail(&errs, "email", u.Email.Value)
-	}
-	if u.Phone.Set && !u.Phone.Null {
-		validatePhone(&errs, "phone", u.Phone.Value)
-	}
 	validatePreferences(&errs, u.Preferences)
-	return errs.err()
+	return errs.Err()
 }
 
-type textField struct {
-	name   string
-	column string
-	max    int
-	opt    *Opt[string]
-}
-
-func (u *Update) textFields() []textField {
-	return []textField{
-		{"firstName", "first_name", MaxNameLen, &u.FirstName},
-		{"lastName", "last_name", MaxNameLen, &u.LastName},
-		{"email", "email", MaxEmailLen, &u.Email},
-		{"phone", "phone", MaxPhoneLen, &u.Phone},
-		{"title", "title", MaxTitleLen, &u.Title},
-		{"company", "company", MaxCompanyLen, &u.Company},
+// Values returns the (validated) input's fields as a contact's values.
+func (n *NewContact) Values() Values {
+	var v Values
+	for _, f := range Fields {
+		*f.Ptr(&v) = Nullable(*f.input(n))
 	}
+	return v
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/matcher"
+	"github.com/contactd/contactd/merge"
 	"github.com/google/uuid"
 )
 
@@ -24,16 +25,16 @@ type BatchOutcome struct {
 // queries for the whole batch instead of a few per contact: the batch's keys, every contact
 // holding one of them, then scoring in memory. A contact grouped for a merge by an earlier
 // check of the batch is not checked or proposed again, so the groups are disjoint, and they
-// are merged together at the end with bulk (a nil bulk only proposes). As with a scan, the
+// are merged together at the end with the Merger (without one it only proposes). As with a scan, the
 // survivors get no further check of their own: every contact of the batch was compared with
 // all its candidates.
-func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMergeFunc) (BatchOutcome, error) {
+func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome, error) {
 	var out BatchOutcome
 	md, version, err := e.Model(ctx)
 	if err != nil {
 		return out, err
 	}
-	groups, capped, err := e.Store.KeyGroups(ctx, ids, MaxBlock)
+	groups, capped, err := e.Contacts.KeyGroups(ctx, ids, MaxBlock)
 	if err != nil {
 		return out, err
 	}
@@ -51,7 +52,7 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMerge
 	for id := range all {
 		allIDs = append(allIDs, id)
 	}
-	loaded, err := e.Store.MatchContacts(ctx, allIDs)
+	loaded, err := e.Contacts.MatchContacts(ctx, allIDs)
 	if err != nil {
 		return out, err
 	}
@@ -61,7 +62,7 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMerge
 			byID[c.ID] = prepare(md, c)
 		}
 	}
-	keysOf, err := e.Store.KeysOf(ctx, ids)
+	keysOf, err := e.Contacts.KeysOf(ctx, ids)
 	if err != nil {
 		return out, err
 	}
@@ -69,10 +70,10 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMerge
 	if err != nil {
 		return out, err
 	}
-	dismissed := func(_ context.Context, p contact.ReviewProposal) (bool, error) { return dismissals.Has(p), nil }
+	dismissed := func(_ context.Context, p ReviewProposal) (bool, error) { return dismissals.Has(p), nil }
 	gone := map[uuid.UUID]bool{}
-	var pending []contact.ReviewProposal
-	var reqs []contact.MergeRequest
+	var pending []ReviewProposal
+	var reqs []merge.Request
 	reqOf := map[uuid.UUID]int{} // a grouped contact → its request
 	var missed []uuid.UUID       // contacts sure of a contact grouped before them
 	for _, id := range ids {
@@ -103,7 +104,7 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMerge
 				break
 			}
 		}
-		res, score, props, err := e.decide(ctx, md, version, self, cands, bulk != nil, dismissed)
+		res, score, props, err := e.decide(ctx, md, version, self, cands, e.Merger != nil, dismissed)
 		if err != nil {
 			return out, err
 		}
@@ -117,7 +118,7 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMerge
 			pending = pending[:0]
 		}
 		if len(res.Merged) > 0 {
-			reqs = append(reqs, contact.MergeRequest{ContactIDs: res.Merged, ModelVersion: versionPtr(version), Score: &score})
+			reqs = append(reqs, merge.Request{ContactIDs: res.Merged, ModelVersion: versionPtr(version), Score: &score})
 			for _, m := range res.Merged {
 				gone[m] = true
 				reqOf[m] = len(reqs) - 1
@@ -126,10 +127,10 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID, bulk BulkMerge
 	}
 	n, err := e.Store.ProposeReviews(ctx, pending)
 	out.Reviews += n
-	if err != nil || len(reqs) == 0 {
+	if err != nil || len(reqs) == 0 || e.Merger == nil {
 		return out, err
 	}
-	failed, err := bulk(ctx, reqs)
+	_, failed, err := e.Merger.MergeClusters(ctx, reqs)
 	if err != nil {
 		return out, fmt.Errorf("dedupe: merge the batch's groups: %w", err)
 	}

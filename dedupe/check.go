@@ -7,12 +7,9 @@ import (
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/matcher"
+	"github.com/contactd/contactd/merge"
 	"github.com/google/uuid"
 )
-
-// MergeFunc merges contacts losslessly as the matcher proposed (the store's merge), recording
-// the model version and score.
-type MergeFunc func(ctx context.Context, ids []uuid.UUID, modelVersion *int, score float64) error
 
 // Outcome says what a check did.
 type Outcome struct {
@@ -25,14 +22,14 @@ type Outcome struct {
 // CheckContact checks one contact against the active contacts sharing a blocking key with it:
 // the ones the model calls the same person are merged with it (unless a person dismissed the
 // pair, or the group would chain two clearly different people), the possible ones are proposed
-// for review. A contact that is no longer active is left alone.
-func (e *Engine) CheckContact(ctx context.Context, id uuid.UUID, merge MergeFunc) (Outcome, error) {
+// for review (only proposed, without a Merger). A contact that is no longer active is left alone.
+func (e *Engine) CheckContact(ctx context.Context, id uuid.UUID) (Outcome, error) {
 	var out Outcome
 	md, version, err := e.Model(ctx)
 	if err != nil {
 		return out, err
 	}
-	self, cands, capped, err := e.Store.CheckSet(ctx, id, MaxBlock)
+	self, cands, capped, err := e.Contacts.CheckSet(ctx, id, MaxBlock)
 	if err != nil {
 		return out, err
 	}
@@ -43,12 +40,13 @@ func (e *Engine) CheckContact(ctx context.Context, id uuid.UUID, merge MergeFunc
 	for _, c := range cands {
 		ps = append(ps, prepare(md, c))
 	}
-	out, score, proposals, err := e.decide(ctx, md, version, prepare(md, *self), ps, merge != nil, e.Store.Dismissed)
+	out, score, proposals, err := e.decide(ctx, md, version, prepare(md, *self), ps, e.Merger != nil, e.Store.Dismissed)
 	if err != nil {
 		return out, err
 	}
 	if len(out.Merged) > 0 {
-		if err := merge(ctx, out.Merged, versionPtr(version), score); err != nil {
+		_, err := e.Merger.Merge(ctx, merge.Request{ContactIDs: out.Merged, ModelVersion: versionPtr(version), Score: &score})
+		if err != nil {
 			return out, fmt.Errorf("dedupe: merge %v: %w", out.Merged, err)
 		}
 	}
@@ -58,15 +56,15 @@ func (e *Engine) CheckContact(ctx context.Context, id uuid.UUID, merge MergeFunc
 }
 
 // dismissedFunc reports whether a person dismissed a pair (and neither contact changed since).
-type dismissedFunc func(context.Context, contact.ReviewProposal) (bool, error)
+type dismissedFunc func(context.Context, ReviewProposal) (bool, error)
 
 // decide scores one contact against its candidates as CheckContact says. It returns, in
 // out.Merged, the group to merge (the contact first) when merging, with its score (the weakest
 // sure pair's probability), and the pairs to propose for review; the caller merges and writes
 // the proposals, so that a batch can do both in bulk.
-func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, self prepared, cands []prepared, merging bool, dismissed dismissedFunc) (out Outcome, score float64, proposals []contact.ReviewProposal, err error) {
+func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, self prepared, cands []prepared, merging bool, dismissed dismissedFunc) (out Outcome, score float64, proposals []ReviewProposal, err error) {
 	id := self.c.ID
-	selfPrint := contact.Fingerprint(self.c.Contact)
+	selfPrint := Fingerprint(self.c.Contact)
 	_, _, conflict := md.Thresholds()
 
 	type scored struct {
@@ -95,8 +93,8 @@ func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, sel
 	group := []prepared{self}
 	minScore := math.Inf(1)
 	for _, s := range same {
-		prop := contact.ReviewProposal{A: id, B: s.p.c.ID, Score: matcher.Probability(s.w), ModelVersion: versionPtr(version),
-			FingerprintA: selfPrint, FingerprintB: contact.Fingerprint(s.p.c.Contact)}
+		prop := ReviewProposal{A: id, B: s.p.c.ID, Score: matcher.Probability(s.w), ModelVersion: versionPtr(version),
+			FingerprintA: selfPrint, FingerprintB: Fingerprint(s.p.c.Contact)}
 		was, err := dismissed(ctx, prop)
 		if err != nil {
 			return out, 0, nil, err
@@ -112,8 +110,8 @@ func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, sel
 				fits = false
 				break
 			}
-			was, err := dismissed(ctx, contact.ReviewProposal{A: g.c.ID, B: s.p.c.ID,
-				FingerprintA: contact.Fingerprint(g.c.Contact), FingerprintB: contact.Fingerprint(s.p.c.Contact)})
+			was, err := dismissed(ctx, ReviewProposal{A: g.c.ID, B: s.p.c.ID,
+				FingerprintA: Fingerprint(g.c.Contact), FingerprintB: Fingerprint(s.p.c.Contact)})
 			if err != nil {
 				return out, 0, nil, err
 			}
@@ -137,9 +135,9 @@ func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, sel
 		out.Merged, score = ids, matcher.Probability(minScore)
 	}
 	for _, s := range possible {
-		proposals = append(proposals, contact.ReviewProposal{
+		proposals = append(proposals, ReviewProposal{
 			A: id, B: s.p.c.ID, Score: matcher.Probability(s.w), Explanation: md.Explain(s.ra, s.rb),
-			ModelVersion: versionPtr(version), FingerprintA: selfPrint, FingerprintB: contact.Fingerprint(s.p.c.Contact),
+			ModelVersion: versionPtr(version), FingerprintA: selfPrint, FingerprintB: Fingerprint(s.p.c.Contact),
 		})
 	}
 	return out, score, proposals, nil

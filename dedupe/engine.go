@@ -9,6 +9,7 @@ import (
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/matcher"
+	"github.com/contactd/contactd/merge"
 	"github.com/google/uuid"
 )
 
@@ -21,9 +22,34 @@ var defaultModel []byte
 // MaxBlock is the largest block (contacts sharing one key) a single contact's check looks at.
 const MaxBlock = 200
 
+// Contacts is what the engine reads of the contacts (package contact's Store): their match
+// data, candidates by blocking key, and the keys themselves.
+type Contacts interface {
+	MatchContacts(ctx context.Context, ids []uuid.UUID) ([]contact.MatchContact, error)
+	ScanActive(ctx context.Context, pageSize int, fn func([]contact.MatchContact) error) error
+	CandidatesByKeys(ctx context.Context, keys []string, maxBlock int) ([]uuid.UUID, int, error)
+	CheckSet(ctx context.Context, id uuid.UUID, maxBlock int) (*contact.MatchContact, []contact.MatchContact, int, error)
+	KeyGroups(ctx context.Context, ids []uuid.UUID, maxBlock int) (map[string][]uuid.UUID, int, error)
+	KeysOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]string, error)
+	ContactIDsBetween(ctx context.Context, from, to uuid.UUID) ([]uuid.UUID, error)
+	RekeyContacts(ctx context.Context, ids []uuid.UUID) error
+}
+
+// Merger merges what the engine is sure of (package merge's Store): one group on write, many
+// disjoint clusters at once in scans and batch checks.
+type Merger interface {
+	Merge(ctx context.Context, req merge.Request) (*merge.Merge, error)
+	MergeClusters(ctx context.Context, reqs []merge.Request) ([]*merge.Merge, map[int]error, error)
+}
+
 // Engine checks contacts for duplicates. It is safe for concurrent use.
 type Engine struct {
-	Store *contact.Store
+	// Store keeps the engine's reviews, runs and models.
+	Store *Store
+	// Contacts are the contacts it reads.
+	Contacts Contacts
+	// Merger merges sure groups; nil only proposes reviews (nothing is merged).
+	Merger Merger
 
 	mu        sync.Mutex
 	model     *matcher.Model
@@ -119,11 +145,11 @@ func (e *Engine) CheckRecord(ctx context.Context, c *contact.Contact) ([]Match, 
 		return nil, err
 	}
 	keys := contact.BlockingKeys(c, nil)
-	ids, _, err := e.Store.CandidatesByKeys(ctx, keys, MaxBlock)
+	ids, _, err := e.Contacts.CandidatesByKeys(ctx, keys, MaxBlock)
 	if err != nil {
 		return nil, err
 	}
-	cands, err := e.Store.MatchContacts(ctx, ids)
+	cands, err := e.Contacts.MatchContacts(ctx, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -6,37 +6,42 @@ import (
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
+	"github.com/contactd/contactd/internal/app"
 	"github.com/contactd/contactd/internal/dbtest"
+	"github.com/contactd/contactd/merge"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 type bundle struct {
-	ctx    context.Context
-	pool   *pgxpool.Pool
-	store  *contact.Store
-	engine *dedupe.Engine
-	merge  dedupe.MergeFunc
-	bulk   dedupe.BulkMergeFunc
+	ctx  context.Context
+	pool *pgxpool.Pool
+	app  *app.App
+	// engine merges what it is sure of; propose only proposes.
+	engine, propose *dedupe.Engine
 }
 
 func setup(t *testing.T) bundle {
 	t.Helper()
 	pool := dbtest.Pool(t)
-	store, err := contact.NewStore(pool)
+	a, err := app.New(pool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	merge := func(ctx context.Context, ids []uuid.UUID, mv *int, score float64) error {
-		_, _, err := store.MergeContacts(ctx, contact.MergeRequest{ContactIDs: ids, ModelVersion: mv, Score: &score})
-		return err
-	}
-	bulk := func(ctx context.Context, reqs []contact.MergeRequest) (map[int]error, error) {
-		_, failed, err := store.MergeClusters(ctx, reqs)
-		return failed, err
-	}
-	return bundle{ctx: contact.WithActor(context.Background(), "test"), pool: pool, store: store, engine: &dedupe.Engine{Store: store}, merge: merge, bulk: bulk}
+	return bundle{ctx: contact.WithActor(context.Background(), "test"), pool: pool, app: a, engine: a.Engine,
+		propose: &dedupe.Engine{Store: a.Dedupe, Contacts: a.Contacts}}
+}
+
+// countingMerger counts the bulk merges an engine asks for.
+type countingMerger struct {
+	dedupe.Merger
+	calls int
+}
+
+func (m *countingMerger) MergeClusters(ctx context.Context, reqs []merge.Request) ([]*merge.Merge, map[int]error, error) {
+	m.calls++
+	return m.Merger.MergeClusters(ctx, reqs)
 }
 
 // addSmithsons adds two records of one person that the matcher is sure of, the older first.
@@ -51,11 +56,11 @@ func (b bundle) addSmithsons(t *testing.T) (orig, dup uuid.UUID) {
 func (b bundle) add(t *testing.T, in contact.NewContact) uuid.UUID {
 	t.Helper()
 	in.AllowDuplicate = true
-	c, err := b.store.CreateContact(b.ctx, in)
+	c, err := b.app.Contacts.CreateContact(b.ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.store.Normalize(b.ctx, c.ID, "US", func(pgx.Tx) error { return nil }); err != nil {
+	if err := b.app.Contacts.Normalize(b.ctx, c.ID, "US", func(pgx.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return c.ID
@@ -63,7 +68,7 @@ func (b bundle) add(t *testing.T, in contact.NewContact) uuid.UUID {
 
 func (b bundle) status(t *testing.T, id uuid.UUID) (contact.Status, *uuid.UUID) {
 	t.Helper()
-	c, err := b.store.GetContact(b.ctx, id)
+	c, err := b.app.Contacts.GetContact(b.ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +83,7 @@ func TestCheckContactMergesSureDuplicatesAndProposesUnsureOnes(t *testing.T) {
 	// A colleague sharing the company, its domain and the switchboard number is not him.
 	colleague := b.add(t, contact.NewContact{FirstName: "Maria", LastName: "Gonzalez", Email: "maria.gonzalez@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc", Title: "Engineer"})
 
-	out, err := b.engine.CheckContact(b.ctx, dup, b.merge)
+	out, err := b.engine.CheckContact(b.ctx, dup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +102,7 @@ func TestCheckContactMergesSureDuplicatesAndProposesUnsureOnes(t *testing.T) {
 		t.Fatalf("%d merges %v", merges, err)
 	}
 	// The original's email keeps matching after the merge through the survivor's alternates.
-	check, err := b.engine.CheckRecord(b.ctx, &contact.Contact{FirstName: ptr("Bob"), LastName: ptr("Smithson"), Email: ptr("robert.smithson@acme-widgets.com")})
+	check, err := b.engine.CheckRecord(b.ctx, &contact.Contact{Values: contact.Values{FirstName: ptr("Bob"), LastName: ptr("Smithson"), Email: ptr("robert.smithson@acme-widgets.com")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,37 +118,37 @@ func TestDismissedPairIsNotProposedAgainUntilAContactChanges(t *testing.T) {
 	// not sure.
 	a := b.add(t, contact.NewContact{FirstName: "John", LastName: "Miller", Email: "jmiller@globex.io", Company: "Globex"})
 	c := b.add(t, contact.NewContact{FirstName: "Jon", LastName: "Miller", Company: "Globex Corp", Title: "CTO"})
-	out, err := b.engine.CheckContact(b.ctx, c, b.merge)
+	out, err := b.engine.CheckContact(b.ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(out.Merged) > 0 {
 		t.Fatalf("an unsure pair was merged: %+v", out)
 	}
-	reviews, _, err := b.store.ListReviews(b.ctx, "open", nil, 10)
+	reviews, _, err := b.app.Dedupe.ListReviews(b.ctx, "open", nil, 10)
 	if err != nil || len(reviews) != 1 {
 		t.Fatalf("open reviews %d %v (outcome %+v)", len(reviews), err, out)
 	}
-	if _, err := b.store.DismissReview(b.ctx, reviews[0].ID); err != nil {
+	if _, err := b.app.Dedupe.DismissReview(b.ctx, reviews[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.engine.CheckContact(b.ctx, a, b.merge); err != nil {
+	if _, err := b.engine.CheckContact(b.ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := b.store.CountReviews(b.ctx, "open"); n != 0 {
+	if n, _ := b.app.Dedupe.CountReviews(b.ctx, "open"); n != 0 {
 		t.Fatalf("a dismissed pair was proposed again: %d open", n)
 	}
 	// A change in a matched field makes it eligible again.
-	if _, err := b.store.UpdateContact(b.ctx, a, contact.Update{Email: contact.Some("john.miller@globex.io")}); err != nil {
+	if _, err := b.app.Contacts.UpdateContact(b.ctx, a, contact.Update{Email: contact.Some("john.miller@globex.io")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.store.Normalize(b.ctx, a, "US", func(pgx.Tx) error { return nil }); err != nil {
+	if err := b.app.Contacts.Normalize(b.ctx, a, "US", func(pgx.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.engine.CheckContact(b.ctx, a, b.merge); err != nil {
+	if _, err := b.engine.CheckContact(b.ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := b.store.CountReviews(b.ctx, "open"); n != 1 {
+	if n, _ := b.app.Dedupe.CountReviews(b.ctx, "open"); n != 1 {
 		t.Fatalf("after a change: %d open reviews, want 1", n)
 	}
 }
@@ -157,8 +162,7 @@ func TestScanMergesClustersInBulk(t *testing.T) {
 	b := setup(t)
 	orig, dup := b.addSmithsons(t)
 	other := b.add(t, contact.NewContact{FirstName: "Maria", LastName: "Gonzalez", Email: "maria.gonzalez@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
-	bulk := b.bulk
-	st, err := b.engine.Scan(b.ctx, bulk, nil)
+	st, err := b.engine.Scan(b.ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +176,7 @@ func TestScanMergesClustersInBulk(t *testing.T) {
 		t.Fatalf("a different person was merged")
 	}
 	// A scan without a merge function only proposes.
-	st, err = b.engine.Scan(b.ctx, nil, nil)
+	st, err = b.propose.Scan(b.ctx, nil)
 	if err != nil || st.Merges != 0 {
 		t.Fatalf("proposal-only scan: %+v %v", st, err)
 	}
@@ -185,30 +189,29 @@ func TestDismissedSurePairIsNotMergedByScanOrBatch(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	orig, dup := b.addSmithsons(t)
-	cs, err := b.store.MatchContacts(b.ctx, []uuid.UUID{orig, dup})
+	cs, err := b.app.Contacts.MatchContacts(b.ctx, []uuid.UUID{orig, dup})
 	if err != nil || len(cs) != 2 {
 		t.Fatal(len(cs), err)
 	}
-	if _, err := b.store.ProposeReviews(b.ctx, []contact.ReviewProposal{{A: cs[0].ID, B: cs[1].ID, Score: 0.999,
-		FingerprintA: contact.Fingerprint(cs[0].Contact), FingerprintB: contact.Fingerprint(cs[1].Contact)}}); err != nil {
+	if _, err := b.app.Dedupe.ProposeReviews(b.ctx, []dedupe.ReviewProposal{{A: cs[0].ID, B: cs[1].ID, Score: 0.999,
+		FingerprintA: dedupe.Fingerprint(cs[0].Contact), FingerprintB: dedupe.Fingerprint(cs[1].Contact)}}); err != nil {
 		t.Fatal(err)
 	}
-	reviews, _, err := b.store.ListReviews(b.ctx, "open", nil, 10)
+	reviews, _, err := b.app.Dedupe.ListReviews(b.ctx, "open", nil, 10)
 	if err != nil || len(reviews) != 1 {
 		t.Fatalf("open reviews %d %v", len(reviews), err)
 	}
-	if _, err := b.store.DismissReview(b.ctx, reviews[0].ID); err != nil {
+	if _, err := b.app.Dedupe.DismissReview(b.ctx, reviews[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	bulk := b.bulk
-	st, err := b.engine.Scan(b.ctx, bulk, nil)
+	st, err := b.engine.Scan(b.ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Merges != 0 || st.Dismissed != 1 {
 		t.Fatalf("scan over a dismissed sure pair: %+v", st)
 	}
-	out, err := b.engine.CheckBatch(b.ctx, []uuid.UUID{orig, dup}, bulk)
+	out, err := b.engine.CheckBatch(b.ctx, []uuid.UUID{orig, dup})
 	if err != nil || out.Merges != 0 {
 		t.Fatalf("batch check over a dismissed sure pair: %+v %v", out, err)
 	}
@@ -216,13 +219,13 @@ func TestDismissedSurePairIsNotMergedByScanOrBatch(t *testing.T) {
 		t.Fatalf("dismissed duplicate is %s", s)
 	}
 	// A change in a matched field makes the pair mergeable again.
-	if _, err := b.store.UpdateContact(b.ctx, dup, contact.Update{Title: contact.Some("CEO"), FirstName: contact.Some("Rob")}); err != nil {
+	if _, err := b.app.Contacts.UpdateContact(b.ctx, dup, contact.Update{Title: contact.Some("CEO"), FirstName: contact.Some("Rob")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.store.Normalize(b.ctx, dup, "US", func(pgx.Tx) error { return nil }); err != nil {
+	if err := b.app.Contacts.Normalize(b.ctx, dup, "US", func(pgx.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	st, err = b.engine.Scan(b.ctx, bulk, nil)
+	st, err = b.engine.Scan(b.ctx, nil)
 	if err != nil || st.Merges != 1 {
 		t.Fatalf("scan after a change: %+v %v", st, err)
 	}
@@ -238,29 +241,29 @@ func TestUndoneMergeIsNotMergedAgain(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	orig, dup := b.addSmithsons(t)
-	out, err := b.engine.CheckContact(b.ctx, dup, b.merge)
+	out, err := b.engine.CheckContact(b.ctx, dup)
 	if err != nil || len(out.Merged) != 2 {
 		t.Fatalf("first check: %+v %v", out, err)
 	}
-	merges, _, err := b.store.ListMerges(b.ctx, nil, 10)
+	merges, _, err := b.app.Merges.ListMerges(b.ctx, nil, 10)
 	if err != nil || len(merges) != 1 {
 		t.Fatalf("merges %d %v", len(merges), err)
 	}
-	if _, _, err := b.store.UndoMerge(b.ctx, merges[0].ID); err != nil {
+	if _, _, err := b.app.Merges.UndoMerge(b.ctx, merges[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []uuid.UUID{orig, dup} {
-		out, err := b.engine.CheckContact(b.ctx, id, b.merge)
+		out, err := b.engine.CheckContact(b.ctx, id)
 		if err != nil || len(out.Merged) > 0 {
 			t.Fatalf("check of %s after the undo: %+v %v", id, out, err)
 		}
 	}
-	if n, _ := b.store.CountReviews(b.ctx, "open"); n != 0 {
+	if n, _ := b.app.Dedupe.CountReviews(b.ctx, "open"); n != 0 {
 		t.Errorf("%d open reviews after the undo, want none (the pair is dismissed)", n)
 	}
 	// A third record sure of both does not bring the two back together through itself.
 	third := b.add(t, contact.NewContact{FirstName: "Robert", LastName: "Smithson", Email: "robert.smithson@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets"})
-	if _, err := b.engine.CheckContact(b.ctx, third, b.merge); err != nil {
+	if _, err := b.engine.CheckContact(b.ctx, third); err != nil {
 		t.Fatal(err)
 	}
 	so, into1 := b.status(t, orig)
@@ -269,14 +272,14 @@ func TestUndoneMergeIsNotMergedAgain(t *testing.T) {
 		so == contact.StatusMerged && *into1 == dup || sd == contact.StatusMerged && *into2 == orig {
 		t.Fatalf("the undone pair was merged again through a third record: %s→%v, %s→%v", so, into1, sd, into2)
 	}
-	if _, err := b.store.UpdateContact(b.ctx, dup, contact.Update{Title: contact.Some("CEO")}); err != nil {
+	if _, err := b.app.Contacts.UpdateContact(b.ctx, dup, contact.Update{Title: contact.Some("CEO")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.store.Normalize(b.ctx, dup, "US", func(pgx.Tx) error { return nil }); err != nil {
+	if err := b.app.Contacts.Normalize(b.ctx, dup, "US", func(pgx.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if sd == contact.StatusActive {
-		out, err = b.engine.CheckContact(b.ctx, dup, b.merge)
+		out, err = b.engine.CheckContact(b.ctx, dup)
 		if err != nil || len(out.Merged) != 2 {
 			t.Fatalf("check after a change: %+v %v", out, err)
 		}
@@ -291,21 +294,17 @@ func TestCheckBatchMergesGroupsInBulk(t *testing.T) {
 	orig, dup := b.addSmithsons(t)
 	dup2 := b.add(t, contact.NewContact{FirstName: "Rob", LastName: "Smithson", Email: "robert.smithson@acme-widgets.com", Company: "Acme Widgets"})
 	other := b.add(t, contact.NewContact{FirstName: "Maria", LastName: "Gonzalez", Email: "maria.gonzalez@acme-widgets.com", Phone: "+1 415 555 0142", Company: "Acme Widgets Inc"})
-	calls := 0
-	bulk := func(ctx context.Context, reqs []contact.MergeRequest) (map[int]error, error) {
-		calls++
-		_, failed, err := b.store.MergeClusters(ctx, reqs)
-		return failed, err
-	}
+	counting := &countingMerger{Merger: b.app.Merges}
+	engine := &dedupe.Engine{Store: b.app.Dedupe, Contacts: b.app.Contacts, Merger: counting}
 	if _, err := b.pool.Exec(b.ctx, `DELETE FROM river_job`); err != nil {
 		t.Fatal(err)
 	}
-	out, err := b.engine.CheckBatch(b.ctx, []uuid.UUID{dup, dup2, other, orig}, bulk)
+	out, err := engine.CheckBatch(b.ctx, []uuid.UUID{dup, dup2, other, orig})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Merges != 1 || calls != 1 {
-		t.Fatalf("outcome %+v after %d bulk calls", out, calls)
+	if out.Merges != 1 || counting.calls != 1 {
+		t.Fatalf("outcome %+v after %d bulk calls", out, counting.calls)
 	}
 	for _, id := range []uuid.UUID{dup, dup2} {
 		if s, into := b.status(t, id); s != contact.StatusMerged || into == nil || *into != orig {
@@ -335,7 +334,7 @@ func TestCheckBatchRechecksWhatItCouldNotWeigh(t *testing.T) {
 	if _, err := b.pool.Exec(b.ctx, `DELETE FROM river_job`); err != nil {
 		t.Fatal(err)
 	}
-	out, err := b.engine.CheckBatch(b.ctx, []uuid.UUID{x, d}, b.bulk)
+	out, err := b.engine.CheckBatch(b.ctx, []uuid.UUID{x, d})
 	if err != nil || out.Merges != 1 || out.Rechecks == 0 {
 		t.Fatalf("batch: %+v %v", out, err)
 	}
@@ -345,7 +344,7 @@ func TestCheckBatchRechecksWhatItCouldNotWeigh(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range queued {
-		if _, err := b.engine.CheckContact(b.ctx, id, b.merge); err != nil {
+		if _, err := b.engine.CheckContact(b.ctx, id); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/matcher"
+	"github.com/contactd/contactd/merge"
 	"github.com/google/uuid"
 )
 
@@ -35,12 +37,7 @@ type ScanStats struct {
 // Progress receives a scan's statistics as it goes.
 type Progress func(stage string, stats ScanStats)
 
-// BulkMergeFunc merges many disjoint clusters at once, as the store's MergeClusters does,
-// recording the model version and score of each request. It returns, by position in reqs, the
-// requests it could not merge and why; one bad cluster never fails the others.
-type BulkMergeFunc func(ctx context.Context, reqs []contact.MergeRequest) (failed map[int]error, err error)
-
-// bulkChunk is how many clusters a scan hands to a BulkMergeFunc at once, and bulkWorkers how
+// bulkChunk is how many clusters a scan hands to the Merger's MergeClusters at once, and bulkWorkers how
 // many such chunks are merged at once.
 const (
 	bulkChunk   = 500
@@ -52,10 +49,11 @@ const progressEvery = 10000
 
 // Scan scores every candidate pair of the active contacts with the same blocking keys the
 // per-contact check uses, clusters the sure pairs (with the anti-chaining guard), merges the
-// clusters in chunks with bulk (many per transaction), and proposes the possible pairs for
-// review. A nil bulk only proposes.
-func (e *Engine) Scan(ctx context.Context, bulk BulkMergeFunc, progress Progress) (ScanStats, error) {
-	return e.scan(ctx, bulk, progress)
+// clusters in chunks with the Merger's MergeClusters (many per transaction), and proposes the
+// possible pairs for review. Without a Merger it only proposes: the pairs of each cluster too.
+// It does not record a run: RunScan does, and keeps scans to one at a time.
+func (e *Engine) Scan(ctx context.Context, progress Progress) (ScanStats, error) {
+	return e.scan(ctx, progress)
 }
 
 // mergeJob is a cluster a scan merges.
@@ -64,9 +62,9 @@ type mergeJob struct {
 	score float64
 }
 
-func (e *Engine) scan(ctx context.Context, bulk BulkMergeFunc, progress Progress) (ScanStats, error) {
+func (e *Engine) scan(ctx context.Context, progress Progress) (ScanStats, error) {
 	var st ScanStats
-	merging := bulk != nil
+	merging := e.Merger != nil
 	if progress == nil {
 		progress = func(string, ScanStats) {}
 	}
@@ -82,7 +80,7 @@ func (e *Engine) scan(ctx context.Context, bulk BulkMergeFunc, progress Progress
 	var contacts []contact.MatchContact
 	var recs []*matcher.Prepared
 	var owner []int32 // record → contact index
-	err = e.Store.ScanActive(ctx, 10000, func(page []contact.MatchContact) error {
+	err = e.Contacts.ScanActive(ctx, 10000, func(page []contact.MatchContact) error {
 		for _, c := range page {
 			ci := int32(len(contacts))
 			contacts = append(contacts, c)
@@ -159,8 +157,11 @@ func (e *Engine) scan(ctx context.Context, bulk BulkMergeFunc, progress Progress
 	var jobs []mergeJob
 	for k, g := range multi {
 		st.Clusters++
-		if !allowed[k] || !merging {
+		if !allowed[k] {
 			st.Dismissed++
+			continue
+		}
+		if !merging {
 			continue
 		}
 		ids := make([]uuid.UUID, len(g))
@@ -176,13 +177,13 @@ func (e *Engine) scan(ctx context.Context, bulk BulkMergeFunc, progress Progress
 		}
 		jobs = append(jobs, mergeJob{ids, matcher.Probability(minW)})
 	}
-	if bulk != nil {
-		err = e.mergeBulk(ctx, bulk, jobs, version, &st, progress)
+	if merging {
+		err = e.mergeBulk(ctx, jobs, version, &st, progress)
 	}
 	if err != nil {
 		return st, err
 	}
-	var pending []contact.ReviewProposal
+	var pending []ReviewProposal
 	flush := func() error {
 		n, err := e.Store.ProposeReviews(ctx, pending)
 		st.ReviewsOpened += n
@@ -194,9 +195,9 @@ func (e *Engine) scan(ctx context.Context, bulk BulkMergeFunc, progress Progress
 			continue
 		}
 		a, b := contacts[ed.A], contacts[ed.B]
-		pending = append(pending, contact.ReviewProposal{
+		pending = append(pending, ReviewProposal{
 			A: a.ID, B: b.ID, Score: matcher.Probability(float64(ed.Weight)), Explanation: md.Explain(main[ed.A], main[ed.B]),
-			ModelVersion: versionPtr(version), FingerprintA: contact.Fingerprint(a.Contact), FingerprintB: contact.Fingerprint(b.Contact),
+			ModelVersion: versionPtr(version), FingerprintA: Fingerprint(a.Contact), FingerprintB: Fingerprint(b.Contact),
 		})
 		if len(pending) >= reviewFlush {
 			if err := flush(); err != nil {
@@ -215,7 +216,7 @@ func (e *Engine) scan(ctx context.Context, bulk BulkMergeFunc, progress Progress
 
 // mergeBulk merges the clusters in chunks of bulkChunk, bulkWorkers chunks at once: clusters
 // are disjoint, so the chunks' transactions never wait on each other's contacts.
-func (e *Engine) mergeBulk(ctx context.Context, bulk BulkMergeFunc, jobs []mergeJob, version int, st *ScanStats, progress Progress) error {
+func (e *Engine) mergeBulk(ctx context.Context, jobs []mergeJob, version int, st *ScanStats, progress Progress) error {
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -233,11 +234,11 @@ func (e *Engine) mergeBulk(ctx context.Context, bulk BulkMergeFunc, jobs []merge
 				chunk := jobs[next:min(next+bulkChunk, len(jobs))]
 				next += len(chunk)
 				mu.Unlock()
-				reqs := make([]contact.MergeRequest, len(chunk))
+				reqs := make([]merge.Request, len(chunk))
 				for i, j := range chunk {
-					reqs[i] = contact.MergeRequest{ContactIDs: j.ids, ModelVersion: versionPtr(version), Score: &j.score}
+					reqs[i] = merge.Request{ContactIDs: j.ids, ModelVersion: versionPtr(version), Score: &j.score}
 				}
-				failed, err := bulk(ctx, reqs)
+				_, failed, err := e.Merger.MergeClusters(ctx, reqs)
 				mu.Lock()
 				if err != nil {
 					// What merged of the chunk is unknown; the scan stops.
@@ -269,8 +270,8 @@ func (e *Engine) mergeBulk(ctx context.Context, bulk BulkMergeFunc, jobs []merge
 // skippable reports whether a cluster's merge failed because a contact changed or was merged
 // meanwhile: its own check handles it.
 func skippable(err error) bool {
-	k := contact.ErrorKind(err)
-	return k == contact.KindInvalid || k == contact.KindConflict
+	k := db.ErrorKind(err)
+	return k == db.KindInvalid || k == db.KindConflict
 }
 
 // noDismissedPairs reports, for each group, whether no pair of it was dismissed by a person
@@ -290,8 +291,8 @@ func (e *Engine) noDismissedPairs(ctx context.Context, contacts []contact.MatchC
 		for i, ci := range g {
 			for _, cj := range g[i+1:] {
 				a, b := contacts[ci], contacts[cj]
-				if dismissed.Has(contact.ReviewProposal{A: a.ID, B: b.ID,
-					FingerprintA: contact.Fingerprint(a.Contact), FingerprintB: contact.Fingerprint(b.Contact)}) {
+				if dismissed.Has(ReviewProposal{A: a.ID, B: b.ID,
+					FingerprintA: Fingerprint(a.Contact), FingerprintB: Fingerprint(b.Contact)}) {
 					out[k] = false
 					break pairs
 				}
@@ -299,39 +300,4 @@ func (e *Engine) noDismissedPairs(ctx context.Context, contacts []contact.MatchC
 		}
 	}
 	return out, nil
-}
-
-// Train estimates a new model on the active contacts and stores it as the newest version.
-func (e *Engine) Train(ctx context.Context) (int, error) {
-	m := contact.Matcher()
-	var recs []*matcher.Prepared
-	err := e.Store.ScanActive(ctx, 10000, func(page []contact.MatchContact) error {
-		for _, c := range page {
-			recs = append(recs, m.Prepare(c.MatchRecord()))
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	if len(recs) < 100 {
-		return 0, &contact.Error{Kind: contact.KindInvalid, Message: fmt.Sprintf("training needs at least 100 active contacts (have %d)", len(recs))}
-	}
-	start := time.Now()
-	md, err := m.Train(ctx, recs)
-	if err != nil {
-		return 0, fmt.Errorf("dedupe: train: %w", err)
-	}
-	data, err := md.MarshalJSON()
-	if err != nil {
-		return 0, err
-	}
-	v, err := e.Store.SaveModel(ctx, data, map[string]any{"contacts": len(recs), "seconds": time.Since(start).Seconds()})
-	if err != nil {
-		return 0, err
-	}
-	e.mu.Lock()
-	e.checkedAt = time.Time{}
-	e.mu.Unlock()
-	return v, nil
 }

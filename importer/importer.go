@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/contactfile"
 	"github.com/google/uuid"
 )
@@ -18,31 +17,31 @@ const DefaultBatchSize = 20000
 
 // Runner runs imports against a store.
 type Runner struct {
-	Store *contact.Store
+	Store *Store
 	// BatchSize is how many records commit together (default DefaultBatchSize).
 	BatchSize int
 	// Progress, when set, is called after each committed batch with the import's state.
-	Progress func(im *contact.Import, batch contact.ImportBatchResult)
+	Progress func(im *Import, batch ImportBatchResult)
 	// AfterBatch, when set, is called after each committed batch with the contacts it created
 	// or changed (follow-up work such as deduplication hooks in here).
-	AfterBatch func(ctx context.Context, im *contact.Import, ids []uuid.UUID) error
+	AfterBatch func(ctx context.Context, im *Import, ids []uuid.UUID) error
 }
 
 // Run runs (or resumes) import id, reading the import's file from file from its start: records
 // the import already committed are skipped. It returns the import as it ended. A malformed
 // file ends the import failed with the line where it broke, keeping the batches before it.
 // Errors are returned only for problems that a retry may cure (the database, cancellation).
-func (r *Runner) Run(ctx context.Context, id uuid.UUID, file io.Reader) (*contact.Import, error) {
+func (r *Runner) Run(ctx context.Context, id uuid.UUID, file io.Reader) (*Import, error) {
 	im, err := r.Store.StartImport(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if im.Status != contact.ImportRunning {
+	if im.Status != ImportRunning {
 		return im, nil
 	}
 	rd, err := contactfile.NewReader(file, contactfile.Options{Format: contactfile.Format(im.Format), FileName: deref(im.FileName), Mapping: im.Mapping})
 	if err != nil {
-		return r.Store.FinishImport(ctx, id, contact.ImportFailed, fileProblem(err))
+		return r.Store.FinishImport(ctx, id, ImportFailed, fileProblem(err))
 	}
 	if err := rd.Skip(int(im.NextRow)); err != nil && !errors.Is(err, io.EOF) {
 		return r.fail(ctx, id, err)
@@ -83,16 +82,16 @@ func (r *Runner) Run(ctx context.Context, id uuid.UUID, file io.Reader) (*contac
 			return r.fail(ctx, id, p.err)
 		}
 	}
-	return r.Store.FinishImport(ctx, id, contact.ImportSucceeded, "")
+	return r.Store.FinishImport(ctx, id, ImportSucceeded, "")
 }
 
-func (r *Runner) fail(ctx context.Context, id uuid.UUID, err error) (*contact.Import, error) {
+func (r *Runner) fail(ctx context.Context, id uuid.UUID, err error) (*Import, error) {
 	var fe *contactfile.FileError
 	if !errors.As(err, &fe) && !errors.Is(err, contactfile.ErrUnknownFormat) {
 		// Not the file's fault (a read of the upload failed): let a retry resume.
 		return nil, err
 	}
-	return r.Store.FinishImport(ctx, id, contact.ImportFailed, fileProblem(err))
+	return r.Store.FinishImport(ctx, id, ImportFailed, fileProblem(err))
 }
 
 func fileProblem(err error) string {
@@ -112,17 +111,17 @@ func deref(s *string) string {
 
 // produced is a prepared batch, or the error that ended reading (after the batch, if any).
 type produced struct {
-	batch *contact.ImportBatch
+	batch *ImportBatch
 	err   error
 }
 
 // produce reads records into batches and prepares each batch on every core while the previous
 // batch is being written, so normalization overlaps the database's work.
-func produce(ctx context.Context, rd *contactfile.Reader, im *contact.Import, size int, out chan<- produced) {
+func produce(ctx context.Context, rd *contactfile.Reader, im *Import, size int, out chan<- produced) {
 	defer close(out)
 	first := true
 	for {
-		b := &contact.ImportBatch{FirstRow: int64(rd.Offset())}
+		b := &ImportBatch{FirstRow: int64(rd.Offset())}
 		if first {
 			b.UnmappedColumns = rd.Mapping().Unmapped()
 			if b.UnmappedColumns == nil {
@@ -130,7 +129,7 @@ func produce(ctx context.Context, rd *contactfile.Reader, im *contact.Import, si
 			}
 			first = false
 		}
-		inputs := make([]contact.ImportInput, 0, size)
+		inputs := make([]ImportInput, 0, size)
 		var readErr error
 		for len(inputs)+len(b.Errors) < size {
 			row, err := rd.Next()
@@ -140,7 +139,7 @@ func produce(ctx context.Context, rd *contactfile.Reader, im *contact.Import, si
 			}
 			var rowErr *contactfile.RowError
 			if errors.As(err, &rowErr) {
-				b.Errors = append(b.Errors, contact.ImportRowError{Index: int64(row.Index), Line: rowErr.Line, Field: rowErr.Field, Message: rowErr.Message})
+				b.Errors = append(b.Errors, ImportRowError{Index: int64(row.Index), Line: rowErr.Line, Field: rowErr.Field, Message: rowErr.Message})
 				continue
 			}
 			if err != nil {
@@ -166,8 +165,8 @@ func produce(ctx context.Context, rd *contactfile.Reader, im *contact.Import, si
 	}
 }
 
-func toInput(row *contactfile.Row) contact.ImportInput {
-	return contact.ImportInput{
+func toInput(row *contactfile.Row) ImportInput {
+	return ImportInput{
 		Index: int64(row.Index), Line: row.Line, ExternalID: row.ExternalID,
 		FirstName: row.FirstName, LastName: row.LastName, Email: row.Email, Phone: row.Phone,
 		Title: row.Title, Company: row.Company, Emails: row.Emails, Phones: row.Phones, Extra: row.Extra,
@@ -176,22 +175,22 @@ func toInput(row *contactfile.Row) contact.ImportInput {
 }
 
 // prepare validates and normalizes the inputs on every core, keeping file order.
-func prepare(b *contact.ImportBatch, inputs []contact.ImportInput, region string) {
+func prepare(b *ImportBatch, inputs []ImportInput, region string) {
 	workers := runtime.GOMAXPROCS(0)
-	rows := make([]contact.ImportRow, len(inputs))
-	errs := make([][]contact.ImportRowError, len(inputs))
+	rows := make([]ImportRow, len(inputs))
+	errs := make([][]ImportRowError, len(inputs))
 	var wg sync.WaitGroup
 	chunk := (len(inputs) + workers - 1) / workers
 	for w := 0; w < workers && w*chunk < len(inputs); w++ {
 		lo, hi := w*chunk, min((w+1)*chunk, len(inputs))
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
-				rows[i], errs[i] = contact.PrepareImportRow(inputs[i], region)
+				rows[i], errs[i] = PrepareImportRow(inputs[i], region)
 			}
 		})
 	}
 	wg.Wait()
-	b.Rows = make([]contact.ImportRow, 0, len(inputs))
+	b.Rows = make([]ImportRow, 0, len(inputs))
 	for i := range inputs {
 		if errs[i] != nil {
 			b.Errors = append(b.Errors, errs[i]...)

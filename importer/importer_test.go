@@ -11,6 +11,7 @@ import (
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/contactfile"
 	"github.com/contactd/contactd/importer"
+	"github.com/contactd/contactd/internal/app"
 	"github.com/contactd/contactd/internal/dbtest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -18,19 +19,19 @@ import (
 )
 
 type bundle struct {
-	ctx   context.Context
-	pool  *pgxpool.Pool
-	store *contact.Store
+	ctx  context.Context
+	pool *pgxpool.Pool
+	app  *app.App
 }
 
 func setup(t *testing.T) bundle {
 	t.Helper()
 	pool := dbtest.Pool(t)
-	store, err := contact.NewStore(pool)
+	a, err := app.New(pool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bundle{ctx: contact.WithActor(context.Background(), "test"), pool: pool, store: store}
+	return bundle{ctx: contact.WithActor(context.Background(), "test"), pool: pool, app: a}
 }
 
 func (b bundle) count(t *testing.T, sql string, args ...any) int {
@@ -43,14 +44,14 @@ func (b bundle) count(t *testing.T, sql string, args ...any) int {
 }
 
 // run creates an import of data and runs it with the runner, returning the ended import.
-func (b bundle) run(t *testing.T, r *importer.Runner, source, format string, mode contact.ImportMode, data string) (*contact.Import, error) {
+func (b bundle) run(t *testing.T, r *importer.Runner, source, format string, mode importer.ImportMode, data string) (*importer.Import, error) {
 	t.Helper()
-	im, err := b.store.CreateImport(b.ctx, contact.NewImport{Source: source, Format: format, FileSHA256: fmt.Sprint(len(data)), Mode: mode, DefaultRegion: "US"}, nil)
+	im, err := b.app.Imports.CreateImport(b.ctx, importer.NewImport{Source: source, Format: format, FileSHA256: fmt.Sprint(len(data)), Mode: mode, DefaultRegion: "US"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Store == nil {
-		r.Store = b.store
+		r.Store = b.app.Imports
 	}
 	return r.Run(b.ctx, im.ID, strings.NewReader(data))
 }
@@ -68,17 +69,17 @@ a6,Eve,,,,,,blue
 func TestImportStoresGoodRowsAndReportsBadOnes(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	im, err := b.run(t, &importer.Runner{}, "fair", "csv", contact.ImportSkip, mixed)
+	im, err := b.run(t, &importer.Runner{}, "fair", "csv", importer.ImportSkip, mixed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if im.Status != contact.ImportSucceeded || im.NextRow != 6 || im.Created != 4 || im.Failed != 2 || *im.TotalRows != 6 {
+	if im.Status != importer.ImportSucceeded || im.NextRow != 6 || im.Created != 4 || im.Failed != 2 || *im.TotalRows != 6 {
 		t.Fatalf("import = %+v", im)
 	}
 	if len(im.UnmappedColumns) != 1 || im.UnmappedColumns[0] != "Favourite Colour" {
 		t.Fatalf("unmapped = %v", im.UnmappedColumns)
 	}
-	errs, more, err := b.store.ImportErrors(b.ctx, im.ID, -1, 100)
+	errs, more, err := b.app.Imports.ImportErrors(b.ctx, im.ID, -1, 100)
 	if err != nil || more {
 		t.Fatal(err, more)
 	}
@@ -115,7 +116,7 @@ func TestImportStoresGoodRowsAndReportsBadOnes(t *testing.T) {
 	}
 
 	// The same file again creates nothing.
-	again, err := b.run(t, &importer.Runner{}, "fair", "csv", contact.ImportSkip, mixed)
+	again, err := b.run(t, &importer.Runner{}, "fair", "csv", importer.ImportSkip, mixed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,11 +132,11 @@ func TestImportModes(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	first := "externalId,firstName,lastName,email,title\nx1,Ada,,ada@example.com,CTO\nx2,Bob,Stone,,\n"
-	if _, err := b.run(t, &importer.Runner{}, "crm", "csv", contact.ImportSkip, first); err != nil {
+	if _, err := b.run(t, &importer.Runner{}, "crm", "csv", importer.ImportSkip, first); err != nil {
 		t.Fatal(err)
 	}
 	second := "externalId,firstName,lastName,email,title\nx1,Ada,Lovelace,ada@new.example,CEO\nx2,Bob,Stone,,\n"
-	im, err := b.run(t, &importer.Runner{}, "crm", "csv", contact.ImportFill, second)
+	im, err := b.run(t, &importer.Runner{}, "crm", "csv", importer.ImportFill, second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestImportModes(t *testing.T) {
 	if last, email, title := get("x1"); last != "Lovelace" || email != "ada@example.com" || title != "CTO" {
 		t.Fatalf("after fill: %s %s %s (fill sets only empty fields)", last, email, title)
 	}
-	im, err = b.run(t, &importer.Runner{}, "crm", "csv", contact.ImportOverwrite, second)
+	im, err = b.run(t, &importer.Runner{}, "crm", "csv", importer.ImportOverwrite, second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,31 +191,31 @@ func TestImportResumesAfterAStopWithoutLosingOrRepeatingRows(t *testing.T) {
 	b := setup(t)
 	data := generate(1000)
 	batches := 0
-	crashing := &importer.Runner{BatchSize: 70, AfterBatch: func(context.Context, *contact.Import, []uuid.UUID) error {
+	crashing := &importer.Runner{BatchSize: 70, AfterBatch: func(context.Context, *importer.Import, []uuid.UUID) error {
 		batches++
 		if batches == 4 {
 			return errCrash
 		}
 		return nil
 	}}
-	im, err := b.store.CreateImport(b.ctx, contact.NewImport{Source: "gen", Format: "csv", FileSHA256: "x", Mode: contact.ImportSkip, DefaultRegion: "US"}, nil)
+	im, err := b.app.Imports.CreateImport(b.ctx, importer.NewImport{Source: "gen", Format: "csv", FileSHA256: "x", Mode: importer.ImportSkip, DefaultRegion: "US"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	crashing.Store = b.store
+	crashing.Store = b.app.Imports
 	if _, err := crashing.Run(b.ctx, im.ID, strings.NewReader(data)); !errors.Is(err, errCrash) {
 		t.Fatalf("err = %v", err)
 	}
-	mid, _ := b.store.GetImport(b.ctx, im.ID)
-	if mid.Status != contact.ImportRunning || mid.NextRow != 280 {
+	mid, _ := b.app.Imports.GetImport(b.ctx, im.ID)
+	if mid.Status != importer.ImportRunning || mid.NextRow != 280 {
 		t.Fatalf("after the stop: %+v", mid)
 	}
 	// Resume from the start of the file, as a restarted worker does.
-	done, err := (&importer.Runner{Store: b.store, BatchSize: 70}).Run(b.ctx, im.ID, strings.NewReader(data))
+	done, err := (&importer.Runner{Store: b.app.Imports, BatchSize: 70}).Run(b.ctx, im.ID, strings.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if done.Status != contact.ImportSucceeded || done.Created != 1000 || done.NextRow != 1000 {
+	if done.Status != importer.ImportSucceeded || done.Created != 1000 || done.NextRow != 1000 {
 		t.Fatalf("resumed: %+v", done)
 	}
 	if n := b.count(t, `SELECT count(*) FROM contacts`); n != 1000 {
@@ -224,8 +225,8 @@ func TestImportResumesAfterAStopWithoutLosingOrRepeatingRows(t *testing.T) {
 		t.Fatalf("%d references", n)
 	}
 	// A stale runner that still holds the old progress cannot commit a batch twice.
-	_, err = b.store.CommitImportBatch(b.ctx, im.ID, &contact.ImportBatch{FirstRow: 280, NextRow: 350})
-	if !errors.Is(err, contact.ErrImportMoved) {
+	_, err = b.app.Imports.CommitImportBatch(b.ctx, im.ID, &importer.ImportBatch{FirstRow: 280, NextRow: 350})
+	if !errors.Is(err, importer.ErrImportMoved) {
 		t.Fatalf("stale batch: %v", err)
 	}
 }
@@ -234,11 +235,11 @@ func TestMalformedFileFailsWithItsLineKeepingEarlierBatches(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	data := generate(10) + "g99,\"Broken,quote,x@example.com,\n" + "g100,Fine,Row,f@example.com,\n"
-	im, err := b.run(t, &importer.Runner{BatchSize: 4}, "bad", "csv", contact.ImportSkip, data)
+	im, err := b.run(t, &importer.Runner{BatchSize: 4}, "bad", "csv", importer.ImportSkip, data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if im.Status != contact.ImportFailed || im.Error == nil || !strings.Contains(*im.Error, "line 12") {
+	if im.Status != importer.ImportFailed || im.Error == nil || !strings.Contains(*im.Error, "line 12") {
 		t.Fatalf("import = %+v (error %v)", im, im.Error)
 	}
 	if n := b.count(t, `SELECT count(*) FROM contacts`); n != 10 || im.NextRow != 10 {
@@ -250,16 +251,16 @@ func TestCancelStopsBetweenBatches(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	var id uuid.UUID
-	r := &importer.Runner{BatchSize: 10, AfterBatch: func(ctx context.Context, im *contact.Import, _ []uuid.UUID) error {
-		_, err := b.store.CancelImport(ctx, im.ID)
+	r := &importer.Runner{BatchSize: 10, AfterBatch: func(ctx context.Context, im *importer.Import, _ []uuid.UUID) error {
+		_, err := b.app.Imports.CancelImport(ctx, im.ID)
 		id = im.ID
 		return err
 	}}
-	im, err := b.run(t, r, "c", "csv", contact.ImportSkip, generate(100))
+	im, err := b.run(t, r, "c", "csv", importer.ImportSkip, generate(100))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if im.Status != contact.ImportCancelled || im.NextRow != 10 || id != im.ID {
+	if im.Status != importer.ImportCancelled || im.NextRow != 10 || id != im.ID {
 		t.Fatalf("import = %+v", im)
 	}
 	if n := b.count(t, `SELECT count(*) FROM contacts`); n != 10 {
@@ -270,26 +271,26 @@ func TestCancelStopsBetweenBatches(t *testing.T) {
 func TestExportImportRoundTrip(t *testing.T) {
 	t.Parallel()
 	src, dst := setup(t), setup(t)
-	if _, err := src.run(t, &importer.Runner{}, "fair", "csv", contact.ImportSkip, mixed); err != nil {
+	if _, err := src.run(t, &importer.Runner{}, "fair", "csv", importer.ImportSkip, mixed); err != nil {
 		t.Fatal(err)
 	}
-	api, err := src.store.CreateContact(src.ctx, contact.NewContact{FirstName: "=cmd|' /C calc'!A0", Email: "api@example.com", Phone: "+1 415 555 0199"})
+	api, err := src.app.Contacts.CreateContact(src.ctx, contact.NewContact{FirstName: "=cmd|' /C calc'!A0", Email: "api@example.com", Phone: "+1 415 555 0199"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := src.store.Normalize(src.ctx, api.ID, "US", func(pgx.Tx) error { return nil }); err != nil {
+	if err := src.app.Contacts.Normalize(src.ctx, api.ID, "US", func(pgx.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	for _, format := range []contactfile.Format{contactfile.CSV, contactfile.NDJSON, contactfile.VCard} {
 		var buf bytes.Buffer
-		n, err := importer.Export(src.ctx, src.store, contact.ListFilter{}, format, &buf)
+		n, err := importer.Export(src.ctx, src.app.Contacts, contact.ListFilter{}, format, &buf)
 		if err != nil || n != 5 {
 			t.Fatalf("%s export: %d %v", format, n, err)
 		}
 		if format == contactfile.CSV && !strings.Contains(buf.String(), "'=cmd") {
 			t.Fatalf("formula not escaped:\n%s", buf.String())
 		}
-		im, err := dst.run(t, &importer.Runner{}, "roundtrip-"+string(format), string(format), contact.ImportSkip, buf.String())
+		im, err := dst.run(t, &importer.Runner{}, "roundtrip-"+string(format), string(format), importer.ImportSkip, buf.String())
 		if err != nil || im.Created != 5 || im.Failed != 0 {
 			t.Fatalf("%s re-import: %+v %v", format, im, err)
 		}

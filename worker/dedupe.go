@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,15 +14,14 @@ import (
 
 // DedupeWorker checks one contact for duplicates after its keys were written.
 type DedupeWorker struct {
-	river.WorkerDefaults[contact.DedupeArgs]
+	river.WorkerDefaults[dedupe.CheckArgs]
 	Engine *dedupe.Engine
-	Merge  dedupe.MergeFunc
 }
 
 // Work checks the contact and records what it did as the job's output.
-func (w *DedupeWorker) Work(ctx context.Context, job *river.Job[contact.DedupeArgs]) error {
+func (w *DedupeWorker) Work(ctx context.Context, job *river.Job[dedupe.CheckArgs]) error {
 	ctx = contact.WithActor(ctx, "job:"+job.Kind)
-	out, err := w.Engine.CheckContact(ctx, job.Args.ContactID, w.Merge)
+	out, err := w.Engine.CheckContact(ctx, job.Args.ContactID)
 	if err != nil {
 		return fmt.Errorf("dedupe contact %s: %w", job.Args.ContactID, err)
 	}
@@ -30,74 +30,54 @@ func (w *DedupeWorker) Work(ctx context.Context, job *river.Job[contact.DedupeAr
 
 // DedupeBatchWorker keys and checks the contacts an import batch wrote.
 type DedupeBatchWorker struct {
-	river.WorkerDefaults[contact.DedupeBatchArgs]
-	Engine    *dedupe.Engine
-	BulkMerge dedupe.BulkMergeFunc
+	river.WorkerDefaults[dedupe.BatchArgs]
+	Engine *dedupe.Engine
 }
 
 // Timeout lets a batch take as long as it needs.
-func (w *DedupeBatchWorker) Timeout(*river.Job[contact.DedupeBatchArgs]) time.Duration { return -1 }
+func (w *DedupeBatchWorker) Timeout(*river.Job[dedupe.BatchArgs]) time.Duration { return -1 }
 
 // Work rekeys the batch's contacts in one transaction, then checks them together.
-func (w *DedupeBatchWorker) Work(ctx context.Context, job *river.Job[contact.DedupeBatchArgs]) error {
+func (w *DedupeBatchWorker) Work(ctx context.Context, job *river.Job[dedupe.BatchArgs]) error {
 	ctx = contact.WithActor(ctx, "job:"+job.Kind)
 	var ids []uuid.UUID
 	if job.Args.From != uuid.Nil {
-		created, err := w.Engine.Store.ContactIDsBetween(ctx, job.Args.From, job.Args.To)
+		created, err := w.Engine.Contacts.ContactIDsBetween(ctx, job.Args.From, job.Args.To)
 		if err != nil {
 			return err
 		}
 		ids = created
 	}
 	ids = append(ids, job.Args.Updated...)
-	if err := w.Engine.Store.RekeyContacts(ctx, ids); err != nil {
+	if err := w.Engine.Contacts.RekeyContacts(ctx, ids); err != nil {
 		return err
 	}
-	out, err := w.Engine.CheckBatch(ctx, ids, w.BulkMerge)
+	out, err := w.Engine.CheckBatch(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("dedupe batch: %w", err)
 	}
 	return river.RecordOutput(ctx, out)
 }
 
-// DedupeScanWorker runs a full scan. It merges the clusters with BulkMerge; without one it only
-// proposes reviews.
+// DedupeScanWorker runs a full scan (dedupe.Engine.RunScan).
 type DedupeScanWorker struct {
-	river.WorkerDefaults[contact.DedupeScanArgs]
-	Engine    *dedupe.Engine
-	BulkMerge dedupe.BulkMergeFunc
+	river.WorkerDefaults[dedupe.ScanArgs]
+	Engine *dedupe.Engine
 }
 
 // Timeout lets a scan take as long as it needs.
-func (w *DedupeScanWorker) Timeout(*river.Job[contact.DedupeScanArgs]) time.Duration { return -1 }
+func (w *DedupeScanWorker) Timeout(*river.Job[dedupe.ScanArgs]) time.Duration { return -1 }
 
 // Work runs the scan, recording its statistics on the run as it goes and as the job's output.
-func (w *DedupeScanWorker) Work(ctx context.Context, job *river.Job[contact.DedupeScanArgs]) error {
+// While a scan started elsewhere (`contactd dedupe --wait`) runs, it waits a minute and tries
+// again.
+func (w *DedupeScanWorker) Work(ctx context.Context, job *river.Job[dedupe.ScanArgs]) error {
 	ctx = contact.WithActor(ctx, "job:"+job.Kind)
-	store := w.Engine.Store
-	runID := job.Args.RunID
-	if runID == uuid.Nil {
-		run, err := store.CreateDedupeRunRecord(ctx)
-		if err != nil {
-			return err
-		}
-		runID = run.ID
-	}
-	if _, err := store.UpdateDedupeRun(ctx, runID, "running", nil, map[string]any{}, ""); err != nil {
-		return err
-	}
-	stats, err := w.Engine.Scan(ctx, w.BulkMerge, func(stage string, st dedupe.ScanStats) {
-		_, _ = store.UpdateDedupeRun(ctx, runID, "running", nil, st, "")
-	})
-	version := &stats.ModelVersion
-	if stats.ModelVersion == 0 {
-		version = nil
+	_, stats, err := w.Engine.RunScan(ctx, job.Args.RunID, nil)
+	if errors.Is(err, dedupe.ErrScanRunning) {
+		return river.JobSnooze(time.Minute)
 	}
 	if err != nil {
-		_, _ = store.UpdateDedupeRun(context.WithoutCancel(ctx), runID, "failed", version, stats, err.Error())
-		return fmt.Errorf("dedupe scan %s: %w", runID, err)
-	}
-	if _, err := store.UpdateDedupeRun(ctx, runID, "succeeded", version, stats, ""); err != nil {
 		return err
 	}
 	return river.RecordOutput(ctx, stats)
@@ -105,15 +85,15 @@ func (w *DedupeScanWorker) Work(ctx context.Context, job *river.Job[contact.Dedu
 
 // TrainWorker retrains the matcher on the live contacts.
 type TrainWorker struct {
-	river.WorkerDefaults[contact.TrainArgs]
+	river.WorkerDefaults[dedupe.TrainArgs]
 	Engine *dedupe.Engine
 }
 
 // Timeout lets training take as long as it needs.
-func (w *TrainWorker) Timeout(*river.Job[contact.TrainArgs]) time.Duration { return -1 }
+func (w *TrainWorker) Timeout(*river.Job[dedupe.TrainArgs]) time.Duration { return -1 }
 
 // Work trains and stores a new model version.
-func (w *TrainWorker) Work(ctx context.Context, job *river.Job[contact.TrainArgs]) error {
+func (w *TrainWorker) Work(ctx context.Context, job *river.Job[dedupe.TrainArgs]) error {
 	ctx = contact.WithActor(ctx, "job:"+job.Kind)
 	v, err := w.Engine.Train(ctx)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/importer"
 )
 
 // TestUploadedImportRunsAsAJob stores a file in chunks (bigger than one chunk), lets the real
@@ -15,7 +16,7 @@ import (
 func TestUploadedImportRunsAsAJob(t *testing.T) {
 	t.Parallel()
 	ctx := contact.WithActor(context.Background(), "test")
-	pool, store, events := startWorkers(t)
+	pool, a, events := startWorkers(t)
 
 	var sb strings.Builder
 	sb.WriteString("First Name,Last Name,E-mail Address,Mobile Phone,Company\n") // Outlook's header
@@ -23,10 +24,10 @@ func TestUploadedImportRunsAsAJob(t *testing.T) {
 	for i := range rows {
 		fmt.Fprintf(&sb, "First%d,Last%d,p%d@example.com,+1 415 555 %04d,Company %d with a name long enough for the file to span two chunks\n", i, i, i, i%10000, i%97)
 	}
-	if sb.Len() <= contact.ImportChunkSize {
+	if sb.Len() <= importer.ImportChunkSize {
 		t.Fatalf("file of %d bytes does not span chunks", sb.Len())
 	}
-	im, err := store.CreateImport(ctx, contact.NewImport{Source: "upload", Format: "csv", FileName: "outlook.csv", Mode: contact.ImportSkip, DefaultRegion: "US"}, strings.NewReader(sb.String()))
+	im, err := a.Imports.CreateImport(ctx, importer.NewImport{Source: "upload", Format: "csv", FileName: "outlook.csv", Mode: importer.ImportSkip, DefaultRegion: "US"}, strings.NewReader(sb.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,11 +37,11 @@ func TestUploadedImportRunsAsAJob(t *testing.T) {
 	start := time.Now()
 	waitForJobWithin(t, events, "import_file", 2*time.Minute)
 	t.Logf("import of %d rows took %s", rows, time.Since(start))
-	done, err := store.GetImport(ctx, im.ID)
+	done, err := a.Imports.GetImport(ctx, im.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if done.Status != contact.ImportSucceeded || done.Created != rows || done.Failed != 0 {
+	if done.Status != importer.ImportSucceeded || done.Created != rows || done.Failed != 0 {
 		t.Fatalf("import = %+v", done)
 	}
 	var contacts, chunks int

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/app"
 	"github.com/contactd/contactd/internal/dbtest"
 	"github.com/contactd/contactd/worker"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,14 +18,14 @@ import (
 func TestNormalizeEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	_, store, completed := startWorkers(t)
+	_, a, completed := startWorkers(t)
 
-	c, err := store.CreateContact(ctx, contact.NewContact{FirstName: "Ada", Email: "ada@EXAMPLE.com", Phone: "(415) 555-0100 ext. 42"})
+	c, err := a.Contacts.CreateContact(ctx, contact.NewContact{FirstName: "Ada", Email: "ada@EXAMPLE.com", Phone: "(415) 555-0100 ext. 42"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitForJob(t, completed, "normalize_contact")
-	got, err := store.GetContact(ctx, c.ID)
+	got, err := a.Contacts.GetContact(ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,18 +35,18 @@ func TestNormalizeEndToEnd(t *testing.T) {
 		t.Fatalf("normalized = %+v", n)
 	}
 
-	if _, err := store.UpdateContact(ctx, c.ID, contact.Update{Phone: contact.Some("12345")}); err != nil {
+	if _, err := a.Contacts.UpdateContact(ctx, c.ID, contact.Update{Phone: contact.Some("12345")}); err != nil {
 		t.Fatal(err)
 	}
 	waitForJob(t, completed, "normalize_contact")
-	got, err = store.GetContact(ctx, c.ID)
+	got, err = a.Contacts.GetContact(ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Normalized.PhoneValid == nil || *got.Normalized.PhoneValid {
 		t.Fatalf("an invalid number must be flagged, not rejected: %+v", got.Normalized)
 	}
-	trail, err := store.AuditTrail(ctx, c.ID, 0, 100)
+	trail, err := a.Contacts.AuditTrail(ctx, c.ID, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,16 +61,16 @@ func TestNormalizeEndToEnd(t *testing.T) {
 	}
 }
 
-// startWorkers gives the test a fresh database, a store over it and a running River client
+// startWorkers gives the test a fresh database, the stores over it and a running River client
 // working every contactd job, with a subscription to jobs ending.
-func startWorkers(t *testing.T) (*pgxpool.Pool, *contact.Store, <-chan *river.Event) {
+func startWorkers(t *testing.T) (*pgxpool.Pool, *app.App, <-chan *river.Event) {
 	t.Helper()
 	pool := dbtest.Pool(t)
-	store, err := contact.NewStore(pool)
+	a, err := app.New(pool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := worker.NewClient(pool, store, worker.Config{DefaultRegion: "US", MaxWorkers: 4})
+	client, err := worker.NewClient(a, worker.Config{DefaultRegion: "US", MaxWorkers: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func startWorkers(t *testing.T) (*pgxpool.Pool, *contact.Store, <-chan *river.Ev
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Stop(context.Background()) })
-	return pool, store, events
+	return pool, a, events
 }
 
 func waitForJob(t *testing.T, events <-chan *river.Event, kind string) {

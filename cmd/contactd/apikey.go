@@ -7,7 +7,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/auth"
+	"github.com/contactd/contactd/internal/app"
 	"github.com/google/uuid"
 )
 
@@ -26,16 +27,16 @@ func runAPIKey(ctx context.Context, cfg config, args []string, stdout io.Writer)
 		if strings.TrimSpace(*name) == "" {
 			return errors.New("apikey create: --name is required")
 		}
-		sc, err := contact.ParseScopes(*scopes)
+		sc, err := auth.ParseScopes(*scopes)
 		if err != nil {
 			return fmt.Errorf("apikey create: --scopes: %w", err)
 		}
-		store, closeFn, err := openStore(ctx, cfg)
+		a, closeFn, err := openApp(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		defer closeFn()
-		key, token, err := store.CreateAPIKey(ctx, *name, sc)
+		key, token, err := a.Auth.Create(ctx, *name, sc)
 		if err != nil {
 			return err
 		}
@@ -50,12 +51,12 @@ func runAPIKey(ctx context.Context, cfg config, args []string, stdout io.Writer)
 		if err != nil {
 			return errors.New("apikey revoke: --id must be a key id")
 		}
-		store, closeFn, err := openStore(ctx, cfg)
+		a, closeFn, err := openApp(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		defer closeFn()
-		if err := store.RevokeAPIKey(ctx, kid); err != nil {
+		if err := a.Auth.Revoke(ctx, kid); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "revoked API key %s\n", kid)
@@ -64,16 +65,16 @@ func runAPIKey(ctx context.Context, cfg config, args []string, stdout io.Writer)
 	return fmt.Errorf("apikey: unknown subcommand %q (want create or revoke)", args[0])
 }
 
-// openStore migrates the database (so the command works on a fresh machine) and opens a store.
-func openStore(ctx context.Context, cfg config) (*contact.Store, func(), error) {
+// openApp migrates the database (so the command works on a fresh machine) and wires the stores.
+func openApp(ctx context.Context, cfg config) (*app.App, func(), error) {
 	pool, err := migrateAndConnect(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := contact.NewStore(pool)
+	a, err := app.New(pool)
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
 	}
-	return store, pool.Close, nil
+	return a, pool.Close, nil
 }

@@ -46,7 +46,7 @@ func runExport(ctx context.Context, cfg config, args []string, stdout, stderr io
 		}
 		f.AccountID = &id
 	}
-	store, closeFn, err := openStore(ctx, cfg)
+	a, closeFn, err := openApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func runExport(ctx context.Context, cfg config, args []string, stdout, stderr io
 		w = bw
 	}
 	start := time.Now()
-	n, err := importer.Export(ctx, store, f, ff, w)
+	n, err := importer.Export(ctx, a.Contacts, f, ff, w)
 	if err != nil {
 		return fmt.Errorf("export: after %d contacts: %w", n, err)
 	}

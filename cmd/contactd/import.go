@@ -74,22 +74,22 @@ func runImport(ctx context.Context, cfg config, args []string, stdout io.Writer)
 		src = filepath.Base(*path)
 	}
 
-	store, closeFn, err := openStore(ctx, cfg)
+	a, closeFn, err := openApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
 	ctx = contact.WithActor(ctx, "cli:"+cmp.Or(os.Getenv("USER"), "unknown"))
-	im, err := store.FindResumableImport(ctx, src, sum)
+	im, err := a.Imports.FindResumableImport(ctx, src, sum)
 	if err != nil {
 		return err
 	}
 	if im != nil {
 		fmt.Fprintf(stdout, "resuming import %s of %s at record %d\n", im.ID, *path, im.NextRow)
 	} else {
-		im, err = store.CreateImport(ctx, contact.NewImport{
+		im, err = a.Imports.CreateImport(ctx, importer.NewImport{
 			Source: src, Format: fmtName, FileName: filepath.Base(*path), FileSHA256: sum, FileSize: size,
-			Mode: contact.ImportMode(*mode), DefaultRegion: strings.ToUpper(*region), Mapping: m,
+			Mode: importer.ImportMode(*mode), DefaultRegion: strings.ToUpper(*region), Mapping: m,
 		}, nil)
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
@@ -99,7 +99,7 @@ func runImport(ctx context.Context, cfg config, args []string, stdout io.Writer)
 
 	counted := &countingReader{r: f}
 	progress := newProgress(stdout, size, counted)
-	runner := &importer.Runner{Store: store, BatchSize: *batch, Progress: func(cur *contact.Import, _ contact.ImportBatchResult) {
+	runner := &importer.Runner{Store: a.Imports, BatchSize: *batch, Progress: func(cur *importer.Import, _ importer.ImportBatchResult) {
 		progress.update(cur)
 	}}
 	start := time.Now()
@@ -108,10 +108,10 @@ func runImport(ctx context.Context, cfg config, args []string, stdout io.Writer)
 	if err != nil {
 		return fmt.Errorf("import %s stopped (run the same command again to resume): %w", im.ID, err)
 	}
-	return printImportSummary(ctx, stdout, store, done, time.Since(start))
+	return printImportSummary(ctx, stdout, a.Imports, done, time.Since(start))
 }
 
-func printImportSummary(ctx context.Context, w io.Writer, store *contact.Store, im *contact.Import, took time.Duration) error {
+func printImportSummary(ctx context.Context, w io.Writer, store *importer.Store, im *importer.Import, took time.Duration) error {
 	fmt.Fprintf(w, "import %s %s: %d records (%d created, %d updated, %d skipped, %d failed) in %s, %.0f records/s\n",
 		im.ID, im.Status, im.NextRow, im.Created, im.Updated, im.Skipped, im.Failed, took.Round(time.Millisecond), im.RowsPerSecond(time.Now()))
 	if len(im.UnmappedColumns) > 0 {
@@ -134,7 +134,7 @@ func printImportSummary(ctx context.Context, w io.Writer, store *contact.Store, 
 			fmt.Fprintf(w, "  ... all of them: GET /api/imports/%s\n", im.ID)
 		}
 	}
-	if im.Status == contact.ImportFailed {
+	if im.Status == importer.ImportFailed {
 		return fmt.Errorf("import failed: %s", derefStr(im.Error))
 	}
 	return nil
@@ -193,7 +193,7 @@ func newProgress(w io.Writer, size int64, read *countingReader) *progress {
 	return p
 }
 
-func (p *progress) update(im *contact.Import) {
+func (p *progress) update(im *importer.Import) {
 	read := p.read.n.Load()
 	rate := im.RowsPerSecond(time.Now())
 	if p.bar != nil {

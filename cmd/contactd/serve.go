@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/api"
-	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/app"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/migrations"
 	"github.com/contactd/contactd/worker"
 	"github.com/jackc/pgx/v5"
@@ -31,7 +32,7 @@ func connect(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
 		// pool_max_conns in DATABASE_URL overrides it upwards.
 		pc.MaxConns = 20
 	}
-	pc.AfterConnect = contact.AfterConnect
+	pc.AfterConnect = db.AfterConnect
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -71,8 +72,8 @@ func migrateAndConnect(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
 }
 
 // startWorkers starts a River client working contactd's jobs.
-func startWorkers(ctx context.Context, cfg config, pool *pgxpool.Pool, store *contact.Store, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
-	client, err := worker.NewClient(pool, store, worker.Config{
+func startWorkers(ctx context.Context, cfg config, a *app.App, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
+	client, err := worker.NewClient(a, worker.Config{
 		DefaultRegion: cfg.DefaultRegion, MaxWorkers: cfg.MaxWorkers, Logger: logger, ScanEvery: cfg.ScanEvery,
 	})
 	if err != nil {
@@ -108,11 +109,11 @@ func runServe(ctx context.Context, cfg config, args []string, stdout, stderr io.
 		return err
 	}
 	defer pool.Close()
-	store, err := contact.NewStore(pool)
+	a, err := app.New(pool)
 	if err != nil {
 		return err
 	}
-	client, err := startWorkers(ctx, cfg, pool, store, logger)
+	client, err := startWorkers(ctx, cfg, a, logger)
 	if err != nil {
 		return err
 	}
@@ -121,9 +122,9 @@ func runServe(ctx context.Context, cfg config, args []string, stdout, stderr io.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.NewRouter(api.Config{
-		Store: store, Logger: logger, Registry: reg, DefaultRegion: cfg.DefaultRegion,
+		App: a, Logger: logger, Registry: reg, DefaultRegion: cfg.DefaultRegion,
 		Ready: func(ctx context.Context) error {
-			if err := store.Ping(ctx); err != nil {
+			if err := a.DB.Ping(ctx); err != nil {
 				return errors.New("database unreachable")
 			}
 			current, err := migrations.Current(ctx, pool)
@@ -183,11 +184,11 @@ func runWorker(ctx context.Context, cfg config, args []string, stderr io.Writer)
 	if !current {
 		return errors.New("the database schema is not current: run contactd migrate first")
 	}
-	store, err := contact.NewStore(pool)
+	a, err := app.New(pool)
 	if err != nil {
 		return err
 	}
-	client, err := startWorkers(ctx, cfg, pool, store, logger)
+	client, err := startWorkers(ctx, cfg, a, logger)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
 	"io/fs"
 	"net/url"
 	"os"
@@ -88,11 +88,22 @@ func Pool(t testing.TB) *pgxpool.Pool {
 	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
-	pc.AfterConnect = contact.AfterConnect
+	pc.AfterConnect = db.AfterConnect
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {
 		t.Fatalf("dbtest: connect: %v", err)
 	}
 	t.Cleanup(pool.Close)
 	return pool
+}
+
+// DB creates a fresh migrated database for the test and returns the stores' database layer
+// over a pool on it.
+func DB(t testing.TB) *db.DB {
+	t.Helper()
+	d, err := db.New(Pool(t))
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	return d
 }

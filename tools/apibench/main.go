@@ -24,7 +24,10 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/api"
+	"github.com/contactd/contactd/auth"
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/app"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/internal/fakedata"
 	"github.com/contactd/contactd/migrations"
 	"github.com/contactd/contactd/worker"
@@ -66,7 +69,7 @@ func run(ctx context.Context, clients int, dur time.Duration, withWorkers bool) 
 	}
 	pc.ConnConfig.Database = "contactd_apibench"
 	pc.MaxConns = 40
-	pc.AfterConnect = contact.AfterConnect
+	pc.AfterConnect = db.AfterConnect
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return err
@@ -75,16 +78,16 @@ func run(ctx context.Context, clients int, dur time.Duration, withWorkers bool) 
 	if err := migrations.Up(ctx, pool); err != nil {
 		return err
 	}
-	store, err := contact.NewStore(pool)
+	a, err := app.New(pool)
 	if err != nil {
 		return err
 	}
-	_, token, err := store.CreateAPIKey(ctx, "apibench", []contact.Scope{contact.ScopeAdmin})
+	_, token, err := a.Auth.Create(ctx, "apibench", []auth.Scope{auth.ScopeAdmin})
 	if err != nil {
 		return err
 	}
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	wc, err := worker.NewClient(pool, store, worker.Config{DefaultRegion: "US", MaxWorkers: 100, Logger: quiet})
+	wc, err := worker.NewClient(a, worker.Config{DefaultRegion: "US", MaxWorkers: 100, Logger: quiet})
 	if err != nil {
 		return err
 	}
@@ -104,7 +107,7 @@ func run(ctx context.Context, clients int, dur time.Duration, withWorkers bool) 
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: api.NewRouter(api.Config{Store: store, Logger: quiet})}
+	srv := &http.Server{Handler: api.NewRouter(api.Config{App: a, Logger: quiet})}
 	go srv.Serve(ln) //nolint:errcheck
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
@@ -163,7 +166,7 @@ func run(ctx context.Context, clients int, dur time.Duration, withWorkers bool) 
 			p.email = strings.ToUpper(p.email[:1]) + p.email[1:]
 			p.phone = "(" + strings.Replace(strings.TrimPrefix(p.phone, "+1 "), " ", ") ", 1)
 		}
-		c, err := store.CreateContact(ctx, contact.NewContact{FirstName: p.first, LastName: p.last, Email: p.email, Phone: p.phone, Company: p.company, AllowDuplicate: true})
+		c, err := a.Contacts.CreateContact(ctx, contact.NewContact{FirstName: p.first, LastName: p.last, Email: p.email, Phone: p.phone, Company: p.company, AllowDuplicate: true})
 		if err != nil {
 			return err
 		}

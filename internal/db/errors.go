@@ -1,8 +1,10 @@
-package contact
+package db
 
 import (
 	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Kind classifies a domain error so that callers (the API) can map it to a response.
@@ -26,7 +28,8 @@ type FieldError struct {
 	Message string
 }
 
-// Error is a domain error with a kind, a message safe to show a client, and details.
+// Error is a domain error with a kind, a message safe to show a client, and details. Every
+// domain package returns it for what a client can correct; anything else is internal.
 type Error struct {
 	Kind    Kind
 	Message string
@@ -52,20 +55,52 @@ func ErrorKind(err error) Kind {
 	return KindInternal
 }
 
-func notFound(format string, args ...any) error {
+// NotFound returns a KindNotFound error with a formatted message.
+func NotFound(format string, args ...any) error {
 	return &Error{Kind: KindNotFound, Message: fmt.Sprintf(format, args...)}
 }
 
-// fieldErrors collects validation failures so that every wrong field is reported at once.
-type fieldErrors []FieldError
+// Conflict returns a KindConflict error with a formatted message.
+func Conflict(format string, args ...any) error {
+	return &Error{Kind: KindConflict, Message: fmt.Sprintf(format, args...)}
+}
 
-func (f *fieldErrors) add(field, format string, args ...any) {
+// FieldErrors collects validation failures so that every wrong field is reported at once.
+type FieldErrors []FieldError
+
+// Add records that field is invalid, with a formatted reason.
+func (f *FieldErrors) Add(field, format string, args ...any) {
 	*f = append(*f, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
-func (f fieldErrors) err() error {
+// Err returns a KindInvalid error listing the fields, or nil when there are none.
+func (f FieldErrors) Err() error {
 	if len(f) == 0 {
 		return nil
 	}
 	return &Error{Kind: KindInvalid, Message: "the request has invalid fields", Fields: f}
+}
+
+// Invalid returns a KindInvalid error for one field.
+func Invalid(field, format string, args ...any) error {
+	var f FieldErrors
+	f.Add(field, format, args...)
+	return f.Err()
+}
+
+// The SQLSTATEs the stores act on.
+const (
+	CodeUniqueViolation      = "23505"
+	CodeFKViolation          = "23503"
+	CodeSerializationFailure = "40001"
+	CodeDeadlockDetected     = "40P01"
+)
+
+// Code returns the SQLSTATE of a PostgreSQL error, or "".
+func Code(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
 }

@@ -1,4 +1,4 @@
-package contact_test
+package merge_test
 
 import (
 	"fmt"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/merge"
 	"github.com/google/uuid"
 )
 
@@ -19,7 +21,7 @@ func mergeFixture(t *testing.T, b bundle, in ...contact.NewContact) []uuid.UUID 
 	ids := make([]uuid.UUID, len(in))
 	for i, nc := range in {
 		nc.AllowDuplicate = true
-		c, err := b.store.CreateContact(b.ctx, nc)
+		c, err := b.app.Contacts.CreateContact(b.ctx, nc)
 		if err != nil {
 			t.Fatalf("create %d: %v", i, err)
 		}
@@ -38,7 +40,7 @@ func touch(t *testing.T, b bundle, id uuid.UUID, ago time.Duration) {
 
 func get(t *testing.T, b bundle, id uuid.UUID) *contact.Contact {
 	t.Helper()
-	c, err := b.store.GetContact(b.ctx, id)
+	c, err := b.app.Contacts.GetContact(b.ctx, id)
 	if err != nil {
 		t.Fatalf("get %s: %v", id, err)
 	}
@@ -82,7 +84,7 @@ func TestMergeSurvivorship(t *testing.T) {
 			touch(t, b, ids[0], 3*time.Hour)
 			touch(t, b, ids[1], 2*time.Hour)
 			touch(t, b, ids[2], time.Hour)
-			req := contact.MergeRequest{ContactIDs: ids}
+			req := merge.Request{ContactIDs: ids}
 			if tt.survivor >= 0 {
 				req.SurvivorID = &ids[tt.survivor]
 			}
@@ -92,7 +94,7 @@ func TestMergeSurvivorship(t *testing.T) {
 					req.FieldValues[f] = ids[i]
 				}
 			}
-			m, got, err := b.store.MergeContacts(b.ctx, req)
+			m, got, err := b.app.Merges.MergeContacts(b.ctx, req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -179,7 +181,7 @@ func TestMergeConsentNeverWidens(t *testing.T) {
 				in = append(in, contact.NewContact{FirstName: fmt.Sprint("P", i), Preferences: p})
 			}
 			ids := mergeFixture(t, b, in...)
-			_, got, err := b.store.MergeContacts(b.ctx, contact.MergeRequest{ContactIDs: ids})
+			_, got, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: ids})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,13 +214,13 @@ func newRelFixture(t *testing.T, b bundle) relFixture {
 	t.Helper()
 	var f relFixture
 	acct := func(name string) uuid.UUID {
-		a, err := b.store.CreateAccount(b.ctx, name, "")
+		a, err := b.app.Contacts.CreateAccount(b.ctx, name, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		return a.ID
 	}
-	u, err := b.store.CreateUser(b.ctx, "Owner", "")
+	u, err := b.app.Contacts.CreateUser(b.ctx, "Owner", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +245,7 @@ func newRelFixture(t *testing.T, b bundle) relFixture {
 	if _, err := b.pool.Exec(b.ctx, `INSERT INTO contact_alternates (contact_id, kind, value, normalized) VALUES ($1, 'email', 'old@b.example', 'old@b.example')`, f.ids[1]); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.store.RekeyContacts(b.ctx, f.ids); err != nil {
+	if err := b.app.Contacts.RekeyContacts(b.ctx, f.ids); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -254,7 +256,7 @@ func TestMergeMovesRelationshipsReferencesAndHistory(t *testing.T) {
 	b := setup(t)
 	f := newRelFixture(t, b)
 	auditB := count(t, b, `SELECT count(*) FROM audit_log WHERE contact_id = $1`, f.ids[1])
-	m, got, err := b.store.MergeContacts(b.ctx, contact.MergeRequest{ContactIDs: f.ids})
+	m, got, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: f.ids})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +303,7 @@ func TestMergeMovesRelationshipsReferencesAndHistory(t *testing.T) {
 	if n := count(t, b, `SELECT count(*) FROM audit_log WHERE contact_id = $1`, f.ids[1]); n != auditB+1 {
 		t.Errorf("merged contact B has %d audit entries, want its %d and the merge's", n, auditB)
 	}
-	trail, err := b.store.AuditTrail(b.ctx, a, 0, 1000)
+	trail, err := b.app.Contacts.AuditTrail(b.ctx, a, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +316,7 @@ func TestMergeMovesRelationshipsReferencesAndHistory(t *testing.T) {
 			t.Errorf("survivor's trail lacks the create or merge of %s: %v", id, seen)
 		}
 	}
-	trailB, err := b.store.AuditTrail(b.ctx, f.ids[1], 0, 1000)
+	trailB, err := b.app.Contacts.AuditTrail(b.ctx, f.ids[1], 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,10 +331,10 @@ func TestMergedContactsResolveAndLeaveLists(t *testing.T) {
 	ids := mergeFixture(t, b, contact.NewContact{FirstName: "A"}, contact.NewContact{FirstName: "B"},
 		contact.NewContact{FirstName: "C"}, contact.NewContact{FirstName: "D"})
 	// A into B, then B into C: A's chain ends at C.
-	if _, _, err := b.store.MergeContacts(b.ctx, contact.MergeRequest{ContactIDs: ids[:2], SurvivorID: &ids[1]}); err != nil {
+	if _, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: ids[:2], SurvivorID: &ids[1]}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := b.store.MergeContacts(b.ctx, contact.MergeRequest{ContactIDs: ids[1:3], SurvivorID: &ids[2]}); err != nil {
+	if _, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: ids[1:3], SurvivorID: &ids[2]}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range ids[:2] {
@@ -344,7 +346,7 @@ func TestMergedContactsResolveAndLeaveLists(t *testing.T) {
 	if c := get(t, b, ids[2]); c.MergedInto != nil {
 		t.Errorf("survivor has mergedInto %v", c.MergedInto)
 	}
-	list, _, err := b.store.ListContacts(b.ctx, contact.ListFilter{Limit: 10})
+	list, _, err := b.app.Contacts.ListContacts(b.ctx, contact.ListFilter{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,12 +355,12 @@ func TestMergedContactsResolveAndLeaveLists(t *testing.T) {
 	}
 	for _, u := range []func() error{
 		func() error {
-			_, err := b.store.UpdateContact(b.ctx, ids[0], contact.Update{Title: contact.Some("x")})
+			_, err := b.app.Contacts.UpdateContact(b.ctx, ids[0], contact.Update{Title: contact.Some("x")})
 			return err
 		},
-		func() error { return b.store.ArchiveContact(b.ctx, ids[1]) },
+		func() error { return b.app.Contacts.ArchiveContact(b.ctx, ids[1]) },
 	} {
-		requireKind(t, u(), contact.KindConflict)
+		requireKind(t, u(), db.KindConflict)
 	}
 }
 
@@ -367,31 +369,31 @@ func TestMergeValidation(t *testing.T) {
 	b := setup(t)
 	ids := mergeFixture(t, b, contact.NewContact{FirstName: "A"}, contact.NewContact{FirstName: "B"},
 		contact.NewContact{FirstName: "C"}, contact.NewContact{FirstName: "D"}, contact.NewContact{FirstName: "E"})
-	if err := b.store.ArchiveContact(b.ctx, ids[3]); err != nil {
+	if err := b.app.Contacts.ArchiveContact(b.ctx, ids[3]); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := b.store.MergeContacts(b.ctx, contact.MergeRequest{ContactIDs: []uuid.UUID{ids[4], ids[2]}, SurvivorID: &ids[2]}); err != nil {
+	if _, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: []uuid.UUID{ids[4], ids[2]}, SurvivorID: &ids[2]}); err != nil {
 		t.Fatal(err)
 	}
 	unknown := uuid.Must(uuid.NewV7())
 	tests := []struct {
 		name string
-		req  contact.MergeRequest
+		req  merge.Request
 		want []string
 	}{
-		{"one contact", contact.MergeRequest{ContactIDs: []uuid.UUID{ids[0]}}, []string{"contactIds"}},
-		{"the same contact twice", contact.MergeRequest{ContactIDs: []uuid.UUID{ids[0], ids[0]}}, []string{"contactIds"}},
-		{"unknown contact", contact.MergeRequest{ContactIDs: []uuid.UUID{ids[0], unknown}}, []string{"contactIds[1]"}},
-		{"archived and merged contacts", contact.MergeRequest{ContactIDs: []uuid.UUID{ids[3], ids[0], ids[4]}}, []string{"contactIds[0]", "contactIds[2]"}},
-		{"unknown survivor", contact.MergeRequest{ContactIDs: []uuid.UUID{ids[0], ids[1]}, SurvivorID: &unknown}, []string{"survivorId"}},
-		{"field values", contact.MergeRequest{ContactIDs: []uuid.UUID{ids[0], ids[1]},
+		{"one contact", merge.Request{ContactIDs: []uuid.UUID{ids[0]}}, []string{"contactIds"}},
+		{"the same contact twice", merge.Request{ContactIDs: []uuid.UUID{ids[0], ids[0]}}, []string{"contactIds"}},
+		{"unknown contact", merge.Request{ContactIDs: []uuid.UUID{ids[0], unknown}}, []string{"contactIds[1]"}},
+		{"archived and merged contacts", merge.Request{ContactIDs: []uuid.UUID{ids[3], ids[0], ids[4]}}, []string{"contactIds[0]", "contactIds[2]"}},
+		{"unknown survivor", merge.Request{ContactIDs: []uuid.UUID{ids[0], ids[1]}, SurvivorID: &unknown}, []string{"survivorId"}},
+		{"field values", merge.Request{ContactIDs: []uuid.UUID{ids[0], ids[1]},
 			FieldValues: map[string]uuid.UUID{"email": ids[2], "nickname": ids[0]}}, []string{"fieldValues.email", "fieldValues.nickname"}},
-		{"unknown model", contact.MergeRequest{ContactIDs: []uuid.UUID{ids[0], ids[1]}, ModelVersion: ptrTo(99)}, []string{"modelVersion"}},
+		{"unknown model", merge.Request{ContactIDs: []uuid.UUID{ids[0], ids[1]}, ModelVersion: ptrTo(99)}, []string{"modelVersion"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := b.store.MergeContacts(b.ctx, tt.req)
-			de := requireKind(t, err, contact.KindInvalid)
+			_, _, err := b.app.Merges.MergeContacts(b.ctx, tt.req)
+			de := requireKind(t, err, db.KindInvalid)
 			var got []string
 			for _, f := range de.Fields {
 				got = append(got, f.Field)
@@ -444,7 +446,7 @@ func TestUndoMergeRestoresExactly(t *testing.T) {
 	}
 	maxAudit := maxAuditID(t, b)
 	before := stateOf(t, b, maxAudit)
-	m, _, err := b.store.MergeContacts(b.ctx, contact.MergeRequest{ContactIDs: f.ids,
+	m, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: f.ids,
 		FieldValues: map[string]uuid.UUID{"email": f.ids[1], "phone": f.ids[1]}})
 	if err != nil {
 		t.Fatal(err)
@@ -452,7 +454,7 @@ func TestUndoMergeRestoresExactly(t *testing.T) {
 	if stateOf(t, b, maxAudit) == before {
 		t.Fatal("the merge changed nothing")
 	}
-	undone, report, err := b.store.UndoMerge(b.ctx, m.ID)
+	undone, report, err := b.app.Merges.UndoMerge(b.ctx, m.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,39 +467,39 @@ func TestUndoMergeRestoresExactly(t *testing.T) {
 	if n := count(t, b, `SELECT count(*) FROM audit_log WHERE action = 'unmerge'`); n != 3 {
 		t.Errorf("%d unmerge audit entries, want 3", n)
 	}
-	_, _, err = b.store.UndoMerge(b.ctx, m.ID)
-	requireKind(t, err, contact.KindConflict)
+	_, _, err = b.app.Merges.UndoMerge(b.ctx, m.ID)
+	requireKind(t, err, db.KindConflict)
 }
 
 func TestUndoMergeKeepsLaterChanges(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	f := newRelFixture(t, b)
-	m, survivor, err := b.store.MergeContacts(b.ctx, contact.MergeRequest{ContactIDs: f.ids[:2],
+	m, survivor, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: f.ids[:2],
 		FieldValues: map[string]uuid.UUID{"firstName": f.ids[1], "email": f.ids[1]}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// After the merge: the survivor's first name changes, its relationship to Y (moved from B)
 	// ends and it gets a new account Z.
-	if _, err := b.store.UpdateContact(b.ctx, survivor.ID, contact.Update{FirstName: contact.Some("Later")}); err != nil {
+	if _, err := b.app.Contacts.UpdateContact(b.ctx, survivor.ID, contact.Update{FirstName: contact.Some("Later")}); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range survivor.Relationships {
 		if r.EntityID == f.acctY {
-			if err := b.store.RemoveRelationship(b.ctx, survivor.ID, r.ID); err != nil {
+			if err := b.app.Contacts.RemoveRelationship(b.ctx, survivor.ID, r.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	z, err := b.store.CreateAccount(b.ctx, "Z", "")
+	z, err := b.app.Contacts.CreateAccount(b.ctx, "Z", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.store.AddRelationship(b.ctx, survivor.ID, contact.NewRelationship{EntityType: "account", EntityID: z.ID.String()}); err != nil {
+	if _, err := b.app.Contacts.AddRelationship(b.ctx, survivor.ID, contact.NewRelationship{EntityType: "account", EntityID: z.ID.String()}); err != nil {
 		t.Fatal(err)
 	}
-	_, report, err := b.store.UndoMerge(b.ctx, m.ID)
+	_, report, err := b.app.Merges.UndoMerge(b.ctx, m.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,35 +541,35 @@ func TestUndoMergeRefused(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ids := mergeFixture(t, b, contact.NewContact{FirstName: "A"}, contact.NewContact{FirstName: "B"}, contact.NewContact{FirstName: "C"})
-	first, _, err := b.store.MergeContacts(b.ctx, contact.MergeRequest{ContactIDs: ids[:2]})
+	first, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: ids[:2]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, _, err := b.store.MergeContacts(b.ctx, contact.MergeRequest{ContactIDs: []uuid.UUID{ids[0], ids[2]}, SurvivorID: &ids[2]})
+	second, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: []uuid.UUID{ids[0], ids[2]}, SurvivorID: &ids[2]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = b.store.UndoMerge(b.ctx, first.ID)
-	de := requireKind(t, err, contact.KindConflict)
+	_, _, err = b.app.Merges.UndoMerge(b.ctx, first.ID)
+	de := requireKind(t, err, db.KindConflict)
 	if !strings.Contains(de.Message, "undo that merge first") || !strings.Contains(de.Message, second.ID.String()) {
 		t.Errorf("message %q does not name the later merge", de.Message)
 	}
-	_, _, err = b.store.UndoMerge(b.ctx, uuid.Must(uuid.NewV7()))
-	requireKind(t, err, contact.KindNotFound)
+	_, _, err = b.app.Merges.UndoMerge(b.ctx, uuid.Must(uuid.NewV7()))
+	requireKind(t, err, db.KindNotFound)
 	// Undone in order, both go.
-	for _, m := range []*contact.Merge{second, first} {
-		if _, _, err := b.store.UndoMerge(b.ctx, m.ID); err != nil {
+	for _, m := range []*merge.Merge{second, first} {
+		if _, _, err := b.app.Merges.UndoMerge(b.ctx, m.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if n := count(t, b, `SELECT count(*) FROM contacts WHERE status = 'active' AND merged_into IS NULL`); n != 3 {
 		t.Errorf("%d active contacts, want 3", n)
 	}
-	list, next, err := b.store.ListMerges(b.ctx, nil, 1)
+	list, next, err := b.app.Merges.ListMerges(b.ctx, nil, 1)
 	if err != nil || len(list) != 1 || list[0].ID != second.ID || next == nil {
 		t.Fatalf("first page: %v %v %v", list, next, err)
 	}
-	list, next, err = b.store.ListMerges(b.ctx, next, 1)
+	list, next, err = b.app.Merges.ListMerges(b.ctx, next, 1)
 	if err != nil || len(list) != 1 || list[0].ID != first.ID || list[0].UndoneAt == nil {
 		t.Fatalf("second page: %v %v %v", list, next, err)
 	}
@@ -580,7 +582,7 @@ func TestConcurrentMerges(t *testing.T) {
 	b := setup(t)
 	accts := make([]uuid.UUID, 3)
 	for i := range accts {
-		a, err := b.store.CreateAccount(b.ctx, fmt.Sprint("acct", i), "")
+		a, err := b.app.Contacts.CreateAccount(b.ctx, fmt.Sprint("acct", i), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -602,16 +604,16 @@ func TestConcurrentMerges(t *testing.T) {
 			for round := range 3 {
 				n := 2 + r.IntN(3)
 				pick := r.Perm(len(ids))[:n]
-				req := contact.MergeRequest{}
+				req := merge.Request{}
 				for _, p := range pick {
 					req.ContactIDs = append(req.ContactIDs, ids[p])
 				}
 				if g%3 == 0 {
 					req.SurvivorID = &req.ContactIDs[n-1]
 				}
-				m, _, err := b.store.MergeContacts(b.ctx, req)
+				m, _, err := b.app.Merges.MergeContacts(b.ctx, req)
 				if err != nil {
-					if contact.ErrorKind(err) != contact.KindInvalid {
+					if db.ErrorKind(err) != db.KindInvalid {
 						errs <- fmt.Errorf("merge %d: %w", g, err)
 					}
 					continue
@@ -620,7 +622,7 @@ func TestConcurrentMerges(t *testing.T) {
 				merges = append(merges, m.ID)
 				mu.Unlock()
 				if (g+round)%4 == 0 {
-					if _, _, err := b.store.UndoMerge(b.ctx, m.ID); err != nil && contact.ErrorKind(err) != contact.KindConflict {
+					if _, _, err := b.app.Merges.UndoMerge(b.ctx, m.ID); err != nil && db.ErrorKind(err) != db.KindConflict {
 						errs <- fmt.Errorf("undo %d: %w", g, err)
 					}
 				}

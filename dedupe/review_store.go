@@ -1,4 +1,4 @@
-package contact
+package dedupe
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -39,10 +41,13 @@ type ReviewProposal struct {
 
 // Fingerprint identifies the values of a contact's matched fields: a dismissed pair is
 // proposed again only when one of its contacts' fingerprints changes.
-func Fingerprint(c *Contact) string {
+func Fingerprint(c *contact.Contact) string {
 	h := sha256.New()
-	for _, name := range []string{"firstName", "lastName", "email", "phone", "title", "company"} {
-		if v := *c.textField(name); v != nil {
+	for _, f := range contact.Fields {
+		if !f.Matched {
+			continue
+		}
+		if v := f.Get(&c.Values); v != nil {
 			h.Write([]byte(*v))
 		}
 		h.Write([]byte{0})
@@ -56,10 +61,10 @@ func scanReview(row pgx.Row) (*Review, error) {
 	var r Review
 	err := row.Scan(&r.ID, &r.ContactA, &r.ContactB, &r.Score, &r.Explanation, &r.ModelVersion, &r.Status, &r.CreatedAt, &r.DecidedAt, &r.DecidedBy, &r.MergeID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("duplicate review not found")
+		return nil, db.NotFound("duplicate review not found")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("contact: review: %w", err)
+		return nil, fmt.Errorf("dedupe: review: %w", err)
 	}
 	return &r, nil
 }
@@ -94,12 +99,12 @@ func (s *Store) ProposeReviews(ctx context.Context, ps []ReviewProposal) (int, e
 		seen[[2]uuid.UUID{p.A, p.B}] = true
 		e, err := json.Marshal(p.Explanation)
 		if err != nil {
-			return 0, fmt.Errorf("contact: review explanation: %w", err)
+			return 0, fmt.Errorf("dedupe: review explanation: %w", err)
 		}
 		ids[k], as[k], bs[k], scores[k], expl[k], versions[k], fas[k], fbs[k] = uuid.Must(uuid.NewV7()), p.A, p.B, p.Score, e, p.ModelVersion, p.FingerprintA, p.FingerprintB
 		k++
 	}
-	tag, err := s.pool.Exec(ctx, `
+	tag, err := s.db.Pool.Exec(ctx, `
 		INSERT INTO duplicate_reviews (id, contact_a, contact_b, score, explanation, model_version, fingerprint_a, fingerprint_b)
 		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::float8[], $5::jsonb[], $6::int[], $7::text[], $8::text[])
 		ON CONFLICT (contact_a, contact_b) DO UPDATE SET score = EXCLUDED.score, explanation = EXCLUDED.explanation,
@@ -110,7 +115,7 @@ func (s *Store) ProposeReviews(ctx context.Context, ps []ReviewProposal) (int, e
 				OR duplicate_reviews.fingerprint_b <> EXCLUDED.fingerprint_b))`,
 		ids[:k], as[:k], bs[:k], scores[:k], expl[:k], versions[:k], fas[:k], fbs[:k])
 	if err != nil {
-		return 0, fmt.Errorf("contact: propose reviews: %w", err)
+		return 0, fmt.Errorf("dedupe: propose reviews: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
 }
@@ -120,10 +125,10 @@ func (s *Store) ProposeReviews(ctx context.Context, ps []ReviewProposal) (int, e
 func (s *Store) Dismissed(ctx context.Context, p ReviewProposal) (bool, error) {
 	orderPair(&p)
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM duplicate_reviews WHERE contact_a = $1 AND contact_b = $2
+	err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM duplicate_reviews WHERE contact_a = $1 AND contact_b = $2
 		AND status = 'dismissed' AND fingerprint_a = $3 AND fingerprint_b = $4`, p.A, p.B, p.FingerprintA, p.FingerprintB).Scan(&n)
 	if err != nil {
-		return false, fmt.Errorf("contact: dismissed: %w", err)
+		return false, fmt.Errorf("dedupe: dismissed: %w", err)
 	}
 	return n > 0, nil
 }
@@ -147,14 +152,14 @@ func (s *Store) Dismissals(ctx context.Context, ids []uuid.UUID) (Dismissals, er
 	var rows pgx.Rows
 	var err error
 	if ids == nil {
-		rows, err = s.pool.Query(ctx, `SELECT contact_a, contact_b, fingerprint_a, fingerprint_b FROM duplicate_reviews
+		rows, err = s.db.Pool.Query(ctx, `SELECT contact_a, contact_b, fingerprint_a, fingerprint_b FROM duplicate_reviews
 			WHERE status = 'dismissed'`)
 	} else {
-		rows, err = s.pool.Query(ctx, `SELECT contact_a, contact_b, fingerprint_a, fingerprint_b FROM duplicate_reviews
+		rows, err = s.db.Pool.Query(ctx, `SELECT contact_a, contact_b, fingerprint_a, fingerprint_b FROM duplicate_reviews
 			WHERE status = 'dismissed' AND (contact_a = ANY($1) OR contact_b = ANY($1))`, ids)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("contact: dismissals: %w", err)
+		return nil, fmt.Errorf("dedupe: dismissals: %w", err)
 	}
 	defer rows.Close()
 	out := Dismissals{}
@@ -162,19 +167,19 @@ func (s *Store) Dismissals(ctx context.Context, ids []uuid.UUID) (Dismissals, er
 		var a, b uuid.UUID
 		var fa, fb string
 		if err := rows.Scan(&a, &b, &fa, &fb); err != nil {
-			return nil, fmt.Errorf("contact: dismissals: %w", err)
+			return nil, fmt.Errorf("dedupe: dismissals: %w", err)
 		}
 		out[[2]uuid.UUID{a, b}] = [2]string{fa, fb}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("contact: dismissals: %w", err)
+		return nil, fmt.Errorf("dedupe: dismissals: %w", err)
 	}
 	return out, nil
 }
 
 // dismissPairsTx records every pair of the contacts as dismissed by actor, with the contacts'
 // fingerprints as they are now (cs read with readContactsTx), whatever review the pair had.
-func dismissPairsTx(ctx context.Context, tx pgx.Tx, cs []*Contact, score *float64, actor string) error {
+func dismissPairsTx(ctx context.Context, tx pgx.Tx, cs []*contact.Contact, score *float64, actor string) error {
 	var rid, as, bs []uuid.UUID
 	var fas, fbs []string
 	for i, a := range cs {
@@ -197,7 +202,7 @@ func dismissPairsTx(ctx context.Context, tx pgx.Tx, cs []*Contact, score *float6
 			decided_at = now(), decided_by = EXCLUDED.decided_by`,
 		rid, as, bs, fas, fbs, *score, actor)
 	if err != nil {
-		return fmt.Errorf("contact: dismiss pairs: %w", err)
+		return fmt.Errorf("dedupe: dismiss pairs: %w", err)
 	}
 	return nil
 }
@@ -213,14 +218,14 @@ func (s *Store) ListReviews(ctx context.Context, status string, after *ReviewCur
 	var rows pgx.Rows
 	var err error
 	if after == nil {
-		rows, err = s.pool.Query(ctx, `SELECT `+reviewColumns+` FROM duplicate_reviews WHERE status = $1
+		rows, err = s.db.Pool.Query(ctx, `SELECT `+reviewColumns+` FROM duplicate_reviews WHERE status = $1
 			ORDER BY score DESC, id LIMIT $2`, status, limit+1)
 	} else {
-		rows, err = s.pool.Query(ctx, `SELECT `+reviewColumns+` FROM duplicate_reviews WHERE status = $1
+		rows, err = s.db.Pool.Query(ctx, `SELECT `+reviewColumns+` FROM duplicate_reviews WHERE status = $1
 			AND (score < $2 OR (score = $2 AND id > $3)) ORDER BY score DESC, id LIMIT $4`, status, after.Score, after.ID, limit+1)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("contact: list reviews: %w", err)
+		return nil, nil, fmt.Errorf("dedupe: list reviews: %w", err)
 	}
 	reviews, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Review, error) { return scanReview(r) })
 	if err != nil {
@@ -236,31 +241,31 @@ func (s *Store) ListReviews(ctx context.Context, status string, after *ReviewCur
 
 // GetReview returns a review.
 func (s *Store) GetReview(ctx context.Context, id uuid.UUID) (*Review, error) {
-	return scanReview(s.pool.QueryRow(ctx, `SELECT `+reviewColumns+` FROM duplicate_reviews WHERE id = $1`, id))
+	return scanReview(s.db.Pool.QueryRow(ctx, `SELECT `+reviewColumns+` FROM duplicate_reviews WHERE id = $1`, id))
 }
 
 // DismissReview records that a person decided the pair are different people.
 func (s *Store) DismissReview(ctx context.Context, id uuid.UUID) (*Review, error) {
 	var out *Review
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		r, err := scanReview(tx.QueryRow(ctx, `SELECT `+reviewColumns+` FROM duplicate_reviews WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return err
 		}
 		if r.Status != "open" {
-			return &Error{Kind: KindConflict, Message: fmt.Sprintf("the review is %s, not open", r.Status)}
+			return &db.Error{Kind: db.KindConflict, Message: fmt.Sprintf("the review is %s, not open", r.Status)}
 		}
 		out, err = scanReview(tx.QueryRow(ctx, `UPDATE duplicate_reviews SET status = 'dismissed', decided_at = now(), decided_by = $2
-			WHERE id = $1 RETURNING `+reviewColumns, id, ActorFrom(ctx)))
+			WHERE id = $1 RETURNING `+reviewColumns, id, contact.ActorFrom(ctx)))
 		if err != nil {
 			return err
 		}
-		a := newAudit(ctx)
+		a := contact.NewAudit(ctx)
 		for _, c := range []uuid.UUID{r.ContactA, r.ContactB} {
-			a.add("dismiss_duplicate", "duplicate_review", id, &c, map[string]Change{
+			a.Add("dismiss_duplicate", "duplicate_review", id, &c, map[string]contact.Change{
 				"pair": {After: []string{r.ContactA.String(), r.ContactB.String()}}})
 		}
-		return a.flush(ctx, tx)
+		return a.Flush(ctx, tx)
 	})
 	return out, err
 }
@@ -268,6 +273,6 @@ func (s *Store) DismissReview(ctx context.Context, id uuid.UUID) (*Review, error
 // CountReviews returns how many reviews have the status.
 func (s *Store) CountReviews(ctx context.Context, status string) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM duplicate_reviews WHERE status = $1`, status).Scan(&n)
+	err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM duplicate_reviews WHERE status = $1`, status).Scan(&n)
 	return n, err
 }

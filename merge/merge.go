@@ -1,24 +1,27 @@
-package contact
+package merge
 
 import (
 	"cmp"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 )
 
-// MergeRequest asks for contacts to be merged into one survivor.
-type MergeRequest struct {
+// Request asks for contacts to be merged into one survivor.
+type Request struct {
 	// ContactIDs are the contacts to merge: two or more distinct ones, or one besides SurvivorID.
 	// They may include the survivor.
 	ContactIDs []uuid.UUID
 	// SurvivorID names the contact that stays; nil picks the oldest (smallest created_at, then
 	// id) of the contacts.
 	SurvivorID *uuid.UUID
-	// FieldValues chooses, for a field (firstName, lastName, email, phone, title, company), the
+	// FieldValues chooses, for a field (by its name in contact.Fields), the
 	// contact whose value the survivor takes, overriding the survivorship rule.
 	FieldValues map[string]uuid.UUID
 	// ModelVersion is the matcher model that proposed the merge (automatic merges).
@@ -43,17 +46,14 @@ type Merge struct {
 	UndoReport []string
 }
 
-// MergeFields are the fields a merge chooses a value for, by survivorship or FieldValues.
-var MergeFields = []string{"firstName", "lastName", "email", "phone", "title", "company"}
-
 // validate checks what can be checked without the database and returns the distinct contacts of
 // the merge (the survivor included), in request order.
-func (r MergeRequest) validate() ([]uuid.UUID, error) {
-	var errs fieldErrors
+func (r Request) validate() ([]uuid.UUID, error) {
+	var errs db.FieldErrors
 	var ids []uuid.UUID
 	for i, id := range r.ContactIDs {
 		if id == uuid.Nil {
-			errs.add(fmt.Sprintf("contactIds[%d]", i), "must be a contact id")
+			errs.Add(fmt.Sprintf("contactIds[%d]", i), "must be a contact id")
 			continue
 		}
 		if !slices.Contains(ids, id) {
@@ -62,13 +62,13 @@ func (r MergeRequest) validate() ([]uuid.UUID, error) {
 	}
 	if r.SurvivorID != nil {
 		if *r.SurvivorID == uuid.Nil {
-			errs.add("survivorId", "must be a contact id")
+			errs.Add("survivorId", "must be a contact id")
 		} else if !slices.Contains(ids, *r.SurvivorID) {
 			ids = append(ids, *r.SurvivorID)
 		}
 	}
 	if len(ids) < 2 && len(errs) == 0 {
-		errs.add("contactIds", "must name at least two distinct contacts")
+		errs.Add("contactIds", "must name at least two distinct contacts")
 	}
 	names := make([]string, 0, len(r.FieldValues))
 	for name := range r.FieldValues {
@@ -77,61 +77,61 @@ func (r MergeRequest) validate() ([]uuid.UUID, error) {
 	slices.Sort(names)
 	for _, name := range names {
 		switch {
-		case !slices.Contains(MergeFields, name):
-			errs.add("fieldValues."+name, "is not a field a merge chooses (one of firstName, lastName, email, phone, title, company)")
+		case contact.FieldByName(name) == nil:
+			errs.Add("fieldValues."+name, "is not a field a merge chooses (one of %s)", strings.Join(contact.FieldNames(), ", "))
 		case !slices.Contains(ids, r.FieldValues[name]):
-			errs.add("fieldValues."+name, "must name one of the contacts being merged")
+			errs.Add("fieldValues."+name, "must name one of the contacts being merged")
 		}
 	}
 	if r.Score != nil && (math.IsNaN(*r.Score) || math.IsInf(*r.Score, 0)) {
-		errs.add("score", "must be a number")
+		errs.Add("score", "must be a number")
 	}
-	return ids, errs.err()
+	return ids, errs.Err()
 }
 
-// survivorValues computes the survivor of a merge as it will be: each field keeps the
-// survivor's value when it has one, else takes the most recently updated non-empty value of the
-// others, and fieldValues override both. Normalized forms follow the value they derive from.
-// Consent never widens (see mergePreferences). contacts holds every contact of the merge.
-func survivorValues(survivor *Contact, contacts map[uuid.UUID]*Contact, fieldValues map[string]uuid.UUID) *Contact {
-	others := make([]*Contact, 0, len(contacts)-1)
+// survivorValues computes the survivor of a merge as it will be: each field takes its value by
+// the field's survivorship rule, and fieldValues override it. Normalized forms follow the value
+// they derive from. Consent never widens (see mergePreferences). contacts holds every contact
+// of the merge.
+func survivorValues(survivor *contact.Contact, contacts map[uuid.UUID]*contact.Contact, fieldValues map[string]uuid.UUID) *contact.Contact {
+	others := make([]*contact.Contact, 0, len(contacts)-1)
 	for id, c := range contacts {
 		if id != survivor.ID {
 			others = append(others, c)
 		}
 	}
 	// Most recently updated first; the id breaks ties so the result does not depend on map order.
-	slices.SortFunc(others, func(a, b *Contact) int {
+	slices.SortFunc(others, func(a, b *contact.Contact) int {
 		return cmp.Or(b.UpdatedAt.Compare(a.UpdatedAt), cmp.Compare(b.ID.String(), a.ID.String()))
 	})
 	out := *survivor
-	out.Preferences = survivor.Preferences.clone()
+	out.Preferences = survivor.Preferences.Clone()
 	out.Relationships = nil
-	for _, name := range MergeFields {
+	for _, f := range contact.Fields {
 		winner := survivor
-		if id, ok := fieldValues[name]; ok {
+		if id, ok := fieldValues[f.Name]; ok {
 			winner = contacts[id]
-		} else if v := *survivor.textField(name); v == nil || *v == "" {
+		} else if v := f.Get(&survivor.Values); (v == nil || *v == "") && f.Survivorship == contact.SurvivorFirst {
 			for _, o := range others {
-				if v := *o.textField(name); v != nil && *v != "" {
+				if v := f.Get(&o.Values); v != nil && *v != "" {
 					winner = o
 					break
 				}
 			}
 		}
-		*out.textField(name) = *winner.textField(name)
-		switch name {
-		case "email":
+		*f.Ptr(&out.Values) = f.Get(&winner.Values)
+		switch f.Kind {
+		case contact.KindEmail:
 			out.Normalized.Email = winner.Normalized.Email
 			if out.Normalized.Email == nil {
-				out.Normalized.Email = emailKey(out.Email)
+				out.Normalized.Email = contact.EmailKey(out.Email)
 			}
-		case "phone":
+		case contact.KindPhone:
 			out.Normalized.Phone, out.Normalized.PhoneExtension, out.Normalized.PhoneValid =
 				winner.Normalized.Phone, winner.Normalized.PhoneExtension, winner.Normalized.PhoneValid
 		}
 	}
-	out.Preferences = mergePreferences(append([]*Contact{survivor}, others...))
+	out.Preferences = mergePreferences(append([]*contact.Contact{survivor}, others...))
 	return &out
 }
 
@@ -142,8 +142,8 @@ func survivorValues(survivor *Contact, contacts map[uuid.UUID]*Contact, fieldVal
 //   - communicationMethods are the methods every contact that chose methods allows, in the order
 //     of the first such contact: a method one of them left out is an opt-out and stays one. When
 //     none chose any, the survivor's (empty) choice stays.
-func mergePreferences(contacts []*Contact) Preferences {
-	flag := func(get func(Notifications) *bool) *bool {
+func mergePreferences(contacts []*contact.Contact) contact.Preferences {
+	flag := func(get func(contact.Notifications) *bool) *bool {
 		var first *bool
 		for _, c := range contacts {
 			v := get(c.Preferences.Notifications)
@@ -161,10 +161,10 @@ func mergePreferences(contacts []*Contact) Preferences {
 		}
 		return first
 	}
-	out := Preferences{
-		Notifications: Notifications{
-			Email: flag(func(n Notifications) *bool { return n.Email }),
-			SMS:   flag(func(n Notifications) *bool { return n.SMS }),
+	out := contact.Preferences{
+		Notifications: contact.Notifications{
+			Email: flag(func(n contact.Notifications) *bool { return n.Email }),
+			SMS:   flag(func(n contact.Notifications) *bool { return n.SMS }),
 		},
 	}
 	var methods []string

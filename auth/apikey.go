@@ -1,4 +1,4 @@
-package contact
+package auth
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -76,21 +77,21 @@ func ParseScopes(s string) ([]Scope, error) {
 }
 
 // CreateAPIKey stores a new key and returns it with its token, which is shown only this once.
-func (s *Store) CreateAPIKey(ctx context.Context, name string, scopes []Scope) (*APIKey, string, error) {
+func (s *Store) Create(ctx context.Context, name string, scopes []Scope) (*APIKey, string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return nil, "", &Error{Kind: KindInvalid, Message: "an API key needs a name", Fields: []FieldError{{Field: "name", Message: "is required"}}}
+		return nil, "", &db.Error{Kind: db.KindInvalid, Message: "an API key needs a name", Fields: []db.FieldError{{Field: "name", Message: "is required"}}}
 	}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
-		return nil, "", fmt.Errorf("contact: token: %w", err)
+		return nil, "", fmt.Errorf("auth: token: %w", err)
 	}
 	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(secret)
 	k := &APIKey{ID: uuid.Must(uuid.NewV7()), Name: name, Scopes: scopes}
 	err := s.pool.QueryRow(ctx, `INSERT INTO api_keys (id, name, token_hash, scopes) VALUES ($1, $2, $3, $4) RETURNING created_at`,
 		k.ID, k.Name, hashToken(token), scopes).Scan(&k.CreatedAt)
 	if err != nil {
-		return nil, "", fmt.Errorf("contact: insert api key: %w", err)
+		return nil, "", fmt.Errorf("auth: insert api key: %w", err)
 	}
 	return k, token, nil
 }
@@ -99,7 +100,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, name string, scopes []Scope) (
 // It records the key's use at most once a minute.
 func (s *Store) Authenticate(ctx context.Context, token string) (*APIKey, error) {
 	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 200 {
-		return nil, &Error{Kind: KindUnauthorized, Message: "unknown API key"}
+		return nil, &db.Error{Kind: db.KindUnauthorized, Message: "unknown API key"}
 	}
 	var k APIKey
 	err := s.pool.QueryRow(ctx, `
@@ -112,22 +113,22 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*APIKey, error)
 		FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL`, hashToken(token)).
 		Scan(&k.ID, &k.Name, &k.Scopes, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, &Error{Kind: KindUnauthorized, Message: "unknown or revoked API key"}
+		return nil, &db.Error{Kind: db.KindUnauthorized, Message: "unknown or revoked API key"}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("contact: authenticate: %w", err)
+		return nil, fmt.Errorf("auth: authenticate: %w", err)
 	}
 	return &k, nil
 }
 
 // RevokeAPIKey revokes a key by id.
-func (s *Store) RevokeAPIKey(ctx context.Context, id uuid.UUID) error {
+func (s *Store) Revoke(ctx context.Context, id uuid.UUID) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, id)
 	if err != nil {
-		return fmt.Errorf("contact: revoke api key: %w", err)
+		return fmt.Errorf("auth: revoke api key: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return notFound("API key %s not found or already revoked", id)
+		return db.NotFound("API key %s not found or already revoked", id)
 	}
 	return nil
 }

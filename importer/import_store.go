@@ -1,4 +1,4 @@
-package contact
+package importer
 
 import (
 	"bytes"
@@ -9,8 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/dedupe"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -19,7 +23,7 @@ import (
 const ImportChunkSize = 1 << 20
 
 // ErrImportMoved means another runner committed the import's next batch first.
-var ErrImportMoved = errors.New("contact: the import was advanced by another runner")
+var ErrImportMoved = errors.New("importer: the import was advanced by another runner")
 
 const importColumns = `id, source, format, file_name, file_sha256, file_size, mode, default_region, mapping,
 	status, next_row, total_rows, created_count, updated_count, skipped_count, failed_count,
@@ -32,32 +36,32 @@ func scanImport(row pgx.Row) (*Import, error) {
 		&im.Skipped, &im.Failed, &im.UnmappedColumns, &im.Error, &im.CancelRequested, &im.Actor,
 		&im.CreatedAt, &im.StartedAt, &im.FinishedAt, &im.HeartbeatAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("import not found")
+		return nil, db.NotFound("import not found")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("contact: read import: %w", err)
+		return nil, fmt.Errorf("importer: read import: %w", err)
 	}
 	return &im, nil
 }
 
 func (in *NewImport) validate() error {
-	var errs fieldErrors
-	in.Source = cleanText(&errs, "source", in.Source, 100)
+	var errs db.FieldErrors
+	in.Source = contact.CleanText(&errs, "source", in.Source, 100)
 	if in.Source == "" {
-		errs.add("source", "is required")
+		errs.Add("source", "is required")
 	}
-	in.FileName = cleanText(&errs, "fileName", in.FileName, 255)
+	in.FileName = contact.CleanText(&errs, "fileName", in.FileName, 255)
 	switch in.Mode {
 	case ImportSkip, ImportFill, ImportOverwrite:
 	case "":
 		in.Mode = ImportSkip
 	default:
-		errs.add("mode", "must be skip, fill or overwrite")
+		errs.Add("mode", "must be skip, fill or overwrite")
 	}
 	if len(in.Mapping) > 500 {
-		errs.add("mapping", "has too many columns")
+		errs.Add("mapping", "has too many columns")
 	}
-	return errs.err()
+	return errs.Err()
 }
 
 // CreateImport records a new import. When file is not nil it is stored in the database in
@@ -73,13 +77,13 @@ func (s *Store) CreateImport(ctx context.Context, in NewImport, file io.Reader) 
 	}
 	id := uuid.Must(uuid.NewV7())
 	var out *Import
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO imports (id, source, format, file_name, file_sha256, file_size, mode,
 			default_region, mapping, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			id, in.Source, in.Format, nullable(in.FileName), in.FileSHA256, in.FileSize, in.Mode,
-			in.DefaultRegion, in.Mapping, ActorFrom(ctx))
+			id, in.Source, in.Format, contact.Nullable(in.FileName), in.FileSHA256, in.FileSize, in.Mode,
+			in.DefaultRegion, in.Mapping, contact.ActorFrom(ctx))
 		if err != nil {
-			return fmt.Errorf("contact: insert import: %w", err)
+			return fmt.Errorf("importer: insert import: %w", err)
 		}
 		if file != nil {
 			h := sha256.New()
@@ -88,10 +92,10 @@ func (s *Store) CreateImport(ctx context.Context, in NewImport, file io.Reader) 
 				return err
 			}
 			if _, err := tx.Exec(ctx, `UPDATE imports SET file_sha256 = $2, file_size = $3 WHERE id = $1`, id, hex.EncodeToString(h.Sum(nil)), size); err != nil {
-				return fmt.Errorf("contact: record upload: %w", err)
+				return fmt.Errorf("importer: record upload: %w", err)
 			}
-			if _, err := s.jobs.InsertTx(ctx, tx, ImportArgs{ImportID: id}, nil); err != nil {
-				return fmt.Errorf("contact: enqueue import: %w", err)
+			if _, err := s.db.Jobs.InsertTx(ctx, tx, Args{ImportID: id}, nil); err != nil {
+				return fmt.Errorf("importer: enqueue import: %w", err)
 			}
 		}
 		out, err = scanImport(tx.QueryRow(ctx, `SELECT `+importColumns+` FROM imports WHERE id = $1`, id))
@@ -102,7 +106,7 @@ func (s *Store) CreateImport(ctx context.Context, in NewImport, file io.Reader) 
 
 // ErrUpload wraps a failure to read an upload (the client's connection, or a body over its
 // limit), as opposed to a failure to store it.
-var ErrUpload = errors.New("contact: read upload")
+var ErrUpload = errors.New("importer: read upload")
 
 func storeChunks(ctx context.Context, tx pgx.Tx, id uuid.UUID, file io.Reader) (int64, error) {
 	buf := make([]byte, ImportChunkSize)
@@ -112,7 +116,7 @@ func storeChunks(ctx context.Context, tx pgx.Tx, id uuid.UUID, file io.Reader) (
 		if n > 0 {
 			size += int64(n)
 			if _, err := tx.Exec(ctx, `INSERT INTO import_chunks (import_id, seq, data) VALUES ($1, $2, $3)`, id, seq, buf[:n]); err != nil {
-				return 0, fmt.Errorf("contact: store file chunk: %w", err)
+				return 0, fmt.Errorf("importer: store file chunk: %w", err)
 			}
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -148,13 +152,13 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 		var data []byte
-		err := r.s.pool.QueryRow(r.ctx, `SELECT data FROM import_chunks WHERE import_id = $1 AND seq = $2`, r.id, r.seq).Scan(&data)
+		err := r.s.db.Pool.QueryRow(r.ctx, `SELECT data FROM import_chunks WHERE import_id = $1 AND seq = $2`, r.id, r.seq).Scan(&data)
 		if errors.Is(err, pgx.ErrNoRows) {
 			r.done = true
 			continue
 		}
 		if err != nil {
-			return 0, fmt.Errorf("contact: read import chunk %d: %w", r.seq, err)
+			return 0, fmt.Errorf("importer: read import chunk %d: %w", r.seq, err)
 		}
 		r.seq++
 		r.cur = bytes.NewReader(data)
@@ -163,35 +167,35 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 
 // GetImport returns an import.
 func (s *Store) GetImport(ctx context.Context, id uuid.UUID) (*Import, error) {
-	return scanImport(s.pool.QueryRow(ctx, `SELECT `+importColumns+` FROM imports WHERE id = $1`, id))
+	return scanImport(s.db.Pool.QueryRow(ctx, `SELECT `+importColumns+` FROM imports WHERE id = $1`, id))
 }
 
 // ListImports returns a page of imports, newest first, and the next cursor.
 func (s *Store) ListImports(ctx context.Context, before *uuid.UUID, limit int) ([]*Import, *uuid.UUID, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+importColumns+` FROM imports
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+importColumns+` FROM imports
 		WHERE $1::uuid IS NULL OR id < $1 ORDER BY id DESC LIMIT $2`, before, limit+1)
 	if err != nil {
-		return nil, nil, fmt.Errorf("contact: list imports: %w", err)
+		return nil, nil, fmt.Errorf("importer: list imports: %w", err)
 	}
 	imports, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Import, error) { return scanImport(r) })
 	if err != nil {
 		return nil, nil, err
 	}
-	imports, next := page(imports, limit, func(im *Import) uuid.UUID { return im.ID })
+	imports, next := db.Page(imports, limit, func(im *Import) uuid.UUID { return im.ID })
 	return imports, next, nil
 }
 
 // ImportErrors returns a page of an import's row errors in file order after the given record
 // index (-1 for the first page), and whether there are more.
 func (s *Store) ImportErrors(ctx context.Context, id uuid.UUID, afterRow int64, limit int) ([]ImportRowError, bool, error) {
-	rows, err := s.pool.Query(ctx, `SELECT row_index, line, coalesce(field, ''), message FROM import_errors
+	rows, err := s.db.Pool.Query(ctx, `SELECT row_index, line, coalesce(field, ''), message FROM import_errors
 		WHERE import_id = $1 AND row_index > $2 ORDER BY row_index, seq LIMIT $3`, id, afterRow, limit+1)
 	if err != nil {
-		return nil, false, fmt.Errorf("contact: import errors: %w", err)
+		return nil, false, fmt.Errorf("importer: import errors: %w", err)
 	}
 	errs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ImportRowError])
 	if err != nil {
-		return nil, false, fmt.Errorf("contact: import errors: %w", err)
+		return nil, false, fmt.Errorf("importer: import errors: %w", err)
 	}
 	if len(errs) > limit {
 		// Keep a record's errors together on one page.
@@ -211,7 +215,7 @@ func (s *Store) ImportErrors(ctx context.Context, id uuid.UUID, afterRow int64, 
 // is cancelled at once. Batches already committed stay.
 func (s *Store) CancelImport(ctx context.Context, id uuid.UUID) (*Import, error) {
 	var out *Import
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		im, err := scanImport(tx.QueryRow(ctx, `SELECT `+importColumns+` FROM imports WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return err
@@ -222,10 +226,10 @@ func (s *Store) CancelImport(ctx context.Context, id uuid.UUID) (*Import, error)
 		case ImportRunning:
 			_, err = tx.Exec(ctx, `UPDATE imports SET cancel_requested = true WHERE id = $1`, id)
 		default:
-			return &Error{Kind: KindConflict, Message: fmt.Sprintf("the import has already ended (%s)", im.Status)}
+			return &db.Error{Kind: db.KindConflict, Message: fmt.Sprintf("the import has already ended (%s)", im.Status)}
 		}
 		if err != nil {
-			return fmt.Errorf("contact: cancel import: %w", err)
+			return fmt.Errorf("importer: cancel import: %w", err)
 		}
 		out, err = scanImport(tx.QueryRow(ctx, `SELECT `+importColumns+` FROM imports WHERE id = $1`, id))
 		return err
@@ -236,9 +240,9 @@ func (s *Store) CancelImport(ctx context.Context, id uuid.UUID) (*Import, error)
 // FindResumableImport returns the newest unfinished import of the same file from the same
 // source, or nil.
 func (s *Store) FindResumableImport(ctx context.Context, source, sha256 string) (*Import, error) {
-	im, err := scanImport(s.pool.QueryRow(ctx, `SELECT `+importColumns+` FROM imports
+	im, err := scanImport(s.db.Pool.QueryRow(ctx, `SELECT `+importColumns+` FROM imports
 		WHERE source = $1 AND file_sha256 = $2 AND status IN ('queued', 'running') ORDER BY id DESC LIMIT 1`, source, sha256))
-	if ErrorKind(err) == KindNotFound {
+	if db.ErrorKind(err) == db.KindNotFound {
 		return nil, nil
 	}
 	return im, err
@@ -247,7 +251,7 @@ func (s *Store) FindResumableImport(ctx context.Context, source, sha256 string) 
 // StartImport marks an import running (keeping its first start time) and returns it. An import
 // that has ended is returned as it is; the caller must not run it.
 func (s *Store) StartImport(ctx context.Context, id uuid.UUID) (*Import, error) {
-	return scanImport(s.pool.QueryRow(ctx, `
+	return scanImport(s.db.Pool.QueryRow(ctx, `
 		UPDATE imports SET status = CASE WHEN status IN ('queued', 'running') THEN 'running' ELSE status END,
 			started_at = coalesce(started_at, now()), heartbeat_at = now()
 		WHERE id = $1 RETURNING `+importColumns, id))
@@ -257,12 +261,12 @@ func (s *Store) StartImport(ctx context.Context, id uuid.UUID) (*Import, error) 
 // cancelled. An uploaded file's chunks are deleted.
 func (s *Store) FinishImport(ctx context.Context, id uuid.UUID, status ImportStatus, reason string) (*Import, error) {
 	var out *Import
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		out, err = scanImport(tx.QueryRow(ctx, `
 			UPDATE imports SET status = $2, error = $3, finished_at = now(), heartbeat_at = now(),
 				total_rows = CASE WHEN $2 = 'succeeded' THEN next_row ELSE total_rows END
-			WHERE id = $1 RETURNING `+importColumns, id, status, nullable(reason)))
+			WHERE id = $1 RETURNING `+importColumns, id, status, contact.Nullable(reason)))
 		if err != nil {
 			return err
 		}
@@ -274,7 +278,7 @@ func (s *Store) FinishImport(ctx context.Context, id uuid.UUID, status ImportSta
 		// set-based statements that follow (the batch's dedupe job, a scan's merges) then pick
 		// plans for a table a fraction of its size. Autovacuum would catch up in its own time;
 		// this makes it now. Best effort: the import has succeeded either way.
-		_, _ = s.pool.Exec(ctx, `ANALYZE contacts, external_refs, audit_log, contact_keys, contact_alternates`)
+		_, _ = s.db.Pool.Exec(ctx, `ANALYZE contacts, external_refs, audit_log, contact_keys, contact_alternates`)
 	}
 	return out, err
 }
@@ -303,7 +307,7 @@ type ImportBatchResult struct {
 // written twice, even by two runners.
 func (s *Store) CommitImportBatch(ctx context.Context, id uuid.UUID, batch *ImportBatch) (ImportBatchResult, error) {
 	var res ImportBatchResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		res = ImportBatchResult{}
 		var nextRow int64
 		var cancel bool
@@ -315,7 +319,7 @@ func (s *Store) CommitImportBatch(ctx context.Context, id uuid.UUID, batch *Impo
 			return ErrImportMoved
 		}
 		if err != nil {
-			return fmt.Errorf("contact: lock import: %w", err)
+			return fmt.Errorf("importer: lock import: %w", err)
 		}
 		if nextRow != batch.FirstRow {
 			return ErrImportMoved
@@ -325,7 +329,7 @@ func (s *Store) CommitImportBatch(ctx context.Context, id uuid.UUID, batch *Impo
 			_, err := tx.Exec(ctx, `UPDATE imports SET status = 'cancelled', finished_at = now() WHERE id = $1`, id)
 			return err
 		}
-		w := importWriter{tx: tx, importID: id, source: source, mode: mode, actor: ActorFrom(ctx)}
+		w := importWriter{tx: tx, importID: id, source: source, mode: mode, actor: contact.ActorFrom(ctx)}
 		if err := w.write(ctx, batch, &res); err != nil {
 			return err
 		}
@@ -338,7 +342,7 @@ func (s *Store) CommitImportBatch(ctx context.Context, id uuid.UUID, batch *Impo
 			unmapped_columns = CASE WHEN $7::text[] IS NULL THEN unmapped_columns ELSE $7 END, heartbeat_at = now()
 			WHERE id = $1`, id, batch.NextRow, res.Created, res.Updated, res.Skipped, res.Failed, unmapped)
 		if err != nil {
-			return fmt.Errorf("contact: record import progress: %w", err)
+			return fmt.Errorf("importer: record import progress: %w", err)
 		}
 		return nil
 	})
@@ -350,12 +354,12 @@ func (w *importWriter) enqueueDedupe(ctx context.Context, s *Store, res *ImportB
 	if len(res.ContactIDs) == 0 {
 		return nil
 	}
-	args := DedupeBatchArgs{Updated: res.updated}
+	args := dedupe.BatchArgs{Updated: res.updated}
 	if len(res.created) > 0 {
 		args.From, args.To = res.created[0], res.created[len(res.created)-1]
 	}
-	if _, err := s.jobs.InsertTx(ctx, w.tx, args, nil); err != nil {
-		return fmt.Errorf("contact: enqueue batch dedupe: %w", err)
+	if _, err := s.db.Jobs.InsertTx(ctx, w.tx, args, nil); err != nil {
+		return fmt.Errorf("importer: enqueue batch dedupe: %w", err)
 	}
 	return nil
 }
@@ -377,7 +381,7 @@ func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *Impor
 	known := map[string]uuid.UUID{}
 	rows, err := w.tx.Query(ctx, `SELECT external_id, contact_id FROM external_refs WHERE source = $1 AND external_id = ANY($2)`, w.source, ids)
 	if err != nil {
-		return fmt.Errorf("contact: look up external ids: %w", err)
+		return fmt.Errorf("importer: look up external ids: %w", err)
 	}
 	for rows.Next() {
 		var ext string
@@ -390,7 +394,7 @@ func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *Impor
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("contact: look up external ids: %w", err)
+		return fmt.Errorf("importer: look up external ids: %w", err)
 	}
 
 	// New contacts, in file order; a record repeating an external id of this batch updates the
@@ -467,10 +471,10 @@ func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *Impor
 		pgx.CopyFromSlice(len(batch.Errors), func(i int) ([]any, error) {
 			e := batch.Errors[i]
 			seq[e.Index]++
-			return []any{w.importID, e.Index, seq[e.Index], e.Line, nullable(e.Field), e.Message}, nil
+			return []any{w.importID, e.Index, seq[e.Index], e.Line, contact.Nullable(e.Field), e.Message}, nil
 		}))
 	if err != nil {
-		return fmt.Errorf("contact: record row errors: %w", err)
+		return fmt.Errorf("importer: record row errors: %w", err)
 	}
 	return nil
 }
@@ -501,19 +505,17 @@ func (w *importWriter) attachOtherRefs(ctx context.Context, rows []ImportRow, ow
 		SELECT s, e, c, $4 FROM unnest($1::text[], $2::text[], $3::uuid[]) AS u(s, e, c)
 		ON CONFLICT (source, external_id) DO NOTHING`, sources, ids, contacts, w.importID)
 	if err != nil {
-		return fmt.Errorf("contact: attach external references: %w", err)
+		return fmt.Errorf("importer: attach external references: %w", err)
 	}
 	return nil
 }
 
 // merge folds a later record with the same external id into r, per the mode.
 func (r *ImportRow) merge(later *ImportRow, mode ImportMode) {
-	for _, f := range [...]struct{ dst, src **string }{
-		{&r.FirstName, &later.FirstName}, {&r.LastName, &later.LastName}, {&r.Email, &later.Email},
-		{&r.Phone, &later.Phone}, {&r.Title, &later.Title}, {&r.Company, &later.Company},
-	} {
-		if *f.src != nil && (*f.dst == nil || mode == ImportOverwrite) {
-			*f.dst = *f.src
+	for _, f := range contact.Fields {
+		dst, src := f.Ptr(&r.Values), f.Get(&later.Values)
+		if src != nil && (*dst == nil || mode == ImportOverwrite) {
+			*dst = src
 		}
 	}
 	if r.Email == later.Email {
@@ -528,42 +530,27 @@ func (w *importWriter) insertFresh(ctx context.Context, fresh []*ImportRow, ids 
 	if len(fresh) == 0 {
 		return nil
 	}
-	now := time.Now()
-	_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"contacts"},
-		[]string{"id", "first_name", "last_name", "email", "phone", "title", "company", "email_normalized",
-			"phone_e164", "phone_extension", "phone_valid", "normalized_at", "extra", "created_at", "updated_at"},
-		pgx.CopyFromSlice(len(fresh), func(i int) ([]any, error) {
-			r := fresh[i]
-			var extra any
-			if r.Extra != nil {
-				extra = r.Extra
-			}
-			return []any{ids[r], r.FirstName, r.LastName, r.Email, r.Phone, r.Title, r.Company, r.Normalized.Email,
-				r.Normalized.Phone, r.Normalized.PhoneExtension, r.Normalized.PhoneValid, now, extra, now, now}, nil
-		}))
+	err := contact.CopyTx(ctx, w.tx, len(fresh), func(i int, c *contact.Contact) map[string]any {
+		r := fresh[i]
+		c.ID, c.Values, c.Normalized = ids[r], r.Values, r.Normalized
+		return r.Extra
+	})
 	if err != nil {
-		return fmt.Errorf("contact: copy contacts: %w", err)
+		return err
 	}
+	now := time.Now()
 	_, err = w.tx.CopyFrom(ctx, pgx.Identifier{"external_refs"},
 		[]string{"source", "external_id", "contact_id", "import_id", "created_at"},
 		pgx.CopyFromSlice(len(fresh), func(i int) ([]any, error) {
 			return []any{w.source, fresh[i].ExternalID, ids[fresh[i]], w.importID, now}, nil
 		}))
 	if err != nil {
-		return fmt.Errorf("contact: copy external references: %w", err)
+		return fmt.Errorf("importer: copy external references: %w", err)
 	}
-	_, err = w.tx.CopyFrom(ctx, pgx.Identifier{"audit_log"},
-		[]string{"at", "actor", "action", "entity_type", "entity_id", "contact_id", "changes"},
-		pgx.CopyFromSlice(len(fresh), func(i int) ([]any, error) {
-			r := fresh[i]
-			id := ids[r]
-			buf := r.auditJSON(nil, w.source, w.importID)
-			return []any{now, w.actor, "import", "contact", id, id, json.RawMessage(buf)}, nil
-		}))
-	if err != nil {
-		return fmt.Errorf("contact: copy audit entries: %w", err)
-	}
-	return nil
+	return contact.CopyAuditTx(ctx, w.tx, w.actor, "import", len(fresh), func(i int, buf []byte) (uuid.UUID, []byte) {
+		r := fresh[i]
+		return ids[r], r.auditJSON(buf, w.source, w.importID)
+	})
 }
 
 // auditJSON renders the created fields as audit changes, appending to buf.
@@ -571,17 +558,15 @@ func (r *ImportRow) auditJSON(buf []byte, source string, importID uuid.UUID) []b
 	buf = append(buf, `{"import":{"before":null,"after":`...)
 	buf, _ = appendJSON(buf, map[string]any{"id": importID.String(), "source": source, "externalId": r.ExternalID, "line": r.Line})
 	buf = append(buf, '}')
-	for _, f := range [...]struct {
-		name string
-		v    *string
-	}{{"firstName", r.FirstName}, {"lastName", r.LastName}, {"email", r.Email}, {"phone", r.Phone}, {"title", r.Title}, {"company", r.Company}} {
-		if f.v == nil {
+	for _, f := range contact.Fields {
+		v := f.Get(&r.Values)
+		if v == nil {
 			continue
 		}
 		buf = append(buf, `,"`...)
-		buf = append(buf, f.name...)
+		buf = append(buf, f.Name...)
 		buf = append(buf, `":{"before":null,"after":`...)
-		buf, _ = appendJSON(buf, *f.v)
+		buf, _ = appendJSON(buf, *v)
 		buf = append(buf, '}')
 	}
 	return append(buf, '}')
@@ -598,35 +583,31 @@ func (w *importWriter) applyUpdates(ctx context.Context, order []uuid.UUID, upda
 	if len(order) == 0 {
 		return nil, 0, nil
 	}
-	rows, err := w.tx.Query(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = ANY($1) ORDER BY c.id FOR UPDATE`, order)
+	current, err := contact.LockTx(ctx, w.tx, order)
 	if err != nil {
-		return nil, 0, fmt.Errorf("contact: lock imported contacts: %w", err)
+		return nil, 0, err
 	}
-	current, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return scanContact(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("contact: lock imported contacts: %w", err)
-	}
-	a := &audit{actor: w.actor}
+	a := contact.NewAudit(ctx)
 	var changedIDs []uuid.UUID
 	var skipped int64
-	var upd []*Contact
-	for _, c := range current {
-		recs := updates[c.ID]
-		if c.Status == StatusMerged {
+	var upd []*contact.Contact
+	for _, id := range slices.SortedFunc(slices.Values(order), db.CompareUUID) {
+		c, recs := current[id], updates[id]
+		if c == nil || c.Status == contact.StatusMerged {
 			skipped += int64(len(recs))
 			continue
 		}
 		before := *c
 		for _, r := range recs {
-			c.applyImport(r, w.mode)
+			applyImport(c, r, w.mode)
 		}
-		changes := c.fieldChanges(&before)
+		changes := c.Changes(&before)
 		if len(changes) == 0 {
 			skipped += int64(len(recs))
 			continue
 		}
-		changes["import"] = Change{After: map[string]any{"id": w.importID.String(), "source": w.source, "externalId": recs[0].ExternalID, "line": recs[len(recs)-1].Line}}
-		a.add("import", "contact", c.ID, &c.ID, changes)
+		changes["import"] = contact.Change{After: map[string]any{"id": w.importID.String(), "source": w.source, "externalId": recs[0].ExternalID, "line": recs[len(recs)-1].Line}}
+		a.Add("import", "contact", c.ID, &c.ID, changes)
 		upd = append(upd, c)
 		changedIDs = append(changedIDs, c.ID)
 		skipped += int64(len(recs) - 1)
@@ -634,32 +615,10 @@ func (w *importWriter) applyUpdates(ctx context.Context, order []uuid.UUID, upda
 	if len(upd) == 0 {
 		return nil, skipped, nil
 	}
-	n := len(upd)
-	cols := make([][]*string, 10)
-	for i := range cols {
-		cols[i] = make([]*string, n)
+	if err := contact.WriteTx(ctx, w.tx, upd, true); err != nil {
+		return nil, 0, err
 	}
-	ids := make([]uuid.UUID, n)
-	valid := make([]*bool, n)
-	for i, c := range upd {
-		ids[i] = c.ID
-		for j, v := range []*string{c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company,
-			c.Normalized.Email, c.Normalized.Phone, c.Normalized.PhoneExtension} {
-			cols[j][i] = v
-		}
-		valid[i] = c.Normalized.PhoneValid
-	}
-	_, err = w.tx.Exec(ctx, `
-		UPDATE contacts c SET first_name = u.fn, last_name = u.ln, email = u.em, phone = u.ph, title = u.ti,
-			company = u.co, email_normalized = u.ne, phone_e164 = u.np, phone_extension = u.nx, phone_valid = u.nv,
-			normalized_at = now(), version = c.version + 1, updated_at = now()
-		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-			$9::text[], $10::text[], $11::bool[]) AS u(id, fn, ln, em, ph, ti, co, ne, np, nx, nv)
-		WHERE c.id = u.id`, ids, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], valid)
-	if err != nil {
-		return nil, 0, fmt.Errorf("contact: update imported contacts: %w", err)
-	}
-	if err := a.flush(ctx, w.tx); err != nil {
+	if err := a.Flush(ctx, w.tx); err != nil {
 		return nil, 0, err
 	}
 	return changedIDs, skipped, nil
@@ -667,22 +626,18 @@ func (w *importWriter) applyUpdates(ctx context.Context, order []uuid.UUID, upda
 
 // applyImport applies one record to a stored contact: fill sets empty fields, overwrite
 // replaces fields the record has. The normalized forms follow the email and phone.
-func (c *Contact) applyImport(r *ImportRow, mode ImportMode) {
-	set := func(dst **string, v *string) bool {
+func applyImport(c *contact.Contact, r *ImportRow, mode ImportMode) {
+	for _, f := range contact.Fields {
+		dst, v := f.Ptr(&c.Values), f.Get(&r.Values)
 		if v == nil || (*dst != nil && mode == ImportFill) || (*dst != nil && **dst == *v) {
-			return false
+			continue
 		}
 		*dst = v
-		return true
-	}
-	set(&c.FirstName, r.FirstName)
-	set(&c.LastName, r.LastName)
-	set(&c.Title, r.Title)
-	set(&c.Company, r.Company)
-	if set(&c.Email, r.Email) {
-		c.Normalized.Email = r.Normalized.Email
-	}
-	if set(&c.Phone, r.Phone) {
-		c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid = r.Normalized.Phone, r.Normalized.PhoneExtension, r.Normalized.PhoneValid
+		switch f.Kind {
+		case contact.KindEmail:
+			c.Normalized.Email = r.Normalized.Email
+		case contact.KindPhone:
+			c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid = r.Normalized.Phone, r.Normalized.PhoneExtension, r.Normalized.PhoneValid
+		}
 	}
 }

@@ -1,10 +1,10 @@
-package contact_test
+package db_test
 
 import (
 	"context"
 	"testing"
 
-	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/internal/dbtest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -21,7 +21,7 @@ func TestUUIDCodec(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if err := contact.AfterConnect(ctx, conn); err != nil {
+	if err := db.AfterConnect(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
 	a, b := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())

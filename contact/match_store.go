@@ -2,14 +2,10 @@ package contact
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 )
 
 // MatchContact is a contact with its alternates, for matching.
@@ -20,15 +16,15 @@ type MatchContact struct {
 
 // MatchContacts returns the contacts (any status) with their alternates, in id order.
 func (s *Store) MatchContacts(ctx context.Context, ids []uuid.UUID) ([]MatchContact, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = ANY($1) ORDER BY c.id`, ids)
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = ANY($1) ORDER BY c.id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("contact: match contacts: %w", err)
 	}
-	contacts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return scanContact(r) })
+	contacts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return ScanContact(r) })
 	if err != nil {
 		return nil, fmt.Errorf("contact: match contacts: %w", err)
 	}
-	alts, err := alternatesOf(ctx, s.pool, ids)
+	alts, err := alternatesOf(ctx, s.db.Pool, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +40,7 @@ func (s *Store) MatchContacts(ctx context.Context, ids []uuid.UUID) ([]MatchCont
 func (s *Store) ScanActive(ctx context.Context, pageSize int, fn func([]MatchContact) error) error {
 	// One streamed query with only the matched fields and each contact's alternates: paging
 	// through the list query re-planned and sorted per page.
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.db.Pool.Query(ctx, `
 		SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company, c.status, c.created_at,
 			coalesce(a.kinds, '{}'), coalesce(a.vals, '{}')
 		FROM contacts c LEFT JOIN (
@@ -101,7 +97,7 @@ func (s *Store) RekeyContacts(ctx context.Context, ids []uuid.UUID) error {
 			keys, owners = append(keys, k), append(owners, c.ID)
 		}
 	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	return s.db.InTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM contact_keys WHERE contact_id = ANY($1)`, ids); err != nil {
 			return fmt.Errorf("contact: rekey: %w", err)
 		}
@@ -114,164 +110,9 @@ func (s *Store) RekeyContacts(ctx context.Context, ids []uuid.UUID) error {
 	})
 }
 
-// EnqueueChecks enqueues a duplicate check (dedupe_contact) of each contact, outside any
-// transaction: for work a bulk check left to per-contact checks. A contact with a check waiting
-// already gets no second one.
-func (s *Store) EnqueueChecks(ctx context.Context, ids []uuid.UUID) error {
-	params := make([]river.InsertManyParams, len(ids))
-	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: DedupeArgs{ContactID: id}}
-	}
-	if _, err := s.jobs.InsertMany(ctx, params); err != nil {
-		return fmt.Errorf("contact: enqueue duplicate checks: %w", err)
-	}
-	return nil
-}
-
-// SaveModel stores a trained matcher model as the newest version.
-func (s *Store) SaveModel(ctx context.Context, model json.RawMessage, stats any) (int, error) {
-	var version int
-	err := s.pool.QueryRow(ctx, `INSERT INTO matcher_models (model, stats, actor) VALUES ($1, $2, $3) RETURNING version`,
-		model, stats, ActorFrom(ctx)).Scan(&version)
-	if err != nil {
-		return 0, fmt.Errorf("contact: save model: %w", err)
-	}
-	return version, nil
-}
-
-// LatestModel returns the newest stored model and its version, or version 0 when none exists.
-func (s *Store) LatestModel(ctx context.Context) (int, json.RawMessage, error) {
-	var version int
-	var model json.RawMessage
-	err := s.pool.QueryRow(ctx, `SELECT version, model FROM matcher_models ORDER BY version DESC LIMIT 1`).Scan(&version, &model)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil, nil
-	}
-	if err != nil {
-		return 0, nil, fmt.Errorf("contact: latest model: %w", err)
-	}
-	return version, model, nil
-}
-
-// LatestModelVersion returns the newest model's version, 0 when none exists.
-func (s *Store) LatestModelVersion(ctx context.Context) (int, error) {
-	var v int
-	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM matcher_models`).Scan(&v)
-	if err != nil {
-		return 0, fmt.Errorf("contact: latest model version: %w", err)
-	}
-	return v, nil
-}
-
-// DedupeRun is one full duplicate scan.
-type DedupeRun struct {
-	ID           uuid.UUID
-	Status       string
-	ModelVersion *int
-	Stats        map[string]any
-	Error        *string
-	Actor        string
-	CreatedAt    time.Time
-	StartedAt    *time.Time
-	FinishedAt   *time.Time
-}
-
-const runColumns = `id, status, model_version, stats, error, actor, created_at, started_at, finished_at`
-
-func scanRun(row pgx.Row) (*DedupeRun, error) {
-	var r DedupeRun
-	err := row.Scan(&r.ID, &r.Status, &r.ModelVersion, &r.Stats, &r.Error, &r.Actor, &r.CreatedAt, &r.StartedAt, &r.FinishedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("dedupe run not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("contact: dedupe run: %w", err)
-	}
-	return &r, nil
-}
-
-// CreateDedupeRun records a full scan and enqueues its job in the same transaction.
-func (s *Store) CreateDedupeRun(ctx context.Context) (*DedupeRun, error) {
-	id := uuid.Must(uuid.NewV7())
-	var run *DedupeRun
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		run, err = scanRun(tx.QueryRow(ctx, `INSERT INTO dedupe_runs (id, actor) VALUES ($1, $2) RETURNING `+runColumns, id, ActorFrom(ctx)))
-		if err != nil {
-			return err
-		}
-		_, err = s.jobs.InsertTx(ctx, tx, DedupeScanArgs{RunID: id}, nil)
-		return err
-	})
-	return run, err
-}
-
-// CreateDedupeRunRecord records a run without enqueuing it (the periodic scan's job records
-// its own run).
-func (s *Store) CreateDedupeRunRecord(ctx context.Context) (*DedupeRun, error) {
-	return scanRun(s.pool.QueryRow(ctx, `INSERT INTO dedupe_runs (id, actor) VALUES ($1, $2) RETURNING `+runColumns,
-		uuid.Must(uuid.NewV7()), ActorFrom(ctx)))
-}
-
-// UpdateDedupeRun records a run's status, model and statistics (finished when status is
-// succeeded or failed).
-func (s *Store) UpdateDedupeRun(ctx context.Context, id uuid.UUID, status string, modelVersion *int, stats any, runErr string) (*DedupeRun, error) {
-	return scanRun(s.pool.QueryRow(ctx, `UPDATE dedupe_runs SET status = $2, model_version = coalesce($3, model_version),
-		stats = $4, error = $5, started_at = coalesce(started_at, now()),
-		finished_at = CASE WHEN $2 IN ('succeeded', 'failed') THEN now() END
-		WHERE id = $1 RETURNING `+runColumns, id, status, modelVersion, stats, nullable(runErr)))
-}
-
-// GetDedupeRun returns a run.
-func (s *Store) GetDedupeRun(ctx context.Context, id uuid.UUID) (*DedupeRun, error) {
-	return scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM dedupe_runs WHERE id = $1`, id))
-}
-
-// ListDedupeRuns returns runs newest first.
-func (s *Store) ListDedupeRuns(ctx context.Context, before *uuid.UUID, limit int) ([]*DedupeRun, *uuid.UUID, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM dedupe_runs WHERE $1::uuid IS NULL OR id < $1 ORDER BY id DESC LIMIT $2`, before, limit+1)
-	if err != nil {
-		return nil, nil, fmt.Errorf("contact: list dedupe runs: %w", err)
-	}
-	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*DedupeRun, error) { return scanRun(r) })
-	if err != nil {
-		return nil, nil, err
-	}
-	runs, next := page(runs, limit, func(r *DedupeRun) uuid.UUID { return r.ID })
-	return runs, next, nil
-}
-
-// DedupeScanArgs asks for a full duplicate scan recorded as run RunID (a zero RunID, as the
-// periodic scan enqueues it, makes the worker record a run of its own).
-type DedupeScanArgs struct {
-	RunID uuid.UUID `json:"run_id"`
-}
-
-// InsertOpts puts scans on the bulk queue, one at a time.
-func (DedupeScanArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueBulk, MaxAttempts: 3}
-}
-
-// Kind is the job's stable kind name.
-func (DedupeScanArgs) Kind() string { return "dedupe_scan" }
-
-// DedupeBatchArgs asks for the contacts an import batch wrote to be keyed and checked for
-// duplicates: one job per batch. Created contacts are named by their id range (ids are
-// time-ordered, so a batch's new contacts are one range), updated ones by id.
-type DedupeBatchArgs struct {
-	From    uuid.UUID   `json:"from"`
-	To      uuid.UUID   `json:"to"`
-	Updated []uuid.UUID `json:"updated,omitempty"`
-}
-
-// InsertOpts puts batch checks on the bulk queue.
-func (DedupeBatchArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueBulk, MaxAttempts: 5}
-}
-
 // ContactIDsBetween returns the ids of the contacts in [from, to].
 func (s *Store) ContactIDsBetween(ctx context.Context, from, to uuid.UUID) ([]uuid.UUID, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id FROM contacts WHERE id BETWEEN $1 AND $2 ORDER BY id`, from, to)
+	rows, err := s.db.Pool.Query(ctx, `SELECT id FROM contacts WHERE id BETWEEN $1 AND $2 ORDER BY id`, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("contact: contacts between: %w", err)
 	}
@@ -282,24 +123,10 @@ func (s *Store) ContactIDsBetween(ctx context.Context, from, to uuid.UUID) ([]uu
 	return ids, nil
 }
 
-// Kind is the job's stable kind name.
-func (DedupeBatchArgs) Kind() string { return "dedupe_batch" }
-
-// TrainArgs asks for the matcher to be retrained on the live contacts.
-type TrainArgs struct{}
-
-// InsertOpts puts training on the bulk queue.
-func (TrainArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueBulk, MaxAttempts: 2}
-}
-
-// Kind is the job's stable kind name.
-func (TrainArgs) Kind() string { return "train_matcher" }
-
 // CandidatesByKeys returns the contacts holding any of the keys, leaving out keys held by more
 // than maxBlock contacts (counted in capped).
 func (s *Store) CandidatesByKeys(ctx context.Context, keys []string, maxBlock int) ([]uuid.UUID, int, error) {
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.db.Pool.Query(ctx, `
 		SELECT m.contact_ids FROM unnest($1::text[]) AS k(key)
 		CROSS JOIN LATERAL (SELECT array_agg(o.contact_id) AS contact_ids FROM (
 			SELECT contact_id FROM contact_keys WHERE key = k.key LIMIT $2 + 1) o) m`, keys, maxBlock)
@@ -332,7 +159,7 @@ func (s *Store) CandidatesByKeys(ctx context.Context, keys []string, maxBlock in
 // KeyGroups returns, for every blocking key of the contacts, the contacts holding it, leaving
 // out keys held by more than maxBlock contacts (counted in capped).
 func (s *Store) KeyGroups(ctx context.Context, ids []uuid.UUID, maxBlock int) (map[string][]uuid.UUID, int, error) {
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.db.Pool.Query(ctx, `
 		SELECT g.key, g.ids FROM (SELECT DISTINCT key FROM contact_keys WHERE contact_id = ANY($1)) k
 		CROSS JOIN LATERAL (SELECT k.key, array_agg(o.contact_id) AS ids FROM (
 			SELECT contact_id FROM contact_keys WHERE key = k.key LIMIT $2 + 1) o) g`, ids, maxBlock)
@@ -359,7 +186,7 @@ func (s *Store) KeyGroups(ctx context.Context, ids []uuid.UUID, maxBlock int) (m
 
 // KeysOf returns the blocking keys of the contacts, by contact id.
 func (s *Store) KeysOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT contact_id, key FROM contact_keys WHERE contact_id = ANY($1)`, ids)
+	rows, err := s.db.Pool.Query(ctx, `SELECT contact_id, key FROM contact_keys WHERE contact_id = ANY($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("contact: keys: %w", err)
 	}
@@ -380,7 +207,7 @@ func (s *Store) KeysOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]st
 // alternates, in two queries: what a duplicate check scores. Keys held by more than maxBlock
 // other contacts are left out and counted in capped. self is nil when the contact is gone.
 func (s *Store) CheckSet(ctx context.Context, id uuid.UUID, maxBlock int) (self *MatchContact, cands []MatchContact, capped int, err error) {
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.db.Pool.Query(ctx, `
 		WITH g AS (
 			SELECT m.ids FROM contact_keys k
 			CROSS JOIN LATERAL (SELECT array_agg(o.contact_id) AS ids FROM (
@@ -415,7 +242,7 @@ func (s *Store) CheckSet(ctx context.Context, id uuid.UUID, maxBlock int) (self 
 	for i, c := range all {
 		ids[i] = c.ID
 	}
-	alts, err := alternatesOf(ctx, s.pool, ids)
+	alts, err := alternatesOf(ctx, s.db.Pool, ids)
 	if err != nil {
 		return nil, nil, 0, err
 	}

@@ -1,10 +1,12 @@
-package contact
+package importer
 
 import (
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/matcher"
 	"github.com/google/uuid"
 )
@@ -107,13 +109,14 @@ type ImportInput struct {
 
 // ImportRow is a validated, normalized record ready to store.
 type ImportRow struct {
-	Index                                             int64
-	Line                                              int
-	ExternalID                                        string
-	FirstName, LastName, Email, Phone, Title, Company *string
-	Normalized                                        Normalized
-	Extra                                             map[string]any
-	OtherRefs                                         []ExternalRef
+	Index      int64
+	Line       int
+	ExternalID string
+	// Values are the record's contact fields (see contact.Fields).
+	contact.Values
+	Normalized contact.Normalized
+	Extra      map[string]any
+	OtherRefs  []ExternalRef
 }
 
 // ExternalRef is a contact's identity in an external source.
@@ -136,20 +139,16 @@ func PrepareImportRow(in ImportInput, defaultRegion string) (ImportRow, []Import
 	if len(in.ExternalID) > MaxExternalIDLen {
 		return ImportRow{}, []ImportRowError{{Index: in.Index, Line: in.Line, Field: "externalId", Message: fmt.Sprintf("must be at most %d bytes", MaxExternalIDLen)}}
 	}
-	nc := NewContact{FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, Phone: in.Phone, Title: in.Title, Company: in.Company, KeepUnparseablePhone: true}
+	nc := contact.NewContact{FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, Phone: in.Phone, Title: in.Title, Company: in.Company, KeepUnparseablePhone: true}
 	if err := nc.Validate(); err != nil {
-		de := err.(*Error)
+		de := err.(*db.Error)
 		errs := make([]ImportRowError, len(de.Fields))
 		for i, f := range de.Fields {
 			errs[i] = ImportRowError{Index: in.Index, Line: in.Line, Field: f.Field, Message: f.Message}
 		}
 		return ImportRow{}, errs
 	}
-	row := ImportRow{
-		Index: in.Index, Line: in.Line, ExternalID: in.ExternalID,
-		FirstName: nullable(nc.FirstName), LastName: nullable(nc.LastName), Email: nullable(nc.Email),
-		Phone: nullable(nc.Phone), Title: nullable(nc.Title), Company: nullable(nc.Company),
-	}
+	row := ImportRow{Index: in.Index, Line: in.Line, ExternalID: in.ExternalID, Values: nc.Values()}
 	for _, ref := range in.OtherRefs {
 		src, id, ok := strings.Cut(ref, ":")
 		if !ok || src == "" || id == "" || len(id) > MaxExternalIDLen || len(src) > 100 {
@@ -157,10 +156,10 @@ func PrepareImportRow(in ImportInput, defaultRegion string) (ImportRow, []Import
 		}
 		row.OtherRefs = append(row.OtherRefs, ExternalRef{Source: src, ID: id})
 	}
-	row.Normalized.Email = emailKey(row.Email)
+	row.Normalized.Email = contact.EmailKey(row.Email)
 	if row.Phone != nil {
 		p := matcher.NormalizePhone(*row.Phone, defaultRegion)
-		row.Normalized.Phone, row.Normalized.PhoneExtension, row.Normalized.PhoneValid = nullable(p.E164), nullable(p.Extension), &p.Valid
+		row.Normalized.Phone, row.Normalized.PhoneExtension, row.Normalized.PhoneValid = contact.Nullable(p.E164), contact.Nullable(p.Extension), &p.Valid
 	}
 	if len(in.Emails) > 0 || len(in.Phones) > 0 || len(in.Extra) > 0 {
 		row.Extra = map[string]any{}

@@ -1,4 +1,4 @@
-package contact_test
+package merge_test
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/merge"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -85,11 +87,11 @@ INSERT INTO contact_users (id, contact_id, user_id, relationship_type, created_a
 // bulkScenarioRequests are the scenario's merges, in order: three that fail (a merged contact, a
 // model version that does not exist, an archived contact), one that reuses another's survivor,
 // and 510 plain pairs.
-func bulkScenarioRequests() []contact.MergeRequest {
+func bulkScenarioRequests() []merge.Request {
 	one, missing := 1, 999
 	score := 0.97
 	survivor := cid(10)
-	reqs := []contact.MergeRequest{
+	reqs := []merge.Request{
 		{ContactIDs: []uuid.UUID{cid(3), cid(1), cid(2)}},
 		{ContactIDs: []uuid.UUID{cid(4), cid(5), cid(6)}, ModelVersion: &one, Score: &score},
 		{ContactIDs: []uuid.UUID{cid(7), cid(8)}},
@@ -99,7 +101,7 @@ func bulkScenarioRequests() []contact.MergeRequest {
 		{ContactIDs: []uuid.UUID{cid(15), cid(10)}},
 	}
 	for n := 1000; n < 2020; n += 2 {
-		reqs = append(reqs, contact.MergeRequest{ContactIDs: []uuid.UUID{cid(n + 1), cid(n)}, ModelVersion: &one, Score: &score})
+		reqs = append(reqs, merge.Request{ContactIDs: []uuid.UUID{cid(n + 1), cid(n)}, ModelVersion: &one, Score: &score})
 	}
 	return reqs
 }
@@ -207,14 +209,14 @@ func scenario(t *testing.T) bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.store.RekeyContacts(b.ctx, ids); err != nil {
+	if err := b.app.Contacts.RekeyContacts(b.ctx, ids); err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
 func errorText(err error) string {
-	if ce, ok := err.(*contact.Error); ok {
+	if ce, ok := err.(*db.Error); ok {
 		out, _ := json.Marshal(ce)
 		return string(out)
 	}
@@ -228,16 +230,16 @@ func TestMergeClustersEqualsMergeContacts(t *testing.T) {
 	before := dumpState(t, bulk)
 
 	wantErrs := map[int]string{}
-	var wantMerges []*contact.Merge
+	var wantMerges []*merge.Merge
 	for i, req := range reqs {
-		m, _, err := one.store.MergeContacts(one.ctx, req)
+		m, _, err := one.app.Merges.MergeContacts(one.ctx, req)
 		if err != nil {
 			wantErrs[i] = errorText(err)
 			continue
 		}
 		wantMerges = append(wantMerges, m)
 	}
-	merges, failed, err := bulk.store.MergeClusters(bulk.ctx, reqs)
+	merges, failed, err := bulk.app.Merges.MergeClusters(bulk.ctx, reqs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,10 +291,10 @@ func TestMergeClustersEqualsMergeContacts(t *testing.T) {
 		// the contacts are back as they were.
 		for _, b := range []struct {
 			b      bundle
-			merges []*contact.Merge
+			merges []*merge.Merge
 		}{{one, wantMerges}, {bulk, merges}} {
 			for i := len(b.merges) - 1; i >= 0; i-- {
-				if _, report, err := b.b.store.UndoMerge(b.b.ctx, b.merges[i].ID); err != nil || len(report) > 0 {
+				if _, report, err := b.b.app.Merges.UndoMerge(b.b.ctx, b.merges[i].ID); err != nil || len(report) > 0 {
 					t.Fatalf("undo %d: %v %v", i, report, err)
 				}
 			}
@@ -374,10 +376,10 @@ func TestMergeClustersBadClusterFailsAlone(t *testing.T) {
 		contact.NewContact{FirstName: "C", Email: "c@x.example"}, contact.NewContact{FirstName: "C", Email: "c2@x.example"},
 		contact.NewContact{FirstName: "D", Email: "d@x.example"},
 	)
-	if _, _, err := b.store.MergeContacts(b.ctx, contact.MergeRequest{ContactIDs: ids[2:4]}); err != nil {
+	if _, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: ids[2:4]}); err != nil {
 		t.Fatal(err)
 	}
-	merges, failed, err := b.store.MergeClusters(b.ctx, []contact.MergeRequest{
+	merges, failed, err := b.app.Merges.MergeClusters(b.ctx, []merge.Request{
 		{ContactIDs: ids[0:2]}, {ContactIDs: []uuid.UUID{ids[6], ids[3]}}, {ContactIDs: ids[4:6]},
 	})
 	if err != nil {
@@ -386,7 +388,7 @@ func TestMergeClustersBadClusterFailsAlone(t *testing.T) {
 	if len(failed) != 1 || failed[1] == nil {
 		t.Fatalf("failed %v, want request 1 alone", failed)
 	}
-	requireKind(t, failed[1], contact.KindInvalid)
+	requireKind(t, failed[1], db.KindInvalid)
 	if !strings.Contains(failed[1].Error(), "already been merged") {
 		t.Errorf("error %v", failed[1])
 	}

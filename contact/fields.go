@@ -1,0 +1,178 @@
+package contact
+
+import (
+	"strings"
+
+	"github.com/contactd/contactd/internal/db"
+)
+
+// Values are a contact's own fields. Contact embeds them, and so do the rows of bulk writers
+// (imports), so that every use of a field goes through the registry (Fields).
+type Values struct {
+	FirstName, LastName, Email, Phone, Title, Company *string
+}
+
+// FieldKind says how a field's value is validated and normalized.
+type FieldKind int
+
+// The kinds of field.
+const (
+	KindText  FieldKind = iota // trimmed text without control characters
+	KindEmail                  // an email address, normalized for comparison
+	KindPhone                  // a phone number, normalized to E.164 by the normalize job
+)
+
+// Field is one of a contact's fields, declared once: how it is named (in the API, the audit
+// log, merges' fieldValues and the matcher's records), stored, validated, matched and merged.
+// Every list of a contact's fields in contactd is a loop over Fields.
+type Field struct {
+	// Name is the field's name in the API, the audit log, a merge's fieldValues and the
+	// matcher's records: "firstName".
+	Name string
+	// Column is the field's column in contacts.
+	Column string
+	// MaxLen bounds the value, in characters.
+	MaxLen int
+	// Kind says how the value is validated and normalized.
+	Kind FieldKind
+	// Matched says the matcher reads the field: a change to it re-normalizes, re-keys and
+	// re-checks the contact, and it is part of a review's fingerprint.
+	Matched bool
+	// Survivorship says how a merge picks the survivor's value.
+	Survivorship Survivorship
+
+	value  func(*Values) **string
+	input  func(*NewContact) *string
+	update func(*Update) *Opt[string]
+}
+
+// Survivorship is a merge's rule for a field's value on the survivor.
+type Survivorship int
+
+// The survivorship rules.
+const (
+	// SurvivorFirst keeps the survivor's value when it has one, else takes the most recently
+	// updated non-empty value of the merged contacts. A merge's fieldValues override it.
+	SurvivorFirst Survivorship = iota
+)
+
+// Ptr returns where v keeps the field.
+func (f *Field) Ptr(v *Values) **string { return f.value(v) }
+
+// Get returns the field's value in v, nil when it has none.
+func (f *Field) Get(v *Values) *string { return *f.value(v) }
+
+// Fields are a contact's fields, in the order the API documents them.
+var Fields = []*Field{
+	{Name: "firstName", Column: "first_name", MaxLen: MaxNameLen, Matched: true,
+		value: func(v *Values) **string { return &v.FirstName }, input: func(n *NewContact) *string { return &n.FirstName },
+		update: func(u *Update) *Opt[string] { return &u.FirstName }},
+	{Name: "lastName", Column: "last_name", MaxLen: MaxNameLen, Matched: true,
+		value: func(v *Values) **string { return &v.LastName }, input: func(n *NewContact) *string { return &n.LastName },
+		update: func(u *Update) *Opt[string] { return &u.LastName }},
+	{Name: "email", Column: "email", MaxLen: MaxEmailLen, Kind: KindEmail, Matched: true,
+		value: func(v *Values) **string { return &v.Email }, input: func(n *NewContact) *string { return &n.Email },
+		update: func(u *Update) *Opt[string] { return &u.Email }},
+	{Name: "phone", Column: "phone", MaxLen: MaxPhoneLen, Kind: KindPhone, Matched: true,
+		value: func(v *Values) **string { return &v.Phone }, input: func(n *NewContact) *string { return &n.Phone },
+		update: func(u *Update) *Opt[string] { return &u.Phone }},
+	{Name: "title", Column: "title", MaxLen: MaxTitleLen, Matched: true,
+		value: func(v *Values) **string { return &v.Title }, input: func(n *NewContact) *string { return &n.Title },
+		update: func(u *Update) *Opt[string] { return &u.Title }},
+	{Name: "company", Column: "company", MaxLen: MaxCompanyLen, Matched: true,
+		value: func(v *Values) **string { return &v.Company }, input: func(n *NewContact) *string { return &n.Company },
+		update: func(u *Update) *Opt[string] { return &u.Company }},
+}
+
+// FieldByName returns the field called name, or nil.
+func FieldByName(name string) *Field {
+	for _, f := range Fields {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// FieldNames returns the names of the fields, in registry order.
+func FieldNames() []string {
+	out := make([]string, len(Fields))
+	for i, f := range Fields {
+		out[i] = f.Name
+	}
+	return out
+}
+
+// Changes lists the fields and preferences of c that differ from before (every set field when
+// before is nil), for the audit log.
+func (c *Contact) Changes(before *Contact) map[string]Change {
+	changes := map[string]Change{}
+	if before == nil {
+		before = &Contact{}
+	}
+	for _, f := range Fields {
+		b, a := f.Get(&before.Values), f.Get(&c.Values)
+		if strPtrValue(b) != strPtrValue(a) {
+			changes[f.Name] = Change{Before: strPtrValue(b), After: strPtrValue(a)}
+		}
+	}
+	if !before.Preferences.Equal(c.Preferences) {
+		changes["preferences"] = Change{Before: before.Preferences, After: c.Preferences}
+	}
+	return changes
+}
+
+// MatchedFieldChanged reports whether changes touch a field the matcher reads.
+func MatchedFieldChanged(changes map[string]Change) bool {
+	for _, f := range Fields {
+		if _, ok := changes[f.Name]; ok && f.Matched {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckFieldNames reports, under prefix+name, every name that is not a field of the registry.
+func CheckFieldNames(errs *db.FieldErrors, prefix string, names []string) {
+	for _, name := range names {
+		if FieldByName(name) == nil {
+			errs.Add(prefix+name, "is not a contact field (one of %s)", strings.Join(FieldNames(), ", "))
+		}
+	}
+}
+
+// contactColumns are the columns scanContact reads, for a query over contacts c.
+var contactColumns = func() string {
+	cols := []string{"c.id"}
+	for _, f := range Fields {
+		cols = append(cols, "c."+f.Column)
+	}
+	cols = append(cols, "c.status", "c.preferences", "c.version", "c.email_normalized", "c.phone_e164",
+		"c.phone_extension", "c.phone_valid", "c.normalized_at", "c.created_at", "c.updated_at", "c.merged_into")
+	return strings.Join(cols, ", ")
+}()
+
+// Columns returns the columns ScanContact reads, qualified by the alias (for example "c").
+func Columns(alias string) string {
+	if alias == "c" {
+		return contactColumns
+	}
+	return strings.ReplaceAll(contactColumns, "c.", alias+".")
+}
+
+// ScanContact scans a row of Columns.
+func ScanContact(row interface{ Scan(...any) error }) (*Contact, error) {
+	var c Contact
+	targets := make([]any, 0, len(Fields)+12)
+	targets = append(targets, &c.ID)
+	for _, f := range Fields {
+		targets = append(targets, f.Ptr(&c.Values))
+	}
+	targets = append(targets, &c.Status, &c.Preferences, &c.Version, &c.Normalized.Email, &c.Normalized.Phone,
+		&c.Normalized.PhoneExtension, &c.Normalized.PhoneValid, &c.Normalized.At, &c.CreatedAt, &c.UpdatedAt,
+		&c.MergedInto)
+	if err := row.Scan(targets...); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}

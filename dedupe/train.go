@@ -1,0 +1,46 @@
+package dedupe
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/matcher"
+)
+
+// Train estimates a new model on the active contacts and stores it as the newest version.
+func (e *Engine) Train(ctx context.Context) (int, error) {
+	m := contact.Matcher()
+	var recs []*matcher.Prepared
+	err := e.Contacts.ScanActive(ctx, 10000, func(page []contact.MatchContact) error {
+		for _, c := range page {
+			recs = append(recs, m.Prepare(c.MatchRecord()))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if len(recs) < 100 {
+		return 0, &db.Error{Kind: db.KindInvalid, Message: fmt.Sprintf("training needs at least 100 active contacts (have %d)", len(recs))}
+	}
+	start := time.Now()
+	md, err := m.Train(ctx, recs)
+	if err != nil {
+		return 0, fmt.Errorf("dedupe: train: %w", err)
+	}
+	data, err := md.MarshalJSON()
+	if err != nil {
+		return 0, err
+	}
+	v, err := e.Store.SaveModel(ctx, data, map[string]any{"contacts": len(recs), "seconds": time.Since(start).Seconds()})
+	if err != nil {
+		return 0, err
+	}
+	e.mu.Lock()
+	e.checkedAt = time.Time{}
+	e.mu.Unlock()
+	return v, nil
+}

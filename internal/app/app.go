@@ -1,0 +1,45 @@
+// Package app wires contactd's domain stores together over one database: it is the one place
+// that knows every store, every contact-owned concern and how they depend on each other, so
+// that serve, worker, the command line and tests build the same thing. It holds no logic of its
+// own.
+package app
+
+import (
+	"github.com/contactd/contactd/auth"
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/dedupe"
+	"github.com/contactd/contactd/importer"
+	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/merge"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// App is every domain store of a process over one database.
+type App struct {
+	DB       *db.DB
+	Contacts *contact.Store
+	Merges   *merge.Store
+	Dedupe   *dedupe.Store
+	Imports  *importer.Store
+	Auth     *auth.Store
+	// Engine checks contacts for duplicates and merges what it is sure of.
+	Engine *dedupe.Engine
+	// Owned are the concerns whose contact-owned rows merges, undos and erasure carry.
+	Owned []contact.Owned
+}
+
+// New wires every store over pool, whose database must be migrated. extra concerns are
+// carried by merges after the built-in ones (tests register throwaway ones).
+func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
+	d, err := db.New(pool)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{DB: d, Contacts: contact.NewStore(d), Dedupe: dedupe.NewStore(d), Imports: importer.NewStore(d), Auth: auth.NewStore(d)}
+	// A contact's new keys call for a duplicate check.
+	a.Contacts.SetChecks(a.Dedupe)
+	a.Owned = append([]contact.Owned{contact.Relationships, importer.ExternalRefs, a.Dedupe.Reviews()}, extra...)
+	a.Merges = merge.NewStore(d, a.Contacts, a.Owned...)
+	a.Engine = &dedupe.Engine{Store: a.Dedupe, Contacts: a.Contacts, Merger: a.Merges}
+	return a, nil
+}
