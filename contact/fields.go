@@ -163,16 +163,21 @@ func Columns(alias string) string {
 // ScanContact scans a row of Columns.
 func ScanContact(row interface{ Scan(...any) error }) (*Contact, error) {
 	var c Contact
-	targets := make([]any, 0, len(Fields)+12)
+	if err := row.Scan(ScanTargets(&c)...); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// ScanTargets returns where a row of Columns scans into c, for queries that read more columns
+// after them.
+func ScanTargets(c *Contact) []any {
+	targets := make([]any, 0, len(Fields)+13)
 	targets = append(targets, &c.ID)
 	for _, f := range Fields {
 		targets = append(targets, f.Ptr(&c.Values))
 	}
-	targets = append(targets, &c.Status, &c.Preferences, &c.Version, &c.Normalized.Email, &c.Normalized.Phone,
+	return append(targets, &c.Status, &c.Preferences, &c.Version, &c.Normalized.Email, &c.Normalized.Phone,
 		&c.Normalized.PhoneExtension, &c.Normalized.PhoneValid, &c.Normalized.At, &c.CreatedAt, &c.UpdatedAt,
 		&c.MergedInto)
-	if err := row.Scan(targets...); err != nil {
-		return nil, err
-	}
-	return &c, nil
 }

@@ -11,8 +11,8 @@ import (
 )
 
 // Normalize (re)writes a contact's normalized email and phone from its current values, using
-// defaultRegion for phones without a country code, rewrites its blocking keys and enqueues its
-// duplicate check. The contact row is locked while it reads and
+// defaultRegion for phones without a country code, and has the duplicate checker's index
+// (SetIndex) rekey it and check it. The contact row is locked while it reads and
 // writes, so a concurrent change is either seen or waits; inTx runs in the same transaction
 // before it commits (the worker completes its job there). A contact that no longer exists is
 // not an error.
@@ -34,19 +34,8 @@ func (s *Store) Normalize(ctx context.Context, id uuid.UUID, defaultRegion strin
 			return fmt.Errorf("contact: write normalized forms of %s: %w", id, err)
 		}
 		c.Normalized = after
-		keys := []string(nil)
-		if c.Status == StatusActive {
-			alts, err := alternatesOf(ctx, tx, []uuid.UUID{id})
-			if err != nil {
-				return err
-			}
-			keys = BlockingKeys(c, alts[id])
-		}
-		if err := writeKeys(ctx, tx, id, keys); err != nil {
-			return err
-		}
-		if c.Status == StatusActive && s.checks != nil {
-			if err := s.checks.EnqueueChecksTx(ctx, tx, []uuid.UUID{id}); err != nil {
+		if s.index != nil {
+			if err := s.index.ReindexTx(ctx, tx, c); err != nil {
 				return err
 			}
 		}

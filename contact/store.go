@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/contactd/contactd/internal/db"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -13,24 +12,26 @@ import (
 // use.
 type Store struct {
 	db *db.DB
-	// checks enqueues duplicate checks in the transaction of the change that calls for them;
-	// nil enqueues none (see SetChecks).
-	checks CheckEnqueuer
+	// index keeps the duplicate checker's index in step with normalized contacts; nil keeps
+	// none (see SetIndex).
+	index Indexer
 }
 
-// CheckEnqueuer enqueues duplicate checks of contacts inside a transaction. The contact package
-// does not know the duplicate checker (package dedupe depends on it, not the other way round),
-// so the checker hands the store this when the process is wired (internal/app).
-type CheckEnqueuer interface {
-	EnqueueChecksTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error
+// Indexer keeps the duplicate checker's index (its blocking keys) in step with the contacts
+// and checks them. The contact package does not know the checker (package dedupe depends on
+// it, not the other way round), so the checker hands the store this when the process is wired
+// (internal/app).
+type Indexer interface {
+	// ReindexTx rewrites the contact's keys from c (its values as tx sees them) and, when it
+	// is active, enqueues its duplicate check, in tx.
+	ReindexTx(ctx context.Context, tx pgx.Tx, c *Contact) error
 }
 
 // NewStore returns a Store over d. The database must be migrated.
 func NewStore(d *db.DB) *Store { return &Store{db: d} }
 
-// SetChecks sets how the store enqueues the duplicate check a contact's new keys call for
-// (Normalize). Call it once, before the store is used.
-func (s *Store) SetChecks(c CheckEnqueuer) { s.checks = c }
+// SetIndex sets the index Normalize keeps in step. Call it once, before the store is used.
+func (s *Store) SetIndex(i Indexer) { s.index = i }
 
 // DB returns the database the store works on.
 func (s *Store) DB() *db.DB { return s.db }

@@ -101,14 +101,6 @@ func MarkMergedTx(ctx context.Context, tx pgx.Tx, merged, survivors []uuid.UUID)
 	return nil
 }
 
-// DeleteKeysTx removes the contacts' blocking keys (contacts that are no longer active).
-func DeleteKeysTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
-	if _, err := tx.Exec(ctx, `DELETE FROM contact_keys WHERE contact_id = ANY($1)`, ids); err != nil {
-		return fmt.Errorf("contact: delete keys: %w", err)
-	}
-	return nil
-}
-
 // restoreSQL gives contacts back every stored column from snapshot rows.
 var restoreSQL = func() string {
 	cols := []string{"status", "preferences", "email_normalized", "phone_e164", "phone_extension", "phone_valid",

@@ -34,7 +34,7 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome,
 	if err != nil {
 		return out, err
 	}
-	groups, capped, err := e.Contacts.KeyGroups(ctx, ids, MaxBlock)
+	groups, capped, err := e.Store.KeyGroups(ctx, ids, MaxBlock)
 	if err != nil {
 		return out, err
 	}
@@ -62,7 +62,7 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome,
 			byID[c.ID] = prepare(md, c)
 		}
 	}
-	keysOf, err := e.Contacts.KeysOf(ctx, ids)
+	keysOf, err := e.Store.KeysOf(ctx, ids)
 	if err != nil {
 		return out, err
 	}

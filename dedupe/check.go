@@ -29,7 +29,7 @@ func (e *Engine) CheckContact(ctx context.Context, id uuid.UUID) (Outcome, error
 	if err != nil {
 		return out, err
 	}
-	self, cands, capped, err := e.Contacts.CheckSet(ctx, id, MaxBlock)
+	self, cands, capped, err := e.Store.CheckSet(ctx, id, MaxBlock)
 	if err != nil {
 		return out, err
 	}

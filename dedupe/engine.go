@@ -22,17 +22,12 @@ var defaultModel []byte
 // MaxBlock is the largest block (contacts sharing one key) a single contact's check looks at.
 const MaxBlock = 200
 
-// Contacts is what the engine reads of the contacts (package contact's Store): their match
-// data, candidates by blocking key, and the keys themselves.
+// Contacts is what the engine reads of the contacts (package contact's Store): their values
+// and alternates.
 type Contacts interface {
 	MatchContacts(ctx context.Context, ids []uuid.UUID) ([]contact.MatchContact, error)
 	ScanActive(ctx context.Context, pageSize int, fn func([]contact.MatchContact) error) error
-	CandidatesByKeys(ctx context.Context, keys []string, maxBlock int) ([]uuid.UUID, int, error)
-	CheckSet(ctx context.Context, id uuid.UUID, maxBlock int) (*contact.MatchContact, []contact.MatchContact, int, error)
-	KeyGroups(ctx context.Context, ids []uuid.UUID, maxBlock int) (map[string][]uuid.UUID, int, error)
-	KeysOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]string, error)
 	ContactIDsBetween(ctx context.Context, from, to uuid.UUID) ([]uuid.UUID, error)
-	RekeyContacts(ctx context.Context, ids []uuid.UUID) error
 }
 
 // Merger merges what the engine is sure of (package merge's Store): one group on write, many
@@ -106,7 +101,7 @@ type prepared struct {
 func prepare(md *matcher.Model, c contact.MatchContact) prepared {
 	m := md.Matcher()
 	p := prepared{c: c}
-	for _, r := range contact.MatchRecords(c.Contact, c.Alternates) {
+	for _, r := range MatchRecords(c.Contact, c.Alternates) {
 		p.recs = append(p.recs, m.Prepare(r))
 	}
 	return p
@@ -144,8 +139,8 @@ func (e *Engine) CheckRecord(ctx context.Context, c *contact.Contact) ([]Match, 
 	if err != nil {
 		return nil, err
 	}
-	keys := contact.BlockingKeys(c, nil)
-	ids, _, err := e.Contacts.CandidatesByKeys(ctx, keys, MaxBlock)
+	keys := BlockingKeys(c, nil)
+	ids, _, err := e.Store.CandidatesByKeys(ctx, keys, MaxBlock)
 	if err != nil {
 		return nil, err
 	}
@@ -176,4 +171,14 @@ func sortMatches(ms []Match) {
 			ms[j], ms[j-1] = ms[j-1], ms[j]
 		}
 	}
+}
+
+// Rekey recomputes the blocking keys of the contacts (an import batch's, which the import wrote
+// without keys) in one transaction.
+func (e *Engine) Rekey(ctx context.Context, ids []uuid.UUID) error {
+	cs, err := e.Contacts.MatchContacts(ctx, ids)
+	if err != nil {
+		return err
+	}
+	return e.Store.RekeyContacts(ctx, cs)
 }

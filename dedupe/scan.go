@@ -84,7 +84,7 @@ func (e *Engine) scan(ctx context.Context, progress Progress) (ScanStats, error)
 		for _, c := range page {
 			ci := int32(len(contacts))
 			contacts = append(contacts, c)
-			for _, r := range contact.MatchRecords(c.Contact, c.Alternates) {
+			for _, r := range MatchRecords(c.Contact, c.Alternates) {
 				recs = append(recs, m.Prepare(r))
 				owner = append(owner, ci)
 			}

@@ -12,11 +12,11 @@ import (
 
 // Train estimates a new model on the active contacts and stores it as the newest version.
 func (e *Engine) Train(ctx context.Context) (int, error) {
-	m := contact.Matcher()
+	m := Matcher()
 	var recs []*matcher.Prepared
 	err := e.Contacts.ScanActive(ctx, 10000, func(page []contact.MatchContact) error {
 		for _, c := range page {
-			recs = append(recs, m.Prepare(c.MatchRecord()))
+			recs = append(recs, m.Prepare(MatchRecord(c.Contact)))
 		}
 		return nil
 	})

@@ -15,7 +15,7 @@ import (
 )
 
 // reservedSnapshotKeys are the snapshot's own keys, which no concern may take.
-var reservedSnapshotKeys = map[string]bool{"contacts": true, "alternates": true, "keys": true, "after": true,
+var reservedSnapshotKeys = map[string]bool{"contacts": true, "alternates": true, "after": true,
 	"state": true, "changes": true, "auditIds": true}
 
 // pending is one merge of a chunk as it is being made.
@@ -126,7 +126,7 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []Request, idx
 	sets := make([]*contact.MergeSet, len(ps))
 	for n, p := range ps {
 		sets[n] = &contact.MergeSet{MergeID: p.m.ID, SurvivorID: p.m.SurvivorID, Merged: p.m.MergedIDs, All: p.all,
-			Contacts: p.contacts, FollowUp: followUp, Actor: actor}
+			Contacts: p.contacts, Survivor: p.after, FollowUp: followUp, Actor: actor}
 	}
 	for _, o := range s.owned {
 		states, err := o.MergeTx(ctx, tx, sets)
@@ -143,13 +143,6 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []Request, idx
 	// The merges go in last, once the survivors have their merged values and the concerns
 	// their state: each snapshot is written once, whole.
 	if err := insertMerges(ctx, tx, ps, actor); err != nil {
-		return nil, nil, err
-	}
-	if err := contact.DeleteKeysTx(ctx, tx, merged); err != nil {
-		return nil, nil, err
-	}
-	// The survivors' alternates changed: their blocking keys now.
-	if err := contact.RekeyTx(ctx, tx, afters); err != nil {
 		return nil, nil, err
 	}
 	a := contact.NewAudit(ctx)
@@ -275,7 +268,7 @@ func modelVersions(ctx context.Context, tx pgx.Tx, reqs []Request, idx []int) (m
 }
 
 // buildSnapshotSQL returns the query that reads, for each merge of a chunk ($1: its merged contacts, $2: all its contacts,
-// as array literals), its contacts, alternates and keys and every concern's rows.
+// as array literals), its contacts and alternates and every concern's rows.
 func (s *Store) buildSnapshotSQL() string {
 	v := contact.SnapshotVars{All: "v.all_ids", Merged: "v.merged", EarlierMerged: func(col string) string {
 		return "EXISTS (SELECT 1 FROM mm WHERE mm.cid = " + col + " AND mm.ord < v.ord)"
@@ -283,7 +276,6 @@ func (s *Store) buildSnapshotSQL() string {
 	parts := []string{
 		`'contacts', (SELECT jsonb_agg(to_jsonb(c) ORDER BY c.id) FROM contacts c WHERE c.id = ANY(v.all_ids))`,
 		`'alternates', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.contact_id, r.kind, r.value), '[]') FROM contact_alternates r WHERE r.contact_id = ANY(v.all_ids))`,
-		`'keys', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.contact_id, r.key), '[]') FROM contact_keys r WHERE r.contact_id = ANY(v.all_ids))`,
 	}
 	for _, o := range s.owned {
 		parts = append(parts, fmt.Sprintf("'%s', %s", o.Name(), o.SnapshotSQL(v)))

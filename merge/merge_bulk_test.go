@@ -209,7 +209,7 @@ func scenario(t *testing.T) bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.app.Contacts.RekeyContacts(b.ctx, ids); err != nil {
+	if err := b.app.Engine.Rekey(b.ctx, ids); err != nil {
 		t.Fatal(err)
 	}
 	return b

@@ -245,7 +245,7 @@ func newRelFixture(t *testing.T, b bundle) relFixture {
 	if _, err := b.pool.Exec(b.ctx, `INSERT INTO contact_alternates (contact_id, kind, value, normalized) VALUES ($1, 'email', 'old@b.example', 'old@b.example')`, f.ids[1]); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.app.Contacts.RekeyContacts(b.ctx, f.ids); err != nil {
+	if err := b.app.Engine.Rekey(b.ctx, f.ids); err != nil {
 		t.Fatal(err)
 	}
 	return f

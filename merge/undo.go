@@ -154,10 +154,6 @@ func (s *Store) undoTx(ctx context.Context, tx pgx.Tx, id, survivorID uuid.UUID,
 		}
 		report = append(report, lines...)
 	}
-	// Keys as the contacts now are.
-	if err := contact.RekeyTx(ctx, tx, restored); err != nil {
-		return nil, err
-	}
 	if _, err := tx.Exec(ctx, `UPDATE merges SET undone_at = now(), undone_by = $2, undo_report = $3 WHERE id = $1`,
 		id, a.Actor(), report); err != nil {
 		return nil, fmt.Errorf("merge: undo merge %s: %w", id, err)

@@ -49,7 +49,7 @@ func (w *DedupeBatchWorker) Work(ctx context.Context, job *river.Job[dedupe.Batc
 		ids = created
 	}
 	ids = append(ids, job.Args.Updated...)
-	if err := w.Engine.Contacts.RekeyContacts(ctx, ids); err != nil {
+	if err := w.Engine.Rekey(ctx, ids); err != nil {
 		return err
 	}
 	out, err := w.Engine.CheckBatch(ctx, ids)

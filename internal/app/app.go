@@ -36,9 +36,9 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 		return nil, err
 	}
 	a := &App{DB: d, Contacts: contact.NewStore(d), Dedupe: dedupe.NewStore(d), Imports: importer.NewStore(d), Auth: auth.NewStore(d)}
-	// A contact's new keys call for a duplicate check.
-	a.Contacts.SetChecks(a.Dedupe)
-	a.Owned = append([]contact.Owned{contact.Relationships, importer.ExternalRefs, a.Dedupe.Reviews()}, extra...)
+	// A normalized contact is rekeyed and checked for duplicates.
+	a.Contacts.SetIndex(a.Dedupe)
+	a.Owned = append([]contact.Owned{contact.Relationships, importer.ExternalRefs, a.Dedupe.Reviews(), a.Dedupe.Keys()}, extra...)
 	a.Merges = merge.NewStore(d, a.Contacts, a.Owned...)
 	a.Engine = &dedupe.Engine{Store: a.Dedupe, Contacts: a.Contacts, Merger: a.Merges}
 	return a, nil
