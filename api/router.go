@@ -66,7 +66,7 @@ func NewRouter(cfg Config) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(requestID(), recovery(cfg.Logger), accessLog(cfg.Logger), metrics(cfg.Registry), limitBody(cfg.MaxBodyBytes))
+	r.Use(requestID(), recovery(cfg.Logger), accessLog(cfg.Logger), metrics(cfg.Registry), limitBody(cfg.MaxBodyBytes), rejectMalformedQuery())
 	r.NoRoute(func(c *gin.Context) { writeProblem(c, http.StatusNotFound, "no such route") })
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, http.StatusMethodNotAllowed, "the route does not take this method")
