@@ -120,6 +120,9 @@ type Update struct {
 	// IfVersion, when non-zero, makes the update fail with KindPreconditionFailed unless the
 	// contact is at that version.
 	IfVersion int64
+	// AllowDuplicate changes the email even when another active contact has the same
+	// normalized email.
+	AllowDuplicate bool
 }
 
 // PreferencesPatch is a partial update of Preferences.
