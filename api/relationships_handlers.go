@@ -85,6 +85,34 @@ func (s *server) listRelationships(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"data": data})
 }
 
+// updateRelationship changes the role and primary flag of a current relationship; the answer
+// is its new current version, which has a new id (the old one stays in the history).
+func (s *server) updateRelationship(c *gin.Context) {
+	id, ok := pathID(c, "contactId", "contact")
+	if !ok {
+		return
+	}
+	relID, ok := pathID(c, "relationshipId", "relationship")
+	if !ok {
+		return
+	}
+	o := readBody(c)
+	if o == nil {
+		return
+	}
+	u := contact.RelationshipUpdate{Role: o.str("role"), IsPrimary: o.boolean("isPrimary")}
+	o.rejectUnknown()
+	if !o.finishWith(c, u.Validate) {
+		return
+	}
+	rel, err := s.store.UpdateRelationship(c.Request.Context(), id, relID, u)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toRelationshipJSON(*rel))
+}
+
 func (s *server) removeRelationship(c *gin.Context) {
 	id, ok := pathID(c, "contactId", "contact")
 	if !ok {

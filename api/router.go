@@ -92,6 +92,7 @@ func NewRouter(cfg Config) http.Handler {
 	a.GET("/contacts/:contactId/audit", read, s.contactAudit)
 	a.POST("/contacts/:contactId/relationships", write, s.addRelationship)
 	a.GET("/contacts/:contactId/relationships", read, s.listRelationships)
+	a.PATCH("/contacts/:contactId/relationships/:relationshipId", write, s.updateRelationship)
 	a.DELETE("/contacts/:contactId/relationships/:relationshipId", write, s.removeRelationship)
 	a.POST("/contacts/merge", write, s.mergeContacts)
 	a.GET("/merges", read, s.listMerges)

@@ -101,6 +101,14 @@ type NewRelationship struct {
 	IsPrimary  bool
 }
 
+// RelationshipUpdate changes a current relationship: fields not Set are kept. A null or empty
+// Role clears an account relationship's role and gives a user relationship the default type; a
+// null IsPrimary is false.
+type RelationshipUpdate struct {
+	Role      Opt[string]
+	IsPrimary Opt[bool]
+}
+
 // Opt is an optional, nullable value in a partial update: Set says the field was present,
 // Null that it was present as null (clear it), otherwise Value is the new value.
 type Opt[T any] struct {

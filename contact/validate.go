@@ -153,6 +153,17 @@ func ValidateRelationship(r *NewRelationship) error {
 	return errs.err()
 }
 
+// Validate trims the update in place and reports every invalid field. Whether isPrimary may be
+// true depends on the relationship's entity type and is checked against the stored
+// relationship.
+func (u *RelationshipUpdate) Validate() error {
+	var errs fieldErrors
+	if u.Role.Set && !u.Role.Null {
+		u.Role.Value = cleanText(&errs, "role", u.Role.Value, MaxRoleLen)
+	}
+	return errs.err()
+}
+
 // Validate trims the update in place and reports every invalid field. Whether the result
 // still has a name, an email or a phone is checked against the stored contact.
 func (u *Update) Validate() error {
