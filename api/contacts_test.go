@@ -122,7 +122,8 @@ func TestCreateContactMinimal(t *testing.T) {
 }
 
 // TestRelationshipTypeSynonyms checks that type and entityType are the same field, in a
-// contact's relationships and on the relationships route.
+// contact's relationships and on the relationships route, and that an error about the value
+// names the one the client sent.
 func TestRelationshipTypeSynonyms(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -154,6 +155,29 @@ func TestRelationshipTypeSynonyms(t *testing.T) {
 			if r := decode[relationshipOut](t, rec); r.EntityType != tt.want {
 				t.Errorf("relationship %+v, want %s", r, tt.want)
 			}
+		})
+	}
+	// A bad entity type is reported under the name the client sent it in.
+	invalid := []struct {
+		name  string
+		rel   body
+		field string
+	}{
+		{"unknown entityType", body{"entityType": "team", "entityId": user}, "entityType"},
+		{"unknown type", body{"type": "team", "entityId": user}, "type"},
+		{"empty entityType", body{"entityType": " ", "entityId": user}, "entityType"},
+		{"null entityType", body{"entityType": nil, "entityId": user}, "entityType"},
+		{"null type and unknown entityType", body{"type": nil, "entityType": "team", "entityId": user}, "entityType"},
+		{"neither", body{"entityId": user}, "type"},
+	}
+	for _, tt := range invalid {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := b.do(t, http.MethodPost, "/api/contacts", body{"firstName": "Ada", "relationships": []body{{"type": "user", "entityId": user}, tt.rel}})
+			wantFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity), "relationships[1]."+tt.field)
+			c := b.createContact(t, body{"firstName": tt.name})
+			rec = b.do(t, http.MethodPost, "/api/contacts/"+c.ID.String()+"/relationships", tt.rel)
+			wantFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity), tt.field)
 		})
 	}
 }

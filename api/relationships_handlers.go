@@ -29,14 +29,20 @@ func readRelationship(o *object) contact.NewRelationship {
 	if typ.Set && entityType.Set && !typ.Null && !entityType.Null && typ.Value != entityType.Value {
 		o.bad("entityType", "says %q but type says %q: send one of them", entityType.Value, typ.Value)
 	}
+	typeField := "type"
 	if !typ.Set || typ.Null {
 		typ = entityType
+		if _, sent := o.m["entityType"]; sent {
+			// Errors about the value name the field the client sent it in.
+			typeField = "entityType"
+		}
 	}
 	r := contact.NewRelationship{
 		EntityType: typ.Value,
 		EntityID:   o.str("entityId").Value,
 		Role:       o.str("role").Value,
 		IsPrimary:  o.boolean("isPrimary").Value,
+		TypeField:  typeField,
 	}
 	o.rejectUnknown()
 	return r

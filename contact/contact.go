@@ -99,6 +99,9 @@ type NewRelationship struct {
 	EntityID   string
 	Role       string
 	IsPrimary  bool
+	// TypeField is the name the input gave EntityType under, which errors about it name:
+	// "type" (when empty) or its synonym "entityType".
+	TypeField string
 }
 
 // RelationshipUpdate changes a current relationship: fields not Set are kept. A null or empty

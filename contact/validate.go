@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -120,6 +121,7 @@ func (n *NewContact) Validate() error {
 
 func (r *NewRelationship) validate(errs *fieldErrors, prefix string) {
 	r.EntityType = strings.ToLower(strings.TrimSpace(r.EntityType))
+	typeField := prefix + cmp.Or(r.TypeField, "type")
 	switch EntityType(r.EntityType) {
 	case EntityUser:
 		if r.IsPrimary {
@@ -127,9 +129,9 @@ func (r *NewRelationship) validate(errs *fieldErrors, prefix string) {
 		}
 	case EntityAccount:
 	case "":
-		errs.add(prefix+"type", "is required: user or account")
+		errs.add(typeField, "is required: user or account")
 	default:
-		errs.add(prefix+"type", "must be user or account")
+		errs.add(typeField, "must be user or account")
 	}
 	if id, err := uuid.Parse(strings.TrimSpace(r.EntityID)); err != nil {
 		errs.add(prefix+"entityId", "must be a UUID")
