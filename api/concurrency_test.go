@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 )
@@ -43,6 +44,59 @@ func TestConcurrentDuplicateCreates(t *testing.T) {
 	}
 	if n := b.count(t, "contacts", "true"); n != 1 {
 		t.Errorf("%d contact rows, want 1", n)
+	}
+	for i, id := range existing {
+		if codes[i] == http.StatusConflict && id == "" {
+			t.Errorf("409 %d without existingContactId", i)
+		}
+	}
+}
+
+// TestConcurrentDuplicateUpdates races creates of an address with updates giving existing
+// contacts the same address: they serialize on one lock, so exactly one request wins and every
+// other is a 409 naming the winner.
+func TestConcurrentDuplicateUpdates(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const n = 12
+	contacts := make([]contactOut, n)
+	for i := range contacts {
+		contacts[i] = b.createContact(t, body{"firstName": "Race", "email": fmt.Sprintf("race%d@example.com", i)})
+	}
+	codes := make([]int, n)
+	existing := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			email := fmt.Sprintf("taken@%s", []string{"example.com", "EXAMPLE.com", "Example.Com"}[i%3])
+			var rec *httptest.ResponseRecorder
+			if i%3 == 0 {
+				rec = b.do(t, http.MethodPost, "/api/contacts", body{"firstName": "Race", "email": email})
+			} else {
+				rec = b.do(t, http.MethodPatch, "/api/contacts/"+contacts[i].ID.String(), body{"email": email})
+			}
+			codes[i] = rec.Code
+			if rec.Code == http.StatusConflict {
+				existing[i] = decode[problem](t, rec).ExistingContactID
+			}
+		})
+	}
+	wg.Wait()
+	won := 0
+	for _, c := range codes {
+		switch c {
+		case http.StatusOK, http.StatusCreated:
+			won++
+		case http.StatusConflict:
+		default:
+			t.Errorf("status %d, want 200, 201 or 409", c)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d requests gave one address to an active contact, want 1 (statuses %v)", won, codes)
+	}
+	if got := b.count(t, "contacts", "lower(email_normalized) = 'taken@example.com' AND status = 'active'"); got != 1 {
+		t.Errorf("%d active contacts with the address, want 1", got)
 	}
 	for i, id := range existing {
 		if codes[i] == http.StatusConflict && id == "" {

@@ -172,6 +172,11 @@ func (s *server) updateContact(c *gin.Context) {
 	if !o.finishWith(c, u.Validate) {
 		return
 	}
+	allow, ok := boolQuery(c, "allowDuplicate")
+	if !ok {
+		return
+	}
+	u.AllowDuplicate = allow
 	if im := c.GetHeader("If-Match"); im != "" && strings.TrimSpace(im) != "*" {
 		v, ok := parseETag(im)
 		if !ok {

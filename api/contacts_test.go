@@ -122,7 +122,8 @@ func TestCreateContactMinimal(t *testing.T) {
 }
 
 // TestRelationshipTypeSynonyms checks that type and entityType are the same field, in a
-// contact's relationships and on the relationships route.
+// contact's relationships and on the relationships route, and that an error about the value
+// names the one the client sent.
 func TestRelationshipTypeSynonyms(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -154,6 +155,29 @@ func TestRelationshipTypeSynonyms(t *testing.T) {
 			if r := decode[relationshipOut](t, rec); r.EntityType != tt.want {
 				t.Errorf("relationship %+v, want %s", r, tt.want)
 			}
+		})
+	}
+	// A bad entity type is reported under the name the client sent it in.
+	invalid := []struct {
+		name  string
+		rel   body
+		field string
+	}{
+		{"unknown entityType", body{"entityType": "team", "entityId": user}, "entityType"},
+		{"unknown type", body{"type": "team", "entityId": user}, "type"},
+		{"empty entityType", body{"entityType": " ", "entityId": user}, "entityType"},
+		{"null entityType", body{"entityType": nil, "entityId": user}, "entityType"},
+		{"null type and unknown entityType", body{"type": nil, "entityType": "team", "entityId": user}, "entityType"},
+		{"neither", body{"entityId": user}, "type"},
+	}
+	for _, tt := range invalid {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := b.do(t, http.MethodPost, "/api/contacts", body{"firstName": "Ada", "relationships": []body{{"type": "user", "entityId": user}, tt.rel}})
+			wantFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity), "relationships[1]."+tt.field)
+			c := b.createContact(t, body{"firstName": tt.name})
+			rec = b.do(t, http.MethodPost, "/api/contacts/"+c.ID.String()+"/relationships", tt.rel)
+			wantFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity), tt.field)
 		})
 	}
 }
@@ -309,6 +333,76 @@ func TestDuplicateEmail(t *testing.T) {
 		c := b.createContact(t, body{"email": "gone@example.com"})
 		wantStatus(t, b.do(t, http.MethodDelete, "/api/contacts/"+c.ID.String(), nil), http.StatusNoContent)
 		wantStatus(t, b.do(t, http.MethodPost, "/api/contacts", body{"email": "gone@EXAMPLE.com"}), http.StatusCreated)
+	})
+}
+
+// TestUpdateContactDuplicateEmail checks that an update giving a contact the normalized email
+// of another active contact is a 409 naming it, as a create is, unless allowDuplicate is true;
+// that a contact keeps its own address; and that archived and merged contacts block nothing.
+func TestUpdateContactDuplicateEmail(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ada := b.createContact(t, body{"firstName": "Ada", "email": "ada@example.com"})
+	archived := b.createContact(t, body{"firstName": "Gone", "email": "gone@example.com"})
+	wantStatus(t, b.do(t, http.MethodDelete, "/api/contacts/"+archived.ID.String(), nil), http.StatusNoContent)
+	keeper := b.createContact(t, body{"firstName": "Keeper", "email": "keeper@example.com"})
+	merged := b.createContact(t, body{"firstName": "Merged", "email": "merged@example.com"})
+	wantStatus(t, b.do(t, http.MethodPost, "/api/contacts/merge", body{"contactIds": []uuid.UUID{keeper.ID, merged.ID}, "survivorId": keeper.ID}), http.StatusOK)
+	tests := []struct {
+		name   string
+		method string
+		query  string
+		start  string // the contact's email before the update
+		email  string
+		status int
+	}{
+		{"another contact's address", http.MethodPatch, "", "grace@example.com", "ada@example.com", http.StatusConflict},
+		{"with PUT", http.MethodPut, "", "grace@example.com", "ada@example.com", http.StatusConflict},
+		{"domain case differs", http.MethodPatch, "", "grace@example.com", " ada@EXAMPLE.com", http.StatusConflict},
+		{"from no email", http.MethodPatch, "", "", "ada@example.com", http.StatusConflict},
+		{"allowDuplicate=false", http.MethodPatch, "?allowDuplicate=false", "grace@example.com", "ada@example.com", http.StatusConflict},
+		{"allowDuplicate=true", http.MethodPatch, "?allowDuplicate=true", "grace@example.com", "ada@example.com", http.StatusOK},
+		{"allowDuplicate not a boolean", http.MethodPut, "?allowDuplicate=maybe", "grace@example.com", "ada@example.com", http.StatusUnprocessableEntity},
+		{"a free address", http.MethodPatch, "", "grace@example.com", "grace@navy.example", http.StatusOK},
+		{"an archived contact's address", http.MethodPatch, "", "grace@example.com", "gone@example.com", http.StatusOK},
+		{"a merged contact's address", http.MethodPatch, "", "grace@example.com", "merged@example.com", http.StatusOK},
+		// The contact shares ada@example.com with Ada already (created with allowDuplicate):
+		// spelling its own address another way is no new conflict.
+		{"its own address", http.MethodPut, "", "ada@example.com", "ada@EXAMPLE.COM", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			start := body{"firstName": "Grace"}
+			if tt.start != "" {
+				start["email"] = tt.start
+			}
+			c := b.createContact(t, start)
+			rec := b.do(t, tt.method, "/api/contacts/"+c.ID.String()+tt.query, body{"email": tt.email, "title": "Admiral"})
+			switch tt.status {
+			case http.StatusOK:
+				wantStatus(t, rec, http.StatusOK)
+				if got := b.getContact(t, c.ID); deref(got.Email) != strings.TrimSpace(tt.email) || got.Version != 2 {
+					t.Errorf("after the update: email %v, version %d", deref(got.Email), got.Version)
+				}
+				return
+			case http.StatusConflict:
+				if p := wantProblem(t, rec, http.StatusConflict); p.ExistingContactID != ada.ID.String() {
+					t.Errorf("existingContactId %q, want %s", p.ExistingContactID, ada.ID)
+				}
+			default:
+				wantFields(t, wantProblem(t, rec, tt.status), "allowDuplicate")
+			}
+			if got := b.getContact(t, c.ID); got.Version != 1 || deref(got.Title) != nil {
+				t.Errorf("a refused update changed the contact: version %d, title %v", got.Version, deref(got.Title))
+			}
+		})
+	}
+	t.Run("an archived contact may take an active contact's address", func(t *testing.T) {
+		t.Parallel()
+		c := b.createContact(t, body{"firstName": "Old", "email": "old@example.com"})
+		wantStatus(t, b.do(t, http.MethodDelete, "/api/contacts/"+c.ID.String(), nil), http.StatusNoContent)
+		wantStatus(t, b.do(t, http.MethodPatch, "/api/contacts/"+c.ID.String(), body{"email": "ada@example.com"}), http.StatusOK)
 	})
 }
 

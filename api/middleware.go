@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -112,4 +114,33 @@ func limitBody(max int64) gin.HandlerFunc {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
 		c.Next()
 	}
+}
+
+// rejectMalformedQuery answers 400 when the query string cannot be decoded, naming each
+// parameter that cannot. Gin's query helpers read URL.Query, which silently drops such
+// parameters: without this check a malformed cursor would be served as the first page.
+func rejectMalformedQuery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if bad := malformedQuery(c.Request.URL.RawQuery); len(bad) > 0 {
+			writeProblem(c, http.StatusBadRequest, "the query string is malformed: every parameter must be URL-encoded and separated by &", bad...)
+			return
+		}
+		c.Next()
+	}
+}
+
+// malformedQuery lists the parameters of a raw query string that url.ParseQuery refuses, each
+// named by its decoded name when that decodes (else as sent), in the order sent.
+func malformedQuery(raw string) []problemField {
+	var bad []problemField
+	for pair := range strings.SplitSeq(raw, "&") {
+		if _, err := url.ParseQuery(pair); err != nil {
+			name, _, _ := strings.Cut(pair, "=")
+			if n, err := url.QueryUnescape(name); err == nil {
+				name = n
+			}
+			bad = append(bad, problemField{Field: name, Message: "cannot be decoded: " + err.Error()})
+		}
+	}
+	return bad
 }

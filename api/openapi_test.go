@@ -194,6 +194,8 @@ func TestOpenAPIRequestBodies(t *testing.T) {
 	b := setup(t)
 	user, acct := b.createUser(t, "Owner"), b.createAccount(t, "Acme")
 	id := b.createContact(t, body{"firstName": "Ada"}).ID.String()
+	related := b.createContact(t, body{"firstName": "Bo", "relationships": []body{{"type": "account", "entityId": acct}}})
+	relPath := "/api/contacts/" + related.ID.String() + "/relationships/" + related.Relationships[0].ID.String()
 	router, err := specRouter()
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +219,9 @@ func TestOpenAPIRequestBodies(t *testing.T) {
 		{"update with unknown field", http.MethodPatch, "/api/contacts/" + id, body{"status": "active"}, http.StatusBadRequest},
 		{"relationship", http.MethodPost, "/api/contacts/" + id + "/relationships", body{"entityType": "account", "entityId": acct, "role": "buyer", "isPrimary": false}, http.StatusCreated},
 		{"relationship with wrong type", http.MethodPost, "/api/contacts/" + id + "/relationships", body{"entityType": "user", "entityId": user, "isPrimary": "no"}, http.StatusUnprocessableEntity},
+		{"relationship change with unknown field", http.MethodPatch, relPath, body{"entityId": acct}, http.StatusBadRequest},
+		{"relationship change with wrong type", http.MethodPatch, relPath, body{"role": "cfo", "isPrimary": "no"}, http.StatusUnprocessableEntity},
+		{"relationship change", http.MethodPatch, relPath, body{"role": "cfo", "isPrimary": true}, http.StatusOK},
 		{"user", http.MethodPost, "/api/users", body{"name": "Grace", "email": nil}, http.StatusCreated},
 		{"user with unknown field", http.MethodPost, "/api/users", body{"name": "Grace", "role": "x"}, http.StatusBadRequest},
 		{"account", http.MethodPost, "/api/accounts", body{"name": "Initech", "domain": "initech.example"}, http.StatusCreated},

@@ -29,14 +29,20 @@ func readRelationship(o *object) contact.NewRelationship {
 	if typ.Set && entityType.Set && !typ.Null && !entityType.Null && typ.Value != entityType.Value {
 		o.bad("entityType", "says %q but type says %q: send one of them", entityType.Value, typ.Value)
 	}
+	typeField := "type"
 	if !typ.Set || typ.Null {
 		typ = entityType
+		if _, sent := o.m["entityType"]; sent {
+			// Errors about the value name the field the client sent it in.
+			typeField = "entityType"
+		}
 	}
 	r := contact.NewRelationship{
 		EntityType: typ.Value,
 		EntityID:   o.str("entityId").Value,
 		Role:       o.str("role").Value,
 		IsPrimary:  o.boolean("isPrimary").Value,
+		TypeField:  typeField,
 	}
 	o.rejectUnknown()
 	return r
@@ -83,6 +89,34 @@ func (s *server) listRelationships(c *gin.Context) {
 		data = append(data, toRelationshipJSON(r))
 	}
 	c.JSON(http.StatusOK, gin.H{"data": data})
+}
+
+// updateRelationship changes the role and primary flag of a current relationship; the answer
+// is its new current version, which has a new id (the old one stays in the history).
+func (s *server) updateRelationship(c *gin.Context) {
+	id, ok := pathID(c, "contactId", "contact")
+	if !ok {
+		return
+	}
+	relID, ok := pathID(c, "relationshipId", "relationship")
+	if !ok {
+		return
+	}
+	o := readBody(c)
+	if o == nil {
+		return
+	}
+	u := contact.RelationshipUpdate{Role: o.str("role"), IsPrimary: o.boolean("isPrimary")}
+	o.rejectUnknown()
+	if !o.finishWith(c, u.Validate) {
+		return
+	}
+	rel, err := s.app.Contacts.UpdateRelationship(c.Request.Context(), id, relID, u)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toRelationshipJSON(*rel))
 }
 
 func (s *server) removeRelationship(c *gin.Context) {

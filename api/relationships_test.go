@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -206,5 +207,243 @@ func TestRelationshipHistory(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			wantProblem(t, b.do(t, tt.method, tt.path, nil), tt.status)
 		})
+	}
+}
+
+// TestUpdateRelationship checks PATCH of a relationship: the old version ends and stays in the
+// history, a new version with a new id carries the new role and primary flag, and an account's
+// previous primary is cleared as adding a primary clears it.
+func TestUpdateRelationship(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	user := b.createUser(t, "Owner")
+	// fixture is a contact with a plain account relationship (role buyer) to an account whose
+	// primary is rival, a primary one (role cto) and two user relationships (owner, watcher).
+	type fixture struct {
+		contact, rival                              contactOut
+		account, own                                uuid.UUID
+		accountRel, primaryRel, userRel, watcherRel relationshipOut
+		base                                        string
+	}
+	fix := func(t *testing.T) fixture {
+		t.Helper()
+		f := fixture{account: b.createAccount(t, "Acme"), own: b.createAccount(t, "Own")}
+		f.rival = b.createContact(t, body{"firstName": "Rival", "relationships": []body{{"type": "account", "entityId": f.account, "isPrimary": true}}})
+		f.contact = b.createContact(t, body{"firstName": "Ada", "relationships": []body{
+			{"type": "account", "entityId": f.account, "role": "buyer"},
+			{"type": "account", "entityId": f.own, "role": "cto", "isPrimary": true},
+			{"type": "user", "entityId": user, "role": "owner"},
+			{"type": "user", "entityId": user, "role": "watcher"},
+		}})
+		rels := f.contact.Relationships
+		f.accountRel, f.primaryRel, f.userRel, f.watcherRel = rels[0], rels[1], rels[2], rels[3]
+		f.base = "/api/contacts/" + f.contact.ID.String() + "/relationships"
+		return f
+	}
+	list := func(t *testing.T, f fixture, query string) []relationshipOut {
+		t.Helper()
+		rec := b.do(t, http.MethodGet, f.base+query, nil, as(b.reader))
+		wantStatus(t, rec, http.StatusOK)
+		return decode[page[relationshipOut]](t, rec).Data
+	}
+	find := func(rels []relationshipOut, id uuid.UUID) *relationshipOut {
+		for _, r := range rels {
+			if r.ID == id {
+				return &r
+			}
+		}
+		return nil
+	}
+	type pick func(f fixture) relationshipOut
+	account := func(f fixture) relationshipOut { return f.accountRel }
+	primary := func(f fixture) relationshipOut { return f.primaryRel }
+	userRel := func(f fixture) relationshipOut { return f.userRel }
+
+	changes := []struct {
+		name        string
+		rel         pick
+		patch       body
+		role        string
+		wantPrimary bool
+	}{
+		{"account role", account, body{"role": "cfo"}, "cfo", false},
+		{"role is trimmed", account, body{"role": "  cfo "}, "cfo", false},
+		{"null role clears", account, body{"role": nil}, "", false},
+		{"becomes primary", account, body{"isPrimary": true}, "buyer", true},
+		{"role and primary", account, body{"role": "cfo", "isPrimary": true}, "cfo", true},
+		{"primary's role", primary, body{"role": "ceo"}, "ceo", true},
+		{"primary steps down", primary, body{"isPrimary": false}, "cto", false},
+		{"null isPrimary is false", primary, body{"isPrimary": nil}, "cto", false},
+		{"user relationship type", userRel, body{"role": "reviewer"}, "reviewer", false},
+		{"empty user role is the default", userRel, body{"role": ""}, "associated", false},
+		{"isPrimary false on a user", userRel, body{"role": "reviewer", "isPrimary": false}, "reviewer", false},
+	}
+	for _, tt := range changes {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := fix(t)
+			old := tt.rel(f)
+			rec := b.do(t, http.MethodPatch, f.base+"/"+old.ID.String(), tt.patch, as(b.writer))
+			wantStatus(t, rec, http.StatusOK)
+			got := decode[relationshipOut](t, rec)
+			if got.ID == old.ID || got.EntityType != old.EntityType || got.EntityID != old.EntityID ||
+				got.Role != tt.role || got.IsPrimary != tt.wantPrimary || got.RemovedAt != nil {
+				t.Errorf("new version %+v, want a new id for %s %s with role %q, isPrimary %v", got, old.EntityType, old.EntityID, tt.role, tt.wantPrimary)
+			}
+			current := list(t, f, "")
+			if find(current, old.ID) != nil || find(current, got.ID) == nil || len(current) != 4 {
+				t.Errorf("current relationships %+v, want the new version in place of %s", current, old.ID)
+			}
+			ended := find(list(t, f, "?history=true"), old.ID)
+			if ended == nil || ended.RemovedAt == nil || ended.Role != old.Role {
+				t.Errorf("the old version in the history: %+v, want it with removedAt and role %q", ended, old.Role)
+			}
+			primaries := b.count(t, "contact_accounts", "account_id = $1 AND is_primary AND removed_at IS NULL", old.EntityID)
+			if old.EntityType == "account" {
+				want := 0
+				if tt.wantPrimary || old.EntityID == f.account {
+					want = 1 // the account's primary is the new version, or rival still
+				}
+				if primaries != want {
+					t.Errorf("%d current primaries of the account, want %d", primaries, want)
+				}
+			}
+			if rival := b.getContact(t, f.rival.ID); rival.Relationships[0].IsPrimary == (tt.wantPrimary && old.EntityID == f.account) {
+				t.Errorf("rival's primary flag %v after the change", rival.Relationships[0].IsPrimary)
+			}
+			// The old id names no current relationship any more.
+			wantProblem(t, b.do(t, http.MethodPatch, f.base+"/"+old.ID.String(), body{"role": "x"}), http.StatusNotFound)
+		})
+	}
+
+	t.Run("audited as a removal and an addition", func(t *testing.T) {
+		t.Parallel()
+		f := fix(t)
+		rec := b.do(t, http.MethodPatch, f.base+"/"+f.accountRel.ID.String(), body{"role": "cfo"}, as(b.writer))
+		wantStatus(t, rec, http.StatusOK)
+		next := decode[relationshipOut](t, rec)
+		type entry struct {
+			Action   string                    `json:"action"`
+			EntityID uuid.UUID                 `json:"entityId"`
+			Actor    string                    `json:"actor"`
+			Changes  map[string]map[string]any `json:"changes"`
+		}
+		rec = b.do(t, http.MethodGet, "/api/contacts/"+f.contact.ID.String()+"/audit", nil)
+		wantStatus(t, rec, http.StatusOK)
+		var removed, added bool
+		for _, e := range decode[page[entry]](t, rec).Data {
+			removed = removed || (e.Action == "delete" && e.EntityID == f.accountRel.ID && e.Changes["replacedBy"]["after"] == next.ID.String())
+			added = added || (e.Action == "create" && e.EntityID == next.ID && e.Changes["role"]["after"] == "cfo" && strings.Contains(e.Actor, b.writerID.String()))
+		}
+		if !removed || !added {
+			t.Errorf("audit trail lacks the removal (%v) or the addition (%v): %s", removed, added, rec.Body)
+		}
+	})
+
+	t.Run("a change that changes nothing", func(t *testing.T) {
+		t.Parallel()
+		f := fix(t)
+		for _, patch := range []body{{}, {"role": "buyer"}, {"role": " buyer", "isPrimary": false}} {
+			rec := b.do(t, http.MethodPatch, f.base+"/"+f.accountRel.ID.String(), patch)
+			wantStatus(t, rec, http.StatusOK)
+			if got := decode[relationshipOut](t, rec); got.ID != f.accountRel.ID || got.Role != "buyer" {
+				t.Errorf("after %v: %+v, want the relationship as it is", patch, got)
+			}
+		}
+		if n := len(list(t, f, "?history=true")); n != 4 {
+			t.Errorf("%d relationships in the history, want 4", n)
+		}
+		if n := b.count(t, "audit_log", "entity_id = $1", f.accountRel.ID); n != 1 {
+			t.Errorf("%d audit entries for the relationship, want its creation only", n)
+		}
+	})
+
+	refusals := []struct {
+		name   string
+		rel    pick
+		patch  any
+		status int
+		fields []string
+	}{
+		{"primary user", userRel, body{"isPrimary": true}, http.StatusUnprocessableEntity, []string{"isPrimary"}},
+		{"role too long", account, body{"role": strings.Repeat("r", 101)}, http.StatusUnprocessableEntity, []string{"role"}},
+		{"wrong types", account, body{"role": 5, "isPrimary": "yes"}, http.StatusUnprocessableEntity, []string{"role", "isPrimary"}},
+		{"invalid and mistyped", account, body{"role": "a\u0000b", "isPrimary": 1}, http.StatusUnprocessableEntity, []string{"role", "isPrimary"}},
+		{"entity fields cannot change", account, body{"entityId": uuid.NewString(), "type": "user"}, http.StatusBadRequest, []string{"entityId", "type"}},
+		{"not an object", account, `["role"]`, http.StatusBadRequest, nil},
+		{"a user relationship type the contact has", userRel, body{"role": "WATCHER"}, http.StatusConflict, nil},
+	}
+	for _, tt := range refusals {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := fix(t)
+			rec := b.do(t, http.MethodPatch, f.base+"/"+tt.rel(f).ID.String(), tt.patch)
+			wantFields(t, wantProblem(t, rec, tt.status), tt.fields...)
+			if history := list(t, f, "?history=true"); len(history) != 4 || find(history, tt.rel(f).ID).RemovedAt != nil {
+				t.Errorf("a refused change changed the relationships: %+v", history)
+			}
+		})
+	}
+
+	t.Run("not found", func(t *testing.T) {
+		t.Parallel()
+		f := fix(t)
+		wantStatus(t, b.do(t, http.MethodDelete, f.base+"/"+f.watcherRel.ID.String(), nil), http.StatusNoContent)
+		other := b.createContact(t, body{"firstName": "Other"})
+		for _, tt := range []struct{ name, path string }{
+			{"unknown relationship", f.base + "/" + uuid.NewString()},
+			{"removed relationship", f.base + "/" + f.watcherRel.ID.String()},
+			{"another contact's relationship", "/api/contacts/" + other.ID.String() + "/relationships/" + f.accountRel.ID.String()},
+			{"unknown contact", "/api/contacts/" + uuid.NewString() + "/relationships/" + f.accountRel.ID.String()},
+			{"malformed relationship id", f.base + "/xyz"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				wantProblem(t, b.do(t, http.MethodPatch, tt.path, body{"role": "x"}), http.StatusNotFound)
+			})
+		}
+	})
+
+	t.Run("read key", func(t *testing.T) {
+		t.Parallel()
+		f := fix(t)
+		wantProblem(t, b.do(t, http.MethodPatch, f.base+"/"+f.accountRel.ID.String(), body{"role": "x"}, as(b.reader)), http.StatusForbidden)
+	})
+}
+
+// TestUpdateRelationshipPrimaryConcurrent makes several contacts' relationships to one account
+// primary at once, by PATCH and by POST: every request succeeds and one primary remains.
+func TestUpdateRelationshipPrimaryConcurrent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	acct := b.createAccount(t, "Acme")
+	const n = 16
+	contacts := make([]contactOut, n)
+	for i := range contacts {
+		in := body{"firstName": "C"}
+		if i%4 != 0 {
+			in["relationships"] = []body{{"type": "account", "entityId": acct, "role": "buyer"}}
+		}
+		contacts[i] = b.createContact(t, in)
+	}
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	for i, c := range contacts {
+		wg.Go(func() {
+			base := "/api/contacts/" + c.ID.String() + "/relationships"
+			if len(c.Relationships) == 0 {
+				codes[i] = b.do(t, http.MethodPost, base, body{"entityType": "account", "entityId": acct, "isPrimary": true}).Code
+				return
+			}
+			codes[i] = b.do(t, http.MethodPatch, base+"/"+c.Relationships[0].ID.String(), body{"isPrimary": true}).Code
+		})
+	}
+	wg.Wait()
+	for i, code := range codes {
+		if code != http.StatusOK && code != http.StatusCreated {
+			t.Errorf("request %d answered %d, want 200 or 201", i, code)
+		}
+	}
+	if got := b.count(t, "contact_accounts", "account_id = $1 AND is_primary AND removed_at IS NULL", acct); got != 1 {
+		t.Errorf("%d current primaries, want 1", got)
 	}
 }

@@ -61,7 +61,7 @@ func NewRouter(cfg Config) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(requestID(), recovery(cfg.Logger), accessLog(cfg.Logger), metrics(cfg.Registry), limitBody(cfg.MaxBodyBytes))
+	r.Use(requestID(), recovery(cfg.Logger), accessLog(cfg.Logger), metrics(cfg.Registry), limitBody(cfg.MaxBodyBytes), rejectMalformedQuery())
 	r.NoRoute(func(c *gin.Context) { writeProblem(c, http.StatusNotFound, "no such route") })
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, http.StatusMethodNotAllowed, "the route does not take this method")
@@ -87,6 +87,7 @@ func NewRouter(cfg Config) http.Handler {
 	a.GET("/contacts/:contactId/audit", read, s.contactAudit)
 	a.POST("/contacts/:contactId/relationships", write, s.addRelationship)
 	a.GET("/contacts/:contactId/relationships", read, s.listRelationships)
+	a.PATCH("/contacts/:contactId/relationships/:relationshipId", write, s.updateRelationship)
 	a.DELETE("/contacts/:contactId/relationships/:relationshipId", write, s.removeRelationship)
 	a.POST("/contacts/merge", write, s.mergeContacts)
 	a.GET("/merges", read, s.listMerges)

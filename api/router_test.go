@@ -165,3 +165,50 @@ func TestMethodNotAllowedAllow(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedQuery checks that a query string that cannot be decoded is a 400 naming the
+// parameter on every route, rather than a request served as if the parameter were absent.
+func TestMalformedQuery(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.createContact(t, body{"firstName": "Ada"}).ID.String()
+	tests := []struct {
+		name, method, path string
+		body               any
+		fields             []string
+	}{
+		{"garbage cursor", http.MethodGet, "/api/contacts?cursor=%%%garbage", nil, []string{"cursor"}},
+		{"every bad parameter named", http.MethodGet, "/api/contacts?limit=1&cursor=%zz&company=%&status=active", nil, []string{"cursor", "company"}},
+		{"escaped name", http.MethodGet, "/api/contacts?c%75rsor=%", nil, []string{"cursor"}},
+		{"semicolon separator", http.MethodGet, "/api/contacts?limit=1;status=all", nil, []string{"limit"}},
+		{"create", http.MethodPost, "/api/contacts?allowDuplicate=%%", body{"firstName": "X"}, []string{"allowDuplicate"}},
+		{"update", http.MethodPatch, "/api/contacts/" + id + "?allowDuplicate=%G0", body{"firstName": "X"}, []string{"allowDuplicate"}},
+		{"get", http.MethodGet, "/api/contacts/" + id + "?x=%", nil, []string{"x"}},
+		{"relationship history", http.MethodGet, "/api/contacts/" + id + "/relationships?history=%", nil, []string{"history"}},
+		{"audit", http.MethodGet, "/api/contacts/" + id + "/audit?cursor=%1", nil, []string{"cursor"}},
+		{"export", http.MethodGet, "/api/contacts/export?format=%", nil, []string{"format"}},
+		{"healthz", http.MethodGet, "/healthz?probe=%", nil, []string{"probe"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := b.do(t, tt.method, tt.path, tt.body)
+			p := wantProblem(t, rec, http.StatusBadRequest)
+			wantFields(t, p, tt.fields...)
+			if !strings.Contains(p.Detail, "query") {
+				t.Errorf("detail %q does not say the query is the problem", p.Detail)
+			}
+		})
+	}
+	t.Run("escaped percent signs are fine", func(t *testing.T) {
+		t.Parallel()
+		// %25 is a literal %: the cursor decodes, and is then refused as no cursor of ours.
+		rec := b.do(t, http.MethodGet, "/api/contacts?cursor=%25%25%25garbage", nil)
+		wantFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity), "cursor")
+	})
+	t.Cleanup(func() {
+		if n := b.count(t, "contacts", "first_name = 'X'"); n != 0 {
+			t.Errorf("%d contacts written by requests with malformed queries", n)
+		}
+	})
+}

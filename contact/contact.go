@@ -95,6 +95,17 @@ type NewRelationship struct {
 	EntityID   string
 	Role       string
 	IsPrimary  bool
+	// TypeField is the name the input gave EntityType under, which errors about it name:
+	// "type" (when empty) or its synonym "entityType".
+	TypeField string
+}
+
+// RelationshipUpdate changes a current relationship: fields not Set are kept. A null or empty
+// Role clears an account relationship's role and gives a user relationship the default type; a
+// null IsPrimary is false.
+type RelationshipUpdate struct {
+	Role      Opt[string]
+	IsPrimary Opt[bool]
 }
 
 // Opt is an optional, nullable value in a partial update: Set says the field was present,
@@ -116,6 +127,9 @@ type Update struct {
 	// IfVersion, when non-zero, makes the update fail with KindPreconditionFailed unless the
 	// contact is at that version.
 	IfVersion int64
+	// AllowDuplicate changes the email even when another active contact has the same
+	// normalized email.
+	AllowDuplicate bool
 }
 
 // PreferencesPatch is a partial update of Preferences.

@@ -57,7 +57,7 @@ func (s *Store) CreateContact(ctx context.Context, in NewContact) (*Contact, err
 		if checkDup {
 			// A transaction-scoped advisory lock on the address serializes concurrent creates of
 			// it; the insert's own statement snapshot is taken after the lock is held.
-			b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7001))`, *dupKey)
+			b.Queue(lockEmailSQL, *dupKey)
 		}
 		inserted := false
 		b.Queue(`
@@ -104,6 +104,38 @@ func (s *Store) CreateContact(ctx context.Context, in NewContact) (*Contact, err
 	return c, nil
 }
 
+// lockEmailSQL takes the transaction-scoped advisory lock on a lower-cased normalized email
+// that creates and updates giving a contact that address hold while they check it is free.
+const lockEmailSQL = `SELECT pg_advisory_xact_lock(hashtextextended($1, 7001))`
+
+// claimEmail checks, under the address's advisory lock, that no other active contact has the
+// normalized email next, and fails with KindConflict naming one that has. Keeping the contact's
+// own address old (in any case) claims nothing and takes no lock.
+func claimEmail(ctx context.Context, tx pgx.Tx, id uuid.UUID, old, next *string) error {
+	if next == nil {
+		return nil
+	}
+	key := strings.ToLower(*next)
+	if old != nil && strings.ToLower(*old) == key {
+		return nil
+	}
+	taken := false
+	b := &pgx.Batch{}
+	b.Queue(lockEmailSQL, key)
+	// Its statement snapshot is taken after the lock is held, so a create or update of the
+	// address that held the lock before has committed and is seen.
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM contacts
+		WHERE lower(email_normalized) = $1 AND status = 'active' AND email_normalized IS NOT NULL AND id <> $2)`,
+		key, id).QueryRow(func(row pgx.Row) error { return row.Scan(&taken) })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("contact: check email of %s: %w", id, err)
+	}
+	if taken {
+		return duplicateEmailError(ctx, tx, key)
+	}
+	return nil
+}
+
 // duplicateEmailError names the active contact that has the (lower-cased) normalized email.
 func duplicateEmailError(ctx context.Context, tx pgx.Tx, key string) error {
 	var existing uuid.UUID
@@ -145,7 +177,10 @@ func (s *Store) GetContact(ctx context.Context, id uuid.UUID) (*Contact, error) 
 // UpdateContact applies a partial update: fields Set are changed (Null clears them), others are
 // kept, preferences merge. It bumps the version, audits the changed fields and enqueues
 // normalization when the email or phone changed. An update that changes nothing returns the
-// contact as it is.
+// contact as it is. An active contact whose email changes to the normalized email of another
+// active contact fails with KindConflict naming that contact unless u.AllowDuplicate is true;
+// the check holds the same lock as CreateContact's, so creates and updates of one address
+// serialize.
 func (s *Store) UpdateContact(ctx context.Context, id uuid.UUID, u Update) (*Contact, error) {
 	if err := u.Validate(); err != nil {
 		return nil, err
@@ -189,6 +224,12 @@ func (s *Store) UpdateContact(ctx context.Context, id uuid.UUID, u Update) (*Con
 		_, phoneChanged := changes["phone"]
 		if emailChanged {
 			c.Normalized.Email = EmailKey(c.Email)
+			// Only active contacts must not share an address (as on create).
+			if c.Status == StatusActive && !u.AllowDuplicate {
+				if err := claimEmail(ctx, tx, c.ID, before.Normalized.Email, c.Normalized.Email); err != nil {
+					return err
+				}
+			}
 		}
 		if phoneChanged {
 			// The job writes the new forms; until then there are none rather than stale ones.

@@ -268,6 +268,102 @@ func clearPrimary(ctx context.Context, tx pgx.Tx, a *Audit, accountID, newPrimar
 	return nil
 }
 
+// UpdateRelationship changes the role and primary flag of a contact's current relationship.
+// The current version ends (it stays in the history, not primary, as a removed relationship
+// does) and a new version with the new values and a new id takes its place, in one transaction
+// audited as that removal and that addition; the new version is returned. Making an account
+// relationship primary clears the account's previous primary as AddRelationship does. An
+// update that changes nothing returns the relationship as it is. isPrimary true on a user
+// relationship fails with KindInvalid naming isPrimary; an unknown or removed relationship with
+// KindNotFound.
+func (s *Store) UpdateRelationship(ctx context.Context, contactID, relID uuid.UUID, u RelationshipUpdate) (*Relationship, error) {
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	var out Relationship
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		if err := s.requireContact(ctx, tx, contactID, true); err != nil {
+			return err
+		}
+		cur, err := currentRelationship(ctx, tx, contactID, relID)
+		if err != nil {
+			return err
+		}
+		if cur.EntityType == EntityAccount {
+			// Lock the account as adding a primary does, then read the flag again: a concurrent
+			// change of the account's primary has committed by now and is not undone.
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, cur.EntityID); err != nil {
+				return fmt.Errorf("contact: lock account: %w", err)
+			}
+			if cur, err = currentRelationship(ctx, tx, contactID, relID); err != nil {
+				return err
+			}
+		}
+		next := NewRelationship{EntityType: string(cur.EntityType), EntityID: cur.EntityID.String(), Role: cur.Role, IsPrimary: cur.IsPrimary}
+		if u.Role.Set {
+			next.Role = u.Role.Value
+			if u.Role.Null {
+				next.Role = ""
+			}
+		}
+		if u.IsPrimary.Set {
+			next.IsPrimary = u.IsPrimary.Value && !u.IsPrimary.Null
+		}
+		if cur.EntityType == EntityUser {
+			if next.IsPrimary {
+				return db.FieldErrors{{Field: "isPrimary", Message: "applies only to account relationships"}}.Err()
+			}
+			if next.Role == "" {
+				next.Role = DefaultUserRelationship
+			}
+		}
+		if next.Role == cur.Role && next.IsPrimary == cur.IsPrimary {
+			out = cur
+			return nil
+		}
+		end := `UPDATE contact_users SET removed_at = now() WHERE id = $1`
+		if cur.EntityType == EntityAccount {
+			end = `UPDATE contact_accounts SET removed_at = now(), is_primary = false WHERE id = $1`
+		}
+		if _, err := tx.Exec(ctx, end, relID); err != nil {
+			return fmt.Errorf("contact: end relationship %s: %w", relID, err)
+		}
+		a := NewAudit(ctx)
+		ended := map[string]Change{}
+		a.Add("delete", "relationship", relID, &contactID, ended)
+		rel, err := insertRelationship(ctx, tx, a, contactID, next)
+		if err != nil {
+			return err
+		}
+		// ended is the removal's entry: it names its successor before the entries are written.
+		ended["replacedBy"] = Change{After: rel.ID.String()}
+		out = rel
+		return a.Flush(ctx, tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// currentRelationship reads a contact's current relationship, failing with KindNotFound when the
+// contact has no current relationship with that id.
+func currentRelationship(ctx context.Context, tx pgx.Tx, contactID, relID uuid.UUID) (Relationship, error) {
+	rows, err := tx.Query(ctx, `SELECT `+relationshipColumns+` FROM `+relationshipsView+`
+		WHERE id = $1 AND contact_id = $2 AND removed_at IS NULL`, relID, contactID)
+	if err != nil {
+		return Relationship{}, fmt.Errorf("contact: relationship %s: %w", relID, err)
+	}
+	r, err := pgx.CollectExactlyOneRow(rows, scanRelationship)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, db.NotFound("relationship %s of contact %s not found or already removed", relID, contactID)
+	}
+	if err != nil {
+		return r, fmt.Errorf("contact: relationship %s: %w", relID, err)
+	}
+	return r, nil
+}
+
 // RemoveRelationship ends a contact's current relationship; it stays in the history.
 func (s *Store) RemoveRelationship(ctx context.Context, contactID, relID uuid.UUID) error {
 	return s.db.InTx(ctx, func(tx pgx.Tx) error {

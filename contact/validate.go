@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -124,6 +125,7 @@ func (n *NewContact) Validate() error {
 
 func (r *NewRelationship) validate(errs *db.FieldErrors, prefix string) {
 	r.EntityType = strings.ToLower(strings.TrimSpace(r.EntityType))
+	typeField := prefix + cmp.Or(r.TypeField, "type")
 	switch EntityType(r.EntityType) {
 	case EntityUser:
 		if r.IsPrimary {
@@ -131,9 +133,9 @@ func (r *NewRelationship) validate(errs *db.FieldErrors, prefix string) {
 		}
 	case EntityAccount:
 	case "":
-		errs.Add(prefix+"type", "is required: user or account")
+		errs.Add(typeField, "is required: user or account")
 	default:
-		errs.Add(prefix+"type", "must be user or account")
+		errs.Add(typeField, "must be user or account")
 	}
 	if id, err := uuid.Parse(strings.TrimSpace(r.EntityID)); err != nil {
 		errs.Add(prefix+"entityId", "must be a UUID")
@@ -154,6 +156,17 @@ const DefaultUserRelationship = "associated"
 func ValidateRelationship(r *NewRelationship) error {
 	var errs db.FieldErrors
 	r.validate(&errs, "")
+	return errs.Err()
+}
+
+// Validate trims the update in place and reports every invalid field. Whether isPrimary may be
+// true depends on the relationship's entity type and is checked against the stored
+// relationship.
+func (u *RelationshipUpdate) Validate() error {
+	var errs db.FieldErrors
+	if u.Role.Set && !u.Role.Null {
+		u.Role.Value = CleanText(&errs, "role", u.Role.Value, MaxRoleLen)
+	}
 	return errs.Err()
 }
 
