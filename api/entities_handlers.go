@@ -32,7 +32,7 @@ func (s *server) createUser(c *gin.Context) {
 	if !o.finish(c) {
 		return
 	}
-	u, err := s.app.Contacts.CreateUser(c.Request.Context(), name, email)
+	u, err := s.app.Relations.CreateUser(c.Request.Context(), name, email)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -46,7 +46,7 @@ func (s *server) getUser(c *gin.Context) {
 	if !ok {
 		return
 	}
-	u, err := s.app.Contacts.GetUser(c.Request.Context(), id)
+	u, err := s.app.Relations.GetUser(c.Request.Context(), id)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -60,7 +60,7 @@ func (s *server) listUsers(c *gin.Context) {
 		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
 		return
 	}
-	users, next, err := s.app.Contacts.ListUsers(c.Request.Context(), after, limit)
+	users, next, err := s.app.Relations.ListUsers(c.Request.Context(), after, limit)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -82,7 +82,7 @@ func (s *server) createAccount(c *gin.Context) {
 	if !o.finish(c) {
 		return
 	}
-	a, err := s.app.Contacts.CreateAccount(c.Request.Context(), name, domain)
+	a, err := s.app.Relations.CreateAccount(c.Request.Context(), name, domain)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -96,7 +96,7 @@ func (s *server) getAccount(c *gin.Context) {
 	if !ok {
 		return
 	}
-	a, err := s.app.Contacts.GetAccount(c.Request.Context(), id)
+	a, err := s.app.Relations.GetAccount(c.Request.Context(), id)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -110,7 +110,7 @@ func (s *server) listAccounts(c *gin.Context) {
 		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
 		return
 	}
-	accounts, next, err := s.app.Contacts.ListAccounts(c.Request.Context(), after, limit)
+	accounts, next, err := s.app.Relations.ListAccounts(c.Request.Context(), after, limit)
 	if err != nil {
 		writeError(c, err)
 		return

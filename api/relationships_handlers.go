@@ -61,7 +61,7 @@ func (s *server) addRelationship(c *gin.Context) {
 	if !o.finish(c) {
 		return
 	}
-	rel, err := s.app.Contacts.AddRelationship(c.Request.Context(), id, in)
+	rel, err := s.app.Relations.AddRelationship(c.Request.Context(), id, in)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -79,7 +79,7 @@ func (s *server) listRelationships(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rels, err := s.app.Contacts.ListRelationships(c.Request.Context(), id, history)
+	rels, err := s.app.Relations.ListRelationships(c.Request.Context(), id, history)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -111,7 +111,7 @@ func (s *server) updateRelationship(c *gin.Context) {
 	if !o.finishWith(c, u.Validate) {
 		return
 	}
-	rel, err := s.app.Contacts.UpdateRelationship(c.Request.Context(), id, relID, u)
+	rel, err := s.app.Relations.UpdateRelationship(c.Request.Context(), id, relID, u)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -128,7 +128,7 @@ func (s *server) removeRelationship(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.app.Contacts.RemoveRelationship(c.Request.Context(), id, relID); err != nil {
+	if err := s.app.Relations.RemoveRelationship(c.Request.Context(), id, relID); err != nil {
 		writeError(c, err)
 		return
 	}

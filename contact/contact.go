@@ -150,19 +150,3 @@ type ListFilter struct {
 	// After is the keyset cursor: the id of the last contact of the previous page.
 	After *uuid.UUID
 }
-
-// User is a CRM user a contact can be related to.
-type User struct {
-	ID        uuid.UUID
-	Name      string
-	Email     *string
-	CreatedAt time.Time
-}
-
-// Account is a company account a contact can be related to.
-type Account struct {
-	ID        uuid.UUID
-	Name      string
-	Domain    *string
-	CreatedAt time.Time
-}

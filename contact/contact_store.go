@@ -84,7 +84,7 @@ func (s *Store) CreateContact(ctx context.Context, in NewContact) (*Contact, err
 		if !inserted {
 			return duplicateEmailError(ctx, tx, *dupKey)
 		}
-		rels, err := addRelationships(ctx, tx, a, c.ID, in.Relationships, "relationships")
+		rels, err := s.addRelationships(ctx, tx, a, c.ID, in.Relationships)
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,7 @@ func (s *Store) GetContact(ctx context.Context, id uuid.UUID) (*Contact, error) 
 		}
 		c.MergedInto = &end
 	}
-	rels, err := s.currentRelationships(ctx, []uuid.UUID{id})
+	rels, err := s.relationshipsOf(ctx, []uuid.UUID{id})
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +264,7 @@ func (s *Store) UpdateContact(ctx context.Context, id uuid.UUID, u Update) (*Con
 	if err != nil {
 		return nil, err
 	}
-	rels, err := s.currentRelationships(ctx, []uuid.UUID{id})
+	rels, err := s.relationshipsOf(ctx, []uuid.UUID{id})
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +326,7 @@ func (s *Store) ListContacts(ctx context.Context, f ListFilter) ([]*Contact, *uu
 	for i, c := range contacts {
 		ids[i] = c.ID
 	}
-	rels, err := s.currentRelationships(ctx, ids)
+	rels, err := s.relationshipsOf(ctx, ids)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -378,4 +378,45 @@ func (s *Store) survivorOf(ctx context.Context, id uuid.UUID) (uuid.UUID, error)
 		return uuid.Nil, fmt.Errorf("contact: survivor of %s: %w", id, err)
 	}
 	return end, nil
+}
+
+// addRelationships adds a new contact's relationships through the Related store.
+func (s *Store) addRelationships(ctx context.Context, tx pgx.Tx, a *Audit, id uuid.UUID, in []NewRelationship) ([]Relationship, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	if s.related == nil {
+		return nil, errors.New("contact: no relationship store wired (SetRelated)")
+	}
+	return s.related.AddTx(ctx, tx, a, id, in, "relationships")
+}
+
+// relationshipsOf reads the contacts' current relationships through the Related store.
+func (s *Store) relationshipsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]Relationship, error) {
+	if s.related == nil {
+		return map[uuid.UUID][]Relationship{}, nil
+	}
+	return s.related.CurrentOf(ctx, ids)
+}
+
+// Require fails with KindNotFound unless the contact exists, and with KindConflict when it has
+// been merged and forWrite is true. With forWrite it locks the contact row, so that a change
+// other packages make about the contact (a relationship) serializes with changes to it.
+func Require(ctx context.Context, q db.Querier, id uuid.UUID, forWrite bool) error {
+	sql := `SELECT status FROM contacts WHERE id = $1`
+	if forWrite {
+		sql += ` FOR UPDATE`
+	}
+	var status Status
+	err := q.QueryRow(ctx, sql, id).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return db.NotFound("contact %s not found", id)
+	}
+	if err != nil {
+		return fmt.Errorf("contact: look up %s: %w", id, err)
+	}
+	if forWrite && status == StatusMerged {
+		return &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}
+	}
+	return nil
 }

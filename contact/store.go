@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/contactd/contactd/internal/db"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -15,6 +16,19 @@ type Store struct {
 	// index keeps the duplicate checker's index in step with normalized contacts; nil keeps
 	// none (see SetIndex).
 	index Indexer
+	// related adds and reads contacts' relationships (package relationship); see SetRelated.
+	related Related
+}
+
+// Related adds and reads contacts' relationships, which package relationship owns: the contact
+// store adds a new contact's relationships in its transaction and shows every contact's current
+// ones.
+type Related interface {
+	// AddTx inserts a contact's validated relationships in tx, auditing them in a, naming wrong
+	// ones under prefix[i].
+	AddTx(ctx context.Context, tx pgx.Tx, a *Audit, contactID uuid.UUID, in []NewRelationship, prefix string) ([]Relationship, error)
+	// CurrentOf returns the contacts' current relationships, by contact id.
+	CurrentOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]Relationship, error)
 }
 
 // Indexer keeps the duplicate checker's index (its blocking keys) in step with the contacts
@@ -29,6 +43,10 @@ type Indexer interface {
 
 // NewStore returns a Store over d. The database must be migrated.
 func NewStore(d *db.DB) *Store { return &Store{db: d} }
+
+// SetRelated sets where the store adds and reads relationships. Call it once, before the store
+// is used; without it contacts have none and cannot be created with any.
+func (s *Store) SetRelated(r Related) { s.related = r }
 
 // SetIndex sets the index Normalize keeps in step. Call it once, before the store is used.
 func (s *Store) SetIndex(i Indexer) { s.index = i }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/app"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/internal/dbtest"
 	"github.com/google/uuid"
@@ -20,12 +21,16 @@ type bundle struct {
 	ctx   context.Context
 	pool  *pgxpool.Pool
 	store *contact.Store
+	app   *app.App
 }
 
 func setup(t *testing.T) bundle {
 	t.Helper()
-	d := dbtest.DB(t)
-	return bundle{ctx: contact.WithActor(context.Background(), "test"), pool: d.Pool, store: contact.NewStore(d)}
+	a, err := app.New(dbtest.Pool(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bundle{ctx: contact.WithActor(context.Background(), "test"), pool: a.DB.Pool, store: a.Contacts, app: a}
 }
 
 func count(t *testing.T, b bundle, sql string, args ...any) int {
@@ -182,7 +187,7 @@ func TestConcurrentCreatesOfOneEmailMakeOneContact(t *testing.T) {
 func TestPrimaryContactMovesBetweenContacts(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	acct, err := b.store.CreateAccount(b.ctx, "Acme", "acme.com")
+	acct, err := b.app.Relations.CreateAccount(b.ctx, "Acme", "acme.com")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +218,7 @@ func TestPrimaryContactMovesBetweenContacts(t *testing.T) {
 		wg.Go(func() {
 			c, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "R"})
 			if err == nil {
-				_, err = b.store.AddRelationship(b.ctx, c.ID, rel()[0])
+				_, err = b.app.Relations.AddRelationship(b.ctx, c.ID, rel()[0])
 			}
 			if err != nil {
 				t.Error(err)

@@ -50,7 +50,8 @@ func CleanText(errs *db.FieldErrors, field, s string, max int) string {
 	return s
 }
 
-func validateEmail(errs *db.FieldErrors, field, s string) {
+// ValidateEmail records a field error unless s is empty or a valid email address.
+func ValidateEmail(errs *db.FieldErrors, field, s string) {
 	if s == "" {
 		return
 	}
@@ -103,7 +104,7 @@ func (n *NewContact) Validate() error {
 		*v = CleanText(&errs, f.Name, *v, f.MaxLen)
 		switch f.Kind {
 		case KindEmail:
-			validateEmail(&errs, f.Name, *v)
+			ValidateEmail(&errs, f.Name, *v)
 		case KindPhone:
 			if !n.KeepUnparseablePhone {
 				validatePhone(&errs, f.Name, *v)
@@ -185,7 +186,7 @@ func (u *Update) Validate() error {
 			// An empty string clears the field, as null does.
 			o.Null = true
 		case f.Kind == KindEmail:
-			validateEmail(&errs, f.Name, o.Value)
+			ValidateEmail(&errs, f.Name, o.Value)
 		case f.Kind == KindPhone:
 			validatePhone(&errs, f.Name, o.Value)
 		}

@@ -214,13 +214,13 @@ func newRelFixture(t *testing.T, b bundle) relFixture {
 	t.Helper()
 	var f relFixture
 	acct := func(name string) uuid.UUID {
-		a, err := b.app.Contacts.CreateAccount(b.ctx, name, "")
+		a, err := b.app.Relations.CreateAccount(b.ctx, name, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		return a.ID
 	}
-	u, err := b.app.Contacts.CreateUser(b.ctx, "Owner", "")
+	u, err := b.app.Relations.CreateUser(b.ctx, "Owner", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,16 +487,16 @@ func TestUndoMergeKeepsLaterChanges(t *testing.T) {
 	}
 	for _, r := range survivor.Relationships {
 		if r.EntityID == f.acctY {
-			if err := b.app.Contacts.RemoveRelationship(b.ctx, survivor.ID, r.ID); err != nil {
+			if err := b.app.Relations.RemoveRelationship(b.ctx, survivor.ID, r.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	z, err := b.app.Contacts.CreateAccount(b.ctx, "Z", "")
+	z, err := b.app.Relations.CreateAccount(b.ctx, "Z", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.app.Contacts.AddRelationship(b.ctx, survivor.ID, contact.NewRelationship{EntityType: "account", EntityID: z.ID.String()}); err != nil {
+	if _, err := b.app.Relations.AddRelationship(b.ctx, survivor.ID, contact.NewRelationship{EntityType: "account", EntityID: z.ID.String()}); err != nil {
 		t.Fatal(err)
 	}
 	_, report, err := b.app.Merges.UndoMerge(b.ctx, m.ID)
@@ -582,7 +582,7 @@ func TestConcurrentMerges(t *testing.T) {
 	b := setup(t)
 	accts := make([]uuid.UUID, 3)
 	for i := range accts {
-		a, err := b.app.Contacts.CreateAccount(b.ctx, fmt.Sprint("acct", i), "")
+		a, err := b.app.Relations.CreateAccount(b.ctx, fmt.Sprint("acct", i), "")
 		if err != nil {
 			t.Fatal(err)
 		}

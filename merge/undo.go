@@ -72,7 +72,7 @@ func readSnapshot(raw []byte) (*snapshot, error) {
 		return nil, err
 	}
 	if snap.State == nil && len(snap.Changes) > 0 {
-		snap.State = map[string]json.RawMessage{contact.Relationships.Name(): snap.Changes}
+		snap.State = map[string]json.RawMessage{"relationships": snap.Changes}
 	}
 	return &snap, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/contactd/contactd/importer"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/merge"
+	"github.com/contactd/contactd/relationship"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -18,10 +19,12 @@ import (
 type App struct {
 	DB       *db.DB
 	Contacts *contact.Store
-	Merges   *merge.Store
-	Dedupe   *dedupe.Store
-	Imports  *importer.Store
-	Auth     *auth.Store
+	// Relations keeps users, accounts and contacts' relationships to them.
+	Relations *relationship.Store
+	Merges    *merge.Store
+	Dedupe    *dedupe.Store
+	Imports   *importer.Store
+	Auth      *auth.Store
 	// Engine checks contacts for duplicates and merges what it is sure of.
 	Engine *dedupe.Engine
 	// Owned are the concerns whose contact-owned rows merges, undos and erasure carry.
@@ -35,10 +38,11 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{DB: d, Contacts: contact.NewStore(d), Dedupe: dedupe.NewStore(d), Imports: importer.NewStore(d), Auth: auth.NewStore(d)}
+	a := &App{DB: d, Contacts: contact.NewStore(d), Relations: relationship.NewStore(d), Dedupe: dedupe.NewStore(d), Imports: importer.NewStore(d), Auth: auth.NewStore(d)}
+	a.Contacts.SetRelated(a.Relations)
 	// A normalized contact is rekeyed and checked for duplicates.
 	a.Contacts.SetIndex(a.Dedupe)
-	a.Owned = append([]contact.Owned{contact.Relationships, importer.ExternalRefs, a.Dedupe.Reviews(), a.Dedupe.Keys()}, extra...)
+	a.Owned = append([]contact.Owned{relationship.Concern, importer.ExternalRefs, a.Dedupe.Reviews(), a.Dedupe.Keys()}, extra...)
 	a.Merges = merge.NewStore(d, a.Contacts, a.Owned...)
 	a.Engine = &dedupe.Engine{Store: a.Dedupe, Contacts: a.Contacts, Merger: a.Merges}
 	return a, nil

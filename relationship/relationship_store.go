@@ -1,4 +1,4 @@
-package contact
+package relationship
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/db"
 
 	"github.com/google/uuid"
@@ -22,27 +23,27 @@ const relationshipsView = `(
 	SELECT id, contact_id, 'account', account_id, coalesce(role, ''), is_primary, created_at, removed_at
 	FROM contact_accounts) r`
 
-func scanRelationship(row pgx.CollectableRow) (Relationship, error) {
-	var r Relationship
+func scanRelationship(row pgx.CollectableRow) (contact.Relationship, error) {
+	var r contact.Relationship
 	err := row.Scan(&r.ID, &r.ContactID, &r.EntityType, &r.EntityID, &r.Role, &r.IsPrimary, &r.CreatedAt, &r.RemovedAt)
 	return r, err
 }
 
-// currentRelationships returns the current relationships of the contacts, by contact id, in one
-// query.
-func (s *Store) currentRelationships(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]Relationship, error) {
-	out := make(map[uuid.UUID][]Relationship, len(ids))
+// CurrentOf returns the current relationships of the contacts, by contact id, in one query (the
+// contact store shows them on every contact it returns).
+func (s *Store) CurrentOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]contact.Relationship, error) {
+	out := make(map[uuid.UUID][]contact.Relationship, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
 	rows, err := s.db.Pool.Query(ctx, `SELECT `+relationshipColumns+` FROM `+relationshipsView+`
 		WHERE contact_id = ANY($1) AND removed_at IS NULL ORDER BY contact_id, created_at, id`, ids)
 	if err != nil {
-		return nil, fmt.Errorf("contact: relationships: %w", err)
+		return nil, fmt.Errorf("relationship: relationships: %w", err)
 	}
 	rels, err := pgx.CollectRows(rows, scanRelationship)
 	if err != nil {
-		return nil, fmt.Errorf("contact: relationships: %w", err)
+		return nil, fmt.Errorf("relationship: relationships: %w", err)
 	}
 	for _, r := range rels {
 		out[r.ContactID] = append(out[r.ContactID], r)
@@ -52,60 +53,35 @@ func (s *Store) currentRelationships(ctx context.Context, ids []uuid.UUID) (map[
 
 // ListRelationships returns a contact's current relationships, and its removed ones too when
 // history is true, oldest first.
-func (s *Store) ListRelationships(ctx context.Context, contactID uuid.UUID, history bool) ([]Relationship, error) {
-	if err := s.requireContact(ctx, s.db.Pool, contactID, false); err != nil {
+func (s *Store) ListRelationships(ctx context.Context, contactID uuid.UUID, history bool) ([]contact.Relationship, error) {
+	if err := contact.Require(ctx, s.db.Pool, contactID, false); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.Pool.Query(ctx, `SELECT `+relationshipColumns+` FROM `+relationshipsView+`
 		WHERE contact_id = $1 AND ($2 OR removed_at IS NULL) ORDER BY created_at, id`, contactID, history)
 	if err != nil {
-		return nil, fmt.Errorf("contact: relationships: %w", err)
+		return nil, fmt.Errorf("relationship: relationships: %w", err)
 	}
 	rels, err := pgx.CollectRows(rows, scanRelationship)
 	if err != nil {
-		return nil, fmt.Errorf("contact: relationships: %w", err)
+		return nil, fmt.Errorf("relationship: relationships: %w", err)
 	}
 	return rels, nil
 }
 
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// requireContact fails with KindNotFound unless the contact exists, and with KindConflict when
-// it has been merged and forWrite is true. With forWrite it locks the contact row.
-func (s *Store) requireContact(ctx context.Context, q querier, id uuid.UUID, forWrite bool) error {
-	sql := `SELECT status FROM contacts WHERE id = $1`
-	if forWrite {
-		sql += ` FOR UPDATE`
-	}
-	var status Status
-	err := q.QueryRow(ctx, sql, id).Scan(&status)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return db.NotFound("contact %s not found", id)
-	}
-	if err != nil {
-		return fmt.Errorf("contact: look up %s: %w", id, err)
-	}
-	if forWrite && status == StatusMerged {
-		return &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}
-	}
-	return nil
-}
-
 // AddRelationship relates a contact to a user or an account. Making the contact the primary
 // contact of an account clears the account's previous primary in the same transaction.
-func (s *Store) AddRelationship(ctx context.Context, contactID uuid.UUID, in NewRelationship) (*Relationship, error) {
-	if err := ValidateRelationship(&in); err != nil {
+func (s *Store) AddRelationship(ctx context.Context, contactID uuid.UUID, in contact.NewRelationship) (*contact.Relationship, error) {
+	if err := contact.ValidateRelationship(&in); err != nil {
 		return nil, err
 	}
-	var out Relationship
+	var out contact.Relationship
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		if err := s.requireContact(ctx, tx, contactID, true); err != nil {
+		if err := contact.Require(ctx, tx, contactID, true); err != nil {
 			return err
 		}
-		a := NewAudit(ctx)
-		rels, err := addRelationships(ctx, tx, a, contactID, []NewRelationship{in}, "")
+		a := contact.NewAudit(ctx)
+		rels, err := addRelationships(ctx, tx, a, contactID, []contact.NewRelationship{in}, "")
 		if err != nil {
 			return err
 		}
@@ -118,10 +94,16 @@ func (s *Store) AddRelationship(ctx context.Context, contactID uuid.UUID, in New
 	return &out, nil
 }
 
+// AddTx inserts validated relationships of a contact being created in tx, auditing them in a
+// (see addRelationships).
+func (s *Store) AddTx(ctx context.Context, tx pgx.Tx, a *contact.Audit, contactID uuid.UUID, in []contact.NewRelationship, prefix string) ([]contact.Relationship, error) {
+	return addRelationships(ctx, tx, a, contactID, in, prefix)
+}
+
 // addRelationships inserts validated relationships of one contact. It checks that every entity
 // exists with one query per entity type, naming each missing one as field
 // prefix[i].entityId (or entityId when prefix is empty).
-func addRelationships(ctx context.Context, tx pgx.Tx, a *Audit, contactID uuid.UUID, in []NewRelationship, prefix string) ([]Relationship, error) {
+func addRelationships(ctx context.Context, tx pgx.Tx, a *contact.Audit, contactID uuid.UUID, in []contact.NewRelationship, prefix string) ([]contact.Relationship, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
@@ -134,7 +116,7 @@ func addRelationships(ctx context.Context, tx pgx.Tx, a *Audit, contactID uuid.U
 	var userIDs, accountIDs []uuid.UUID
 	for _, r := range in {
 		id := uuid.MustParse(r.EntityID)
-		if EntityType(r.EntityType) == EntityUser {
+		if contact.EntityType(r.EntityType) == contact.EntityUser {
 			userIDs = append(userIDs, id)
 		} else {
 			accountIDs = append(accountIDs, id)
@@ -153,13 +135,13 @@ func addRelationships(ctx context.Context, tx pgx.Tx, a *Audit, contactID uuid.U
 	// NO KEY UPDATE leaves plain relationship inserts (which take KEY SHARE) unblocked.
 	var primaries []uuid.UUID
 	for _, r := range in {
-		if r.IsPrimary && EntityType(r.EntityType) == EntityAccount {
+		if r.IsPrimary && contact.EntityType(r.EntityType) == contact.EntityAccount {
 			primaries = append(primaries, uuid.MustParse(r.EntityID))
 		}
 	}
 	if len(primaries) > 0 {
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, primaries); err != nil {
-			return nil, fmt.Errorf("contact: lock accounts: %w", err)
+			return nil, fmt.Errorf("relationship: lock accounts: %w", err)
 		}
 	}
 	var errs db.FieldErrors
@@ -167,14 +149,14 @@ func addRelationships(ctx context.Context, tx pgx.Tx, a *Audit, contactID uuid.U
 	for i, r := range in {
 		id := uuid.MustParse(r.EntityID)
 		exists := users[id]
-		if EntityType(r.EntityType) == EntityAccount {
+		if contact.EntityType(r.EntityType) == contact.EntityAccount {
 			exists = accounts[id]
 		}
 		if !exists {
 			errs.Add(field(i, "entityId"), "no %s has this id", r.EntityType)
 		}
 		key := r.EntityType + "/" + r.EntityID
-		if EntityType(r.EntityType) == EntityUser {
+		if contact.EntityType(r.EntityType) == contact.EntityUser {
 			key += "/" + strings.ToLower(r.Role)
 		}
 		if j, dup := seen[key]; dup {
@@ -185,7 +167,7 @@ func addRelationships(ctx context.Context, tx pgx.Tx, a *Audit, contactID uuid.U
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	out := make([]Relationship, 0, len(in))
+	out := make([]contact.Relationship, 0, len(in))
 	for _, r := range in {
 		rel, err := insertRelationship(ctx, tx, a, contactID, r)
 		if err != nil {
@@ -203,11 +185,11 @@ func existingIDs(ctx context.Context, tx pgx.Tx, sql string, ids []uuid.UUID) (m
 	}
 	rows, err := tx.Query(ctx, sql, ids)
 	if err != nil {
-		return nil, fmt.Errorf("contact: look up entities: %w", err)
+		return nil, fmt.Errorf("relationship: look up entities: %w", err)
 	}
 	got, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
-		return nil, fmt.Errorf("contact: look up entities: %w", err)
+		return nil, fmt.Errorf("relationship: look up entities: %w", err)
 	}
 	for _, id := range got {
 		found[id] = true
@@ -215,13 +197,13 @@ func existingIDs(ctx context.Context, tx pgx.Tx, sql string, ids []uuid.UUID) (m
 	return found, nil
 }
 
-func insertRelationship(ctx context.Context, tx pgx.Tx, a *Audit, contactID uuid.UUID, in NewRelationship) (Relationship, error) {
-	r := Relationship{
-		ID: uuid.Must(uuid.NewV7()), ContactID: contactID, EntityType: EntityType(in.EntityType),
+func insertRelationship(ctx context.Context, tx pgx.Tx, a *contact.Audit, contactID uuid.UUID, in contact.NewRelationship) (contact.Relationship, error) {
+	r := contact.Relationship{
+		ID: uuid.Must(uuid.NewV7()), ContactID: contactID, EntityType: contact.EntityType(in.EntityType),
 		EntityID: uuid.MustParse(in.EntityID), Role: in.Role, IsPrimary: in.IsPrimary,
 	}
 	var err error
-	if r.EntityType == EntityUser {
+	if r.EntityType == contact.EntityUser {
 		err = tx.QueryRow(ctx, `INSERT INTO contact_users (id, contact_id, user_id, relationship_type)
 			VALUES ($1, $2, $3, $4) RETURNING created_at`, r.ID, contactID, r.EntityID, r.Role).Scan(&r.CreatedAt)
 	} else {
@@ -231,15 +213,15 @@ func insertRelationship(ctx context.Context, tx pgx.Tx, a *Audit, contactID uuid
 			}
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO contact_accounts (id, contact_id, account_id, role, is_primary)
-			VALUES ($1, $2, $3, $4, $5) RETURNING created_at`, r.ID, contactID, r.EntityID, Nullable(r.Role), r.IsPrimary).Scan(&r.CreatedAt)
+			VALUES ($1, $2, $3, $4, $5) RETURNING created_at`, r.ID, contactID, r.EntityID, contact.Nullable(r.Role), r.IsPrimary).Scan(&r.CreatedAt)
 	}
 	if db.Code(err) == db.CodeUniqueViolation {
 		return r, &db.Error{Kind: db.KindConflict, Message: fmt.Sprintf("the contact already has a current relationship to this %s", r.EntityType)}
 	}
 	if err != nil {
-		return r, fmt.Errorf("contact: insert relationship: %w", err)
+		return r, fmt.Errorf("relationship: insert relationship: %w", err)
 	}
-	a.Add("create", "relationship", r.ID, &contactID, map[string]Change{
+	a.Add("create", "relationship", r.ID, &contactID, map[string]contact.Change{
 		"entityType": {After: string(r.EntityType)}, "entityId": {After: r.EntityID.String()},
 		"role": {After: r.Role}, "isPrimary": {After: r.IsPrimary},
 	})
@@ -248,19 +230,19 @@ func insertRelationship(ctx context.Context, tx pgx.Tx, a *Audit, contactID uuid
 
 // clearPrimary removes the primary flag from the account's current primary contact. The caller
 // holds the account row's lock.
-func clearPrimary(ctx context.Context, tx pgx.Tx, a *Audit, accountID, newPrimary uuid.UUID) error {
+func clearPrimary(ctx context.Context, tx pgx.Tx, a *contact.Audit, accountID, newPrimary uuid.UUID) error {
 	rows, err := tx.Query(ctx, `UPDATE contact_accounts SET is_primary = false
 		WHERE account_id = $1 AND is_primary AND removed_at IS NULL RETURNING id, contact_id`, accountID)
 	if err != nil {
-		return fmt.Errorf("contact: clear primary: %w", err)
+		return fmt.Errorf("relationship: clear primary: %w", err)
 	}
 	type cleared struct{ ID, ContactID uuid.UUID }
 	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[cleared])
 	if err != nil {
-		return fmt.Errorf("contact: clear primary: %w", err)
+		return fmt.Errorf("relationship: clear primary: %w", err)
 	}
 	for _, c := range got {
-		a.Add("update", "relationship", c.ID, &c.ContactID, map[string]Change{
+		a.Add("update", "relationship", c.ID, &c.ContactID, map[string]contact.Change{
 			"isPrimary": {Before: true, After: false},
 			"reason":    {After: "contact " + newPrimary.String() + " became the account's primary"},
 		})
@@ -276,30 +258,30 @@ func clearPrimary(ctx context.Context, tx pgx.Tx, a *Audit, accountID, newPrimar
 // update that changes nothing returns the relationship as it is. isPrimary true on a user
 // relationship fails with KindInvalid naming isPrimary; an unknown or removed relationship with
 // KindNotFound.
-func (s *Store) UpdateRelationship(ctx context.Context, contactID, relID uuid.UUID, u RelationshipUpdate) (*Relationship, error) {
+func (s *Store) UpdateRelationship(ctx context.Context, contactID, relID uuid.UUID, u contact.RelationshipUpdate) (*contact.Relationship, error) {
 	if err := u.Validate(); err != nil {
 		return nil, err
 	}
-	var out Relationship
+	var out contact.Relationship
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		if err := s.requireContact(ctx, tx, contactID, true); err != nil {
+		if err := contact.Require(ctx, tx, contactID, true); err != nil {
 			return err
 		}
 		cur, err := currentRelationship(ctx, tx, contactID, relID)
 		if err != nil {
 			return err
 		}
-		if cur.EntityType == EntityAccount {
+		if cur.EntityType == contact.EntityAccount {
 			// Lock the account as adding a primary does, then read the flag again: a concurrent
 			// change of the account's primary has committed by now and is not undone.
 			if _, err := tx.Exec(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, cur.EntityID); err != nil {
-				return fmt.Errorf("contact: lock account: %w", err)
+				return fmt.Errorf("relationship: lock account: %w", err)
 			}
 			if cur, err = currentRelationship(ctx, tx, contactID, relID); err != nil {
 				return err
 			}
 		}
-		next := NewRelationship{EntityType: string(cur.EntityType), EntityID: cur.EntityID.String(), Role: cur.Role, IsPrimary: cur.IsPrimary}
+		next := contact.NewRelationship{EntityType: string(cur.EntityType), EntityID: cur.EntityID.String(), Role: cur.Role, IsPrimary: cur.IsPrimary}
 		if u.Role.Set {
 			next.Role = u.Role.Value
 			if u.Role.Null {
@@ -309,12 +291,12 @@ func (s *Store) UpdateRelationship(ctx context.Context, contactID, relID uuid.UU
 		if u.IsPrimary.Set {
 			next.IsPrimary = u.IsPrimary.Value && !u.IsPrimary.Null
 		}
-		if cur.EntityType == EntityUser {
+		if cur.EntityType == contact.EntityUser {
 			if next.IsPrimary {
 				return db.FieldErrors{{Field: "isPrimary", Message: "applies only to account relationships"}}.Err()
 			}
 			if next.Role == "" {
-				next.Role = DefaultUserRelationship
+				next.Role = contact.DefaultUserRelationship
 			}
 		}
 		if next.Role == cur.Role && next.IsPrimary == cur.IsPrimary {
@@ -322,21 +304,21 @@ func (s *Store) UpdateRelationship(ctx context.Context, contactID, relID uuid.UU
 			return nil
 		}
 		end := `UPDATE contact_users SET removed_at = now() WHERE id = $1`
-		if cur.EntityType == EntityAccount {
+		if cur.EntityType == contact.EntityAccount {
 			end = `UPDATE contact_accounts SET removed_at = now(), is_primary = false WHERE id = $1`
 		}
 		if _, err := tx.Exec(ctx, end, relID); err != nil {
-			return fmt.Errorf("contact: end relationship %s: %w", relID, err)
+			return fmt.Errorf("relationship: end relationship %s: %w", relID, err)
 		}
-		a := NewAudit(ctx)
-		ended := map[string]Change{}
+		a := contact.NewAudit(ctx)
+		ended := map[string]contact.Change{}
 		a.Add("delete", "relationship", relID, &contactID, ended)
 		rel, err := insertRelationship(ctx, tx, a, contactID, next)
 		if err != nil {
 			return err
 		}
 		// ended is the removal's entry: it names its successor before the entries are written.
-		ended["replacedBy"] = Change{After: rel.ID.String()}
+		ended["replacedBy"] = contact.Change{After: rel.ID.String()}
 		out = rel
 		return a.Flush(ctx, tx)
 	})
@@ -348,18 +330,18 @@ func (s *Store) UpdateRelationship(ctx context.Context, contactID, relID uuid.UU
 
 // currentRelationship reads a contact's current relationship, failing with KindNotFound when the
 // contact has no current relationship with that id.
-func currentRelationship(ctx context.Context, tx pgx.Tx, contactID, relID uuid.UUID) (Relationship, error) {
+func currentRelationship(ctx context.Context, tx pgx.Tx, contactID, relID uuid.UUID) (contact.Relationship, error) {
 	rows, err := tx.Query(ctx, `SELECT `+relationshipColumns+` FROM `+relationshipsView+`
 		WHERE id = $1 AND contact_id = $2 AND removed_at IS NULL`, relID, contactID)
 	if err != nil {
-		return Relationship{}, fmt.Errorf("contact: relationship %s: %w", relID, err)
+		return contact.Relationship{}, fmt.Errorf("relationship: relationship %s: %w", relID, err)
 	}
 	r, err := pgx.CollectExactlyOneRow(rows, scanRelationship)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, db.NotFound("relationship %s of contact %s not found or already removed", relID, contactID)
 	}
 	if err != nil {
-		return r, fmt.Errorf("contact: relationship %s: %w", relID, err)
+		return r, fmt.Errorf("relationship: relationship %s: %w", relID, err)
 	}
 	return r, nil
 }
@@ -367,25 +349,25 @@ func currentRelationship(ctx context.Context, tx pgx.Tx, contactID, relID uuid.U
 // RemoveRelationship ends a contact's current relationship; it stays in the history.
 func (s *Store) RemoveRelationship(ctx context.Context, contactID, relID uuid.UUID) error {
 	return s.db.InTx(ctx, func(tx pgx.Tx) error {
-		if err := s.requireContact(ctx, tx, contactID, true); err != nil {
+		if err := contact.Require(ctx, tx, contactID, true); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE contact_users SET removed_at = now()
 			WHERE id = $1 AND contact_id = $2 AND removed_at IS NULL`, relID, contactID)
 		if err != nil {
-			return fmt.Errorf("contact: remove relationship: %w", err)
+			return fmt.Errorf("relationship: remove relationship: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
 			tag, err = tx.Exec(ctx, `UPDATE contact_accounts SET removed_at = now(), is_primary = false
 				WHERE id = $1 AND contact_id = $2 AND removed_at IS NULL`, relID, contactID)
 			if err != nil {
-				return fmt.Errorf("contact: remove relationship: %w", err)
+				return fmt.Errorf("relationship: remove relationship: %w", err)
 			}
 		}
 		if tag.RowsAffected() == 0 {
 			return db.NotFound("relationship %s of contact %s not found or already removed", relID, contactID)
 		}
-		a := NewAudit(ctx)
+		a := contact.NewAudit(ctx)
 		a.Add("delete", "relationship", relID, &contactID, nil)
 		return a.Flush(ctx, tx)
 	})

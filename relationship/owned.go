@@ -1,4 +1,4 @@
-package contact
+package relationship
 
 import (
 	"context"
@@ -6,21 +6,22 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/contactd/contactd/contact"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
-// Relationships is the Owned concern of a contact's relationships to accounts and users
+// Concern is the contact.Owned concern of a contact's relationships to accounts and users
 // (tables contact_accounts and contact_users): a merge moves the merged contacts' current
 // relationships to the survivor, collapsing those to the same account or user, and an undo
 // reverses that where nothing changed since.
-var Relationships Owned = relationshipsOwned{}
+var Concern contact.Owned = relationshipsOwned{}
 
 type relationshipsOwned struct{}
 
 func (relationshipsOwned) Name() string { return "relationships" }
 
-func (relationshipsOwned) SnapshotSQL(v SnapshotVars) string {
+func (relationshipsOwned) SnapshotSQL(v contact.SnapshotVars) string {
 	return `jsonb_build_object(
 		'users', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.id), '[]') FROM contact_users r WHERE r.contact_id = ANY(` + v.All + `)),
 		'accounts', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.id), '[]') FROM contact_accounts r WHERE r.contact_id = ANY(` + v.All + `)))`
@@ -33,7 +34,7 @@ func (relationshipsOwned) LockTx(ctx context.Context, tx pgx.Tx, contactIDs []uu
 
 // MergeTx moves the relationships of the merges whose contacts have any (most merges of a scan
 // have none: one query finds which).
-func (relationshipsOwned) MergeTx(ctx context.Context, tx pgx.Tx, ms []*MergeSet) ([]json.RawMessage, error) {
+func (relationshipsOwned) MergeTx(ctx context.Context, tx pgx.Tx, ms []*contact.MergeSet) ([]json.RawMessage, error) {
 	var all []uuid.UUID
 	for _, m := range ms {
 		all = append(all, m.All...)
@@ -41,11 +42,11 @@ func (relationshipsOwned) MergeTx(ctx context.Context, tx pgx.Tx, ms []*MergeSet
 	rows, err := tx.Query(ctx, `SELECT contact_id FROM contact_accounts WHERE contact_id = ANY($1) AND removed_at IS NULL
 		UNION SELECT contact_id FROM contact_users WHERE contact_id = ANY($1) AND removed_at IS NULL`, all)
 	if err != nil {
-		return nil, fmt.Errorf("contact: read relationships: %w", err)
+		return nil, fmt.Errorf("relationship: read relationships: %w", err)
 	}
 	related, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
-		return nil, fmt.Errorf("contact: read relationships: %w", err)
+		return nil, fmt.Errorf("relationship: read relationships: %w", err)
 	}
 	out := make([]json.RawMessage, len(ms))
 	for i, m := range ms {
@@ -62,11 +63,11 @@ func (relationshipsOwned) MergeTx(ctx context.Context, tx pgx.Tx, ms []*MergeSet
 	return out, nil
 }
 
-func (relationshipsOwned) UndoTx(ctx context.Context, tx pgx.Tx, u *UndoSet) ([]string, error) {
+func (relationshipsOwned) UndoTx(ctx context.Context, tx pgx.Tx, u *contact.UndoSet) ([]string, error) {
 	var rc relChanges
 	if len(u.State) > 0 {
 		if err := json.Unmarshal(u.State, &rc); err != nil {
-			return nil, fmt.Errorf("contact: relationship changes of merge %s: %w", u.MergeID, err)
+			return nil, fmt.Errorf("relationship: relationship changes of merge %s: %w", u.MergeID, err)
 		}
 	}
 	extra := make([]uuid.UUID, 0, len(rc.Primaries))
@@ -85,7 +86,7 @@ func (relationshipsOwned) EraseTx(ctx context.Context, tx pgx.Tx, contactIDs []u
 	b.Queue(`DELETE FROM contact_users WHERE contact_id = ANY($1)`, contactIDs)
 	b.Queue(`DELETE FROM contact_accounts WHERE contact_id = ANY($1)`, contactIDs)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("contact: erase relationships: %w", err)
+		return fmt.Errorf("relationship: erase relationships: %w", err)
 	}
 	return nil
 }
@@ -127,7 +128,7 @@ func lockAccountsOf(ctx context.Context, tx pgx.Tx, contactIDs, extra []uuid.UUI
 			UNION SELECT unnest($2::uuid[]))
 		ORDER BY id FOR NO KEY UPDATE`, contactIDs, extra)
 	if err != nil {
-		return fmt.Errorf("contact: lock accounts: %w", err)
+		return fmt.Errorf("relationship: lock accounts: %w", err)
 	}
 	return nil
 }
@@ -147,11 +148,11 @@ func moveRelationships(ctx context.Context, tx pgx.Tx, survivorID uuid.UUID, all
 	rows, err := tx.Query(ctx, `SELECT id, contact_id, account_id, role, is_primary FROM contact_accounts
 		WHERE contact_id = ANY($1) AND removed_at IS NULL ORDER BY account_id, created_at, id`, all)
 	if err != nil {
-		return nil, fmt.Errorf("contact: read relationships: %w", err)
+		return nil, fmt.Errorf("relationship: read relationships: %w", err)
 	}
 	accs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[accRow])
 	if err != nil {
-		return nil, fmt.Errorf("contact: read relationships: %w", err)
+		return nil, fmt.Errorf("relationship: read relationships: %w", err)
 	}
 	var roleIDs []uuid.UUID
 	var roles []string
@@ -202,11 +203,11 @@ func moveRelationships(ctx context.Context, tx pgx.Tx, survivorID uuid.UUID, all
 	rows, err = tx.Query(ctx, `SELECT id, contact_id, user_id, lower(relationship_type) FROM contact_users
 		WHERE contact_id = ANY($1) AND removed_at IS NULL ORDER BY user_id, lower(relationship_type), created_at, id`, all)
 	if err != nil {
-		return nil, fmt.Errorf("contact: read relationships: %w", err)
+		return nil, fmt.Errorf("relationship: read relationships: %w", err)
 	}
 	users, err := pgx.CollectRows(rows, pgx.RowToStructByPos[userRow])
 	if err != nil {
-		return nil, fmt.Errorf("contact: read relationships: %w", err)
+		return nil, fmt.Errorf("relationship: read relationships: %w", err)
 	}
 	for start := 0; start < len(users); {
 		end := start
@@ -246,7 +247,7 @@ func moveRelationships(ctx context.Context, tx pgx.Tx, survivorID uuid.UUID, all
 	b.Queue(`UPDATE contact_accounts SET is_primary = true WHERE id = ANY($1)`, rc.PrimarySet)
 	b.Queue(`UPDATE contact_accounts c SET role = u.role FROM unnest($1::uuid[], $2::text[]) AS u(id, role) WHERE c.id = u.id`, roleIDs, roles)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, fmt.Errorf("contact: move relationships: %w", err)
+		return nil, fmt.Errorf("relationship: move relationships: %w", err)
 	}
 	return rc, nil
 }
@@ -258,7 +259,7 @@ func restoreRelationships(ctx context.Context, tx pgx.Tx, survivorID uuid.UUID, 
 	exec := func(sql string, args ...any) (int64, error) {
 		tag, err := tx.Exec(ctx, sql, args...)
 		if err != nil {
-			return 0, fmt.Errorf("contact: restore relationships: %w", err)
+			return 0, fmt.Errorf("relationship: restore relationships: %w", err)
 		}
 		return tag.RowsAffected(), nil
 	}
@@ -318,7 +319,7 @@ func restoreRelationships(ctx context.Context, tx pgx.Tx, survivorID uuid.UUID, 
 		}
 		var ok bool
 		if err := tx.QueryRow(ctx, `SELECT count(*) > 0 FROM contact_accounts WHERE id = $1 AND is_primary AND removed_at IS NULL`, p.ID).Scan(&ok); err != nil {
-			return nil, fmt.Errorf("contact: restore relationships: %w", err)
+			return nil, fmt.Errorf("relationship: restore relationships: %w", err)
 		}
 		if !ok {
 			report = append(report, fmt.Sprintf("contacts[%s].relationships: primary contact of account %s not restored (the account has another primary contact now, or the relationship was removed)", p.ContactID, p.AccountID))

@@ -1,11 +1,13 @@
-package contact
+package relationship
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/db"
 
 	"github.com/google/uuid"
@@ -19,20 +21,20 @@ const MaxEntityNameLen = 200
 // CreateUser validates and stores a user.
 func (s *Store) CreateUser(ctx context.Context, name, email string) (*User, error) {
 	var errs db.FieldErrors
-	name = CleanText(&errs, "name", name, MaxEntityNameLen)
+	name = contact.CleanText(&errs, "name", name, MaxEntityNameLen)
 	if name == "" {
 		errs.Add("name", "is required")
 	}
-	email = CleanText(&errs, "email", email, MaxEmailLen)
-	validateEmail(&errs, "email", email)
+	email = contact.CleanText(&errs, "email", email, contact.MaxEmailLen)
+	contact.ValidateEmail(&errs, "email", email)
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	u := &User{ID: uuid.Must(uuid.NewV7()), Name: name, Email: Nullable(email)}
+	u := &User{ID: uuid.Must(uuid.NewV7()), Name: name, Email: contact.Nullable(email)}
 	err := s.db.Pool.QueryRow(ctx, `INSERT INTO users (id, name, email) VALUES ($1, $2, $3) RETURNING created_at`,
 		u.ID, u.Name, u.Email).Scan(&u.CreatedAt)
 	if err != nil {
-		return nil, fmt.Errorf("contact: insert user: %w", err)
+		return nil, fmt.Errorf("relationship: insert user: %w", err)
 	}
 	return u, nil
 }
@@ -46,7 +48,7 @@ func (s *Store) GetUser(ctx context.Context, id uuid.UUID) (*User, error) {
 		return nil, db.NotFound("user %s not found", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("contact: get user: %w", err)
+		return nil, fmt.Errorf("relationship: get user: %w", err)
 	}
 	return &u, nil
 }
@@ -56,24 +58,24 @@ func (s *Store) ListUsers(ctx context.Context, after *uuid.UUID, limit int) ([]U
 	rows, err := s.db.Pool.Query(ctx, `SELECT id, name, email, created_at FROM users
 		WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2`, after, limit+1)
 	if err != nil {
-		return nil, nil, fmt.Errorf("contact: list users: %w", err)
+		return nil, nil, fmt.Errorf("relationship: list users: %w", err)
 	}
 	users, err := pgx.CollectRows(rows, pgx.RowToStructByPos[User])
 	if err != nil {
-		return nil, nil, fmt.Errorf("contact: list users: %w", err)
+		return nil, nil, fmt.Errorf("relationship: list users: %w", err)
 	}
-	users, next := page(users, limit, func(u User) uuid.UUID { return u.ID })
+	users, next := db.Page(users, limit, func(u User) uuid.UUID { return u.ID })
 	return users, next, nil
 }
 
 // CreateAccount validates and stores an account. The domain is lower-cased and IDNA-encoded.
 func (s *Store) CreateAccount(ctx context.Context, name, domain string) (*Account, error) {
 	var errs db.FieldErrors
-	name = CleanText(&errs, "name", name, MaxEntityNameLen)
+	name = contact.CleanText(&errs, "name", name, MaxEntityNameLen)
 	if name == "" {
 		errs.Add("name", "is required")
 	}
-	domain = CleanText(&errs, "domain", domain, 253)
+	domain = contact.CleanText(&errs, "domain", domain, 253)
 	if domain != "" {
 		d, err := idna.Lookup.ToASCII(strings.TrimSuffix(strings.ToLower(domain), "."))
 		if err != nil || !strings.Contains(d, ".") {
@@ -84,11 +86,11 @@ func (s *Store) CreateAccount(ctx context.Context, name, domain string) (*Accoun
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	a := &Account{ID: uuid.Must(uuid.NewV7()), Name: name, Domain: Nullable(domain)}
+	a := &Account{ID: uuid.Must(uuid.NewV7()), Name: name, Domain: contact.Nullable(domain)}
 	err := s.db.Pool.QueryRow(ctx, `INSERT INTO accounts (id, name, domain) VALUES ($1, $2, $3) RETURNING created_at`,
 		a.ID, a.Name, a.Domain).Scan(&a.CreatedAt)
 	if err != nil {
-		return nil, fmt.Errorf("contact: insert account: %w", err)
+		return nil, fmt.Errorf("relationship: insert account: %w", err)
 	}
 	return a, nil
 }
@@ -102,7 +104,7 @@ func (s *Store) GetAccount(ctx context.Context, id uuid.UUID) (*Account, error) 
 		return nil, db.NotFound("account %s not found", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("contact: get account: %w", err)
+		return nil, fmt.Errorf("relationship: get account: %w", err)
 	}
 	return &a, nil
 }
@@ -112,22 +114,29 @@ func (s *Store) ListAccounts(ctx context.Context, after *uuid.UUID, limit int) (
 	rows, err := s.db.Pool.Query(ctx, `SELECT id, name, domain, created_at FROM accounts
 		WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2`, after, limit+1)
 	if err != nil {
-		return nil, nil, fmt.Errorf("contact: list accounts: %w", err)
+		return nil, nil, fmt.Errorf("relationship: list accounts: %w", err)
 	}
 	accounts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Account])
 	if err != nil {
-		return nil, nil, fmt.Errorf("contact: list accounts: %w", err)
+		return nil, nil, fmt.Errorf("relationship: list accounts: %w", err)
 	}
-	accounts, next := page(accounts, limit, func(a Account) uuid.UUID { return a.ID })
+	accounts, next := db.Page(accounts, limit, func(a Account) uuid.UUID { return a.ID })
 	return accounts, next, nil
 }
 
 // page trims a limit+1 result to limit and returns the cursor of the next page.
-func page[T any](items []T, limit int, id func(T) uuid.UUID) ([]T, *uuid.UUID) {
-	if len(items) <= limit {
-		return items, nil
-	}
-	items = items[:limit]
-	next := id(items[len(items)-1])
-	return items, &next
+// User is a CRM user a contact can be related to.
+type User struct {
+	ID        uuid.UUID
+	Name      string
+	Email     *string
+	CreatedAt time.Time
+}
+
+// Account is a company account a contact can be related to.
+type Account struct {
+	ID        uuid.UUID
+	Name      string
+	Domain    *string
+	CreatedAt time.Time
 }
