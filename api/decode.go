@@ -222,19 +222,6 @@ func (o *object) finish(c *gin.Context) bool {
 	return true
 }
 
-// jsonUnmarshalStrict decodes data into v, refusing unknown fields and trailing data.
-func jsonUnmarshalStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
-}
-
 // coveredBy reports whether field or an object or array holding it is in mistyped.
 func coveredBy(field string, mistyped map[string]bool) bool {
 	for f := field; f != ""; {

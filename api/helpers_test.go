@@ -344,8 +344,6 @@ func (b *testBundle) count(t testing.TB, table, where string, args ...any) int {
 	return n
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func deref[T any](p *T) any {
 	if p == nil {
 		return nil

@@ -40,8 +40,7 @@ func (md *Model) Cluster(recs []*Prepared, edges []Edge, opt ClusterOptions) []i
 	for i := range parent {
 		parent[i] = int32(i)
 	}
-	var find func(int32) int32
-	find = func(x int32) int32 {
+	find := func(x int32) int32 {
 		for parent[x] != x {
 			parent[x] = parent[parent[x]]
 			x = parent[x]
