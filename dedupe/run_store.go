@@ -108,8 +108,7 @@ func (s *Store) CreateRun(ctx context.Context) (*Run, error) {
 		if res.UniqueSkippedAsDuplicate {
 			var other ScanArgs
 			_ = json.Unmarshal(res.Job.EncodedArgs, &other)
-			return &db.Error{Kind: db.KindConflict, Message: "a duplicate scan is already queued or running; scans run one at a time",
-				ExistingID: other.RunID.String()}
+			return db.Conflict("a duplicate scan (run %s) is already queued or running; scans run one at a time", other.RunID)
 		}
 		return nil
 	})
