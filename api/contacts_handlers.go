@@ -103,11 +103,9 @@ func (s *server) createContact(c *gin.Context) {
 	if o == nil {
 		return
 	}
-	in := contact.NewContact{
-		FirstName: o.str("firstName").Value, LastName: o.str("lastName").Value,
-		Email: o.str("email").Value, Phone: o.str("phone").Value,
-		Title: o.str("title").Value, Company: o.str("company").Value,
-		Preferences: readPreferences(o),
+	in := contact.NewContact{Preferences: readPreferences(o)}
+	for _, f := range contact.Fields {
+		*f.Input(&in) = o.str(f.Name).Value
 	}
 	for _, r := range o.children("relationships") {
 		in.Relationships = append(in.Relationships, readRelationship(r))
@@ -163,10 +161,9 @@ func (s *server) updateContact(c *gin.Context) {
 	if o == nil {
 		return
 	}
-	u := contact.Update{
-		FirstName: o.str("firstName"), LastName: o.str("lastName"), Email: o.str("email"),
-		Phone: o.str("phone"), Title: o.str("title"), Company: o.str("company"),
-		Preferences: readPreferences(o),
+	u := contact.Update{Preferences: readPreferences(o)}
+	for _, f := range contact.Fields {
+		*f.Update(&u) = o.str(f.Name)
 	}
 	o.rejectUnknown()
 	if !o.finishWith(c, u.Validate) {

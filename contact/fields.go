@@ -59,6 +59,12 @@ const (
 // Ptr returns where v keeps the field.
 func (f *Field) Ptr(v *Values) **string { return f.value(v) }
 
+// Input returns where a new contact's input keeps the field (the API decodes into it).
+func (f *Field) Input(n *NewContact) *string { return f.input(n) }
+
+// Update returns where a partial update keeps the field.
+func (f *Field) Update(u *Update) *Opt[string] { return f.update(u) }
+
 // Get returns the field's value in v, nil when it has none.
 func (f *Field) Get(v *Values) *string { return *f.value(v) }
 
