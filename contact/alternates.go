@@ -47,19 +47,6 @@ func (r *AlternateRows) Queue(b *pgx.Batch, merged []uuid.UUID) {
 	}
 }
 
-// WithOwn returns the alternates one survivor carries after its merge: its own (own) and the
-// rows attached to it.
-func (r *AlternateRows) WithOwn(own []StoredAlternate) []Alternate {
-	out := make([]Alternate, 0, len(own)+len(r.values))
-	for _, a := range own {
-		out = append(out, Alternate{Kind: a.Kind, Value: a.Value, Normalized: a.Normalized})
-	}
-	for i := range r.values {
-		out = append(out, Alternate{Kind: r.kinds[i], Value: r.values[i], Normalized: r.normalized[i]})
-	}
-	return out
-}
-
 // AlternateRows are the alternates merges attach to their survivors, as columns.
 type AlternateRows struct {
 	contactIDs, mergeIDs, from []uuid.UUID
@@ -69,8 +56,9 @@ type AlternateRows struct {
 
 // Add appends the alternates one merge attaches to its survivor: every email and phone of the
 // merge's contacts the survivor does not carry itself, then the merged contacts' own alternates
-// (alts, ordered by contact, kind and value), each value once.
-func (r *AlternateRows) Add(mergeID uuid.UUID, survivor *Contact, contacts map[uuid.UUID]*Contact, alts []StoredAlternate) {
+// (alts, ordered by contact, kind and value), each value once. It returns what it attached.
+func (r *AlternateRows) Add(mergeID uuid.UUID, survivor *Contact, contacts map[uuid.UUID]*Contact, alts []StoredAlternate) []Alternate {
+	start := len(r.values)
 	seen := map[string]bool{}
 	add := func(kind, value string, norm *string, fromID uuid.UUID) {
 		own := survivor.Email
@@ -113,6 +101,11 @@ func (r *AlternateRows) Add(mergeID uuid.UUID, survivor *Contact, contacts map[u
 		}
 		add(a.Kind, a.Value, a.Normalized, f)
 	}
+	out := make([]Alternate, 0, len(r.values)-start)
+	for i := start; i < len(r.values); i++ {
+		out = append(out, Alternate{Kind: r.kinds[i], Value: r.values[i], Normalized: r.normalized[i]})
+	}
+	return out
 }
 
 // RestoreAlternatesTx gives the merged contacts of merge mergeID back the alternates they had

@@ -62,8 +62,10 @@ type MergeSet struct {
 	Merged, All []uuid.UUID
 	// Contacts are the merge's contacts as they were before it, by id.
 	Contacts map[uuid.UUID]*Contact
-	// Survivor is the survivor as the merge left it (its values written, its alternates moved).
-	Survivor *Contact
+	// Survivor is the survivor as the merge left it (its values written, its alternates moved),
+	// and SurvivorAlternates every alternate it now carries.
+	Survivor           *Contact
+	SurvivorAlternates []Alternate
 	// FollowUp says the survivor should be checked for duplicates again; a bulk merge of
 	// clusters whose every pair was weighed says no.
 	FollowUp bool

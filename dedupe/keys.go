@@ -75,6 +75,17 @@ func rekeyTx(ctx context.Context, tx pgx.Tx, cs []*contact.Contact) error {
 	if err != nil {
 		return err
 	}
+	return writeKeysTx(ctx, tx, cs, alts, nil)
+}
+
+// writeKeysTx replaces the keys of the contacts cs (and drops those of the contacts gone, which
+// have none any more) with the keys of their values and alternates, in one round trip.
+func writeKeysTx(ctx context.Context, tx pgx.Tx, cs []*contact.Contact, alts map[uuid.UUID][]contact.Alternate, gone []uuid.UUID) error {
+	ids := make([]uuid.UUID, len(cs), len(cs)+len(gone))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	ids = append(ids, gone...)
 	var keys []string
 	var owners []uuid.UUID
 	for _, c := range cs {
@@ -125,14 +136,13 @@ func (keysOwned) SnapshotSQL(v contact.SnapshotVars) string {
 func (keysOwned) MergeTx(ctx context.Context, tx pgx.Tx, ms []*contact.MergeSet) ([]json.RawMessage, error) {
 	var merged []uuid.UUID
 	survivors := make([]*contact.Contact, len(ms))
+	alts := make(map[uuid.UUID][]contact.Alternate, len(ms))
 	for i, m := range ms {
 		merged = append(merged, m.Merged...)
 		survivors[i] = m.Survivor
+		alts[m.SurvivorID] = m.SurvivorAlternates
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM contact_keys WHERE contact_id = ANY($1)`, merged); err != nil {
-		return nil, fmt.Errorf("dedupe: drop keys of merged contacts: %w", err)
-	}
-	return make([]json.RawMessage, len(ms)), rekeyTx(ctx, tx, survivors)
+	return make([]json.RawMessage, len(ms)), writeKeysTx(ctx, tx, survivors, alts, merged)
 }
 
 func (keysOwned) UndoTx(ctx context.Context, tx pgx.Tx, u *contact.UndoSet) ([]string, error) {

@@ -28,6 +28,8 @@ type pending struct {
 	changes     map[string]contact.Change
 	fieldValues map[string]uuid.UUID
 	alternates  []contact.StoredAlternate
+	// survivorAlts are the alternates the survivor carries after the merge.
+	survivorAlts []contact.Alternate
 	// before is the snapshot of everything before the merge, without "after" and "state".
 	before json.RawMessage
 	state  map[string]json.RawMessage
@@ -118,7 +120,7 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []Request, idx
 	if err := contact.MarkMergedTx(ctx, tx, mergedIDs, survivorOf); err != nil {
 		return nil, nil, err
 	}
-	if err := moveAlternates(ctx, tx, ps, merged); err != nil {
+	if err := moveAlternates(ctx, tx, ps, all, merged); err != nil {
 		return nil, nil, err
 	}
 
@@ -126,7 +128,7 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []Request, idx
 	sets := make([]*contact.MergeSet, len(ps))
 	for n, p := range ps {
 		sets[n] = &contact.MergeSet{MergeID: p.m.ID, SurvivorID: p.m.SurvivorID, Merged: p.m.MergedIDs, All: p.all,
-			Contacts: p.contacts, Survivor: p.after, FollowUp: followUp, Actor: actor}
+			Contacts: p.contacts, Survivor: p.after, SurvivorAlternates: p.survivorAlts, FollowUp: followUp, Actor: actor}
 	}
 	for _, o := range s.owned {
 		states, err := o.MergeTx(ctx, tx, sets)
@@ -142,14 +144,11 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []Request, idx
 
 	// The merges go in last, once the survivors have their merged values and the concerns
 	// their state: each snapshot is written once, whole.
-	if err := insertMerges(ctx, tx, ps, actor); err != nil {
-		return nil, nil, err
-	}
 	a := contact.NewAudit(ctx)
 	for _, p := range ps {
 		addMergeAudit(a, p.m, p.changes)
 	}
-	if err := a.Flush(ctx, tx); err != nil {
+	if err := insertMerges(ctx, tx, ps, actor, a); err != nil {
 		return nil, nil, err
 	}
 	// A survivor that took a phone its contact had not normalized yet (a merge right after a
@@ -324,8 +323,8 @@ func (s *Store) readSnapshots(ctx context.Context, tx pgx.Tx, ps []*pending) err
 }
 
 // insertMerges stores the chunk's merges, each with its snapshot: what readSnapshots read, the
-// survivor as it is now and the concerns' state.
-func insertMerges(ctx context.Context, tx pgx.Tx, ps []*pending, actor string) error {
+// survivor as it is now and the concerns' state, and their audit entries a, in one round trip.
+func insertMerges(ctx context.Context, tx pgx.Tx, ps []*pending, actor string, a *contact.Audit) error {
 	n := len(ps)
 	ids, survivors := make([]uuid.UUID, n), make([]uuid.UUID, n)
 	merged := make([]string, n)
@@ -338,7 +337,13 @@ func insertMerges(ctx context.Context, tx pgx.Tx, ps []*pending, actor string) e
 		versions[k], scores[k], fieldValues[k] = p.m.ModelVersion, p.m.Score, p.fieldValues
 		before[k], states[k] = p.before, p.state
 	}
-	rows, err := tx.Query(ctx, `
+	byID := make(map[uuid.UUID]*Merge, n)
+	for _, p := range ps {
+		byID[p.m.ID] = p.m
+	}
+	got := 0
+	b := &pgx.Batch{}
+	b.Queue(`
 		INSERT INTO merges (id, survivor_id, merged_ids, actor, model_version, score, field_values, snapshot)
 		SELECT u.id, u.survivor_id, u.merged::uuid[], $4, u.model_version, u.score, u.field_values,
 			u.before || jsonb_build_object('after', to_jsonb(c), 'state', u.state)
@@ -347,26 +352,21 @@ func insertMerges(ctx context.Context, tx pgx.Tx, ps []*pending, actor string) e
 		JOIN contacts c ON c.id = u.survivor_id
 		ORDER BY u.ord
 		RETURNING id, created_at`,
-		ids, survivors, merged, actor, versions, scores, fieldValues, before, states)
-	if err != nil {
-		return fmt.Errorf("merge: store merges: %w", err)
-	}
-	defer rows.Close()
-	byID := make(map[uuid.UUID]*Merge, n)
-	for _, p := range ps {
-		byID[p.m.ID] = p.m
-	}
-	got := 0
-	for rows.Next() {
-		var id uuid.UUID
-		var m Merge
-		if err := rows.Scan(&id, &m.CreatedAt); err != nil {
-			return fmt.Errorf("merge: store merges: %w", err)
+		ids, survivors, merged, actor, versions, scores, fieldValues, before, states,
+	).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id uuid.UUID
+			var m Merge
+			if err := rows.Scan(&id, &m.CreatedAt); err != nil {
+				return err
+			}
+			byID[id].CreatedAt = m.CreatedAt
+			got++
 		}
-		byID[id].CreatedAt = m.CreatedAt
-		got++
-	}
-	if err := rows.Err(); err != nil {
+		return rows.Err()
+	})
+	a.Queue(b)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("merge: store merges: %w", err)
 	}
 	if got != n {
@@ -376,25 +376,31 @@ func insertMerges(ctx context.Context, tx pgx.Tx, ps []*pending, actor string) e
 }
 
 // moveAlternates gives each survivor of the chunk every email and phone of its merge's other
-// contacts (and their own alternates) as alternates, and removes the merged contacts'.
-func moveAlternates(ctx context.Context, tx pgx.Tx, ps []*pending, merged []uuid.UUID) error {
-	alts, err := contact.ReadAlternatesTx(ctx, tx, merged)
+// contacts (and their own alternates) as alternates, and removes the merged contacts'. It reads
+// the alternates of every contact of the chunk (all) once, so each merge also knows every
+// alternate its survivor carries after it.
+func moveAlternates(ctx context.Context, tx pgx.Tx, ps []*pending, all, merged []uuid.UUID) error {
+	alts, err := contact.ReadAlternatesTx(ctx, tx, all)
 	if err != nil {
 		return err
 	}
-	owner := make(map[uuid.UUID]*pending, len(merged))
+	owner := make(map[uuid.UUID]*pending, len(all))
 	for _, p := range ps {
-		for _, id := range p.m.MergedIDs {
+		for _, id := range p.all {
 			owner[id] = p
 		}
 	}
 	for _, a := range alts {
 		p := owner[a.ContactID]
-		p.alternates = append(p.alternates, a)
+		if a.ContactID == p.m.SurvivorID {
+			p.survivorAlts = append(p.survivorAlts, contact.Alternate{Kind: a.Kind, Value: a.Value, Normalized: a.Normalized})
+		} else {
+			p.alternates = append(p.alternates, a)
+		}
 	}
 	var rows contact.AlternateRows
 	for _, p := range ps {
-		rows.Add(p.m.ID, p.after, p.contacts, p.alternates)
+		p.survivorAlts = append(p.survivorAlts, rows.Add(p.m.ID, p.after, p.contacts, p.alternates)...)
 	}
 	b := &pgx.Batch{}
 	rows.Queue(b, merged)
