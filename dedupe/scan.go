@@ -62,9 +62,20 @@ type mergeJob struct {
 	score float64
 }
 
+// scanned is what a scan has read and scored: the contacts, their prepared records (a
+// contact's own first, then one per alternate), and the best weight of each contact pair.
+type scanned struct {
+	contacts []contact.MatchContact
+	recs     []*matcher.Prepared
+	owner    []int32              // record → contact index
+	main     []*matcher.Prepared  // contact index → its own record
+	best     map[[2]int32]float32 // the best record pair of each contact pair
+	edges    []matcher.Edge       // the same, as edges between contacts
+	clusters []int32              // contact index → cluster
+}
+
 func (e *Engine) scan(ctx context.Context, progress Progress) (ScanStats, error) {
 	var st ScanStats
-	merging := e.Merger != nil
 	if progress == nil {
 		progress = func(string, ScanStats) {}
 	}
@@ -73,87 +84,117 @@ func (e *Engine) scan(ctx context.Context, progress Progress) (ScanStats, error)
 		return st, err
 	}
 	st.ModelVersion = version
-	m := md.Matcher()
 	start := time.Now()
+	sc, err := e.load(ctx, md)
+	if err != nil {
+		return st, err
+	}
+	st.Contacts, st.Records = len(sc.contacts), len(sc.recs)
+	st.LoadSeconds = time.Since(start).Seconds()
+	progress("loaded", st)
 
-	// Load: one record per contact, plus one per alternate email or phone.
-	var contacts []contact.MatchContact
-	var recs []*matcher.Prepared
-	var owner []int32 // record → contact index
-	err = e.Contacts.ScanActive(ctx, 10000, func(page []contact.MatchContact) error {
+	start = time.Now()
+	if err := sc.score(ctx, md, &st); err != nil {
+		return st, err
+	}
+	st.ScoreSeconds = time.Since(start).Seconds()
+	progress("scored", st)
+
+	// Write: merge each cluster, propose the possible pairs that did not end in one cluster.
+	start = time.Now()
+	jobs, err := e.mergeJobs(ctx, md, sc, &st)
+	if err != nil {
+		return st, err
+	}
+	if e.Merger != nil {
+		if err := e.mergeBulk(ctx, jobs, version, &st, progress); err != nil {
+			return st, err
+		}
+	}
+	if err := e.proposeScanned(ctx, md, sc, version, &st); err != nil {
+		return st, err
+	}
+	st.WriteSeconds = time.Since(start).Seconds()
+	progress("done", st)
+	runtime.KeepAlive(sc.recs)
+	return st, nil
+}
+
+// load reads every active contact with its alternates and prepares one record per contact,
+// plus one per alternate email or phone.
+func (e *Engine) load(ctx context.Context, md *matcher.Model) (*scanned, error) {
+	m := md.Matcher()
+	sc := &scanned{}
+	err := e.Contacts.ScanActive(ctx, 10000, func(page []contact.MatchContact) error {
 		for _, c := range page {
-			ci := int32(len(contacts))
-			contacts = append(contacts, c)
+			ci := int32(len(sc.contacts))
+			sc.contacts = append(sc.contacts, c)
 			for _, r := range MatchRecords(c.Contact, c.Alternates) {
-				recs = append(recs, m.Prepare(r))
-				owner = append(owner, ci)
+				sc.recs = append(sc.recs, m.Prepare(r))
+				sc.owner = append(sc.owner, ci)
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return st, err
-	}
-	st.Contacts, st.Records = len(contacts), len(recs)
-	st.LoadSeconds = time.Since(start).Seconds()
-	progress("loaded", st)
+	return sc, err
+}
 
-	// Score every candidate pair on all cores.
-	start = time.Now()
-	res, err := md.Dedupe(ctx, recs, matcher.ScanOptions{SkipClustering: true})
+// score scores every candidate pair of records on all cores, keeps the best pair of each pair
+// of contacts and clusters the contacts.
+func (sc *scanned) score(ctx context.Context, md *matcher.Model, st *ScanStats) error {
+	res, err := md.Dedupe(ctx, sc.recs, matcher.ScanOptions{SkipClustering: true})
 	if err != nil {
-		return st, err
+		return err
 	}
 	st.CandidatePairs = res.Blocking.CandidatePairs
 	for _, r := range res.Blocking.Rules {
 		st.BlocksCapped += r.Oversized
 		st.CappedRecords += r.OversizedRecords
 	}
-
-	// Contact-level edges: the best record pair of each contact pair.
-	best := map[[2]int32]float32{}
+	sc.best = map[[2]int32]float32{}
 	for _, ed := range res.Edges {
-		a, b := owner[ed.A], owner[ed.B]
+		a, b := sc.owner[ed.A], sc.owner[ed.B]
 		if a == b {
 			continue
 		}
 		if a > b {
 			a, b = b, a
 		}
-		if w, ok := best[[2]int32{a, b}]; !ok || ed.Weight > w {
-			best[[2]int32{a, b}] = ed.Weight
+		if w, ok := sc.best[[2]int32{a, b}]; !ok || ed.Weight > w {
+			sc.best[[2]int32{a, b}] = ed.Weight
 		}
 	}
-	edges := make([]matcher.Edge, 0, len(best))
-	for k, w := range best {
-		edges = append(edges, matcher.Edge{A: k[0], B: k[1], Weight: w})
+	sc.edges = make([]matcher.Edge, 0, len(sc.best))
+	for k, w := range sc.best {
+		sc.edges = append(sc.edges, matcher.Edge{A: k[0], B: k[1], Weight: w})
 	}
-	main := make([]*matcher.Prepared, len(contacts))
-	for i := len(recs) - 1; i >= 0; i-- {
-		main[owner[i]] = recs[i] // the first record of each contact is its own
+	sc.main = make([]*matcher.Prepared, len(sc.contacts))
+	for i := len(sc.recs) - 1; i >= 0; i-- {
+		sc.main[sc.owner[i]] = sc.recs[i] // the first record of each contact is its own
 	}
-	clusters := md.Cluster(main, edges, md.ClusterOptions(nil))
-	st.ScoreSeconds = time.Since(start).Seconds()
-	progress("scored", st)
+	sc.clusters = md.Cluster(sc.main, sc.edges, md.ClusterOptions(nil))
+	return nil
+}
 
-	// Write: merge each cluster, propose the possible pairs that did not end in one cluster.
-	start = time.Now()
+// mergeJobs counts the clusters of two or more contacts and returns those to merge: none a
+// person dismissed a pair of, each with the probability of its weakest sure pair. Without a
+// Merger it returns none.
+func (e *Engine) mergeJobs(ctx context.Context, md *matcher.Model, sc *scanned, st *ScanStats) ([]mergeJob, error) {
 	groups := map[int32][]int32{}
-	for i, c := range clusters {
+	for i, c := range sc.clusters {
 		groups[c] = append(groups[c], int32(i))
 	}
-	_, possible, _ := md.Thresholds()
-	same, _, _ := md.Thresholds()
 	var multi [][]int32
 	for _, g := range groups {
 		if len(g) >= 2 {
 			multi = append(multi, g)
 		}
 	}
-	allowed, err := e.noDismissedPairs(ctx, contacts, multi)
+	allowed, err := e.noDismissedPairs(ctx, sc.contacts, multi)
 	if err != nil {
-		return st, err
+		return nil, err
 	}
+	same, _, _ := md.Thresholds()
 	var jobs []mergeJob
 	for k, g := range multi {
 		st.Clusters++
@@ -161,28 +202,29 @@ func (e *Engine) scan(ctx context.Context, progress Progress) (ScanStats, error)
 			st.Dismissed++
 			continue
 		}
-		if !merging {
+		if e.Merger == nil {
 			continue
 		}
 		ids := make([]uuid.UUID, len(g))
 		minW := math.Inf(1)
 		for i, ci := range g {
-			ids[i] = contacts[ci].ID
+			ids[i] = sc.contacts[ci].ID
 			for _, cj := range g[i+1:] {
 				a, b := min(ci, cj), max(ci, cj)
-				if w, ok := best[[2]int32{a, b}]; ok && float64(w) >= same {
+				if w, ok := sc.best[[2]int32{a, b}]; ok && float64(w) >= same {
 					minW = math.Min(minW, float64(w))
 				}
 			}
 		}
 		jobs = append(jobs, mergeJob{ids, matcher.Probability(minW)})
 	}
-	if merging {
-		err = e.mergeBulk(ctx, jobs, version, &st, progress)
-	}
-	if err != nil {
-		return st, err
-	}
+	return jobs, nil
+}
+
+// proposeScanned proposes for review every possible pair that was not merged into one
+// cluster (with no Merger, every possible pair).
+func (e *Engine) proposeScanned(ctx context.Context, md *matcher.Model, sc *scanned, version int, st *ScanStats) error {
+	_, possible, _ := md.Thresholds()
 	var pending []ReviewProposal
 	flush := func() error {
 		n, err := e.Store.ProposeReviews(ctx, pending)
@@ -190,28 +232,22 @@ func (e *Engine) scan(ctx context.Context, progress Progress) (ScanStats, error)
 		pending = pending[:0]
 		return err
 	}
-	for _, ed := range edges {
-		if float64(ed.Weight) < possible || (clusters[ed.A] == clusters[ed.B] && merging) {
+	for _, ed := range sc.edges {
+		if float64(ed.Weight) < possible || (sc.clusters[ed.A] == sc.clusters[ed.B] && e.Merger != nil) {
 			continue
 		}
-		a, b := contacts[ed.A], contacts[ed.B]
+		a, b := sc.contacts[ed.A], sc.contacts[ed.B]
 		pending = append(pending, ReviewProposal{
-			A: a.ID, B: b.ID, Score: matcher.Probability(float64(ed.Weight)), Explanation: md.Explain(main[ed.A], main[ed.B]),
+			A: a.ID, B: b.ID, Score: matcher.Probability(float64(ed.Weight)), Explanation: md.Explain(sc.main[ed.A], sc.main[ed.B]),
 			ModelVersion: versionPtr(version), FingerprintA: Fingerprint(a.Contact), FingerprintB: Fingerprint(b.Contact),
 		})
 		if len(pending) >= reviewFlush {
 			if err := flush(); err != nil {
-				return st, err
+				return err
 			}
 		}
 	}
-	if err := flush(); err != nil {
-		return st, err
-	}
-	st.WriteSeconds = time.Since(start).Seconds()
-	progress("done", st)
-	runtime.KeepAlive(recs)
-	return st, nil
+	return flush()
 }
 
 // mergeBulk merges the clusters in chunks of bulkChunk, bulkWorkers chunks at once: clusters

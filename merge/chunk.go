@@ -56,44 +56,10 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []Request, idx
 	}
 
 	actor := contact.ActorFrom(ctx)
-	var ps []*pending
-	var all, merged []uuid.UUID // of the chunk, for the steps taken once
-	for k, i := range idx {
-		req := reqs[i]
-		if err := checkMergeable(req, contacts); err != nil {
-			failed[k] = err
-			continue
-		}
-		if req.ModelVersion != nil && !versions[*req.ModelVersion] {
-			failed[k] = db.Invalid("modelVersion", "no matcher model has this version")
-			continue
-		}
-		own := make(map[uuid.UUID]*contact.Contact, len(ids[k]))
-		for _, id := range ids[k] {
-			own[id] = contacts[id]
-		}
-		survivor, clusterAll, clusterMerged := mergeParts(req, ids[k], own)
-		fv := req.FieldValues
-		if fv == nil {
-			fv = map[string]uuid.UUID{}
-		}
-		after := survivorValues(survivor, own, req.FieldValues)
-		ps = append(ps, &pending{
-			m: &Merge{
-				ID: uuid.Must(uuid.NewV7()), SurvivorID: survivor.ID, MergedIDs: clusterMerged, Actor: actor,
-				ModelVersion: req.ModelVersion, Score: req.Score, UndoReport: []string{},
-			},
-			contacts: own, survivor: survivor, after: after, all: clusterAll, changes: after.Changes(survivor),
-			fieldValues: fv, state: map[string]json.RawMessage{},
-		})
-		all = append(all, clusterAll...)
-		merged = append(merged, clusterMerged...)
-	}
+	ps, all, merged := plan(reqs, idx, ids, contacts, versions, actor, failed)
 	if len(ps) == 0 {
 		return nil, failed, nil
 	}
-	slices.SortFunc(all, db.CompareUUID)
-	slices.SortFunc(merged, db.CompareUUID)
 	for _, o := range s.owned {
 		if l, ok := o.(contact.Locker); ok {
 			if err := l.LockTx(ctx, tx, all); err != nil {
@@ -169,6 +135,47 @@ func (s *Store) mergeChunkTx(ctx context.Context, tx pgx.Tx, reqs []Request, idx
 		out[n] = p.m
 	}
 	return out, failed, nil
+}
+
+// plan checks each request against the locked contacts (recording in failed, by position in
+// idx, the ones that cannot be merged) and computes the merges of the others: survivor, values,
+// changes. It returns them with every contact of the chunk and the merged ones, sorted by id.
+func plan(reqs []Request, idx []int, ids [][]uuid.UUID, contacts map[uuid.UUID]*contact.Contact, versions map[int]bool,
+	actor string, failed map[int]error) (ps []*pending, all, merged []uuid.UUID) {
+	for k, i := range idx {
+		req := reqs[i]
+		if err := checkMergeable(req, contacts); err != nil {
+			failed[k] = err
+			continue
+		}
+		if req.ModelVersion != nil && !versions[*req.ModelVersion] {
+			failed[k] = db.Invalid("modelVersion", "no matcher model has this version")
+			continue
+		}
+		own := make(map[uuid.UUID]*contact.Contact, len(ids[k]))
+		for _, id := range ids[k] {
+			own[id] = contacts[id]
+		}
+		survivor, clusterAll, clusterMerged := mergeParts(req, ids[k], own)
+		fv := req.FieldValues
+		if fv == nil {
+			fv = map[string]uuid.UUID{}
+		}
+		after := survivorValues(survivor, own, req.FieldValues)
+		ps = append(ps, &pending{
+			m: &Merge{
+				ID: uuid.Must(uuid.NewV7()), SurvivorID: survivor.ID, MergedIDs: clusterMerged, Actor: actor,
+				ModelVersion: req.ModelVersion, Score: req.Score, UndoReport: []string{},
+			},
+			contacts: own, survivor: survivor, after: after, all: clusterAll, changes: after.Changes(survivor),
+			fieldValues: fv, state: map[string]json.RawMessage{},
+		})
+		all = append(all, clusterAll...)
+		merged = append(merged, clusterMerged...)
+	}
+	slices.SortFunc(all, db.CompareUUID)
+	slices.SortFunc(merged, db.CompareUUID)
+	return ps, all, merged
 }
 
 // needsNormalize reports whether a survivor's phone lacks its normalized forms, which a merge
