@@ -140,6 +140,40 @@ func lockAccountsOf(ctx context.Context, tx pgx.Tx, contactIDs, extra []uuid.UUI
 // caller holds the locks of the contacts and of their accounts.
 func moveRelationships(ctx context.Context, tx pgx.Tx, survivorID uuid.UUID, all []uuid.UUID) (*relChanges, error) {
 	rc := &relChanges{PrimarySet: []uuid.UUID{}, RoleSet: []roleSet{}, Primaries: []primaryWas{}}
+	if err := planAccounts(ctx, tx, survivorID, all, rc); err != nil {
+		return nil, err
+	}
+	if err := planUsers(ctx, tx, survivorID, all, rc); err != nil {
+		return nil, err
+	}
+	relIDs := func(rs []movedRel) []uuid.UUID {
+		out := make([]uuid.UUID, len(rs))
+		for i, r := range rs {
+			out[i] = r.ID
+		}
+		return out
+	}
+	roleIDs, roles := make([]uuid.UUID, len(rc.RoleSet)), make([]string, len(rc.RoleSet))
+	for i, r := range rc.RoleSet {
+		roleIDs[i], roles[i] = r.ID, r.After
+	}
+	b := &pgx.Batch{}
+	// End first, so that neither the one-current-relationship nor the one-primary index sees two.
+	b.Queue(`UPDATE contact_accounts SET removed_at = now(), is_primary = false WHERE id = ANY($1)`, relIDs(rc.AccountsEnded))
+	b.Queue(`UPDATE contact_users SET removed_at = now() WHERE id = ANY($1)`, relIDs(rc.UsersEnded))
+	b.Queue(`UPDATE contact_accounts SET contact_id = $1 WHERE id = ANY($2)`, survivorID, relIDs(rc.AccountsMoved))
+	b.Queue(`UPDATE contact_users SET contact_id = $1 WHERE id = ANY($2)`, survivorID, relIDs(rc.UsersMoved))
+	b.Queue(`UPDATE contact_accounts SET is_primary = true WHERE id = ANY($1)`, rc.PrimarySet)
+	b.Queue(`UPDATE contact_accounts c SET role = u.role FROM unnest($1::uuid[], $2::text[]) AS u(id, role) WHERE c.id = u.id`, roleIDs, roles)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("relationship: move relationships: %w", err)
+	}
+	return rc, nil
+}
+
+// planAccounts records in rc what the merge does to the current account relationships of its
+// contacts: per account, which one is kept, which end, which primary flag and role move.
+func planAccounts(ctx context.Context, tx pgx.Tx, survivorID uuid.UUID, all []uuid.UUID, rc *relChanges) error {
 	type accRow struct {
 		ID, ContactID, AccountID uuid.UUID
 		Role                     *string
@@ -148,14 +182,12 @@ func moveRelationships(ctx context.Context, tx pgx.Tx, survivorID uuid.UUID, all
 	rows, err := tx.Query(ctx, `SELECT id, contact_id, account_id, role, is_primary FROM contact_accounts
 		WHERE contact_id = ANY($1) AND removed_at IS NULL ORDER BY account_id, created_at, id`, all)
 	if err != nil {
-		return nil, fmt.Errorf("relationship: read relationships: %w", err)
+		return fmt.Errorf("relationship: read relationships: %w", err)
 	}
 	accs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[accRow])
 	if err != nil {
-		return nil, fmt.Errorf("relationship: read relationships: %w", err)
+		return fmt.Errorf("relationship: read relationships: %w", err)
 	}
-	var roleIDs []uuid.UUID
-	var roles []string
 	for start := 0; start < len(accs); {
 		end := start
 		for end < len(accs) && accs[end].AccountID == accs[start].AccountID {
@@ -180,10 +212,9 @@ func moveRelationships(ctx context.Context, tx pgx.Tx, survivorID uuid.UUID, all
 			if role == nil && r.Role != nil && *r.Role != "" {
 				role = r.Role
 			}
-			if i == keep {
-				continue
+			if i != keep {
+				rc.AccountsEnded = append(rc.AccountsEnded, movedRel{r.ID, r.ContactID, r.AccountID})
 			}
-			rc.AccountsEnded = append(rc.AccountsEnded, movedRel{r.ID, r.ContactID, r.AccountID})
 		}
 		if k.ContactID != survivorID {
 			rc.AccountsMoved = append(rc.AccountsMoved, movedRel{k.ID, k.ContactID, k.AccountID})
@@ -193,21 +224,26 @@ func moveRelationships(ctx context.Context, tx pgx.Tx, survivorID uuid.UUID, all
 		}
 		if (k.Role == nil || *k.Role == "") && role != nil {
 			rc.RoleSet = append(rc.RoleSet, roleSet{k.ID, k.Role, *role})
-			roleIDs, roles = append(roleIDs, k.ID), append(roles, *role)
 		}
 	}
+	return nil
+}
+
+// planUsers records in rc what the merge does to the current user relationships of its
+// contacts: per user and relationship type, which one is kept and which end.
+func planUsers(ctx context.Context, tx pgx.Tx, survivorID uuid.UUID, all []uuid.UUID, rc *relChanges) error {
 	type userRow struct {
 		ID, ContactID, UserID uuid.UUID
 		Type                  string
 	}
-	rows, err = tx.Query(ctx, `SELECT id, contact_id, user_id, lower(relationship_type) FROM contact_users
+	rows, err := tx.Query(ctx, `SELECT id, contact_id, user_id, lower(relationship_type) FROM contact_users
 		WHERE contact_id = ANY($1) AND removed_at IS NULL ORDER BY user_id, lower(relationship_type), created_at, id`, all)
 	if err != nil {
-		return nil, fmt.Errorf("relationship: read relationships: %w", err)
+		return fmt.Errorf("relationship: read relationships: %w", err)
 	}
 	users, err := pgx.CollectRows(rows, pgx.RowToStructByPos[userRow])
 	if err != nil {
-		return nil, fmt.Errorf("relationship: read relationships: %w", err)
+		return fmt.Errorf("relationship: read relationships: %w", err)
 	}
 	for start := 0; start < len(users); {
 		end := start
@@ -231,25 +267,7 @@ func moveRelationships(ctx context.Context, tx pgx.Tx, survivorID uuid.UUID, all
 			}
 		}
 	}
-	relIDs := func(rs []movedRel) []uuid.UUID {
-		out := make([]uuid.UUID, len(rs))
-		for i, r := range rs {
-			out[i] = r.ID
-		}
-		return out
-	}
-	b := &pgx.Batch{}
-	// End first, so that neither the one-current-relationship nor the one-primary index sees two.
-	b.Queue(`UPDATE contact_accounts SET removed_at = now(), is_primary = false WHERE id = ANY($1)`, relIDs(rc.AccountsEnded))
-	b.Queue(`UPDATE contact_users SET removed_at = now() WHERE id = ANY($1)`, relIDs(rc.UsersEnded))
-	b.Queue(`UPDATE contact_accounts SET contact_id = $1 WHERE id = ANY($2)`, survivorID, relIDs(rc.AccountsMoved))
-	b.Queue(`UPDATE contact_users SET contact_id = $1 WHERE id = ANY($2)`, survivorID, relIDs(rc.UsersMoved))
-	b.Queue(`UPDATE contact_accounts SET is_primary = true WHERE id = ANY($1)`, rc.PrimarySet)
-	b.Queue(`UPDATE contact_accounts c SET role = u.role FROM unnest($1::uuid[], $2::text[]) AS u(id, role) WHERE c.id = u.id`, roleIDs, roles)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, fmt.Errorf("relationship: move relationships: %w", err)
-	}
-	return rc, nil
+	return nil
 }
 
 // restoreRelationships reverses what a merge did to relationships (rc), where they are still as
