@@ -63,17 +63,30 @@ func (s *Store) MergeContacts(ctx context.Context, req Request) (*Merge, *contac
 // for the duplicate checks, which merge on the way to the next contact. The survivor gets a
 // duplicate check of its own (the merged person may match contacts no part matched alone).
 func (s *Store) Merge(ctx context.Context, req Request) (*Merge, error) {
+	var m *Merge
+	err := s.db.RetryTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		m, err = s.MergeTx(ctx, tx, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// MergeTx makes the merge Merge makes inside the caller's transaction tx, so that the caller
+// can lock and change rows of its own in the same transaction (answering a review item locks
+// the item first). It returns the merge, or the request's error (a domain error: invalid
+// request, a contact missing, merged or archived) with nothing written. On any error the
+// caller must roll tx back; tx may be retried as a whole on a serialization failure or a
+// deadlock (db.RetryTx).
+func (s *Store) MergeTx(ctx context.Context, tx pgx.Tx, req Request) (*Merge, error) {
 	ids, err := req.validate()
 	if err != nil {
 		return nil, err
 	}
-	var ms []*Merge
-	var failed map[int]error
-	err = s.db.RetryTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		ms, failed, err = s.mergeChunkTx(ctx, tx, []Request{req}, []int{0}, [][]uuid.UUID{ids}, true)
-		return err
-	})
+	ms, failed, err := s.mergeChunkTx(ctx, tx, []Request{req}, []int{0}, [][]uuid.UUID{ids}, true)
 	if err != nil {
 		return nil, err
 	}
