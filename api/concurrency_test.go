@@ -1,11 +1,16 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
+
+	"github.com/contactd/contactd/dedupe"
+	"github.com/google/uuid"
 )
 
 // TestConcurrentDuplicateCreates sends the same email from many clients at once: exactly one
@@ -136,5 +141,56 @@ func TestConcurrentIfMatch(t *testing.T) {
 	}
 	if got := b.getContact(t, c.ID); got.Version != 2 {
 		t.Errorf("version %d after one successful update, want 2", got.Version)
+	}
+}
+
+// TestConcurrentReviewAnswers answers each of several open review items twice at once, by a
+// merge and a dismissal: one answer is 200, the other 409, and the review says what happened
+// (merged with the merge's id and the pair merged, or dismissed with both contacts active).
+func TestConcurrentReviewAnswers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	for i := range 5 {
+		x := b.createContact(t, body{"firstName": "Race", "lastName": fmt.Sprint("R", i)})
+		y := b.createContact(t, body{"firstName": "Race", "lastName": fmt.Sprint("R", i), "company": "Elsewhere"})
+		if _, err := b.app.Dedupe.ProposeReviews(ctx, []dedupe.ReviewProposal{{A: x.ID, B: y.ID, Score: 0.5,
+			Explanation: map[string]any{}, FingerprintA: "a", FingerprintB: "b"}}); err != nil {
+			t.Fatal(err)
+		}
+		var id uuid.UUID
+		if err := b.pool.QueryRow(ctx, `SELECT id FROM duplicate_reviews WHERE $1 IN (contact_a, contact_b)`, x.ID).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		paths := []string{"/api/duplicates/" + id.String() + "/merge", "/api/duplicates/" + id.String() + "/dismiss"}
+		recs := make([]*httptest.ResponseRecorder, len(paths))
+		var wg sync.WaitGroup
+		for k, path := range paths {
+			wg.Go(func() { recs[k] = b.do(t, http.MethodPost, path, nil) })
+		}
+		wg.Wait()
+		merged, dismissed := recs[0].Code == http.StatusOK, recs[1].Code == http.StatusOK
+		if merged == dismissed || !slices.Contains([]int{recs[0].Code, recs[1].Code}, http.StatusConflict) {
+			t.Fatalf("round %d: merge %d, dismiss %d; want one 200 and one 409", i, recs[0].Code, recs[1].Code)
+		}
+		review := decode[struct {
+			Status  string     `json:"status"`
+			MergeID *uuid.UUID `json:"mergeId"`
+		}](t, b.do(t, http.MethodGet, "/api/duplicates/"+id.String(), nil))
+		active := b.count(t, "contacts", "id = ANY($1) AND status = 'active'", []uuid.UUID{x.ID, y.ID})
+		if dismissed {
+			if review.Status != "dismissed" || review.MergeID != nil || active != 2 || b.count(t, "merges", "survivor_id = ANY($1)", []uuid.UUID{x.ID, y.ID}) != 0 {
+				t.Fatalf("round %d: dismissed, but the review is %+v with %d active contacts", i, review, active)
+			}
+			continue
+		}
+		m := decode[struct {
+			Merge struct {
+				ID uuid.UUID `json:"id"`
+			} `json:"merge"`
+		}](t, recs[0])
+		if review.Status != "merged" || review.MergeID == nil || *review.MergeID != m.Merge.ID || active != 1 {
+			t.Fatalf("round %d: merged by %s, but the review is %+v with %d active contacts", i, m.Merge.ID, review, active)
+		}
 	}
 }

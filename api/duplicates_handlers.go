@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/dedupe"
-	"github.com/contactd/contactd/merge"
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 )
@@ -116,38 +114,36 @@ func (s *server) getDuplicate(c *gin.Context) {
 }
 
 // mergeDuplicate merges an open review's pair, optionally choosing field values
-// ({fieldValues: {field: contactId}}; the body may be empty).
+// ({fieldValues: {field: contactId}}) and the survivor ({survivorId}, one of the pair); the body
+// may be empty. The review is locked and checked open in the merge's own transaction, so that
+// of two concurrent answers to it one wins and the other gets 409.
 func (s *server) mergeDuplicate(c *gin.Context) {
 	id, ok := pathID(c, "id", "duplicate review")
 	if !ok {
 		return
 	}
-	req := merge.Request{}
+	var fieldValues map[string]uuid.UUID
+	var survivorID *uuid.UUID
 	if c.Request.ContentLength != 0 {
 		o := readBody(c)
 		if o == nil {
 			return
 		}
-		req.FieldValues = readFieldValues(o)
+		fieldValues = readFieldValues(o)
 		if sid, ok := o.uuidField("survivorId"); ok {
-			req.SurvivorID = &sid
+			survivorID = &sid
 		}
 		o.rejectUnknown()
 		if !o.finish(c) {
 			return
 		}
 	}
-	r, err := s.app.Dedupe.GetReview(c.Request.Context(), id)
+	m, err := s.app.Engine.MergeReview(c.Request.Context(), id, fieldValues, survivorID)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	if r.Status != "open" {
-		writeProblem(c, http.StatusConflict, fmt.Sprintf("the review is %s, not open", r.Status))
-		return
-	}
-	req.ContactIDs = []uuid.UUID{r.ContactA, r.ContactB}
-	m, survivor, err := s.app.Merges.MergeContacts(c.Request.Context(), req)
+	survivor, err := s.app.Contacts.GetContact(c.Request.Context(), m.SurvivorID)
 	if err != nil {
 		writeError(c, err)
 		return

@@ -71,6 +71,15 @@ func TestDuplicatesReviewFlow(t *testing.T) {
 	}
 	item := reviews.Data[0]
 
+	// A survivor outside the review's pair is refused, and the item stays open.
+	stranger := b.createContact(t, body{"firstName": "Grace", "lastName": "Hopper"})
+	p := wantProblem(t, b.do(t, http.MethodPost, "/api/duplicates/"+item.ID.String()+"/merge", body{"survivorId": stranger.ID.String()}),
+		http.StatusUnprocessableEntity)
+	wantFields(t, p, "survivorId")
+	if r := decode[reviewOut](t, b.do(t, http.MethodGet, "/api/duplicates/"+item.ID.String(), nil)); r.Status != "open" {
+		t.Fatalf("review after a refused merge: %s", r.Status)
+	}
+
 	// Merging it through the review item.
 	rec = b.do(t, http.MethodPost, "/api/duplicates/"+item.ID.String()+"/merge", body{"fieldValues": body{"title": jon.ID.String()}})
 	wantStatus(t, rec, http.StatusOK)

@@ -11,6 +11,7 @@ import (
 	"github.com/contactd/contactd/matcher"
 	"github.com/contactd/contactd/merge"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // defaultModel was trained (unsupervised) on the crm_contacts data set with the built-in
@@ -31,10 +32,14 @@ type Contacts interface {
 }
 
 // Merger merges what the engine is sure of (package merge's Store): one group on write, many
-// disjoint clusters at once in scans and batch checks.
+// disjoint clusters at once in scans and batch checks, and the pair of a review item a person
+// answered inside the transaction that locks the item.
 type Merger interface {
 	Merge(ctx context.Context, req merge.Request) (*merge.Merge, error)
 	MergeClusters(ctx context.Context, reqs []merge.Request) ([]*merge.Merge, map[int]error, error)
+	// MergeTx merges inside tx and returns the merge or the request's error, having written
+	// nothing for a request it refuses.
+	MergeTx(ctx context.Context, tx pgx.Tx, req merge.Request) (*merge.Merge, error)
 }
 
 // Engine checks contacts for duplicates. It is safe for concurrent use.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/merge"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -244,16 +245,29 @@ func (s *Store) GetReview(ctx context.Context, id uuid.UUID) (*Review, error) {
 	return scanReview(s.db.Pool.QueryRow(ctx, `SELECT `+reviewColumns+` FROM duplicate_reviews WHERE id = $1`, id))
 }
 
-// DismissReview records that a person decided the pair are different people.
+// lockOpenReviewTx locks the review for the rest of tx and returns it, or a KindConflict
+// error when it is no longer open. Every answer to a review item (dismiss, merge) starts here,
+// so that of two concurrent answers the second sees the first's decision.
+func lockOpenReviewTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*Review, error) {
+	r, err := scanReview(tx.QueryRow(ctx, `SELECT `+reviewColumns+` FROM duplicate_reviews WHERE id = $1 FOR UPDATE`, id))
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != "open" {
+		return nil, db.Conflict("the review is %s, not open", r.Status)
+	}
+	return r, nil
+}
+
+// DismissReview records that a person decided the pair are different people. It fails with
+// KindNotFound for an unknown review and KindConflict unless the review is open, deciding at
+// most once however many answers race (see Engine.MergeReview).
 func (s *Store) DismissReview(ctx context.Context, id uuid.UUID) (*Review, error) {
 	var out *Review
-	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		r, err := scanReview(tx.QueryRow(ctx, `SELECT `+reviewColumns+` FROM duplicate_reviews WHERE id = $1 FOR UPDATE`, id))
+	err := s.db.RetryTx(ctx, func(tx pgx.Tx) error {
+		r, err := lockOpenReviewTx(ctx, tx, id)
 		if err != nil {
 			return err
-		}
-		if r.Status != "open" {
-			return &db.Error{Kind: db.KindConflict, Message: fmt.Sprintf("the review is %s, not open", r.Status)}
 		}
 		out, err = scanReview(tx.QueryRow(ctx, `UPDATE duplicate_reviews SET status = 'dismissed', decided_at = now(), decided_by = $2
 			WHERE id = $1 RETURNING `+reviewColumns, id, contact.ActorFrom(ctx)))
@@ -267,12 +281,68 @@ func (s *Store) DismissReview(ctx context.Context, id uuid.UUID) (*Review, error
 		}
 		return a.Flush(ctx, tx)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// MergeReview answers a review item with a merge of its pair: in one transaction it locks the
+// review, refuses with KindConflict unless it is open (KindNotFound when there is none), and
+// merges its two contacts through the Merger, which closes the review as merged by the merge.
+// survivorID, when not nil, must be one of the pair (KindInvalid otherwise) and fieldValues
+// choose the survivor's values as merge.Request.FieldValues do. Of concurrent answers to one
+// review (merges, dismissals) exactly one wins; the others get KindConflict.
+func (e *Engine) MergeReview(ctx context.Context, reviewID uuid.UUID, fieldValues map[string]uuid.UUID, survivorID *uuid.UUID) (*merge.Merge, error) {
+	if e.Merger == nil {
+		return nil, errors.New("dedupe: merge review: the engine has no Merger")
+	}
+	var m *merge.Merge
+	err := e.Store.db.RetryTx(ctx, func(tx pgx.Tx) error {
+		// The review is locked before the contacts (the merge locks those). A merge of the same
+		// contacts that does not go through the review locks them the other way round; if the
+		// two deadlock, PostgreSQL aborts one and RetryTx runs it again.
+		r, err := lockOpenReviewTx(ctx, tx, reviewID)
+		if err != nil {
+			return err
+		}
+		if survivorID != nil && *survivorID != r.ContactA && *survivorID != r.ContactB {
+			return db.Invalid("survivorId", "must be one of the review's two contacts")
+		}
+		m, err = e.Merger.MergeTx(ctx, tx, merge.Request{ContactIDs: []uuid.UUID{r.ContactA, r.ContactB},
+			SurvivorID: survivorID, FieldValues: fieldValues})
+		if err != nil {
+			return err
+		}
+		return checkReviewMergedTx(ctx, tx, reviewID, m.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// checkReviewMergedTx makes sure the merge closed the review it answered. The Merger closes
+// the reviews between the contacts it merges (through the Reviews concern); a Merger without
+// that concern would leave the review open after merging its pair, so the transaction fails
+// rather than commit that.
+func checkReviewMergedTx(ctx context.Context, tx pgx.Tx, reviewID, mergeID uuid.UUID) error {
+	var status string
+	var by *uuid.UUID
+	if err := tx.QueryRow(ctx, `SELECT status, merge_id FROM duplicate_reviews WHERE id = $1`, reviewID).Scan(&status, &by); err != nil {
+		return fmt.Errorf("dedupe: merge review %s: %w", reviewID, err)
+	}
+	if status != "merged" || by == nil || *by != mergeID {
+		return fmt.Errorf("dedupe: merge review %s: the merge left it %s (merge %v); is the Reviews concern registered with the Merger?", reviewID, status, by)
+	}
+	return nil
 }
 
 // CountReviews returns how many reviews have the status.
 func (s *Store) CountReviews(ctx context.Context, status string) (int, error) {
 	var n int
-	err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM duplicate_reviews WHERE status = $1`, status).Scan(&n)
-	return n, err
+	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM duplicate_reviews WHERE status = $1`, status).Scan(&n); err != nil {
+		return 0, fmt.Errorf("dedupe: count reviews: %w", err)
+	}
+	return n, nil
 }
