@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -28,15 +30,34 @@ type reviewJSON struct {
 	MergeID      *uuid.UUID      `json:"mergeId"`
 }
 
-func (s *server) reviewJSON(c *gin.Context, r *dedupe.Review) (reviewJSON, error) {
-	out := reviewJSON{ID: r.ID, Status: r.Status, Score: r.Score, ModelVersion: r.ModelVersion, Explanation: r.Explanation,
-		CreatedAt: r.CreatedAt, DecidedAt: r.DecidedAt, DecidedBy: r.DecidedBy, MergeID: r.MergeID, Contacts: []contactJSON{}}
-	for _, id := range []uuid.UUID{r.ContactA, r.ContactB} {
-		ct, err := s.app.Contacts.GetContact(c.Request.Context(), id)
-		if err != nil {
-			return out, err
+// reviewsJSON renders reviews with both contacts of each, reading every contact of the page
+// in one go.
+func (s *server) reviewsJSON(c *gin.Context, reviews ...*dedupe.Review) ([]reviewJSON, error) {
+	ids := make([]uuid.UUID, 0, 2*len(reviews))
+	for _, r := range reviews {
+		ids = append(ids, r.ContactA, r.ContactB)
+	}
+	contacts, err := s.app.Contacts.GetContacts(c.Request.Context(), ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[uuid.UUID]*contact.Contact, len(contacts))
+	for _, ct := range contacts {
+		byID[ct.ID] = ct
+	}
+	out := make([]reviewJSON, 0, len(reviews))
+	for _, r := range reviews {
+		rj := reviewJSON{ID: r.ID, Status: r.Status, Score: r.Score, ModelVersion: r.ModelVersion, Explanation: r.Explanation,
+			CreatedAt: r.CreatedAt, DecidedAt: r.DecidedAt, DecidedBy: r.DecidedBy, MergeID: r.MergeID, Contacts: []contactJSON{}}
+		for _, id := range []uuid.UUID{r.ContactA, r.ContactB} {
+			ct := byID[id]
+			if ct == nil {
+				// The foreign keys keep a review's contacts while it exists.
+				return nil, fmt.Errorf("api: review %s: contact %s is missing", r.ID, id)
+			}
+			rj.Contacts = append(rj.Contacts, toContactJSON(ct))
 		}
-		out.Contacts = append(out.Contacts, toContactJSON(ct))
+		out = append(out, rj)
 	}
 	return out, nil
 }
@@ -92,14 +113,10 @@ func (s *server) listDuplicates(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	data := make([]reviewJSON, 0, len(reviews))
-	for _, r := range reviews {
-		rj, err := s.reviewJSON(c, r)
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		data = append(data, rj)
+	data, err := s.reviewsJSON(c, reviews...)
+	if err != nil {
+		writeError(c, err)
+		return
 	}
 	c.JSON(http.StatusOK, gin.H{"data": data, "nextCursor": encodeReviewCursor(next)})
 }
@@ -163,9 +180,9 @@ func (s *server) dismissDuplicate(c *gin.Context) {
 // sendReview answers a review item, or the error that came instead of it.
 func (s *server) sendReview(c *gin.Context, r *dedupe.Review, err error) {
 	if err == nil {
-		var rj reviewJSON
-		if rj, err = s.reviewJSON(c, r); err == nil {
-			c.JSON(http.StatusOK, rj)
+		var rj []reviewJSON
+		if rj, err = s.reviewsJSON(c, r); err == nil {
+			c.JSON(http.StatusOK, rj[0])
 			return
 		}
 	}

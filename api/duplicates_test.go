@@ -2,13 +2,22 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"reflect"
+	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/contactd/contactd/auth"
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
+	"github.com/contactd/contactd/internal/app"
+	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/internal/dbtest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 type reviewOut struct {
@@ -122,5 +131,82 @@ func TestDedupeRuns(t *testing.T) {
 		ID uuid.UUID `json:"id"`
 	}]](t, rec); len(p.Data) != 1 {
 		t.Fatalf("runs = %+v", p)
+	}
+}
+
+// queryCounter counts the queries a pool sends, but for API key lookups.
+type queryCounter struct{ n atomic.Int64 }
+
+func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if !strings.Contains(data.SQL, "api_keys") {
+		q.n.Add(1)
+	}
+	return ctx
+}
+
+func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TestListDuplicatesReadsContactsPerPage: the review list reads the contacts of a whole page at
+// once: a page of ten reviews takes as many queries as a page of two, and each item has the
+// contacts GET /api/contacts/{id} answers.
+func TestListDuplicatesReadsContactsPerPage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pc, err := pgxpool.ParseConfig(dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := &queryCounter{}
+	pc.AfterConnect, pc.ConnConfig.Tracer = db.AfterConnect, counter
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	a, err := app.New(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &testBundle{pool: pool, app: a, handler: newRouter(a)}
+	b.admin, _ = b.apiKey(t, "admin key", auth.ScopeAdmin)
+
+	propose := func(n int) {
+		for i := range n {
+			x := b.createContact(t, body{"firstName": "Page", "lastName": fmt.Sprint("P", i)})
+			y := b.createContact(t, body{"firstName": "Page", "lastName": fmt.Sprint("P", i), "company": "Elsewhere"})
+			if _, err := a.Dedupe.ProposeReviews(ctx, []dedupe.ReviewProposal{{A: x.ID, B: y.ID, Score: 0.5,
+				Explanation: map[string]any{}, FingerprintA: "a", FingerprintB: "b"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	list := func(want int) (page[reviewOut], int64) {
+		t.Helper()
+		before := counter.n.Load()
+		rec := b.do(t, http.MethodGet, "/api/duplicates?limit=50", nil)
+		queries := counter.n.Load() - before
+		wantStatus(t, rec, http.StatusOK)
+		p := decode[page[reviewOut]](t, rec)
+		if len(p.Data) != want {
+			t.Fatalf("%d reviews listed, want %d", len(p.Data), want)
+		}
+		return p, queries
+	}
+	propose(2)
+	_, small := list(2)
+	propose(8)
+	p, large := list(10)
+	if large != small {
+		t.Errorf("a page of 10 reviews took %d queries, a page of 2 took %d; want the same", large, small)
+	}
+	for _, r := range p.Data {
+		if len(r.Contacts) != 2 {
+			t.Fatalf("review %s has %d contacts", r.ID, len(r.Contacts))
+		}
+		for _, c := range r.Contacts {
+			if one := b.getContact(t, c.ID); !reflect.DeepEqual(one, c) {
+				t.Errorf("review %s shows %+v, GET /api/contacts/%s %+v", r.ID, c, c.ID, one)
+			}
+		}
 	}
 }
