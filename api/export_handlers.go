@@ -27,7 +27,7 @@ func (s *server) exportContacts(c *gin.Context) {
 	if err != nil {
 		// The status is sent: all that is left is to cut the stream short so the client sees
 		// a truncated body rather than a complete-looking file.
-		slog.ErrorContext(c.Request.Context(), "export failed", "request_id", c.GetString(requestIDKey), "rows", n, "err", err)
+		logError(c, slog.LevelError, "export failed", slog.Int("rows", n), slog.Any("err", err))
 		panic(http.ErrAbortHandler)
 	}
 }

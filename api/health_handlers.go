@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -19,7 +20,9 @@ func (s *server) readyz(c *gin.Context) {
 	defer cancel()
 	if s.ready != nil {
 		if err := s.ready(ctx); err != nil {
-			writeProblem(c, http.StatusServiceUnavailable, "not ready: "+err.Error())
+			// The cause (an unreachable database, say) is for the operator's log, not the prober.
+			logError(c, slog.LevelWarn, "not ready", slog.Any("err", err))
+			writeProblem(c, http.StatusServiceUnavailable, "the service is not ready; the server log says why")
 			return
 		}
 	}

@@ -26,7 +26,7 @@ func requestID() gin.HandlerFunc {
 		id := c.GetHeader("X-Request-Id")
 		if !validRequestID.MatchString(id) {
 			b := make([]byte, 8)
-			_, _ = rand.Read(b)
+			_, _ = rand.Read(b) // crypto/rand.Read never fails: it crashes the program instead
 			id = hex.EncodeToString(b)
 		}
 		c.Set(requestIDKey, id)
@@ -81,15 +81,20 @@ func metrics(reg prometheus.Registerer) gin.HandlerFunc {
 	}
 }
 
-// recovery turns a panic into a logged 500 problem instead of a dropped connection.
+const loggerKey = "logger"
+
+// recovery makes logger the request's error log (see logError: every internal error of the
+// request reaches it with the request id) and turns a panic into a logged 500 problem instead
+// of a dropped connection.
 func recovery(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		c.Set(loggerKey, logger)
 		defer func() {
 			if r := recover(); r != nil {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				logger.ErrorContext(c.Request.Context(), "panic", "request_id", c.GetString(requestIDKey), "panic", fmt.Sprint(r))
+				logError(c, slog.LevelError, "panic", slog.String("panic", fmt.Sprint(r)))
 				if !c.Writer.Written() {
 					writeProblem(c, http.StatusInternalServerError, "an internal error occurred; quote the request id when reporting it")
 				}
@@ -97,6 +102,20 @@ func recovery(logger *slog.Logger) gin.HandlerFunc {
 		}()
 		c.Next()
 	}
+}
+
+// logError logs what went wrong with a request, with its request id, to the server's logger
+// (api.Config.Logger, which recovery hands every request). It is the one way handlers log
+// errors.
+func logError(c *gin.Context, level slog.Level, msg string, attrs ...slog.Attr) {
+	v, _ := c.Get(loggerKey)
+	logger, ok := v.(*slog.Logger)
+	if !ok {
+		// Only a handler run outside NewRouter's chain has none; its error still reaches a log.
+		logger = slog.Default()
+	}
+	attrs = append([]slog.Attr{slog.String("request_id", c.GetString(requestIDKey))}, attrs...)
+	logger.LogAttrs(c.Request.Context(), level, msg, attrs...)
 }
 
 // limitBody caps request bodies; reading past the cap fails and the handler answers 413.

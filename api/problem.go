@@ -78,8 +78,9 @@ func sendProblem(c *gin.Context, p *Problem) {
 }
 
 // writeError answers a domain error with its problem document. Errors that are not domain
-// errors are logged with the request id and answered 500 without their details (a bug or the
-// database being unavailable, never the client's input).
+// errors are logged with the request id to the server's logger (logError) and answered 500
+// (503 for a cancelled request) without their details: a bug or the database being
+// unavailable, never the client's input.
 func writeError(c *gin.Context, err error) {
 	var de *db.Error
 	if errors.As(err, &de) {
@@ -95,12 +96,13 @@ func writeError(c *gin.Context, err error) {
 		sendProblem(c, p)
 		return
 	}
-	status := http.StatusInternalServerError
+	status, level := http.StatusInternalServerError, slog.LevelError
 	detail := "an internal error occurred; quote the request id when reporting it"
 	if errors.Is(err, errUnavailable) || c.Request.Context().Err() != nil {
-		status, detail = http.StatusServiceUnavailable, "the service is unavailable or the request was cancelled"
+		status, level = http.StatusServiceUnavailable, slog.LevelWarn
+		detail = "the service is unavailable or the request was cancelled"
 	}
-	slog.ErrorContext(c.Request.Context(), "request failed", "request_id", c.GetString(requestIDKey), "err", err)
+	logError(c, level, "request failed", slog.Int("status", status), slog.Any("err", err))
 	writeProblem(c, status, detail)
 }
 

@@ -1,11 +1,18 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/contactd/contactd/api"
 	"github.com/contactd/contactd/auth"
 )
 
@@ -211,4 +218,61 @@ func TestMalformedQuery(t *testing.T) {
 			t.Errorf("%d contacts written by requests with malformed queries", n)
 		}
 	})
+}
+
+// syncBuffer is a log destination safe for the router's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) lines() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Split(strings.TrimSpace(b.buf.String()), "\n")
+}
+
+// TestInternalErrorIsLoggedNotShown: a handler whose database is gone answers 500 with a
+// problem document that names the request id and nothing of the cause, and the configured
+// logger (not the process default) gets a JSON line with the request id and the cause.
+func TestInternalErrorIsLoggedNotShown(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	logs := &syncBuffer{}
+	h := api.NewRouter(api.Config{App: b.app, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	// One request authenticates the key (it is cached), then the database goes away.
+	if rec := serve(t, h, http.MethodGet, "/api/duplicates", nil, as(b.admin)); rec.Code != http.StatusOK {
+		t.Fatalf("before closing the pool: %d %s", rec.Code, rec.Body)
+	}
+	b.pool.Close()
+	req := httptest.NewRequest(http.MethodGet, "/api/duplicates", nil)
+	as(b.admin)(req)
+	req.Header.Set("X-Request-Id", "broken-db-1")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+
+	p := wantProblem(t, rec, http.StatusInternalServerError)
+	if p.RequestID != "broken-db-1" || strings.Contains(strings.ToLower(rec.Body.String()), "pool") {
+		t.Errorf("problem %s: want the request id and no internal details", rec.Body)
+	}
+	var found bool
+	for _, line := range logs.lines() {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if entry["msg"] == "request failed" && entry["level"] == "ERROR" && entry["request_id"] == "broken-db-1" &&
+			strings.Contains(fmt.Sprint(entry["err"]), "closed pool") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no JSON line with the request id and the cause in the configured log:\n%s", strings.Join(logs.lines(), "\n"))
+	}
 }

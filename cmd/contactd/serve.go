@@ -125,11 +125,11 @@ func runServe(ctx context.Context, cfg config, args []string, stdout, stderr io.
 		App: a, Logger: logger, Registry: reg, DefaultRegion: cfg.DefaultRegion,
 		Ready: func(ctx context.Context) error {
 			if err := a.DB.Ping(ctx); err != nil {
-				return errors.New("database unreachable")
+				return fmt.Errorf("database unreachable: %w", err)
 			}
 			current, err := migrations.Current(ctx, pool)
 			if err != nil {
-				return errors.New("cannot read the schema version")
+				return fmt.Errorf("cannot read the schema version: %w", err)
 			}
 			if !current {
 				return errors.New("schema is not current: run contactd migrate")
