@@ -110,7 +110,12 @@ func (s *server) createImport(c *gin.Context) {
 			errs = append(errs, problemField{"format", "must be csv, ndjson or vcard"})
 		}
 	} else {
-		head, _ := br.Peek(512)
+		head, err := br.Peek(512)
+		if err != nil && !errors.Is(err, io.EOF) {
+			// A file shorter than 512 bytes ends in EOF; anything else is the upload failing.
+			writeUploadError(c, fmt.Errorf("%w: %w", importer.ErrUpload, err))
+			return
+		}
 		if len(head) == 0 {
 			writeProblem(c, http.StatusUnprocessableEntity, "the file is empty", problemField{"file", "is empty"})
 			return
@@ -128,19 +133,25 @@ func (s *server) createImport(c *gin.Context) {
 		Mode: importer.ImportMode(strings.ToLower(opts.get("mode"))), DefaultRegion: region, Mapping: mapping,
 	}, br)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooBig):
-			writeProblem(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("the file must be at most %d bytes", tooBig.Limit))
-		case errors.Is(err, importer.ErrUpload):
-			writeProblem(c, http.StatusBadRequest, "the upload could not be read to its end")
-		default:
-			writeError(c, err)
-		}
+		writeUploadError(c, err)
 		return
 	}
 	c.Header("Location", "/api/imports/"+im.ID.String())
 	c.JSON(http.StatusAccepted, toImportJSON(im))
+}
+
+// writeUploadError answers an error met reading or importing an upload: 413 over the cap, 400
+// for an upload that could not be read to its end, as writeError otherwise.
+func writeUploadError(c *gin.Context, err error) {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeProblem(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("the file must be at most %d bytes", tooBig.Limit))
+	case errors.Is(err, importer.ErrUpload):
+		writeProblem(c, http.StatusBadRequest, "the upload could not be read to its end")
+	default:
+		writeError(c, err)
+	}
 }
 
 // fileFromMultipart reads option fields up to the part named "file" and returns that part.

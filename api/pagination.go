@@ -27,7 +27,8 @@ func decodeCursor(s string) (*uuid.UUID, bool) {
 	if err != nil || len(b) != 16 {
 		return nil, false
 	}
-	id, _ := uuid.FromBytes(b)
+	var id uuid.UUID
+	copy(id[:], b)
 	return &id, true
 }
 

@@ -43,7 +43,7 @@ type ReviewProposal struct {
 // Fingerprint identifies the values of a contact's matched fields: a dismissed pair is
 // proposed again only when one of its contacts' fingerprints changes.
 func Fingerprint(c *contact.Contact) string {
-	h := sha256.New()
+	h := sha256.New() // a hash.Hash's Write never returns an error
 	for _, f := range contact.Fields {
 		if !f.Matched {
 			continue

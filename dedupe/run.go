@@ -33,8 +33,14 @@ func (e *Engine) RunScan(ctx context.Context, runID uuid.UUID, progress Progress
 		return nil, ScanStats{}, ErrScanRunning
 	}
 	defer func() {
-		// A lost connection releases the lock by itself.
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, scanLock)
+		// The lock belongs to the connection's session: a connection that went back to the pool
+		// still holding it would refuse every later scan. When the unlock fails the connection
+		// is closed instead, which ends the session and its lock; Release then drops it.
+		ctx := context.WithoutCancel(ctx)
+		var unlocked bool
+		if err := conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, scanLock).Scan(&unlocked); err != nil || !unlocked {
+			_ = conn.Conn().Close(ctx) // its error changes nothing: the connection is gone either way
+		}
 	}()
 
 	if runID == uuid.Nil {

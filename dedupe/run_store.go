@@ -107,7 +107,10 @@ func (s *Store) CreateRun(ctx context.Context) (*Run, error) {
 		}
 		if res.UniqueSkippedAsDuplicate {
 			var other ScanArgs
-			_ = json.Unmarshal(res.Job.EncodedArgs, &other)
+			if err := json.Unmarshal(res.Job.EncodedArgs, &other); err != nil {
+				// Our own job's args: unreadable, they are a bug, not a conflict to report.
+				return fmt.Errorf("dedupe: the queued scan's args: %w", err)
+			}
 			return db.Conflict("a duplicate scan (run %s) is already queued or running; scans run one at a time", other.RunID)
 		}
 		return nil

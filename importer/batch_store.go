@@ -288,7 +288,7 @@ func (w *importWriter) insertFresh(ctx context.Context, fresh []*ImportRow, ids 
 // auditJSON renders the created fields as audit changes, appending to buf.
 func (r *ImportRow) auditJSON(buf []byte, source string, importID uuid.UUID) []byte {
 	buf = append(buf, `{"import":{"before":null,"after":`...)
-	buf, _ = appendJSON(buf, map[string]any{"id": importID.String(), "source": source, "externalId": r.ExternalID, "line": r.Line})
+	buf = appendJSON(buf, map[string]any{"id": importID.String(), "source": source, "externalId": r.ExternalID, "line": r.Line})
 	buf = append(buf, '}')
 	for _, f := range contact.Fields {
 		v := f.Get(&r.Values)
@@ -298,15 +298,20 @@ func (r *ImportRow) auditJSON(buf []byte, source string, importID uuid.UUID) []b
 		buf = append(buf, `,"`...)
 		buf = append(buf, f.Name...)
 		buf = append(buf, `":{"before":null,"after":`...)
-		buf, _ = appendJSON(buf, *v)
+		buf = appendJSON(buf, *v)
 		buf = append(buf, '}')
 	}
 	return append(buf, '}')
 }
 
-func appendJSON(buf []byte, v any) ([]byte, error) {
+// appendJSON appends v as JSON. v is made of strings and numbers only, which json.Marshal
+// always encodes; an error would be a bug here, not bad input.
+func appendJSON(buf []byte, v any) []byte {
 	b, err := json.Marshal(v)
-	return append(buf, b...), err
+	if err != nil {
+		panic(fmt.Sprintf("importer: JSON of %T: %v", v, err))
+	}
+	return append(buf, b...)
 }
 
 // applyUpdates applies known records to their contacts per the mode: it locks the contacts in
