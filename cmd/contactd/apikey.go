@@ -40,7 +40,10 @@ func runAPIKey(ctx context.Context, cfg config, args []string, stdout io.Writer)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "created API key %s (%s) with scopes %v; the token is shown only once:\n%s\n", key.ID, key.Name, key.Scopes, token)
+		// The token is shown only here: a failed write must not pass for success.
+		if _, err := fmt.Fprintf(stdout, "created API key %s (%s) with scopes %v; the token is shown only once:\n%s\n", key.ID, key.Name, key.Scopes, token); err != nil {
+			return fmt.Errorf("apikey create: key %s was created but its token could not be shown (revoke it): %w", key.ID, err)
+		}
 		return nil
 	case "revoke":
 		id := fs.String("id", "", "the key's id")
@@ -59,7 +62,7 @@ func runAPIKey(ctx context.Context, cfg config, args []string, stdout io.Writer)
 		if err := a.Auth.Revoke(ctx, kid); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "revoked API key %s\n", kid)
+		say(stdout, "revoked API key %s\n", kid)
 		return nil
 	}
 	return fmt.Errorf("apikey: unknown subcommand %q (want create or revoke)", args[0])

@@ -32,12 +32,12 @@ func runDedupe(ctx context.Context, cfg config, args []string, stdout io.Writer)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "queued dedupe run %s; follow it with GET /api/dedupe/runs/%s\n", run.ID, run.ID)
+		say(stdout, "queued dedupe run %s; follow it with GET /api/dedupe/runs/%s\n", run.ID, run.ID)
 		return nil
 	}
 	start := time.Now()
 	run, stats, err := a.Engine.RunScan(ctx, uuid.Nil, func(stage string, st dedupe.ScanStats) {
-		fmt.Fprintf(stdout, "%-8s %7.1fs  contacts %d, candidate pairs %d, merges %d, reviews %d\n",
+		say(stdout, "%-8s %7.1fs  contacts %d, candidate pairs %d, merges %d, reviews %d\n",
 			stage, time.Since(start).Seconds(), st.Contacts, st.CandidatePairs, st.Merges, st.ReviewsOpened)
 	})
 	if err != nil {
@@ -51,7 +51,7 @@ func runDedupe(ctx context.Context, cfg config, args []string, stdout io.Writer)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "dedupe run %s done in %s; open review items: %d\n%s\n", run.ID, time.Since(start).Round(time.Millisecond), open, out)
+	say(stdout, "dedupe run %s done in %s; open review items: %d\n%s\n", run.ID, time.Since(start).Round(time.Millisecond), open, out)
 	return nil
 }
 
@@ -70,6 +70,6 @@ func runTrain(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	fmt.Fprintf(stdout, "trained matcher model version %d in %s; workers use it from now on\n", v, time.Since(start).Round(time.Millisecond))
+	say(stdout, "trained matcher model version %d in %s; workers use it from now on\n", v, time.Since(start).Round(time.Millisecond))
 	return nil
 }

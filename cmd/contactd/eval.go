@@ -72,11 +72,11 @@ Trains a matcher on the data without labels, scores and clusters it, and
 prints pairwise precision, recall and F1 against the labels.`
 
 // runEval implements "contactd eval".
-func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	var cfg evalConfig
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, evalUsage); fs.PrintDefaults() }
+	fs.Usage = func() { say(stderr, "%s\n", evalUsage); fs.PrintDefaults() }
 	fs.StringVar(&cfg.settings, "settings", "", "settings JSON file or built-in name ("+strings.Join(matcher.BuiltinSettingsNames(), ", ")+"); default: contacts")
 	fs.StringVar(&cfg.data, "data", "", "CSV file to deduplicate (or the left side of a linkage)")
 	fs.StringVar(&cfg.data2, "data2", "", "CSV file to link with --data")
@@ -94,8 +94,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if *header {
-		fmt.Fprintln(stdout, evalHeader)
-		return nil
+		_, err := fmt.Fprintln(stdout, evalHeader)
+		return err
 	}
 	if cfg.data == "" {
 		fs.Usage()
@@ -109,11 +109,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return fmt.Errorf("eval: %w", err)
 		}
-		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
+			_ = f.Close() // the empty profile's close error says nothing the start's does not
 			return fmt.Errorf("eval: %w", err)
 		}
-		defer pprof.StopCPUProfile()
+		defer func() {
+			pprof.StopCPUProfile()
+			if cerr := f.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("eval: cpu profile: %w", cerr)
+			}
+		}()
 	}
 	rep, err := evaluate(ctx, cfg, stderr)
 	if err != nil {
@@ -123,11 +128,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case cfg.jsonOut:
 		return json.NewEncoder(stdout).Encode(rep)
 	case cfg.row != "":
-		printRow(stdout, cfg.row, rep)
-		return nil
+		return printRow(stdout, cfg.row, rep)
 	}
-	printReport(stdout, rep)
-	return nil
+	return printReport(stdout, rep)
 }
 
 func loadSettings(name string) (*matcher.Settings, error) {
@@ -153,7 +156,7 @@ func readTable(path string) (*table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // read only: a read error would have shown already
 	r := csv.NewReader(f)
 	r.TrimLeadingSpace = true
 	r.ReuseRecord = false
@@ -360,7 +363,10 @@ func evaluate(ctx context.Context, cfg evalConfig, stderr io.Writer) (*evalRepor
 	}
 	stage("train")
 	if cfg.model != "" {
-		data, _ := json.MarshalIndent(model, "", "  ")
+		data, err := json.MarshalIndent(model, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("eval: model: %w", err)
+		}
 		if err := os.WriteFile(cfg.model, data, 0o644); err != nil {
 			return nil, fmt.Errorf("eval: %w", err)
 		}
@@ -429,7 +435,10 @@ func sweep(rep *evalReport, model *matcher.Model, all []*matcher.Prepared, edges
 // round6 rounds to six decimals for readable JSON.
 func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 
-func printReport(w io.Writer, r *evalReport) {
+// printReport prints the evaluation for a person and returns the first write error.
+func printReport(out io.Writer, r *evalReport) error {
+	// w keeps the first write error, which every later Fprintf would return again: checked once.
+	w := &errWriter{w: out}
 	fmt.Fprintf(w, "data set        %s (%d records, settings %s)\n", r.Dataset, r.Records, r.Settings)
 	fmt.Fprintf(w, "candidate pairs %d (review: %d)\n", r.CandidatePairs, r.ReviewPairs)
 	if r.Blocking != nil {
@@ -444,15 +453,16 @@ func printReport(w io.Writer, r *evalReport) {
 		fmt.Fprintf(w, "  %-8s %7.2fs  peak %7.1f MiB\n", s.Name, s.Seconds, s.PeakMiB)
 	}
 	fmt.Fprintf(w, "load to clusters %.2fs, peak %.1f MiB\n", r.Seconds, r.PeakMiB)
+	return w.err
 }
 
 // showErrors explains wrongly merged edges and missed true edges.
 func showErrors(w io.Writer, md *matcher.Model, recs []*matcher.Prepared, edges []matcher.Edge, clusters, truth []int32, n int) {
 	explain := func(kind string, a, b int32) {
 		e := md.Explain(recs[a], recs[b])
-		fmt.Fprintf(w, "%s %d-%d total %.2f (prior %.2f)\n", kind, a, b, e.Total, e.Prior)
+		say(w, "%s %d-%d total %.2f (prior %.2f)\n", kind, a, b, e.Total, e.Prior)
 		for _, f := range e.Fields {
-			fmt.Fprintf(w, "    %-14s %-28q %-28q %-22s %6.2f\n", f.Field, f.A, f.B, f.Level, f.Weight)
+			say(w, "    %-14s %-28q %-28q %-22s %6.2f\n", f.Field, f.A, f.B, f.Level, f.Weight)
 		}
 	}
 	fp, fn := 0, 0
@@ -471,7 +481,9 @@ func showErrors(w io.Writer, md *matcher.Model, recs []*matcher.Prepared, edges 
 // evalHeader is the header of the table that --row lines form.
 const evalHeader = "data set                 records  pairs      P       R       F1      best F1  best p     seconds  peak MiB"
 
-func printRow(w io.Writer, name string, r *evalReport) {
-	fmt.Fprintf(w, "%-22s %9d %9d  %.4f  %.4f  %.4f  %.4f   %-9.4g %7.2f  %8.1f\n",
+// printRow prints the evaluation as a line of the --row table.
+func printRow(w io.Writer, name string, r *evalReport) error {
+	_, err := fmt.Fprintf(w, "%-22s %9d %9d  %.4f  %.4f  %.4f  %.4f   %-9.4g %7.2f  %8.1f\n",
 		name, r.Records, r.CandidatePairs, r.Precision, r.Recall, r.F1, r.BestF1, r.BestThreshold, r.Seconds, r.PeakMiB)
+	return err
 }

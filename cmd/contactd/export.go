@@ -52,14 +52,14 @@ func runExport(ctx context.Context, cfg config, args []string, stdout, stderr io
 	}
 	defer closeFn()
 	w := stdout
+	var file *os.File
+	var bw *bufio.Writer
 	if *out != "" {
-		file, err := os.Create(*out)
-		if err != nil {
+		if file, err = os.Create(*out); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
-		defer file.Close()
-		bw := bufio.NewWriterSize(file, 1<<20)
-		defer bw.Flush()
+		defer file.Close() //nolint:errcheck // closed and checked below; this is for the error paths
+		bw = bufio.NewWriterSize(file, 1<<20)
 		w = bw
 	}
 	start := time.Now()
@@ -67,7 +67,17 @@ func runExport(ctx context.Context, cfg config, args []string, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("export: after %d contacts: %w", n, err)
 	}
+	// The file's end is written by the flush and made safe by the close: either failing (a full
+	// disk) leaves a truncated file that must not pass for an export.
+	if bw != nil {
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("export: %s: %w", *out, err)
+		}
+		if err := file.Close(); err != nil {
+			return fmt.Errorf("export: %s: %w", *out, err)
+		}
+	}
 	took := time.Since(start)
-	fmt.Fprintf(stderr, "exported %d contacts in %s (%.0f rows/s)\n", n, took.Round(time.Millisecond), float64(n)/max(took.Seconds(), 1e-9))
+	say(stderr, "exported %d contacts in %s (%.0f rows/s)\n", n, took.Round(time.Millisecond), float64(n)/max(took.Seconds(), 1e-9))
 	return nil
 }

@@ -51,11 +51,15 @@ func runImport(ctx context.Context, cfg config, args []string, stdout io.Writer)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // read only: a read error is reported where it happens
 	fmtName := *format
 	if fmtName == "" {
 		head := make([]byte, 512)
-		n, _ := io.ReadFull(f, head)
+		// A file shorter than head is fine (EOF); a read that fails is not.
+		n, err := io.ReadFull(f, head)
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("import: %w", err)
+		}
 		detected, err := contactfile.DetectFormat(*path, "", head[:n])
 		if err != nil {
 			return fmt.Errorf("import: %w (name it with --format)", err)
@@ -85,7 +89,7 @@ func runImport(ctx context.Context, cfg config, args []string, stdout io.Writer)
 		return err
 	}
 	if im != nil {
-		fmt.Fprintf(stdout, "resuming import %s of %s at record %d\n", im.ID, *path, im.NextRow)
+		say(stdout, "resuming import %s of %s at record %d\n", im.ID, *path, im.NextRow)
 	} else {
 		im, err = a.Imports.CreateImport(ctx, importer.NewImport{
 			Source: src, Format: fmtName, FileName: filepath.Base(*path), FileSHA256: sum, FileSize: size,
@@ -94,7 +98,7 @@ func runImport(ctx context.Context, cfg config, args []string, stdout io.Writer)
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
-		fmt.Fprintf(stdout, "import %s of %s (%s, %d bytes) from source %q\n", im.ID, *path, fmtName, size, src)
+		say(stdout, "import %s of %s (%s, %d bytes) from source %q\n", im.ID, *path, fmtName, size, src)
 	}
 
 	counted := &countingReader{r: f}
@@ -112,26 +116,26 @@ func runImport(ctx context.Context, cfg config, args []string, stdout io.Writer)
 }
 
 func printImportSummary(ctx context.Context, w io.Writer, store *importer.Store, im *importer.Import, took time.Duration) error {
-	fmt.Fprintf(w, "import %s %s: %d records (%d created, %d updated, %d skipped, %d failed) in %s, %.0f records/s\n",
+	say(w, "import %s %s: %d records (%d created, %d updated, %d skipped, %d failed) in %s, %.0f records/s\n",
 		im.ID, im.Status, im.NextRow, im.Created, im.Updated, im.Skipped, im.Failed, took.Round(time.Millisecond), im.RowsPerSecond(time.Now()))
 	if len(im.UnmappedColumns) > 0 {
-		fmt.Fprintf(w, "unmapped columns (kept as extra data): %s\n", strings.Join(im.UnmappedColumns, ", "))
+		say(w, "unmapped columns (kept as extra data): %s\n", strings.Join(im.UnmappedColumns, ", "))
 	}
 	if im.Failed > 0 {
 		errs, more, err := store.ImportErrors(ctx, im.ID, -1, 20)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(w, "rows not imported:")
+		say(w, "rows not imported:\n")
 		for _, e := range errs {
 			field := e.Field
 			if field == "" {
 				field = "-"
 			}
-			fmt.Fprintf(w, "  line %d: %s: %s\n", e.Line, field, e.Message)
+			say(w, "  line %d: %s: %s\n", e.Line, field, e.Message)
 		}
 		if more {
-			fmt.Fprintf(w, "  ... all of them: GET /api/imports/%s\n", im.ID)
+			say(w, "  ... all of them: GET /api/imports/%s\n", im.ID)
 		}
 	}
 	if im.Status == importer.ImportFailed {
@@ -152,7 +156,7 @@ func hashFile(path string) (string, int64, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // read only: a read error is reported by io.Copy
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
@@ -198,7 +202,7 @@ func (p *progress) update(im *importer.Import) {
 	rate := im.RowsPerSecond(time.Now())
 	if p.bar != nil {
 		p.bar.Describe(fmt.Sprintf("%d rows, %.0f rows/s", im.NextRow, rate))
-		_ = p.bar.Set64(read)
+		_ = p.bar.Set64(read) // a bar that cannot draw is no reason to stop the import (see say)
 		return
 	}
 	if time.Since(p.last) < 2*time.Second {
@@ -210,12 +214,12 @@ func (p *progress) update(im *importer.Import) {
 		elapsed := time.Since(p.start)
 		eta = time.Duration(float64(elapsed) * float64(p.size-read) / float64(read)).Round(time.Second).String()
 	}
-	fmt.Fprintf(p.w, "progress: %d rows, %.1f%% of the file, %.0f rows/s, ETA %s\n", im.NextRow, 100*float64(read)/float64(max(p.size, 1)), rate, eta)
+	say(p.w, "progress: %d rows, %.1f%% of the file, %.0f rows/s, ETA %s\n", im.NextRow, 100*float64(read)/float64(max(p.size, 1)), rate, eta)
 }
 
 func (p *progress) finish() {
 	if p.bar != nil {
-		_ = p.bar.Finish()
-		fmt.Fprintln(p.w)
+		_ = p.bar.Finish() // as update's Set64
+		say(p.w, "\n")
 	}
 }

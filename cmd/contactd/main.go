@@ -14,7 +14,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "contactd:", err)
+		// Nothing is left to tell of a failure to write to stderr: the exit status says it.
+		_, _ = fmt.Fprintln(os.Stderr, "contactd:", err)
 		os.Exit(1)
 	}
 }

@@ -26,7 +26,7 @@ commands:
 // run is the whole program; main and the end-to-end tests call it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		say(stderr, "%s", usage)
 		return errors.New("no command given")
 	}
 	if args[0] == "eval" {
@@ -55,10 +55,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "train":
 		return runTrain(ctx, cfg, rest, stdout)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		say(stdout, "%s", usage)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
+	say(stderr, "%s", usage)
 	return fmt.Errorf("unknown command %q", cmd)
 }
 

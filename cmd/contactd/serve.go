@@ -93,7 +93,9 @@ func stopWorkers(client *river.Client[pgx.Tx], logger *slog.Logger) {
 		logger.Warn("workers did not stop in time; cancelling their jobs", "err", err)
 		hard, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = client.StopAndCancel(hard)
+		if err := client.StopAndCancel(hard); err != nil {
+			logger.Error("workers did not stop after their jobs were cancelled", "err", err)
+		}
 	}
 }
 
@@ -150,7 +152,7 @@ func runServe(ctx context.Context, cfg config, args []string, stdout, stderr io.
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "contactd listening on http://%s\n", ln.Addr())
+	say(stdout, "contactd listening on http://%s\n", ln.Addr())
 	logger.Info("serving", "addr", ln.Addr().String())
 
 	select {
@@ -207,6 +209,6 @@ func runMigrate(ctx context.Context, cfg config, args []string, stdout io.Writer
 		return err
 	}
 	pool.Close()
-	fmt.Fprintf(stdout, "migrated %s\n", redactURL(cfg.DatabaseURL))
+	say(stdout, "migrated %s\n", redactURL(cfg.DatabaseURL))
 	return nil
 }
