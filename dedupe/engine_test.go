@@ -2,6 +2,7 @@ package dedupe_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/contactd/contactd/contact"
@@ -64,6 +65,30 @@ func (b bundle) add(t *testing.T, in contact.NewContact) uuid.UUID {
 		t.Fatal(err)
 	}
 	return c.ID
+}
+
+// openReviews returns how many reviews are open.
+func (b bundle) openReviews(t *testing.T) int {
+	t.Helper()
+	n, err := b.app.Dedupe.CountReviews(b.ctx, "open")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// pairReview returns the status of the review of the pair, "" when there is none.
+func (b bundle) pairReview(t *testing.T, x, y uuid.UUID) string {
+	t.Helper()
+	var status string
+	err := b.pool.QueryRow(b.ctx, `SELECT status FROM duplicate_reviews WHERE (contact_a, contact_b) IN (($1, $2), ($2, $1))`, x, y).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status
 }
 
 func (b bundle) status(t *testing.T, id uuid.UUID) (contact.Status, *uuid.UUID) {
@@ -135,7 +160,7 @@ func TestDismissedPairIsNotProposedAgainUntilAContactChanges(t *testing.T) {
 	if _, err := b.engine.CheckContact(b.ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := b.app.Dedupe.CountReviews(b.ctx, "open"); n != 0 {
+	if n := b.openReviews(t); n != 0 {
 		t.Fatalf("a dismissed pair was proposed again: %d open", n)
 	}
 	// A change in a matched field makes it eligible again.
@@ -148,7 +173,7 @@ func TestDismissedPairIsNotProposedAgainUntilAContactChanges(t *testing.T) {
 	if _, err := b.engine.CheckContact(b.ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := b.app.Dedupe.CountReviews(b.ctx, "open"); n != 1 {
+	if n := b.openReviews(t); n != 1 {
 		t.Fatalf("after a change: %d open reviews, want 1", n)
 	}
 }
@@ -175,10 +200,52 @@ func TestScanMergesClustersInBulk(t *testing.T) {
 	if s, _ := b.status(t, other); s != contact.StatusActive {
 		t.Fatalf("a different person was merged")
 	}
-	// A scan without a merge function only proposes.
-	st, err = b.propose.Scan(b.ctx, nil)
-	if err != nil || st.Merges != 0 {
-		t.Fatalf("proposal-only scan: %+v %v", st, err)
+	// A pair it is sure of is merged, not put in front of a person.
+	if r := b.pairReview(t, orig, dup); r != "" {
+		t.Fatalf("the merged pair has a %s review", r)
+	}
+}
+
+// TestProposeOnlyEngineReviewsSurePairs: an engine without a Merger, over a pair the matcher is
+// sure of, merges nothing (both contacts stay active, no merge is stored) and opens a review
+// of the pair instead, whether it scans, checks one contact or checks a batch.
+func TestProposeOnlyEngineReviewsSurePairs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		run  func(b bundle, orig, dup uuid.UUID) error
+	}{
+		{"scan", func(b bundle, _, _ uuid.UUID) error { _, err := b.propose.Scan(b.ctx, nil); return err }},
+		{"check", func(b bundle, _, dup uuid.UUID) error { _, err := b.propose.CheckContact(b.ctx, dup); return err }},
+		{"batch", func(b bundle, orig, dup uuid.UUID) error {
+			_, err := b.propose.CheckBatch(b.ctx, []uuid.UUID{orig, dup})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			orig, dup := b.addSmithsons(t)
+			if err := tt.run(b, orig, dup); err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []uuid.UUID{orig, dup} {
+				if s, into := b.status(t, id); s != contact.StatusActive {
+					t.Errorf("%s is %s into %v; a propose-only engine merged it", id, s, into)
+				}
+			}
+			var merges int
+			if err := b.pool.QueryRow(b.ctx, `SELECT count(*) FROM merges`).Scan(&merges); err != nil {
+				t.Fatal(err)
+			}
+			if merges != 0 {
+				t.Errorf("%d merges stored", merges)
+			}
+			if r := b.pairReview(t, orig, dup); r != "open" {
+				t.Errorf("the sure pair's review is %q, want open", r)
+			}
+		})
 	}
 }
 
@@ -258,7 +325,7 @@ func TestUndoneMergeIsNotMergedAgain(t *testing.T) {
 			t.Fatalf("check of %s after the undo: %+v %v", id, out, err)
 		}
 	}
-	if n, _ := b.app.Dedupe.CountReviews(b.ctx, "open"); n != 0 {
+	if n := b.openReviews(t); n != 0 {
 		t.Errorf("%d open reviews after the undo, want none (the pair is dismissed)", n)
 	}
 	// A third record sure of both does not bring the two back together through itself.
@@ -272,17 +339,20 @@ func TestUndoneMergeIsNotMergedAgain(t *testing.T) {
 		so == contact.StatusMerged && *into1 == dup || sd == contact.StatusMerged && *into2 == orig {
 		t.Fatalf("the undone pair was merged again through a third record: %s→%v, %s→%v", so, into1, sd, into2)
 	}
+	// The third record is the newest: merged with either, it is the one merged away. So
+	// neither of the two can have been, as the check above made sure for the other cases.
+	if so != contact.StatusActive || sd != contact.StatusActive {
+		t.Fatalf("after the third record's check: %s→%v, %s→%v; both must stay active", so, into1, sd, into2)
+	}
 	if _, err := b.app.Contacts.UpdateContact(b.ctx, dup, contact.Update{Title: contact.Some("CEO")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.app.Contacts.Normalize(b.ctx, dup, "US", func(pgx.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if sd == contact.StatusActive {
-		out, err = b.engine.CheckContact(b.ctx, dup)
-		if err != nil || len(out.Merged) != 2 {
-			t.Fatalf("check after a change: %+v %v", out, err)
-		}
+	out, err = b.engine.CheckContact(b.ctx, dup)
+	if err != nil || len(out.Merged) != 2 {
+		t.Fatalf("check after a change: %+v %v", out, err)
 	}
 }
 
@@ -338,7 +408,10 @@ func TestCheckBatchRechecksWhatItCouldNotWeigh(t *testing.T) {
 	if err != nil || out.Merges != 1 || out.Rechecks == 0 {
 		t.Fatalf("batch: %+v %v", out, err)
 	}
-	rows, _ := b.pool.Query(b.ctx, `SELECT (args->>'contact_id')::uuid FROM river_job WHERE kind = 'dedupe_contact'`)
+	rows, err := b.pool.Query(b.ctx, `SELECT (args->>'contact_id')::uuid FROM river_job WHERE kind = 'dedupe_contact'`)
+	if err != nil {
+		t.Fatal(err)
+	}
 	queued, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
 		t.Fatal(err)
