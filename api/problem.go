@@ -77,17 +77,14 @@ func sendProblem(c *gin.Context, p *Problem) {
 	c.AbortWithStatusJSON(p.Status, p)
 }
 
-// writeError answers a domain error with its problem document. Errors that are not domain
-// errors are logged with the request id to the server's logger (logError) and answered 500
-// (503 for a cancelled request) without their details: a bug or the database being
-// unavailable, never the client's input.
+// writeError answers a domain error with its problem document. Other errors (and a domain
+// error of a kind no status answers, such as KindInternal) are logged with the request id to
+// the server's logger (logError) and answered 500 (503 for a cancelled request) without their
+// details: a bug or the database being unavailable, never the client's input.
 func writeError(c *gin.Context, err error) {
 	var de *db.Error
-	if errors.As(err, &de) {
+	if errors.As(err, &de) && kindStatus[de.Kind] != 0 {
 		status := kindStatus[de.Kind]
-		if status == 0 {
-			status = http.StatusInternalServerError
-		}
 		p := newProblem(c, status, de.Message)
 		for _, f := range de.Fields {
 			p.Errors = append(p.Errors, problemField(f))
