@@ -17,7 +17,8 @@ type Config struct {
 	// App is every domain store the handlers call.
 	App *app.App
 	// Ready reports whether the service can serve: database reachable, schema current.
-	Ready  func(ctx context.Context) error
+	Ready func(ctx context.Context) error
+	// Logger receives the access log and every internal error, with its request id.
 	Logger *slog.Logger
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64

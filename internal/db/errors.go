@@ -39,6 +39,7 @@ type Error struct {
 	ExistingID string
 }
 
+// Error returns the message, with the first invalid field when there are any.
 func (e *Error) Error() string {
 	if len(e.Fields) > 0 {
 		return fmt.Sprintf("%s (%d invalid fields, first %s: %s)", e.Message, len(e.Fields), e.Fields[0].Field, e.Fields[0].Message)
