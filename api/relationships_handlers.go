@@ -94,11 +94,7 @@ func (s *server) listRelationships(c *gin.Context) {
 // updateRelationship changes the role and primary flag of a current relationship; the answer
 // is its new current version, which has a new id (the old one stays in the history).
 func (s *server) updateRelationship(c *gin.Context) {
-	id, ok := pathID(c, "contactId", "contact")
-	if !ok {
-		return
-	}
-	relID, ok := pathID(c, "relationshipId", "relationship")
+	id, relID, ok := relationshipPath(c)
 	if !ok {
 		return
 	}
@@ -120,11 +116,7 @@ func (s *server) updateRelationship(c *gin.Context) {
 }
 
 func (s *server) removeRelationship(c *gin.Context) {
-	id, ok := pathID(c, "contactId", "contact")
-	if !ok {
-		return
-	}
-	relID, ok := pathID(c, "relationshipId", "relationship")
+	id, relID, ok := relationshipPath(c)
 	if !ok {
 		return
 	}
@@ -133,4 +125,13 @@ func (s *server) removeRelationship(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// relationshipPath reads the contact and relationship ids of a relationship's route.
+func relationshipPath(c *gin.Context) (contactID, relID uuid.UUID, ok bool) {
+	if contactID, ok = pathID(c, "contactId", "contact"); !ok {
+		return
+	}
+	relID, ok = pathID(c, "relationshipId", "relationship")
+	return
 }

@@ -312,7 +312,7 @@ func (s *Store) ListContacts(ctx context.Context, f ListFilter) ([]*Contact, *uu
 	if err != nil {
 		return nil, nil, fmt.Errorf("contact: list: %w", err)
 	}
-	contacts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return ScanContact(r) })
+	contacts, err := pgx.CollectRows(rows, scanContactRow)
 	if err != nil {
 		return nil, nil, fmt.Errorf("contact: list: %w", err)
 	}

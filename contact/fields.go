@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/contactd/contactd/internal/db"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // Values are a contact's own fields. Contact embeds them, and so do the rows of bulk writers
@@ -173,6 +175,18 @@ func ScanContact(row interface{ Scan(...any) error }) (*Contact, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// scanContactRow is ScanContact as a pgx.RowToFunc, for pgx.CollectRows.
+func scanContactRow(r pgx.CollectableRow) (*Contact, error) { return ScanContact(r) }
+
+// byID indexes contacts by id.
+func byID(cs []*Contact) map[uuid.UUID]*Contact {
+	out := make(map[uuid.UUID]*Contact, len(cs))
+	for _, c := range cs {
+		out[c.ID] = c
+	}
+	return out
 }
 
 // ScanTargets returns where a row of Columns scans into c, for queries that read more columns

@@ -14,7 +14,7 @@ import (
 func TestGetContactsReadsAsGetContact(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	acct, err := b.app.Relations.CreateAccount(b.ctx, "Acme", "acme.com")
+	acct, err := b.App.Relations.CreateAccount(b.Ctx, "Acme", "acme.com")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,21 +24,21 @@ func TestGetContactsReadsAsGetContact(t *testing.T) {
 		if name == "Survivor" {
 			in.Relationships = []contact.NewRelationship{{EntityType: "account", EntityID: acct.ID.String(), Role: "buyer"}}
 		}
-		c, err := b.store.CreateContact(b.ctx, in)
+		c, err := b.store.CreateContact(b.Ctx, in)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, c.ID)
 	}
 	// First was merged into Middle, and Middle into Survivor.
-	if _, err := b.pool.Exec(b.ctx, `UPDATE contacts SET status = 'merged', merged_into = $2 WHERE id = $1`, ids[1], ids[0]); err != nil {
+	if _, err := b.Pool.Exec(b.Ctx, `UPDATE contacts SET status = 'merged', merged_into = $2 WHERE id = $1`, ids[1], ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.pool.Exec(b.ctx, `UPDATE contacts SET status = 'merged', merged_into = $2 WHERE id = $1`, ids[2], ids[1]); err != nil {
+	if _, err := b.Pool.Exec(b.Ctx, `UPDATE contacts SET status = 'merged', merged_into = $2 WHERE id = $1`, ids[2], ids[1]); err != nil {
 		t.Fatal(err)
 	}
 	unknown := uuid.Must(uuid.NewV7())
-	got, err := b.store.GetContacts(b.ctx, []uuid.UUID{ids[3], unknown, ids[2], ids[1], ids[0], ids[2]})
+	got, err := b.store.GetContacts(b.Ctx, []uuid.UUID{ids[3], unknown, ids[2], ids[1], ids[0], ids[2]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestGetContactsReadsAsGetContact(t *testing.T) {
 		if c.ID != ids[i] {
 			t.Errorf("contact %d is %s, want %s (id order)", i, c.ID, ids[i])
 		}
-		one, err := b.store.GetContact(b.ctx, c.ID)
+		one, err := b.store.GetContact(b.Ctx, c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func TestGetContactsReadsAsGetContact(t *testing.T) {
 	if got[2].MergedInto == nil || *got[2].MergedInto != ids[0] || len(got[0].Relationships) != 1 {
 		t.Errorf("first merged into %v (want %s), survivor's relationships %+v", got[2].MergedInto, ids[0], got[0].Relationships)
 	}
-	if none, err := b.store.GetContacts(b.ctx, nil); err != nil || len(none) != 0 {
+	if none, err := b.store.GetContacts(b.Ctx, nil); err != nil || len(none) != 0 {
 		t.Errorf("no ids: %v %v", none, err)
 	}
 }

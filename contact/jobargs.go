@@ -1,9 +1,9 @@
 package contact
 
 import (
+	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 )
 
 // NormalizeArgs asks for a contact's email and phone to be (re)normalized. The store enqueues it
@@ -23,14 +23,8 @@ func (NormalizeArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
 		MaxAttempts: 10,
 		UniqueOpts: river.UniqueOpts{
-			ByArgs: true,
-			ByState: []rivertype.JobState{
-				rivertype.JobStateAvailable,
-				rivertype.JobStatePending,
-				rivertype.JobStateRunning,
-				rivertype.JobStateRetryable,
-				rivertype.JobStateScheduled,
-			},
+			ByArgs:  true,
+			ByState: db.ActiveJobStates,
 		},
 	}
 }

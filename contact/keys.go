@@ -46,7 +46,7 @@ func ReadTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) ([]*Contact, error)
 	if err != nil {
 		return nil, fmt.Errorf("contact: read contacts: %w", err)
 	}
-	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return ScanContact(r) })
+	cs, err := pgx.CollectRows(rows, scanContactRow)
 	if err != nil {
 		return nil, fmt.Errorf("contact: read contacts: %w", err)
 	}
@@ -59,13 +59,9 @@ func LockTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]*Con
 	if err != nil {
 		return nil, fmt.Errorf("contact: lock contacts: %w", err)
 	}
-	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return ScanContact(r) })
+	got, err := pgx.CollectRows(rows, scanContactRow)
 	if err != nil {
 		return nil, fmt.Errorf("contact: lock contacts: %w", err)
 	}
-	out := make(map[uuid.UUID]*Contact, len(got))
-	for _, c := range got {
-		out[c.ID] = c
-	}
-	return out, nil
+	return byID(got), nil
 }

@@ -20,7 +20,7 @@ func (s *Store) MatchContacts(ctx context.Context, ids []uuid.UUID) ([]MatchCont
 	if err != nil {
 		return nil, fmt.Errorf("contact: match contacts: %w", err)
 	}
-	contacts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Contact, error) { return ScanContact(r) })
+	contacts, err := pgx.CollectRows(rows, scanContactRow)
 	if err != nil {
 		return nil, fmt.Errorf("contact: match contacts: %w", err)
 	}

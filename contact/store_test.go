@@ -1,80 +1,55 @@
 package contact_test
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"testing"
 
 	"github.com/contactd/contactd/contact"
-	"github.com/contactd/contactd/internal/app"
+	"github.com/contactd/contactd/internal/apptest"
 	"github.com/contactd/contactd/internal/db"
-	"github.com/contactd/contactd/internal/dbtest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertest"
 )
 
+// bundle is a fresh database with every store over it, and the contact store at hand.
 type bundle struct {
-	ctx   context.Context
-	pool  *pgxpool.Pool
+	apptest.Bundle
 	store *contact.Store
-	app   *app.App
 }
 
 func setup(t *testing.T) bundle {
 	t.Helper()
-	a, err := app.New(dbtest.Pool(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bundle{ctx: contact.WithActor(context.Background(), "test"), pool: a.DB.Pool, store: a.Contacts, app: a}
-}
-
-func count(t *testing.T, b bundle, sql string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := b.pool.QueryRow(b.ctx, sql, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return n
-}
-
-func requireKind(t *testing.T, err error, kind db.Kind) *db.Error {
-	t.Helper()
-	var de *db.Error
-	if !errors.As(err, &de) || de.Kind != kind {
-		t.Fatalf("got error %v, want kind %d", err, kind)
-	}
-	return de
+	b := apptest.New(t)
+	return bundle{Bundle: b, store: b.App.Contacts}
 }
 
 func TestCreateContactEnqueuesNormalizeInItsTransaction(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	c, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "Ada", Email: "ada@example.com"})
+	c, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: "Ada", Email: "ada@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := b.pool.Begin(b.ctx)
+	tx, err := b.Pool.Begin(b.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(b.ctx) //nolint:errcheck
-	rivertest.RequireInsertedTx[*riverpgxv5.Driver](b.ctx, t, tx, &contact.NormalizeArgs{ContactID: c.ID}, nil)
+	defer tx.Rollback(b.Ctx) //nolint:errcheck
+	rivertest.RequireInsertedTx[*riverpgxv5.Driver](b.Ctx, t, tx, &contact.NormalizeArgs{ContactID: c.ID}, nil)
 }
 
 func TestRolledBackCreateLeavesNoJobAndNoRows(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	// An unknown account makes the transaction fail after the contact row was inserted.
-	_, err := b.store.CreateContact(b.ctx, contact.NewContact{
+	_, err := b.store.CreateContact(b.Ctx, contact.NewContact{
 		FirstName: "Ada", Email: "ada@example.com",
 		Relationships: []contact.NewRelationship{{EntityType: "account", EntityID: uuid.NewString()}},
 	})
-	de := requireKind(t, err, db.KindInvalid)
+	de := apptest.RequireKind(t, err, db.KindInvalid)
 	if len(de.Fields) != 1 || de.Fields[0].Field != "relationships[0].entityId" {
 		t.Fatalf("fields = %+v", de.Fields)
 	}
@@ -82,7 +57,7 @@ func TestRolledBackCreateLeavesNoJobAndNoRows(t *testing.T) {
 		`SELECT count(*) FROM contacts`, `SELECT count(*) FROM audit_log`,
 		`SELECT count(*) FROM river_job`, `SELECT count(*) FROM contact_accounts`,
 	} {
-		if n := count(t, b, q); n != 0 {
+		if n := b.Count(t, q); n != 0 {
 			t.Errorf("%s = %d, want 0", q, n)
 		}
 	}
@@ -91,41 +66,41 @@ func TestRolledBackCreateLeavesNoJobAndNoRows(t *testing.T) {
 func TestUpdateEnqueuesOnlyWhenAMatchedFieldChanges(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	c, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "Ada"})
+	c, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: "Ada"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	jobs := func() int {
-		return count(t, b, `SELECT count(*) FROM river_job WHERE kind = 'normalize_contact'`)
+		return b.Count(t, `SELECT count(*) FROM river_job WHERE kind = 'normalize_contact'`)
 	}
 	if n := jobs(); n != 1 {
 		t.Fatalf("create enqueued %d jobs, want 1 (keys and the duplicate check follow every create)", n)
 	}
-	if _, err := b.pool.Exec(b.ctx, `DELETE FROM river_job`); err != nil {
+	if _, err := b.Pool.Exec(b.Ctx, `DELETE FROM river_job`); err != nil {
 		t.Fatal(err)
 	}
 	yes := true
-	if _, err := b.store.UpdateContact(b.ctx, c.ID, contact.Update{Preferences: &contact.PreferencesPatch{NotifyEmail: contact.Some(yes)}}); err != nil {
+	if _, err := b.store.UpdateContact(b.Ctx, c.ID, contact.Update{Preferences: &contact.PreferencesPatch{NotifyEmail: contact.Some(yes)}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := jobs(); n != 0 {
 		t.Fatalf("a preferences change enqueued %d jobs", n)
 	}
-	if _, err := b.store.UpdateContact(b.ctx, c.ID, contact.Update{Phone: contact.Some("+44 20 7946 0958")}); err != nil {
+	if _, err := b.store.UpdateContact(b.Ctx, c.ID, contact.Update{Phone: contact.Some("+44 20 7946 0958")}); err != nil {
 		t.Fatal(err)
 	}
 	if n := jobs(); n != 1 {
 		t.Fatalf("a phone change enqueued %d jobs, want 1", n)
 	}
 	// A second change while the first job waits does not enqueue a second one.
-	if _, err := b.store.UpdateContact(b.ctx, c.ID, contact.Update{Phone: contact.Some("+44 20 7946 0959")}); err != nil {
+	if _, err := b.store.UpdateContact(b.Ctx, c.ID, contact.Update{Phone: contact.Some("+44 20 7946 0959")}); err != nil {
 		t.Fatal(err)
 	}
 	if n := jobs(); n != 1 {
 		t.Fatalf("pending jobs = %d, want 1 (unique per contact while pending)", n)
 	}
 	// Audit: create and three updates, each with before and after.
-	trail, err := b.store.AuditTrail(b.ctx, c.ID, 0, 100)
+	trail, err := b.store.AuditTrail(b.Ctx, c.ID, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,19 +116,19 @@ func TestUpdateEnqueuesOnlyWhenAMatchedFieldChanges(t *testing.T) {
 func TestDuplicateEmailConflict(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	first, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "Ada", Email: "ada@Example.com"})
+	first, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: "Ada", Email: "ada@Example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "A.", Email: " ada@EXAMPLE.COM "})
-	if de := requireKind(t, err, db.KindConflict); de.ExistingID != first.ID.String() {
+	_, err = b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: "A.", Email: " ada@EXAMPLE.COM "})
+	if de := apptest.RequireKind(t, err, db.KindConflict); de.ExistingID != first.ID.String() {
 		t.Fatalf("existing id = %s, want %s", de.ExistingID, first.ID)
 	}
-	if _, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "A.", Email: "ada@example.com", AllowDuplicate: true}); err != nil {
+	if _, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: "A.", Email: "ada@example.com", AllowDuplicate: true}); err != nil {
 		t.Fatalf("allowDuplicate: %v", err)
 	}
 	// An archived contact no longer blocks the address.
-	if err := b.store.ArchiveContact(b.ctx, first.ID); err != nil {
+	if err := b.store.ArchiveContact(b.Ctx, first.ID); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -165,7 +140,7 @@ func TestConcurrentCreatesOfOneEmailMakeOneContact(t *testing.T) {
 	errs := make(chan error, 10)
 	for range 10 {
 		wg.Go(func() {
-			_, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "Ada", Email: "race@example.com"})
+			_, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: "Ada", Email: "race@example.com"})
 			errs <- err
 		})
 	}
@@ -176,7 +151,7 @@ func TestConcurrentCreatesOfOneEmailMakeOneContact(t *testing.T) {
 		if err == nil {
 			ok++
 		} else {
-			requireKind(t, err, db.KindConflict)
+			apptest.RequireKind(t, err, db.KindConflict)
 		}
 	}
 	if ok != 1 {
@@ -187,24 +162,24 @@ func TestConcurrentCreatesOfOneEmailMakeOneContact(t *testing.T) {
 func TestUpdateVersionAndClearing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	c, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "Ada", Email: "ada@example.com", Phone: "4155550100"})
+	c, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: "Ada", Email: "ada@example.com", Phone: "4155550100"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.store.UpdateContact(b.ctx, c.ID, contact.Update{Title: contact.Some("x"), IfVersion: 7})
-	requireKind(t, err, db.KindPreconditionFailed)
-	u, err := b.store.UpdateContact(b.ctx, c.ID, contact.Update{Email: contact.Opt[string]{Set: true, Null: true}, IfVersion: 1})
+	_, err = b.store.UpdateContact(b.Ctx, c.ID, contact.Update{Title: contact.Some("x"), IfVersion: 7})
+	apptest.RequireKind(t, err, db.KindPreconditionFailed)
+	u, err := b.store.UpdateContact(b.Ctx, c.ID, contact.Update{Email: contact.Opt[string]{Set: true, Null: true}, IfVersion: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.Email != nil || u.Normalized.Email != nil || u.Version != 2 || *u.FirstName != "Ada" {
 		t.Fatalf("after clearing email: %+v", u)
 	}
-	_, err = b.store.UpdateContact(b.ctx, c.ID, contact.Update{
+	_, err = b.store.UpdateContact(b.Ctx, c.ID, contact.Update{
 		FirstName: contact.Opt[string]{Set: true, Null: true}, Phone: contact.Opt[string]{Set: true, Null: true},
 	})
-	requireKind(t, err, db.KindInvalid)
-	same, err := b.store.UpdateContact(b.ctx, c.ID, contact.Update{FirstName: contact.Some("Ada")})
+	apptest.RequireKind(t, err, db.KindInvalid)
+	same, err := b.store.UpdateContact(b.Ctx, c.ID, contact.Update{FirstName: contact.Some("Ada")})
 	if err != nil || same.Version != 2 {
 		t.Fatalf("a no-op update bumped the version: %v %+v", err, same)
 	}
@@ -219,7 +194,7 @@ func TestListKeysetPagination(t *testing.T) {
 		if i%2 == 1 {
 			company = "Other"
 		}
-		c, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "P", Company: company})
+		c, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: "P", Company: company})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +205,7 @@ func TestListKeysetPagination(t *testing.T) {
 	var after *uuid.UUID
 	seen := map[uuid.UUID]bool{}
 	for pages := 0; ; pages++ {
-		page, next, err := b.store.ListContacts(b.ctx, contact.ListFilter{Company: "ACME", Limit: 5, After: after})
+		page, next, err := b.store.ListContacts(b.Ctx, contact.ListFilter{Company: "ACME", Limit: 5, After: after})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,16 +228,16 @@ func TestListKeysetPagination(t *testing.T) {
 func TestNormalizeWritesFormsAndCompletesInTx(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	c, err := b.store.CreateContact(b.ctx, contact.NewContact{FirstName: "Ada", Email: "Ada@BÜCHER.example", Phone: "020 7946 0958 x 7"})
+	c, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: "Ada", Email: "Ada@BÜCHER.example", Phone: "020 7946 0958 x 7"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	called := false
-	err = b.store.Normalize(b.ctx, c.ID, "GB", func(tx pgx.Tx) error { called = true; return nil })
+	err = b.store.Normalize(b.Ctx, c.ID, "GB", func(tx pgx.Tx) error { called = true; return nil })
 	if err != nil || !called {
 		t.Fatalf("normalize: %v (callback called: %v)", err, called)
 	}
-	got, err := b.store.GetContact(b.ctx, c.ID)
+	got, err := b.store.GetContact(b.Ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,19 +247,19 @@ func TestNormalizeWritesFormsAndCompletesInTx(t *testing.T) {
 		t.Fatalf("normalized = %+v", n)
 	}
 	// A failing callback rolls the writes back.
-	if _, err := b.store.UpdateContact(b.ctx, c.ID, contact.Update{Phone: contact.Some("12345")}); err != nil {
+	if _, err := b.store.UpdateContact(b.Ctx, c.ID, contact.Update{Phone: contact.Some("12345")}); err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
-	if err := b.store.Normalize(b.ctx, c.ID, "GB", func(pgx.Tx) error { return boom }); !errors.Is(err, boom) {
+	if err := b.store.Normalize(b.Ctx, c.ID, "GB", func(pgx.Tx) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("err = %v", err)
 	}
-	got, _ = b.store.GetContact(b.ctx, c.ID)
+	got, _ = b.store.GetContact(b.Ctx, c.ID)
 	if got.Normalized.Phone != nil {
 		t.Fatalf("phone forms written despite rollback: %+v", got.Normalized)
 	}
 	// Deleted rows are not an error.
-	if err := b.store.Normalize(b.ctx, uuid.New(), "US", func(pgx.Tx) error { return nil }); err != nil {
+	if err := b.store.Normalize(b.Ctx, uuid.New(), "US", func(pgx.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 }

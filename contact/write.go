@@ -131,15 +131,11 @@ func SnapshotRowsTx(ctx context.Context, tx pgx.Tx, rows []byte) (map[uuid.UUID]
 	if err != nil {
 		return nil, fmt.Errorf("contact: read snapshot: %w", err)
 	}
-	got, err := pgx.CollectRows(r, func(r pgx.CollectableRow) (*Contact, error) { return ScanContact(r) })
+	got, err := pgx.CollectRows(r, scanContactRow)
 	if err != nil {
 		return nil, fmt.Errorf("contact: read snapshot: %w", err)
 	}
-	out := make(map[uuid.UUID]*Contact, len(got))
-	for _, c := range got {
-		out[c.ID] = c
-	}
-	return out, nil
+	return byID(got), nil
 }
 
 // MoveAuditBackTx gives contacts back the audit entries a merge moved to the survivor

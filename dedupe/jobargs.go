@@ -5,7 +5,6 @@ import (
 	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 )
 
 // CheckArgs asks for one contact to be checked for duplicates: merged when the matcher is
@@ -39,7 +38,7 @@ type ScanArgs struct {
 // runs (a second request is refused, a periodic one skipped). RunScan's lock keeps a scan run
 // outside the workers (contactd dedupe --wait) from overlapping one too.
 func (ScanArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: db.QueueBulk, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: activeStates}}
+	return river.InsertOpts{Queue: db.QueueBulk, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: db.ActiveJobStates}}
 }
 
 // Kind is the job's stable kind name.
@@ -72,12 +71,3 @@ func (TrainArgs) InsertOpts() river.InsertOpts {
 
 // Kind is the job's stable kind name.
 func (TrainArgs) Kind() string { return "train_matcher" }
-
-// activeStates are the job states of a job that waits or runs.
-var activeStates = []rivertype.JobState{
-	rivertype.JobStateAvailable,
-	rivertype.JobStatePending,
-	rivertype.JobStateRunning,
-	rivertype.JobStateRetryable,
-	rivertype.JobStateScheduled,
-}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/apptest"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/merge"
 	"github.com/google/uuid"
@@ -129,7 +130,7 @@ func dumpState(t *testing.T, b bundle) map[string][]string {
 		// A merge's duplicate check of its survivor is MergeContacts' alone (see MergeClusters).
 		"river_job": `SELECT to_jsonb(r) - 'id' - 'created_at' - 'scheduled_at' FROM river_job r WHERE kind <> 'dedupe_contact'`,
 	}
-	rows, err := b.pool.Query(b.ctx, `SELECT id::text, survivor_id::text FROM merges`)
+	rows, err := b.Pool.Query(b.Ctx, `SELECT id::text, survivor_id::text FROM merges`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func dumpState(t *testing.T, b bundle) map[string][]string {
 	}
 	out := map[string][]string{}
 	for table, q := range queries {
-		rows, err := b.pool.Query(b.ctx, q+` ORDER BY 1`)
+		rows, err := b.Pool.Query(b.Ctx, q+` ORDER BY 1`)
 		if err != nil {
 			t.Fatalf("%s: %v", table, err)
 		}
@@ -200,16 +201,16 @@ func first(s []string, n int) []string { return s[:min(n, len(s))] }
 func scenario(t *testing.T) bundle {
 	t.Helper()
 	b := setup(t)
-	if _, err := b.pool.Exec(b.ctx, bulkScenarioSQL); err != nil {
+	if _, err := b.Pool.Exec(b.Ctx, bulkScenarioSQL); err != nil {
 		t.Fatal(err)
 	}
 	// The blocking keys the contacts have, as merges and undos recompute them.
-	rows, _ := b.pool.Query(b.ctx, `SELECT id FROM contacts`)
+	rows, _ := b.Pool.Query(b.Ctx, `SELECT id FROM contacts`)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.app.Engine.Rekey(b.ctx, ids); err != nil {
+	if err := b.App.Engine.Rekey(b.Ctx, ids); err != nil {
 		t.Fatal(err)
 	}
 	return b
@@ -232,14 +233,14 @@ func TestMergeClustersEqualsMergeContacts(t *testing.T) {
 	wantErrs := map[int]string{}
 	var wantMerges []*merge.Merge
 	for i, req := range reqs {
-		m, _, err := one.app.Merges.MergeContacts(one.ctx, req)
+		m, _, err := one.App.Merges.MergeContacts(one.Ctx, req)
 		if err != nil {
 			wantErrs[i] = errorText(err)
 			continue
 		}
 		wantMerges = append(wantMerges, m)
 	}
-	merges, failed, err := bulk.app.Merges.MergeClusters(bulk.ctx, reqs)
+	merges, failed, err := bulk.App.Merges.MergeClusters(bulk.Ctx, reqs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +271,7 @@ func TestMergeClustersEqualsMergeContacts(t *testing.T) {
 	}
 	compareStates(t, "after merging", dumpState(t, one), dumpState(t, bulk))
 	checks := func(b bundle) (n int) {
-		if err := b.pool.QueryRow(b.ctx, `SELECT count(DISTINCT args->>'contact_id') FROM river_job WHERE kind = 'dedupe_contact'`).Scan(&n); err != nil {
+		if err := b.Pool.QueryRow(b.Ctx, `SELECT count(DISTINCT args->>'contact_id') FROM river_job WHERE kind = 'dedupe_contact'`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -294,7 +295,7 @@ func TestMergeClustersEqualsMergeContacts(t *testing.T) {
 			merges []*merge.Merge
 		}{{one, wantMerges}, {bulk, merges}} {
 			for i := len(b.merges) - 1; i >= 0; i-- {
-				if _, report, err := b.b.app.Merges.UndoMerge(b.b.ctx, b.merges[i].ID); err != nil || len(report) > 0 {
+				if _, report, err := b.b.App.Merges.UndoMerge(b.b.Ctx, b.merges[i].ID); err != nil || len(report) > 0 {
 					t.Fatalf("undo %d: %v %v", i, report, err)
 				}
 			}
@@ -358,7 +359,7 @@ func TestMergeClustersEqualsMergeContacts(t *testing.T) {
 			pairs += n * (n - 1) / 2
 		}
 		var dismissed int
-		if err := bulk.pool.QueryRow(bulk.ctx, `SELECT count(*) FROM duplicate_reviews WHERE status = 'dismissed' AND decided_by = 'test'`).Scan(&dismissed); err != nil {
+		if err := bulk.Pool.QueryRow(bulk.Ctx, `SELECT count(*) FROM duplicate_reviews WHERE status = 'dismissed' AND decided_by = 'test'`).Scan(&dismissed); err != nil {
 			t.Fatal(err)
 		}
 		if dismissed != pairs {
@@ -376,10 +377,10 @@ func TestMergeClustersBadClusterFailsAlone(t *testing.T) {
 		contact.NewContact{FirstName: "C", Email: "c@x.example"}, contact.NewContact{FirstName: "C", Email: "c2@x.example"},
 		contact.NewContact{FirstName: "D", Email: "d@x.example"},
 	)
-	if _, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: ids[2:4]}); err != nil {
+	if _, _, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: ids[2:4]}); err != nil {
 		t.Fatal(err)
 	}
-	merges, failed, err := b.app.Merges.MergeClusters(b.ctx, []merge.Request{
+	merges, failed, err := b.App.Merges.MergeClusters(b.Ctx, []merge.Request{
 		{ContactIDs: ids[0:2]}, {ContactIDs: []uuid.UUID{ids[6], ids[3]}}, {ContactIDs: ids[4:6]},
 	})
 	if err != nil {
@@ -388,7 +389,7 @@ func TestMergeClustersBadClusterFailsAlone(t *testing.T) {
 	if len(failed) != 1 || failed[1] == nil {
 		t.Fatalf("failed %v, want request 1 alone", failed)
 	}
-	requireKind(t, failed[1], db.KindInvalid)
+	apptest.RequireKind(t, failed[1], db.KindInvalid)
 	if !strings.Contains(failed[1].Error(), "already been merged") {
 		t.Errorf("error %v", failed[1])
 	}

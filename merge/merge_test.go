@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/apptest"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/merge"
 	"github.com/google/uuid"
@@ -21,7 +22,7 @@ func mergeFixture(t *testing.T, b bundle, in ...contact.NewContact) []uuid.UUID 
 	ids := make([]uuid.UUID, len(in))
 	for i, nc := range in {
 		nc.AllowDuplicate = true
-		c, err := b.app.Contacts.CreateContact(b.ctx, nc)
+		c, err := b.App.Contacts.CreateContact(b.Ctx, nc)
 		if err != nil {
 			t.Fatalf("create %d: %v", i, err)
 		}
@@ -33,14 +34,14 @@ func mergeFixture(t *testing.T, b bundle, in ...contact.NewContact) []uuid.UUID 
 // touch sets a contact's updated_at, so that tests control which value is the most recent.
 func touch(t *testing.T, b bundle, id uuid.UUID, ago time.Duration) {
 	t.Helper()
-	if _, err := b.pool.Exec(b.ctx, `UPDATE contacts SET updated_at = now() - $2::interval WHERE id = $1`, id, ago.String()); err != nil {
+	if _, err := b.Pool.Exec(b.Ctx, `UPDATE contacts SET updated_at = now() - $2::interval WHERE id = $1`, id, ago.String()); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func get(t *testing.T, b bundle, id uuid.UUID) *contact.Contact {
 	t.Helper()
-	c, err := b.app.Contacts.GetContact(b.ctx, id)
+	c, err := b.App.Contacts.GetContact(b.Ctx, id)
 	if err != nil {
 		t.Fatalf("get %s: %v", id, err)
 	}
@@ -94,7 +95,7 @@ func TestMergeSurvivorship(t *testing.T) {
 					req.FieldValues[f] = ids[i]
 				}
 			}
-			m, got, err := b.app.Merges.MergeContacts(b.ctx, req)
+			m, got, err := b.App.Merges.MergeContacts(b.Ctx, req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +132,7 @@ func TestMergeSurvivorship(t *testing.T) {
 				if e == *got.Email {
 					want = 0
 				}
-				if n := count(t, b, `SELECT count(*) FROM contact_alternates WHERE contact_id = $1 AND kind = 'email'
+				if n := b.Count(t, `SELECT count(*) FROM contact_alternates WHERE contact_id = $1 AND kind = 'email'
 					AND value = $2 AND normalized = $2 AND merge_id = $3`, got.ID, e, m.ID); n != want {
 					t.Errorf("alternate %s: %d rows, want %d", e, n, want)
 				}
@@ -181,7 +182,7 @@ func TestMergeConsentNeverWidens(t *testing.T) {
 				in = append(in, contact.NewContact{FirstName: fmt.Sprint("P", i), Preferences: p})
 			}
 			ids := mergeFixture(t, b, in...)
-			_, got, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: ids})
+			_, got, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: ids})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -214,13 +215,13 @@ func newRelFixture(t *testing.T, b bundle) relFixture {
 	t.Helper()
 	var f relFixture
 	acct := func(name string) uuid.UUID {
-		a, err := b.app.Relations.CreateAccount(b.ctx, name, "")
+		a, err := b.App.Relations.CreateAccount(b.Ctx, name, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		return a.ID
 	}
-	u, err := b.app.Relations.CreateUser(b.ctx, "Owner", "")
+	u, err := b.App.Relations.CreateUser(b.Ctx, "Owner", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,15 +238,15 @@ func newRelFixture(t *testing.T, b bundle) relFixture {
 			Relationships: []contact.NewRelationship{rel("account", f.acctY, "", true), rel("user", f.user, "assistant", false)}},
 	)
 	for i, id := range f.ids {
-		if _, err := b.pool.Exec(b.ctx, `INSERT INTO external_refs (source, external_id, contact_id) VALUES ('crm', $1, $2)`, fmt.Sprint("row", i), id); err != nil {
+		if _, err := b.Pool.Exec(b.Ctx, `INSERT INTO external_refs (source, external_id, contact_id) VALUES ('crm', $1, $2)`, fmt.Sprint("row", i), id); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// B already carries an alternate from an earlier life.
-	if _, err := b.pool.Exec(b.ctx, `INSERT INTO contact_alternates (contact_id, kind, value, normalized) VALUES ($1, 'email', 'old@b.example', 'old@b.example')`, f.ids[1]); err != nil {
+	if _, err := b.Pool.Exec(b.Ctx, `INSERT INTO contact_alternates (contact_id, kind, value, normalized) VALUES ($1, 'email', 'old@b.example', 'old@b.example')`, f.ids[1]); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.app.Engine.Rekey(b.ctx, f.ids); err != nil {
+	if err := b.App.Engine.Rekey(b.Ctx, f.ids); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -255,8 +256,8 @@ func TestMergeMovesRelationshipsReferencesAndHistory(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	f := newRelFixture(t, b)
-	auditB := count(t, b, `SELECT count(*) FROM audit_log WHERE contact_id = $1`, f.ids[1])
-	m, got, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: f.ids})
+	auditB := b.Count(t, `SELECT count(*) FROM audit_log WHERE contact_id = $1`, f.ids[1])
+	m, got, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: f.ids})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,15 +296,15 @@ func TestMergeMovesRelationshipsReferencesAndHistory(t *testing.T) {
 		{"merge audited per contact", `SELECT count(*) FROM audit_log WHERE action = 'merge' AND changes->'mergeId'->>'after' = '` + m.ID.String() + `'`, 3},
 	}
 	for _, c := range checks {
-		if n := count(t, b, c.sql); n != c.want {
+		if n := b.Count(t, c.sql); n != c.want {
 			t.Errorf("%s: %d, want %d", c.name, n, c.want)
 		}
 	}
 	// History stays where it was written and the survivor's trail takes it in.
-	if n := count(t, b, `SELECT count(*) FROM audit_log WHERE contact_id = $1`, f.ids[1]); n != auditB+1 {
+	if n := b.Count(t, `SELECT count(*) FROM audit_log WHERE contact_id = $1`, f.ids[1]); n != auditB+1 {
 		t.Errorf("merged contact B has %d audit entries, want its %d and the merge's", n, auditB)
 	}
-	trail, err := b.app.Contacts.AuditTrail(b.ctx, a, 0, 1000)
+	trail, err := b.App.Contacts.AuditTrail(b.Ctx, a, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +317,7 @@ func TestMergeMovesRelationshipsReferencesAndHistory(t *testing.T) {
 			t.Errorf("survivor's trail lacks the create or merge of %s: %v", id, seen)
 		}
 	}
-	trailB, err := b.app.Contacts.AuditTrail(b.ctx, f.ids[1], 0, 1000)
+	trailB, err := b.App.Contacts.AuditTrail(b.Ctx, f.ids[1], 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,10 +332,10 @@ func TestMergedContactsResolveAndLeaveLists(t *testing.T) {
 	ids := mergeFixture(t, b, contact.NewContact{FirstName: "A"}, contact.NewContact{FirstName: "B"},
 		contact.NewContact{FirstName: "C"}, contact.NewContact{FirstName: "D"})
 	// A into B, then B into C: A's chain ends at C.
-	if _, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: ids[:2], SurvivorID: &ids[1]}); err != nil {
+	if _, _, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: ids[:2], SurvivorID: &ids[1]}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: ids[1:3], SurvivorID: &ids[2]}); err != nil {
+	if _, _, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: ids[1:3], SurvivorID: &ids[2]}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range ids[:2] {
@@ -346,7 +347,7 @@ func TestMergedContactsResolveAndLeaveLists(t *testing.T) {
 	if c := get(t, b, ids[2]); c.MergedInto != nil {
 		t.Errorf("survivor has mergedInto %v", c.MergedInto)
 	}
-	list, _, err := b.app.Contacts.ListContacts(b.ctx, contact.ListFilter{Limit: 10})
+	list, _, err := b.App.Contacts.ListContacts(b.Ctx, contact.ListFilter{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,12 +356,12 @@ func TestMergedContactsResolveAndLeaveLists(t *testing.T) {
 	}
 	for _, u := range []func() error{
 		func() error {
-			_, err := b.app.Contacts.UpdateContact(b.ctx, ids[0], contact.Update{Title: contact.Some("x")})
+			_, err := b.App.Contacts.UpdateContact(b.Ctx, ids[0], contact.Update{Title: contact.Some("x")})
 			return err
 		},
-		func() error { return b.app.Contacts.ArchiveContact(b.ctx, ids[1]) },
+		func() error { return b.App.Contacts.ArchiveContact(b.Ctx, ids[1]) },
 	} {
-		requireKind(t, u(), db.KindConflict)
+		apptest.RequireKind(t, u(), db.KindConflict)
 	}
 }
 
@@ -369,10 +370,10 @@ func TestMergeValidation(t *testing.T) {
 	b := setup(t)
 	ids := mergeFixture(t, b, contact.NewContact{FirstName: "A"}, contact.NewContact{FirstName: "B"},
 		contact.NewContact{FirstName: "C"}, contact.NewContact{FirstName: "D"}, contact.NewContact{FirstName: "E"})
-	if err := b.app.Contacts.ArchiveContact(b.ctx, ids[3]); err != nil {
+	if err := b.App.Contacts.ArchiveContact(b.Ctx, ids[3]); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: []uuid.UUID{ids[4], ids[2]}, SurvivorID: &ids[2]}); err != nil {
+	if _, _, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: []uuid.UUID{ids[4], ids[2]}, SurvivorID: &ids[2]}); err != nil {
 		t.Fatal(err)
 	}
 	unknown := uuid.Must(uuid.NewV7())
@@ -392,8 +393,8 @@ func TestMergeValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := b.app.Merges.MergeContacts(b.ctx, tt.req)
-			de := requireKind(t, err, db.KindInvalid)
+			_, _, err := b.App.Merges.MergeContacts(b.Ctx, tt.req)
+			de := apptest.RequireKind(t, err, db.KindInvalid)
 			var got []string
 			for _, f := range de.Fields {
 				got = append(got, f.Field)
@@ -404,7 +405,7 @@ func TestMergeValidation(t *testing.T) {
 			}
 		})
 	}
-	if n := count(t, b, `SELECT count(*) FROM merges`); n != 1 {
+	if n := b.Count(t, `SELECT count(*) FROM merges`); n != 1 {
 		t.Errorf("%d merges stored, want only the valid one", n)
 	}
 }
@@ -414,7 +415,7 @@ func TestMergeValidation(t *testing.T) {
 func stateOf(t *testing.T, b bundle, maxAudit int64) string {
 	t.Helper()
 	var s string
-	err := b.pool.QueryRow(b.ctx, `SELECT jsonb_build_object(
+	err := b.Pool.QueryRow(b.Ctx, `SELECT jsonb_build_object(
 		'contacts', (SELECT jsonb_agg(to_jsonb(c) - 'version' - 'updated_at' ORDER BY id) FROM contacts c),
 		'accounts', (SELECT jsonb_agg(to_jsonb(r) ORDER BY id) FROM contact_accounts r WHERE removed_at IS NULL),
 		'users', (SELECT jsonb_agg(to_jsonb(r) ORDER BY id) FROM contact_users r WHERE removed_at IS NULL),
@@ -431,7 +432,7 @@ func stateOf(t *testing.T, b bundle, maxAudit int64) string {
 func maxAuditID(t *testing.T, b bundle) int64 {
 	t.Helper()
 	var id int64
-	if err := b.pool.QueryRow(b.ctx, `SELECT coalesce(max(id), 0) FROM audit_log`).Scan(&id); err != nil {
+	if err := b.Pool.QueryRow(b.Ctx, `SELECT coalesce(max(id), 0) FROM audit_log`).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	return id
@@ -441,12 +442,12 @@ func TestUndoMergeRestoresExactly(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	f := newRelFixture(t, b)
-	if _, err := b.pool.Exec(b.ctx, `UPDATE contacts SET extra = '{"nick": "bee"}' WHERE id = $1`, f.ids[1]); err != nil {
+	if _, err := b.Pool.Exec(b.Ctx, `UPDATE contacts SET extra = '{"nick": "bee"}' WHERE id = $1`, f.ids[1]); err != nil {
 		t.Fatal(err)
 	}
 	maxAudit := maxAuditID(t, b)
 	before := stateOf(t, b, maxAudit)
-	m, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: f.ids,
+	m, _, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: f.ids,
 		FieldValues: map[string]uuid.UUID{"email": f.ids[1], "phone": f.ids[1]}})
 	if err != nil {
 		t.Fatal(err)
@@ -454,7 +455,7 @@ func TestUndoMergeRestoresExactly(t *testing.T) {
 	if stateOf(t, b, maxAudit) == before {
 		t.Fatal("the merge changed nothing")
 	}
-	undone, report, err := b.app.Merges.UndoMerge(b.ctx, m.ID)
+	undone, report, err := b.App.Merges.UndoMerge(b.Ctx, m.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,42 +465,42 @@ func TestUndoMergeRestoresExactly(t *testing.T) {
 	if after := stateOf(t, b, maxAudit); after != before {
 		t.Errorf("undo did not restore the state:\nbefore %s\nafter  %s", before, after)
 	}
-	if n := count(t, b, `SELECT count(*) FROM audit_log WHERE action = 'unmerge'`); n != 3 {
+	if n := b.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'unmerge'`); n != 3 {
 		t.Errorf("%d unmerge audit entries, want 3", n)
 	}
-	_, _, err = b.app.Merges.UndoMerge(b.ctx, m.ID)
-	requireKind(t, err, db.KindConflict)
+	_, _, err = b.App.Merges.UndoMerge(b.Ctx, m.ID)
+	apptest.RequireKind(t, err, db.KindConflict)
 }
 
 func TestUndoMergeKeepsLaterChanges(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	f := newRelFixture(t, b)
-	m, survivor, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: f.ids[:2],
+	m, survivor, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: f.ids[:2],
 		FieldValues: map[string]uuid.UUID{"firstName": f.ids[1], "email": f.ids[1]}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// After the merge: the survivor's first name changes, its relationship to Y (moved from B)
 	// ends and it gets a new account Z.
-	if _, err := b.app.Contacts.UpdateContact(b.ctx, survivor.ID, contact.Update{FirstName: contact.Some("Later")}); err != nil {
+	if _, err := b.App.Contacts.UpdateContact(b.Ctx, survivor.ID, contact.Update{FirstName: contact.Some("Later")}); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range survivor.Relationships {
 		if r.EntityID == f.acctY {
-			if err := b.app.Relations.RemoveRelationship(b.ctx, survivor.ID, r.ID); err != nil {
+			if err := b.App.Relations.RemoveRelationship(b.Ctx, survivor.ID, r.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	z, err := b.app.Relations.CreateAccount(b.ctx, "Z", "")
+	z, err := b.App.Relations.CreateAccount(b.Ctx, "Z", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.app.Relations.AddRelationship(b.ctx, survivor.ID, contact.NewRelationship{EntityType: "account", EntityID: z.ID.String()}); err != nil {
+	if _, err := b.App.Relations.AddRelationship(b.Ctx, survivor.ID, contact.NewRelationship{EntityType: "account", EntityID: z.ID.String()}); err != nil {
 		t.Fatal(err)
 	}
-	_, report, err := b.app.Merges.UndoMerge(b.ctx, m.ID)
+	_, report, err := b.App.Merges.UndoMerge(b.Ctx, m.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -541,35 +542,35 @@ func TestUndoMergeRefused(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ids := mergeFixture(t, b, contact.NewContact{FirstName: "A"}, contact.NewContact{FirstName: "B"}, contact.NewContact{FirstName: "C"})
-	first, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: ids[:2]})
+	first, _, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: ids[:2]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: []uuid.UUID{ids[0], ids[2]}, SurvivorID: &ids[2]})
+	second, _, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: []uuid.UUID{ids[0], ids[2]}, SurvivorID: &ids[2]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = b.app.Merges.UndoMerge(b.ctx, first.ID)
-	de := requireKind(t, err, db.KindConflict)
+	_, _, err = b.App.Merges.UndoMerge(b.Ctx, first.ID)
+	de := apptest.RequireKind(t, err, db.KindConflict)
 	if !strings.Contains(de.Message, "undo that merge first") || !strings.Contains(de.Message, second.ID.String()) {
 		t.Errorf("message %q does not name the later merge", de.Message)
 	}
-	_, _, err = b.app.Merges.UndoMerge(b.ctx, uuid.Must(uuid.NewV7()))
-	requireKind(t, err, db.KindNotFound)
+	_, _, err = b.App.Merges.UndoMerge(b.Ctx, uuid.Must(uuid.NewV7()))
+	apptest.RequireKind(t, err, db.KindNotFound)
 	// Undone in order, both go.
 	for _, m := range []*merge.Merge{second, first} {
-		if _, _, err := b.app.Merges.UndoMerge(b.ctx, m.ID); err != nil {
+		if _, _, err := b.App.Merges.UndoMerge(b.Ctx, m.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := count(t, b, `SELECT count(*) FROM contacts WHERE status = 'active' AND merged_into IS NULL`); n != 3 {
+	if n := b.Count(t, `SELECT count(*) FROM contacts WHERE status = 'active' AND merged_into IS NULL`); n != 3 {
 		t.Errorf("%d active contacts, want 3", n)
 	}
-	list, next, err := b.app.Merges.ListMerges(b.ctx, nil, 1)
+	list, next, err := b.App.Merges.ListMerges(b.Ctx, nil, 1)
 	if err != nil || len(list) != 1 || list[0].ID != second.ID || next == nil {
 		t.Fatalf("first page: %v %v %v", list, next, err)
 	}
-	list, next, err = b.app.Merges.ListMerges(b.ctx, next, 1)
+	list, next, err = b.App.Merges.ListMerges(b.Ctx, next, 1)
 	if err != nil || len(list) != 1 || list[0].ID != first.ID || list[0].UndoneAt == nil {
 		t.Fatalf("second page: %v %v %v", list, next, err)
 	}
@@ -582,7 +583,7 @@ func TestConcurrentMerges(t *testing.T) {
 	b := setup(t)
 	accts := make([]uuid.UUID, 3)
 	for i := range accts {
-		a, err := b.app.Relations.CreateAccount(b.ctx, fmt.Sprint("acct", i), "")
+		a, err := b.App.Relations.CreateAccount(b.Ctx, fmt.Sprint("acct", i), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -611,7 +612,7 @@ func TestConcurrentMerges(t *testing.T) {
 				if g%3 == 0 {
 					req.SurvivorID = &req.ContactIDs[n-1]
 				}
-				m, _, err := b.app.Merges.MergeContacts(b.ctx, req)
+				m, _, err := b.App.Merges.MergeContacts(b.Ctx, req)
 				if err != nil {
 					if db.ErrorKind(err) != db.KindInvalid {
 						errs <- fmt.Errorf("merge %d: %w", g, err)
@@ -622,7 +623,7 @@ func TestConcurrentMerges(t *testing.T) {
 				merges = append(merges, m.ID)
 				mu.Unlock()
 				if (g+round)%4 == 0 {
-					if _, _, err := b.app.Merges.UndoMerge(b.ctx, m.ID); err != nil && db.ErrorKind(err) != db.KindConflict {
+					if _, _, err := b.App.Merges.UndoMerge(b.Ctx, m.ID); err != nil && db.ErrorKind(err) != db.KindConflict {
 						errs <- fmt.Errorf("undo %d: %w", g, err)
 					}
 				}
@@ -664,7 +665,7 @@ func TestConcurrentMerges(t *testing.T) {
 			AND NOT EXISTS (SELECT 1 FROM contact_accounts r WHERE r.contact_id = c.id AND r.removed_at IS NULL)`},
 	}
 	for _, inv := range invariants {
-		if n := count(t, b, inv.sql); n != 0 {
+		if n := b.Count(t, inv.sql); n != 0 {
 			t.Errorf("%s: %d violations", inv.name, n)
 		}
 	}

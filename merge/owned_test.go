@@ -63,7 +63,7 @@ func (tally) EraseTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
 func setupOwned(t *testing.T) bundle {
 	t.Helper()
 	b := setup(t, notes, tally{})
-	if _, err := b.pool.Exec(b.ctx, `
+	if _, err := b.Pool.Exec(b.Ctx, `
 		CREATE TABLE test_notes (id uuid PRIMARY KEY, contact_id uuid NOT NULL REFERENCES contacts (id), body text NOT NULL);
 		CREATE TABLE test_tally (contact_id uuid PRIMARY KEY REFERENCES contacts (id), n int NOT NULL)`); err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func setupOwned(t *testing.T) bundle {
 func addNote(t *testing.T, b bundle, contactID uuid.UUID, body string) uuid.UUID {
 	t.Helper()
 	id := uuid.Must(uuid.NewV7())
-	if _, err := b.pool.Exec(b.ctx, `INSERT INTO test_notes (id, contact_id, body) VALUES ($1, $2, $3)`, id, contactID, body); err != nil {
+	if _, err := b.Pool.Exec(b.Ctx, `INSERT INTO test_notes (id, contact_id, body) VALUES ($1, $2, $3)`, id, contactID, body); err != nil {
 		t.Fatal(err)
 	}
 	return id
@@ -84,7 +84,7 @@ func addNote(t *testing.T, b bundle, contactID uuid.UUID, body string) uuid.UUID
 func notesOf(t *testing.T, b bundle, contactID uuid.UUID) string {
 	t.Helper()
 	var s string
-	if err := b.pool.QueryRow(b.ctx, `SELECT coalesce(string_agg(body, ',' ORDER BY body), '') FROM test_notes WHERE contact_id = $1`,
+	if err := b.Pool.QueryRow(b.Ctx, `SELECT coalesce(string_agg(body, ',' ORDER BY body), '') FROM test_notes WHERE contact_id = $1`,
 		contactID).Scan(&s); err != nil {
 		t.Fatal(err)
 	}
@@ -107,14 +107,14 @@ func TestOwnedConcernRoundTrips(t *testing.T) {
 	gone := addNote(t, b, ids[1], "b2")
 	addNote(t, b, ids[2], "c1")
 
-	m, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: ids})
+	m, _, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: ids})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := notesOf(t, b, ids[0]); got != "a1,b1,b2,c1" {
 		t.Fatalf("survivor's notes after the merge: %q", got)
 	}
-	if n := count(t, b, `SELECT n FROM test_tally WHERE contact_id = $1`, ids[0]); n != 2 {
+	if n := b.Count(t, `SELECT n FROM test_tally WHERE contact_id = $1`, ids[0]); n != 2 {
 		t.Fatalf("tally after the merge: %d", n)
 	}
 	var snap struct {
@@ -125,7 +125,7 @@ func TestOwnedConcernRoundTrips(t *testing.T) {
 		State map[string]json.RawMessage `json:"state"`
 	}
 	var raw []byte
-	if err := b.pool.QueryRow(b.ctx, `SELECT snapshot FROM merges WHERE id = $1`, m.ID).Scan(&raw); err != nil {
+	if err := b.Pool.QueryRow(b.Ctx, `SELECT snapshot FROM merges WHERE id = $1`, m.ID).Scan(&raw); err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(raw, &snap); err != nil {
@@ -136,11 +136,11 @@ func TestOwnedConcernRoundTrips(t *testing.T) {
 	}
 
 	// Since the merge: one moved note is deleted, the survivor gets a new one.
-	if _, err := b.pool.Exec(b.ctx, `DELETE FROM test_notes WHERE id = $1`, gone); err != nil {
+	if _, err := b.Pool.Exec(b.Ctx, `DELETE FROM test_notes WHERE id = $1`, gone); err != nil {
 		t.Fatal(err)
 	}
 	addNote(t, b, ids[0], "a2")
-	_, report, err := b.app.Merges.UndoMerge(b.ctx, m.ID)
+	_, report, err := b.App.Merges.UndoMerge(b.Ctx, m.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestOwnedConcernRoundTrips(t *testing.T) {
 	if len(report) != 1 || !strings.Contains(report[0], "notes") || !strings.Contains(report[0], gone.String()) {
 		t.Errorf("undo report %q, want one line about the deleted note", report)
 	}
-	if n := count(t, b, `SELECT n FROM test_tally WHERE contact_id = $1`, ids[0]); n != 0 {
+	if n := b.Count(t, `SELECT n FROM test_tally WHERE contact_id = $1`, ids[0]); n != 0 {
 		t.Errorf("tally after the undo: %d", n)
 	}
 }
@@ -172,7 +172,7 @@ func TestOwnedConcernInBulkMerges(t *testing.T) {
 		reqs = append(reqs, merge.Request{ContactIDs: ids})
 		all = append(all, ids)
 	}
-	merges, failed, err := b.app.Merges.MergeClusters(b.ctx, reqs)
+	merges, failed, err := b.App.Merges.MergeClusters(b.Ctx, reqs)
 	if err != nil || len(failed) > 0 || len(merges) != 3 {
 		t.Fatalf("merges %d, failed %v, err %v", len(merges), failed, err)
 	}
@@ -180,11 +180,11 @@ func TestOwnedConcernInBulkMerges(t *testing.T) {
 		if got := notesOf(t, b, ids[0]); got != fmt.Sprintf("n%d", i) {
 			t.Errorf("cluster %d: survivor's notes %q", i, got)
 		}
-		if n := count(t, b, `SELECT n FROM test_tally WHERE contact_id = $1`, ids[0]); n != 1 {
+		if n := b.Count(t, `SELECT n FROM test_tally WHERE contact_id = $1`, ids[0]); n != 1 {
 			t.Errorf("cluster %d: tally %d", i, n)
 		}
 	}
-	if _, _, err := b.app.Merges.UndoMerge(b.ctx, merges[1].ID); err != nil {
+	if _, _, err := b.App.Merges.UndoMerge(b.Ctx, merges[1].ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := notesOf(t, b, all[1][1]); got != "n1" {
@@ -199,9 +199,9 @@ func TestOwnedErase(t *testing.T) {
 	ids := mergeFixture(t, b, contact.NewContact{FirstName: "Eve"}, contact.NewContact{FirstName: "Mallory"})
 	addNote(t, b, ids[0], "secret")
 	addNote(t, b, ids[1], "kept")
-	err := b.app.DB.InTx(b.ctx, func(tx pgx.Tx) error {
-		for _, o := range b.app.Owned {
-			if err := o.EraseTx(b.ctx, tx, ids[:1]); err != nil {
+	err := b.App.DB.InTx(b.Ctx, func(tx pgx.Tx) error {
+		for _, o := range b.App.Owned {
+			if err := o.EraseTx(b.Ctx, tx, ids[:1]); err != nil {
 				return fmt.Errorf("%s: %w", o.Name(), err)
 			}
 		}
@@ -223,12 +223,12 @@ func TestUndoOfAnOlderSnapshot(t *testing.T) {
 	f := newRelFixture(t, b)
 	maxAudit := maxAuditID(t, b)
 	before := stateOf(t, b, maxAudit)
-	m, _, err := b.app.Merges.MergeContacts(b.ctx, merge.Request{ContactIDs: f.ids})
+	m, _, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: f.ids})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Rewrite the snapshot in the old shape.
-	tag, err := b.pool.Exec(b.ctx, `UPDATE merges SET snapshot = (snapshot - 'state' - 'relationships') || jsonb_build_object(
+	tag, err := b.Pool.Exec(b.Ctx, `UPDATE merges SET snapshot = (snapshot - 'state' - 'relationships') || jsonb_build_object(
 			'changes', snapshot->'state'->'relationships',
 			'contactUsers', snapshot->'relationships'->'users',
 			'contactAccounts', snapshot->'relationships'->'accounts')
@@ -236,7 +236,7 @@ func TestUndoOfAnOlderSnapshot(t *testing.T) {
 	if err != nil || tag.RowsAffected() != 1 {
 		t.Fatalf("rewrite snapshot: %v (%d rows)", err, tag.RowsAffected())
 	}
-	if _, report, err := b.app.Merges.UndoMerge(b.ctx, m.ID); err != nil || len(report) != 0 {
+	if _, report, err := b.App.Merges.UndoMerge(b.Ctx, m.ID); err != nil || len(report) != 0 {
 		t.Fatalf("undo: %q %v", report, err)
 	}
 	if after := stateOf(t, b, maxAudit); after != before {

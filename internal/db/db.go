@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // DB is the database every domain store works on: the connection pool and an insert-only River
@@ -85,3 +86,13 @@ const (
 	// would otherwise go unannounced and wait for the next poll.
 	QueueDedupe = "dedupe"
 )
+
+// ActiveJobStates are the states of a job that waits or runs: a job unique by these is enqueued
+// again once the earlier one has finished.
+var ActiveJobStates = []rivertype.JobState{
+	rivertype.JobStateAvailable,
+	rivertype.JobStatePending,
+	rivertype.JobStateRunning,
+	rivertype.JobStateRetryable,
+	rivertype.JobStateScheduled,
+}
