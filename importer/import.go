@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/contactfile"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/matcher"
 	"github.com/google/uuid"
@@ -92,21 +93,6 @@ type NewImport struct {
 	Mapping       map[string]string
 }
 
-// ImportInput is one file record as the importer read it.
-type ImportInput struct {
-	Index                                             int64
-	Line                                              int
-	ExternalID                                        string
-	FirstName, LastName, Email, Phone, Title, Company string
-	// Emails and Phones are the record's further addresses and numbers; Extra its unmapped
-	// values. They are kept in the contact's extra data.
-	Emails, Phones []string
-	Extra          map[string]string
-	// OtherRefs are further external references ("source:id") the record carries, such as the
-	// externalIds column of contactd's own export; they are attached to the contact too.
-	OtherRefs []string
-}
-
 // ImportRow is a validated, normalized record ready to store.
 type ImportRow struct {
 	Index      int64
@@ -132,27 +118,30 @@ type ImportRowError struct {
 	Message string
 }
 
-// PrepareImportRow validates a record as the API validates a new contact and normalizes its
-// email and phone (an unparseable phone is kept and flagged). It returns the row's errors when
-// it cannot be stored.
-func PrepareImportRow(in ImportInput, defaultRegion string) (ImportRow, []ImportRowError) {
+// PrepareImportRow validates a record as the reader gave it, as the API validates a new contact,
+// and normalizes its email and phone (an unparseable phone is kept and flagged). Its further
+// emails and phones and its unmapped values go to the contact's extra data; its "source:id"
+// references (the externalIds column of contactd's own export) become external references. It
+// returns the row's errors when it cannot be stored.
+func PrepareImportRow(in *contactfile.Row, defaultRegion string) (ImportRow, []ImportRowError) {
+	index := int64(in.Index)
 	if len(in.ExternalID) > MaxExternalIDLen {
-		return ImportRow{}, []ImportRowError{{Index: in.Index, Line: in.Line, Field: "externalId", Message: fmt.Sprintf("must be at most %d bytes", MaxExternalIDLen)}}
+		return ImportRow{}, []ImportRowError{{Index: index, Line: in.Line, Field: "externalId", Message: fmt.Sprintf("must be at most %d bytes", MaxExternalIDLen)}}
 	}
 	nc := contact.NewContact{FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, Phone: in.Phone, Title: in.Title, Company: in.Company, KeepUnparseablePhone: true}
 	if err := nc.Validate(); err != nil {
 		de := err.(*db.Error)
 		errs := make([]ImportRowError, len(de.Fields))
 		for i, f := range de.Fields {
-			errs[i] = ImportRowError{Index: in.Index, Line: in.Line, Field: f.Field, Message: f.Message}
+			errs[i] = ImportRowError{Index: index, Line: in.Line, Field: f.Field, Message: f.Message}
 		}
 		return ImportRow{}, errs
 	}
-	row := ImportRow{Index: in.Index, Line: in.Line, ExternalID: in.ExternalID, Values: nc.Values()}
-	for _, ref := range in.OtherRefs {
+	row := ImportRow{Index: index, Line: in.Line, ExternalID: in.ExternalID, Values: nc.Values()}
+	for _, ref := range in.ExternalIDs {
 		src, id, ok := strings.Cut(ref, ":")
 		if !ok || src == "" || id == "" || len(id) > MaxExternalIDLen || len(src) > 100 {
-			return ImportRow{}, []ImportRowError{{Index: in.Index, Line: in.Line, Field: "externalIds", Message: fmt.Sprintf("%q is not a source:id reference", ref)}}
+			return ImportRow{}, []ImportRowError{{Index: index, Line: in.Line, Field: "externalIds", Message: fmt.Sprintf("%q is not a source:id reference", ref)}}
 		}
 		row.OtherRefs = append(row.OtherRefs, ExternalRef{Source: src, ID: id})
 	}

@@ -129,7 +129,7 @@ func produce(ctx context.Context, rd *contactfile.Reader, im *Import, size int, 
 			}
 			first = false
 		}
-		inputs := make([]ImportInput, 0, size)
+		inputs := make([]contactfile.Row, 0, size)
 		var readErr error
 		for len(inputs)+len(b.Errors) < size {
 			row, err := rd.Next()
@@ -146,7 +146,7 @@ func produce(ctx context.Context, rd *contactfile.Reader, im *Import, size int, 
 				readErr = err
 				break
 			}
-			inputs = append(inputs, toInput(&row))
+			inputs = append(inputs, row)
 		}
 		b.NextRow = int64(rd.Offset())
 		prepare(b, inputs, im.DefaultRegion)
@@ -165,17 +165,8 @@ func produce(ctx context.Context, rd *contactfile.Reader, im *Import, size int, 
 	}
 }
 
-func toInput(row *contactfile.Row) ImportInput {
-	return ImportInput{
-		Index: int64(row.Index), Line: row.Line, ExternalID: row.ExternalID,
-		FirstName: row.FirstName, LastName: row.LastName, Email: row.Email, Phone: row.Phone,
-		Title: row.Title, Company: row.Company, Emails: row.Emails, Phones: row.Phones, Extra: row.Extra,
-		OtherRefs: row.ExternalIDs,
-	}
-}
-
 // prepare validates and normalizes the inputs on every core, keeping file order.
-func prepare(b *ImportBatch, inputs []ImportInput, region string) {
+func prepare(b *ImportBatch, inputs []contactfile.Row, region string) {
 	workers := runtime.GOMAXPROCS(0)
 	rows := make([]ImportRow, len(inputs))
 	errs := make([][]ImportRowError, len(inputs))
@@ -185,7 +176,7 @@ func prepare(b *ImportBatch, inputs []ImportInput, region string) {
 		lo, hi := w*chunk, min((w+1)*chunk, len(inputs))
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
-				rows[i], errs[i] = PrepareImportRow(inputs[i], region)
+				rows[i], errs[i] = PrepareImportRow(&inputs[i], region)
 			}
 		})
 	}
