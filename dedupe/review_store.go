@@ -179,7 +179,7 @@ func (s *Store) Dismissals(ctx context.Context, ids []uuid.UUID) (Dismissals, er
 }
 
 // dismissPairsTx records every pair of the contacts as dismissed by actor, with the contacts'
-// fingerprints as they are now (cs read with readContactsTx), whatever review the pair had.
+// fingerprints as they are now (cs read with contact.ReadTx), whatever review the pair had.
 func dismissPairsTx(ctx context.Context, tx pgx.Tx, cs []*contact.Contact, score *float64, actor string) error {
 	var rid, as, bs []uuid.UUID
 	var fas, fbs []string
