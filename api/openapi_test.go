@@ -52,7 +52,7 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 			if scope != want {
 				t.Errorf("%s %s: x-required-scope %q, want %q", method, path, scope, want)
 			}
-			for _, status := range []string{"401", "403"} {
+			for _, status := range []string{"401", "403", "429", "503"} {
 				if op.Responses.Value(status) == nil {
 					t.Errorf("%s %s: no %s response", method, path, status)
 				}

@@ -40,6 +40,7 @@ var problemTypes = map[int][2]string{
 	http.StatusRequestEntityTooLarge: {"https://contactd.dev/problems/too-large", "Request body too large"},
 	http.StatusUnsupportedMediaType:  {"https://contactd.dev/problems/unsupported-media-type", "Unsupported media type"},
 	http.StatusUnprocessableEntity:   {"https://contactd.dev/problems/validation", "Invalid request"},
+	http.StatusTooManyRequests:       {"https://contactd.dev/problems/rate-limited", "Too many requests"},
 	http.StatusInternalServerError:   {"https://contactd.dev/problems/internal", "Internal error"},
 	http.StatusServiceUnavailable:    {"https://contactd.dev/problems/unavailable", "Service unavailable"},
 }
@@ -52,7 +53,13 @@ var kindStatus = map[db.Kind]int{
 	db.KindPreconditionFailed: http.StatusPreconditionFailed,
 	db.KindUnauthorized:       http.StatusUnauthorized,
 	db.KindForbidden:          http.StatusForbidden,
+	db.KindUnavailable:        http.StatusServiceUnavailable,
+	db.KindTooManyRequests:    http.StatusTooManyRequests,
 }
+
+// unavailableRetryAfter is the Retry-After (seconds) of a 503 answered while the database is
+// unreachable: long enough for a restart or failover to finish, short enough to recover soon.
+const unavailableRetryAfter = "2"
 
 // writeProblem answers status with a problem document.
 func writeProblem(c *gin.Context, status int, detail string, fields ...problemField) {
@@ -77,11 +84,19 @@ func sendProblem(c *gin.Context, p *Problem) {
 	c.AbortWithStatusJSON(p.Status, p)
 }
 
-// writeError answers a domain error with its problem document. Other errors (and a domain
+// writeError answers a domain error with its problem document. An error that says the
+// database cannot be reached (db.Unreachable) is logged as a warning and answered 503 with
+// Retry-After: the client's cue to send the same request again. Other errors (and a domain
 // error of a kind no status answers, such as KindInternal) are logged with the request id to
 // the server's logger (logError) and answered 500 (503 for a cancelled request) without their
-// details: a bug or the database being unavailable, never the client's input.
+// details: a bug, never the client's input.
 func writeError(c *gin.Context, err error) {
+	if db.ErrorKind(err) == db.KindUnavailable {
+		logError(c, slog.LevelWarn, "database unavailable", slog.Int("status", http.StatusServiceUnavailable), slog.Any("err", err))
+		c.Header("Retry-After", unavailableRetryAfter)
+		writeProblem(c, http.StatusServiceUnavailable, "the database is unreachable; retry after a moment")
+		return
+	}
 	var de *db.Error
 	if errors.As(err, &de) && kindStatus[de.Kind] != 0 {
 		status := kindStatus[de.Kind]
@@ -95,12 +110,10 @@ func writeError(c *gin.Context, err error) {
 	}
 	status, level := http.StatusInternalServerError, slog.LevelError
 	detail := "an internal error occurred; quote the request id when reporting it"
-	if errors.Is(err, errUnavailable) || c.Request.Context().Err() != nil {
+	if c.Request.Context().Err() != nil {
 		status, level = http.StatusServiceUnavailable, slog.LevelWarn
 		detail = "the service is unavailable or the request was cancelled"
 	}
 	logError(c, level, "request failed", slog.Int("status", status), slog.Any("err", err))
 	writeProblem(c, status, detail)
 }
-
-var errUnavailable = errors.New("unavailable")

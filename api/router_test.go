@@ -238,7 +238,7 @@ func (b *syncBuffer) lines() []string {
 	return strings.Split(strings.TrimSpace(b.buf.String()), "\n")
 }
 
-// TestInternalErrorIsLoggedNotShown: a handler whose database is gone answers 500 with a
+// TestInternalErrorIsLoggedNotShown: a handler whose database is gone answers 503 with a
 // problem document that names the request id and nothing of the cause, and the configured
 // logger (not the process default) gets a JSON line with the request id and the cause.
 func TestInternalErrorIsLoggedNotShown(t *testing.T) {
@@ -257,7 +257,7 @@ func TestInternalErrorIsLoggedNotShown(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 
-	p := wantProblem(t, rec, http.StatusInternalServerError)
+	p := wantProblem(t, rec, http.StatusServiceUnavailable)
 	if p.RequestID != "broken-db-1" || strings.Contains(strings.ToLower(rec.Body.String()), "pool") {
 		t.Errorf("problem %s: want the request id and no internal details", rec.Body)
 	}
@@ -267,7 +267,7 @@ func TestInternalErrorIsLoggedNotShown(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &entry); err != nil {
 			t.Fatalf("log line is not JSON: %q", line)
 		}
-		if entry["msg"] == "request failed" && entry["level"] == "ERROR" && entry["request_id"] == "broken-db-1" &&
+		if entry["msg"] == "database unavailable" && entry["level"] == "WARN" && entry["request_id"] == "broken-db-1" &&
 			strings.Contains(fmt.Sprint(entry["err"]), "closed pool") {
 			found = true
 		}

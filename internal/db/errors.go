@@ -3,6 +3,10 @@ package db
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -19,6 +23,8 @@ const (
 	KindPreconditionFailed             // an If-Match version is stale
 	KindUnauthorized                   // no or unknown credentials
 	KindForbidden                      // credentials lack the scope
+	KindUnavailable                    // the database cannot be reached; retrying later may work
+	KindTooManyRequests                // the caller is over its rate limit
 )
 
 // FieldError names one invalid input field (in the API's camelCase path notation, such as
@@ -47,13 +53,54 @@ func (e *Error) Error() string {
 	return e.Message
 }
 
-// ErrorKind returns the kind of err, KindInternal for errors that are not domain errors.
+// ErrorKind returns the kind of err: its own for a domain error, KindUnavailable for an error
+// that says the database cannot be reached (see Unreachable), KindInternal for anything else.
 func ErrorKind(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
 	}
+	if Unreachable(err) {
+		return KindUnavailable
+	}
 	return KindInternal
+}
+
+// Unreachable reports whether err says that the database could not be reached or went away
+// mid-request, as opposed to refusing a statement: a failed connect (refused, reset, DNS, TLS),
+// a connection that broke, a pool that is closed, an acquire that timed out, or PostgreSQL
+// shutting down or starting up (SQLSTATE class 08, 57P01-57P03). A statement PostgreSQL
+// answered with an error (a constraint, a syntax error) is not unreachable.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	// A failed connect is unreachable whatever the server said (too many clients, a database
+	// not accepting connections, shutting down).
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
+			pgErr.Code == "57P03" || pgErr.Code == "53300"
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return true
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	// pgx reports a connection it found broken (conn busy/closed) with plain errors.
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "closed pool") ||
+		strings.Contains(msg, "failed to connect") || strings.Contains(msg, "unexpected EOF")
 }
 
 // NotFound returns a KindNotFound error with a formatted message.
