@@ -1,8 +1,10 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"math"
 	"net/http"
 
 	"github.com/contactd/contactd/auth"
@@ -28,12 +30,20 @@ type Config struct {
 	MaxUploadBytes int64
 	// DefaultRegion is the phone region of imports that name none (default US).
 	DefaultRegion string
+	// RateLimit is the requests a second each API key may send on average (a token bucket per
+	// key in this process); zero means no limit.
+	RateLimit float64
+	// RateBurst is how many requests a key may send at once before RateLimit applies (default:
+	// one second's worth, at least 1).
+	RateBurst int
 }
 
 type server struct {
 	app   *app.App
 	ready func(ctx context.Context) error
 	keys  keyCache
+
+	limiter *rateLimiter
 
 	maxUpload     int64
 	defaultRegion string
@@ -59,6 +69,9 @@ func NewRouter(cfg Config) http.Handler {
 		cfg.DefaultRegion = "US"
 	}
 	s := &server{app: cfg.App, ready: cfg.Ready, maxUpload: cfg.MaxUploadBytes, defaultRegion: cfg.DefaultRegion}
+	if cfg.RateLimit > 0 {
+		s.limiter = newRateLimiter(cfg.RateLimit, cmp.Or(cfg.RateBurst, int(math.Ceil(cfg.RateLimit))))
+	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
@@ -75,7 +88,7 @@ func NewRouter(cfg Config) http.Handler {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})))
 	r.GET("/openapi.yaml", serveOpenAPI)
 
-	a := r.Group("/api", s.authenticate)
+	a := r.Group("/api", s.authenticate, s.rateLimit)
 	read, write := require(auth.ScopeRead), require(auth.ScopeWrite)
 
 	a.POST("/contacts", write, s.createContact)

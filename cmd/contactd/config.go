@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,10 @@ type config struct {
 	MaxWorkers    int
 	// ScanEvery schedules a full duplicate scan; zero (the default) never does.
 	ScanEvery time.Duration
+	// RateLimit is each API key's average requests a second (zero: no limit); RateBurst how
+	// many it may send at once.
+	RateLimit float64
+	RateBurst int
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/contactd?sslmode=disable"
@@ -47,6 +52,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.ScanEvery = d
 	}
+	rl, err := strconv.ParseFloat(cmp.Or(getenv("CONTACTD_RATE_LIMIT"), "100"), 64)
+	if err != nil || rl < 0 || math.IsNaN(rl) || math.IsInf(rl, 0) {
+		return c, fmt.Errorf("CONTACTD_RATE_LIMIT: want requests a second per API key, such as 100 (or 0 for no limit)")
+	}
+	c.RateLimit = rl
+	burst, err := strconv.Atoi(cmp.Or(getenv("CONTACTD_RATE_BURST"), "200"))
+	if err != nil || burst < 1 || burst > 1_000_000 {
+		return c, fmt.Errorf("CONTACTD_RATE_BURST: want a whole number of requests from 1 to 1000000")
+	}
+	c.RateBurst = burst
 	if err := checkRegion(c.DefaultRegion); err != nil {
 		return c, err
 	}

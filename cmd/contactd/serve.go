@@ -125,6 +125,7 @@ func runServe(ctx context.Context, cfg config, args []string, stdout, stderr io.
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.NewRouter(api.Config{
 		App: a, Logger: logger, Registry: reg, DefaultRegion: cfg.DefaultRegion,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		Ready: func(ctx context.Context) error {
 			if err := a.DB.Ping(ctx); err != nil {
 				return fmt.Errorf("database unreachable: %w", err)
