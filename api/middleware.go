@@ -119,12 +119,16 @@ func logError(c *gin.Context, level slog.Level, msg string, attrs ...slog.Attr) 
 }
 
 // limitBody caps request bodies; reading past the cap fails and the handler answers 413.
-// Import uploads have their own, larger cap.
+// Import uploads have their own, larger cap; batch writes take up to batchMaxBodyBytes.
 func limitBody(max int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.Method == http.MethodPost && c.FullPath() == "/api/imports" {
 			c.Next()
 			return
+		}
+		max := max
+		if c.Request.Method == http.MethodPost && c.FullPath() == "/api/contacts/batch" {
+			max = batchMaxBodyBytes
 		}
 		if c.Request.ContentLength > max {
 			writeProblem(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body must be at most %d bytes", max))

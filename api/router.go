@@ -103,6 +103,7 @@ func NewRouter(cfg Config) http.Handler {
 	a.GET("/contacts/:contactId/relationships", read, s.listRelationships)
 	a.PATCH("/contacts/:contactId/relationships/:relationshipId", write, s.updateRelationship)
 	a.DELETE("/contacts/:contactId/relationships/:relationshipId", write, s.removeRelationship)
+	a.POST("/contacts/batch", write, s.batchContacts)
 	a.POST("/contacts/merge", write, s.mergeContacts)
 	a.GET("/merges", read, s.listMerges)
 	a.GET("/merges/:id", read, s.getMerge)

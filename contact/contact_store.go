@@ -40,6 +40,28 @@ func (s *Store) CreateContact(ctx context.Context, in NewContact) (*Contact, err
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	var c *Contact
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if c, err = s.createTx(ctx, tx, in); err != nil {
+			return err
+		}
+		// The job writes the normalized forms and blocking keys, then checks for duplicates.
+		if _, err := s.db.Jobs.InsertTx(ctx, tx, NormalizeArgs{ContactID: c.ID}, nil); err != nil {
+			return fmt.Errorf("contact: enqueue normalize: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// createTx stores a validated new contact with its relationships and audit entry in tx (the
+// caller enqueues its normalize job). It fails with KindConflict naming the active contact that
+// has the same normalized email unless in.AllowDuplicate.
+func (s *Store) createTx(ctx context.Context, tx pgx.Tx, in NewContact) (*Contact, error) {
 	prefs := Preferences{}
 	prefs.apply(in.Preferences)
 	c := &Contact{ID: uuid.Must(uuid.NewV7()), Values: in.Values(), Status: StatusActive, Preferences: prefs, Version: 1}
@@ -50,55 +72,45 @@ func (s *Store) CreateContact(ctx context.Context, in NewContact) (*Contact, err
 		k := strings.ToLower(*c.Normalized.Email)
 		dupKey = &k
 	}
-	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		// One round trip: the duplicate lock, the insert (which does not happen when an active
-		// contact has the address) and the audit entry.
-		b := &pgx.Batch{}
-		if checkDup {
-			// A transaction-scoped advisory lock on the address serializes concurrent creates of
-			// it; the insert's own statement snapshot is taken after the lock is held.
-			b.Queue(lockEmailSQL, *dupKey)
+	// One round trip: the duplicate lock, the insert (which does not happen when an active
+	// contact has the address) and the audit entry.
+	b := &pgx.Batch{}
+	if checkDup {
+		// A transaction-scoped advisory lock on the address serializes concurrent creates of
+		// it; the insert's own statement snapshot is taken after the lock is held.
+		b.Queue(lockEmailSQL, *dupKey)
+	}
+	inserted := false
+	b.Queue(`
+		INSERT INTO contacts (id, first_name, last_name, email, phone, title, company, preferences, email_normalized)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+		WHERE $10::text IS NULL OR NOT EXISTS (
+			SELECT 1 FROM contacts WHERE lower(email_normalized) = $10 AND status = 'active' AND email_normalized IS NOT NULL)
+		RETURNING created_at, updated_at`,
+		c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.Preferences, c.Normalized.Email, dupKey,
+	).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&c.CreatedAt, &c.UpdatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
 		}
-		inserted := false
-		b.Queue(`
-			INSERT INTO contacts (id, first_name, last_name, email, phone, title, company, preferences, email_normalized)
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
-			WHERE $10::text IS NULL OR NOT EXISTS (
-				SELECT 1 FROM contacts WHERE lower(email_normalized) = $10 AND status = 'active' AND email_normalized IS NOT NULL)
-			RETURNING created_at, updated_at`,
-			c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.Preferences, c.Normalized.Email, dupKey,
-		).QueryRow(func(row pgx.Row) error {
-			err := row.Scan(&c.CreatedAt, &c.UpdatedAt)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			inserted = err == nil
-			return err
-		})
-		a := NewAudit(ctx)
-		a.Add("create", "contact", c.ID, &c.ID, c.Changes(nil))
-		a.Queue(b)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("contact: insert: %w", err)
-		}
-		if !inserted {
-			return duplicateEmailError(ctx, tx, *dupKey)
-		}
-		rels, err := s.addRelationships(ctx, tx, a, c.ID, in.Relationships)
-		if err != nil {
-			return err
-		}
-		c.Relationships = rels
-		if err := a.Flush(ctx, tx); err != nil {
-			return err
-		}
-		// The job writes the normalized forms and blocking keys, then checks for duplicates.
-		if _, err := s.db.Jobs.InsertTx(ctx, tx, NormalizeArgs{ContactID: c.ID}, nil); err != nil {
-			return fmt.Errorf("contact: enqueue normalize: %w", err)
-		}
-		return nil
+		inserted = err == nil
+		return err
 	})
+	a := NewAudit(ctx)
+	a.Add("create", "contact", c.ID, &c.ID, c.Changes(nil))
+	a.Queue(b)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("contact: insert: %w", err)
+	}
+	if !inserted {
+		return nil, duplicateEmailError(ctx, tx, *dupKey)
+	}
+	rels, err := s.addRelationships(ctx, tx, a, c.ID, in.Relationships)
 	if err != nil {
+		return nil, err
+	}
+	c.Relationships = rels
+	if err := a.Flush(ctx, tx); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -187,68 +199,8 @@ func (s *Store) UpdateContact(ctx context.Context, id uuid.UUID, u Update) (*Con
 	}
 	var out *Contact
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		c, err := ScanContact(tx.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1 FOR UPDATE`, id))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return db.NotFound("contact %s not found", id)
-		}
+		c, changes, err := s.updateTx(ctx, tx, id, u)
 		if err != nil {
-			return fmt.Errorf("contact: lock %s: %w", id, err)
-		}
-		if c.Status == StatusMerged {
-			return &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}
-		}
-		if u.IfVersion != 0 && u.IfVersion != c.Version {
-			return &db.Error{Kind: db.KindPreconditionFailed, Message: fmt.Sprintf("contact is at version %d, not %d", c.Version, u.IfVersion)}
-		}
-		before := *c
-		before.Preferences = c.Preferences.Clone()
-		for _, f := range Fields {
-			if o := f.update(&u); o.Set {
-				*f.Ptr(&c.Values) = nil
-				if !o.Null {
-					v := o.Value
-					*f.Ptr(&c.Values) = &v
-				}
-			}
-		}
-		c.Preferences.apply(u.Preferences)
-		if c.FirstName == nil && c.LastName == nil && c.Email == nil && c.Phone == nil {
-			return db.FieldErrors{{Field: "firstName", Message: "a contact needs a name, an email or a phone"}}.Err()
-		}
-		changes := c.Changes(&before)
-		if len(changes) == 0 {
-			out = c
-			return nil
-		}
-		_, emailChanged := changes["email"]
-		_, phoneChanged := changes["phone"]
-		if emailChanged {
-			c.Normalized.Email = EmailKey(c.Email)
-			// Only active contacts must not share an address (as on create).
-			if c.Status == StatusActive && !u.AllowDuplicate {
-				if err := claimEmail(ctx, tx, c.ID, before.Normalized.Email, c.Normalized.Email); err != nil {
-					return err
-				}
-			}
-		}
-		if phoneChanged {
-			// The job writes the new forms; until then there are none rather than stale ones.
-			c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid = nil, nil, nil
-		}
-		err = tx.QueryRow(ctx, `
-			UPDATE contacts SET first_name = $2, last_name = $3, email = $4, phone = $5, title = $6,
-				company = $7, preferences = $8, email_normalized = $9, phone_e164 = $10,
-				phone_extension = $11, phone_valid = $12, version = version + 1, updated_at = now()
-			WHERE id = $1 RETURNING version, updated_at`,
-			c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.Preferences,
-			c.Normalized.Email, c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid,
-		).Scan(&c.Version, &c.UpdatedAt)
-		if err != nil {
-			return fmt.Errorf("contact: update %s: %w", id, err)
-		}
-		a := NewAudit(ctx)
-		a.Add("update", "contact", c.ID, &c.ID, changes)
-		if err := a.Flush(ctx, tx); err != nil {
 			return err
 		}
 		if MatchedFieldChanged(changes) {
@@ -270,6 +222,76 @@ func (s *Store) UpdateContact(ctx context.Context, id uuid.UUID, u Update) (*Con
 	}
 	out.Relationships = rels[id]
 	return out, nil
+}
+
+// updateTx applies a validated partial update to the contact in tx, locking it, and audits the
+// changed fields; it returns the contact as updated and its changes (none: nothing written).
+// The caller enqueues normalization when MatchedFieldChanged(changes).
+func (s *Store) updateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, u Update) (*Contact, map[string]Change, error) {
+	c, err := ScanContact(tx.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1 FOR UPDATE`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, db.NotFound("contact %s not found", id)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("contact: lock %s: %w", id, err)
+	}
+	if c.Status == StatusMerged {
+		return nil, nil, &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}
+	}
+	if u.IfVersion != 0 && u.IfVersion != c.Version {
+		return nil, nil, &db.Error{Kind: db.KindPreconditionFailed, Message: fmt.Sprintf("contact is at version %d, not %d", c.Version, u.IfVersion)}
+	}
+	before := *c
+	before.Preferences = c.Preferences.Clone()
+	for _, f := range Fields {
+		if o := f.update(&u); o.Set {
+			*f.Ptr(&c.Values) = nil
+			if !o.Null {
+				v := o.Value
+				*f.Ptr(&c.Values) = &v
+			}
+		}
+	}
+	c.Preferences.apply(u.Preferences)
+	if c.FirstName == nil && c.LastName == nil && c.Email == nil && c.Phone == nil {
+		return nil, nil, db.FieldErrors{{Field: "firstName", Message: "a contact needs a name, an email or a phone"}}.Err()
+	}
+	changes := c.Changes(&before)
+	if len(changes) == 0 {
+		return c, nil, nil
+	}
+	_, emailChanged := changes["email"]
+	_, phoneChanged := changes["phone"]
+	if emailChanged {
+		c.Normalized.Email = EmailKey(c.Email)
+		// Only active contacts must not share an address (as on create).
+		if c.Status == StatusActive && !u.AllowDuplicate {
+			if err := claimEmail(ctx, tx, c.ID, before.Normalized.Email, c.Normalized.Email); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if phoneChanged {
+		// The job writes the new forms; until then there are none rather than stale ones.
+		c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid = nil, nil, nil
+	}
+	err = tx.QueryRow(ctx, `
+		UPDATE contacts SET first_name = $2, last_name = $3, email = $4, phone = $5, title = $6,
+			company = $7, preferences = $8, email_normalized = $9, phone_e164 = $10,
+			phone_extension = $11, phone_valid = $12, version = version + 1, updated_at = now()
+		WHERE id = $1 RETURNING version, updated_at`,
+		c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.Preferences,
+		c.Normalized.Email, c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid,
+	).Scan(&c.Version, &c.UpdatedAt)
+	if err != nil {
+		return nil, nil, fmt.Errorf("contact: update %s: %w", id, err)
+	}
+	a := NewAudit(ctx)
+	a.Add("update", "contact", c.ID, &c.ID, changes)
+	if err := a.Flush(ctx, tx); err != nil {
+		return nil, nil, err
+	}
+	return c, changes, nil
 }
 
 // ArchiveContact sets an active contact's status to archived. Archiving an archived contact

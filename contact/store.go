@@ -18,6 +18,8 @@ type Store struct {
 	index Indexer
 	// related adds and reads contacts' relationships (package relationship); see SetRelated.
 	related Related
+	// refs resolves and records external references (package importer); see SetRefs.
+	refs Refs
 }
 
 // Related adds and reads contacts' relationships, which package relationship owns: the contact

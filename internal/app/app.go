@@ -40,6 +40,8 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	}
 	a := &App{DB: d, Contacts: contact.NewStore(d), Relations: relationship.NewStore(d), Dedupe: dedupe.NewStore(d), Imports: importer.NewStore(d), Auth: auth.NewStore(d)}
 	a.Contacts.SetRelated(a.Relations)
+	// Batch writes match items on the external references imports record.
+	a.Contacts.SetRefs(a.Imports)
 	// A normalized contact is rekeyed and checked for duplicates.
 	a.Contacts.SetIndex(a.Dedupe)
 	a.Owned = append([]contact.Owned{relationship.Concern, importer.ExternalRefs, a.Dedupe.Reviews(), a.Dedupe.Keys()}, extra...)
