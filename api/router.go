@@ -88,7 +88,7 @@ func NewRouter(cfg Config) http.Handler {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})))
 	r.GET("/openapi.yaml", serveOpenAPI)
 
-	a := r.Group("/api", s.authenticate, s.rateLimit)
+	a := r.Group("/api", s.authenticate, s.rateLimit, s.idempotent)
 	read, write := require(auth.ScopeRead), require(auth.ScopeWrite)
 
 	a.POST("/contacts", write, s.createContact)

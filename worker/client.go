@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/dedupe"
+	"github.com/contactd/contactd/idempotency"
 	"github.com/contactd/contactd/importer"
 	"github.com/contactd/contactd/internal/app"
 	"github.com/contactd/contactd/internal/db"
@@ -35,6 +36,7 @@ func NewWorkers(a *app.App, cfg Config) *river.Workers {
 	river.AddWorker(workers, &DedupeBatchWorker{Engine: a.Engine})
 	river.AddWorker(workers, &DedupeScanWorker{Engine: a.Engine})
 	river.AddWorker(workers, &TrainWorker{Engine: a.Engine})
+	river.AddWorker(workers, &IdempotencyCleanWorker{Store: a.Idempotency})
 	return workers
 }
 
@@ -43,7 +45,9 @@ func NewClient(a *app.App, cfg Config) (*river.Client[pgx.Tx], error) {
 	if cfg.MaxWorkers <= 0 {
 		cfg.MaxWorkers = 100
 	}
-	var periodic []*river.PeriodicJob
+	periodic := []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(idempotencyCleanEvery),
+		func() (river.JobArgs, *river.InsertOpts) { return idempotency.CleanArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "idempotency_clean"})}
 	if cfg.ScanEvery > 0 {
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.ScanEvery),
 			func() (river.JobArgs, *river.InsertOpts) { return dedupe.ScanArgs{}, nil },

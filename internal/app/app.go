@@ -8,6 +8,7 @@ import (
 	"github.com/contactd/contactd/auth"
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
+	"github.com/contactd/contactd/idempotency"
 	"github.com/contactd/contactd/importer"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/merge"
@@ -25,6 +26,8 @@ type App struct {
 	Dedupe    *dedupe.Store
 	Imports   *importer.Store
 	Auth      *auth.Store
+	// Idempotency keeps the first response to each Idempotency-Key of a POST.
+	Idempotency *idempotency.Store
 	// Engine checks contacts for duplicates and merges what it is sure of.
 	Engine *dedupe.Engine
 	// Owned are the concerns whose contact-owned rows merges, undos and erasure carry.
@@ -38,7 +41,7 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{DB: d, Contacts: contact.NewStore(d), Relations: relationship.NewStore(d), Dedupe: dedupe.NewStore(d), Imports: importer.NewStore(d), Auth: auth.NewStore(d)}
+	a := &App{DB: d, Contacts: contact.NewStore(d), Relations: relationship.NewStore(d), Dedupe: dedupe.NewStore(d), Imports: importer.NewStore(d), Auth: auth.NewStore(d), Idempotency: idempotency.NewStore(d)}
 	a.Contacts.SetRelated(a.Relations)
 	// Batch writes match items on the external references imports record.
 	a.Contacts.SetRefs(a.Imports)
