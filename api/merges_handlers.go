@@ -110,6 +110,19 @@ func (s *server) mergeContacts(c *gin.Context) {
 	if !o.finish(c) {
 		return
 	}
+	dryRun, ok := boolQuery(c, "dryRun")
+	if !ok {
+		return
+	}
+	if dryRun {
+		p, err := s.app.Merges.PreviewMerge(c.Request.Context(), req)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"dryRun": true, "merge": toMergeJSON(p.Merge), "contact": toContactJSON(p.Survivor), "moves": p.Moves})
+		return
+	}
 	m, survivor, err := s.app.Merges.MergeContacts(c.Request.Context(), req)
 	if err != nil {
 		writeError(c, err)

@@ -161,6 +161,26 @@ func duplicateEmailError(ctx context.Context, tx pgx.Tx, key string) error {
 	return &db.Error{Kind: db.KindConflict, Message: "an active contact already has this email address", ExistingID: existing.String()}
 }
 
+// GetContactTx returns the contact with its current relationships as tx sees them, without
+// following merges: a merge's dry run reads its survivor before it rolls back.
+func (s *Store) GetContactTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*Contact, error) {
+	c, err := ScanContact(tx.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, db.NotFound("contact %s not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("contact: get %s: %w", id, err)
+	}
+	if s.related != nil {
+		rels, err := s.related.CurrentOf(ctx, tx, []uuid.UUID{id})
+		if err != nil {
+			return nil, err
+		}
+		c.Relationships = rels[id]
+	}
+	return c, nil
+}
+
 // GetContact returns the contact with its current relationships. For a merged contact,
 // MergedInto is the contact at the end of its chain of merges (the one that now holds it).
 func (s *Store) GetContact(ctx context.Context, id uuid.UUID) (*Contact, error) {
@@ -418,7 +438,7 @@ func (s *Store) relationshipsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.
 	if s.related == nil {
 		return map[uuid.UUID][]Relationship{}, nil
 	}
-	return s.related.CurrentOf(ctx, ids)
+	return s.related.CurrentOf(ctx, s.db.Pool, ids)
 }
 
 // Require fails with KindNotFound unless the contact exists, and with KindConflict when it has

@@ -29,8 +29,9 @@ type Related interface {
 	// AddTx inserts a contact's validated relationships in tx, auditing them in a, naming wrong
 	// ones under prefix[i].
 	AddTx(ctx context.Context, tx pgx.Tx, a *Audit, contactID uuid.UUID, in []NewRelationship, prefix string) ([]Relationship, error)
-	// CurrentOf returns the contacts' current relationships, by contact id.
-	CurrentOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]Relationship, error)
+	// CurrentOf returns the contacts' current relationships as q (the pool or a transaction)
+	// sees them, by contact id.
+	CurrentOf(ctx context.Context, q db.Querier, ids []uuid.UUID) (map[uuid.UUID][]Relationship, error)
 }
 
 // Indexer keeps the duplicate checker's index (its blocking keys) in step with the contacts

@@ -29,14 +29,15 @@ func scanRelationship(row pgx.CollectableRow) (contact.Relationship, error) {
 	return r, err
 }
 
-// CurrentOf returns the current relationships of the contacts, by contact id, in one query (the
-// contact store shows them on every contact it returns).
-func (s *Store) CurrentOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]contact.Relationship, error) {
+// CurrentOf returns the current relationships of the contacts as q sees them (the pool, or a
+// transaction), by contact id, in one query (the contact store shows them on every contact it
+// returns).
+func (s *Store) CurrentOf(ctx context.Context, q db.Querier, ids []uuid.UUID) (map[uuid.UUID][]contact.Relationship, error) {
 	out := make(map[uuid.UUID][]contact.Relationship, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT `+relationshipColumns+` FROM `+relationshipsView+`
+	rows, err := q.Query(ctx, `SELECT `+relationshipColumns+` FROM `+relationshipsView+`
 		WHERE contact_id = ANY($1) AND removed_at IS NULL ORDER BY contact_id, created_at, id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("relationship: relationships: %w", err)
