@@ -36,6 +36,9 @@ type Config struct {
 	// RateBurst is how many requests a key may send at once before RateLimit applies (default:
 	// one second's worth, at least 1).
 	RateBurst int
+	// RiverUI, when set, is River's job UI (riverui, started, with prefix /riverui): it is
+	// served under /riverui/ to admin-scope keys only.
+	RiverUI http.Handler
 }
 
 type server struct {
@@ -87,6 +90,13 @@ func NewRouter(cfg Config) http.Handler {
 	r.HEAD("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})))
 	r.GET("/openapi.yaml", serveOpenAPI)
+
+	if cfg.RiverUI != nil {
+		// A browser UI: the admin key comes as a bearer token (an operator's proxy adds it).
+		ui := gin.WrapH(cfg.RiverUI)
+		r.Any("/riverui", s.authenticate, s.rateLimit, require(auth.ScopeAdmin), ui)
+		r.Any("/riverui/*path", s.authenticate, s.rateLimit, require(auth.ScopeAdmin), ui)
+	}
 
 	a := r.Group("/api", s.authenticate, s.rateLimit, s.idempotent)
 	read, write := require(auth.ScopeRead), require(auth.ScopeWrite)

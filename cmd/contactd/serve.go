@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/riverqueue/river"
+	"riverqueue.com/riverui"
 )
 
 func connect(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
@@ -121,11 +122,21 @@ func runServe(ctx context.Context, cfg config, args []string, stdout, stderr io.
 	}
 	defer stopWorkers(client, logger)
 
+	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
+		Endpoints: riverui.NewEndpoints(a.DB.Jobs, nil), Logger: logger, Prefix: "/riverui",
+	})
+	if err != nil {
+		return fmt.Errorf("river UI: %w", err)
+	}
+	if err := ui.Start(ctx); err != nil {
+		return fmt.Errorf("start the river UI: %w", err)
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.NewRouter(api.Config{
 		App: a, Logger: logger, Registry: reg, DefaultRegion: cfg.DefaultRegion,
-		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, RiverUI: ui,
 		Ready: func(ctx context.Context) error {
 			if err := a.DB.Ping(ctx); err != nil {
 				return fmt.Errorf("database unreachable: %w", err)
