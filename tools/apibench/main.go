@@ -1,6 +1,7 @@
 // Command apibench measures POST /api/contacts: requests/s and latency percentiles at N
-// concurrent clients over loopback HTTP, next to a plain pgx INSERT loop of the same rows at the
-// same concurrency, and the time from create to normalized forms under light load. It starts the
+// concurrent clients over loopback HTTP, then POST /api/contacts/batch upserting 500 contacts a
+// request (new ones, then the same ones changed) in contacts/s, next to a plain pgx INSERT loop
+// of the same rows at the same concurrency, and the time from create to normalized forms under light load. It starts the
 // API and the workers in-process on a fresh database (DATABASE_URL's server, database
 // contactd_apibench, dropped and recreated).
 package main
@@ -134,6 +135,60 @@ func run(ctx context.Context, clients int, dur time.Duration, withWorkers bool) 
 		return nil
 	})
 	report("API  POST /api/contacts", lat, errs, dur)
+	fmt.Printf("%-32s %7.0f contacts/s\n", "  = single creates", float64(len(lat))/dur.Seconds())
+
+	// Batch upserts of 500 by email: new contacts, then the same contacts again with a change.
+	drain(ctx, pool)
+	batchClients := min(clients, 4)
+	var sent [][]person
+	var sentMu sync.Mutex
+	batchBody := func(ps []person, title string) []byte {
+		var b bytes.Buffer
+		b.WriteString(`{"mode":"upsert","matchOn":"email","contacts":[`)
+		for i, p := range ps {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"firstName":%q,"lastName":%q,"email":%q,"phone":%q,"title":%q,"company":%q}`, p.first, p.last, p.email, p.phone, title, p.company)
+		}
+		b.WriteString(`]}`)
+		return b.Bytes()
+	}
+	postBatch := func(body []byte) error {
+		req, _ := http.NewRequest("POST", base+"/api/contacts/batch", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := httpc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	fmt.Printf("POST /api/contacts/batch, upsert by email of %d contacts, %d clients, %s:\n", contact.MaxBatchItems, batchClients, dur)
+	lat, errs = load(batchClients, dur, func() error {
+		ps := make([]person, contact.MaxBatchItems)
+		for i := range ps {
+			ps[i] = personN(seq.Add(1))
+		}
+		sentMu.Lock()
+		sent = append(sent, ps)
+		sentMu.Unlock()
+		return postBatch(batchBody(ps, "Buyer"))
+	})
+	report("API  batch of 500, all new", lat, errs, dur)
+	fmt.Printf("%-32s %7.0f contacts/s\n", "  = batch creates", float64(len(lat)*contact.MaxBatchItems)/dur.Seconds())
+	drain(ctx, pool)
+	var next atomic.Int64
+	lat, errs = load(batchClients, dur, func() error {
+		i := int(next.Add(1)-1) % len(sent)
+		return postBatch(batchBody(sent[i], fmt.Sprint("Lead ", next.Load())))
+	})
+	report("API  batch of 500, all updated", lat, errs, dur)
+	fmt.Printf("%-32s %7.0f contacts/s\n", "  = batch updates", float64(len(lat)*contact.MaxBatchItems)/dur.Seconds())
 
 	// Let the normalize backlog drain so that the INSERT loop runs on a quiet database.
 	if !withWorkers {
