@@ -19,7 +19,7 @@ type Prepared struct {
 type value struct {
 	s   string // normalized value, "" when missing
 	key string // the type's match key
-	aux int32  // nickname id for given names, -1 otherwise
+	aux int32  // nickname id for given names; 1 for a name-derived e-mail local part, else 0; -1 otherwise
 }
 
 // Matcher compiles Settings: it prepares records, computes their blocking
@@ -33,6 +33,9 @@ type Matcher struct {
 	// ruleFields holds the field index of each part of each blocking rule.
 	ruleFields [][]int
 	nick       *nicknameTable
+	// nameFields are the givenName and name fields, emailFields the
+	// e-mail fields whose local parts may be derived from them.
+	nameFields, emailFields []int
 }
 
 type compiledField struct {
@@ -64,6 +67,14 @@ func New(s *Settings) (*Matcher, error) {
 	if len(ws.SwapNames) == 2 {
 		m.swapA, m.swapB = m.fieldIndex(ws.SwapNames[0]), m.fieldIndex(ws.SwapNames[1])
 	}
+	for i, f := range m.fields {
+		switch f.typ {
+		case "givenName", "name":
+			m.nameFields = append(m.nameFields, i)
+		case "email":
+			m.emailFields = append(m.emailFields, i)
+		}
+	}
 	return m, nil
 }
 
@@ -87,6 +98,7 @@ func (m *Matcher) Prepare(r Record) *Prepared {
 	for i, f := range m.fields {
 		p.vals[i] = m.normalize(f.typ, r[f.Column])
 	}
+	m.markNameDerived(p)
 	return p
 }
 
@@ -225,8 +237,14 @@ func (m *Matcher) holds(l *Level, a, b *value) bool {
 	case "emailLocal":
 		la, lb := personalLocal(a.key), personalLocal(b.key)
 		return la != "" && la == lb
+	case "emailNameLocal":
+		la, lb := personalLocal(a.key), personalLocal(b.key)
+		return la != "" && la == lb && a.aux == 1 && b.aux == 1
 	case "emailChannel":
 		return isPersonalDomain(emailDomain(a.key)) != isPersonalDomain(emailDomain(b.key))
+	case "otherWorkDomain":
+		da, db := emailDomain(a.key), emailDomain(b.key)
+		return da != db && !isPersonalDomain(da) && !isPersonalDomain(db)
 	case "dateSwap":
 		ya, ma, da, ok1 := dateParts(a.s)
 		yb, mb, db, ok2 := dateParts(b.s)

@@ -66,8 +66,12 @@ type Level struct {
 	// Kind is exact, key (the type's match key: provider-aware e-mail,
 	// phone digits, company without legal form, name without spaces),
 	// nickname, initial, jaroWinkler, levenshtein, tokens, prefix,
-	// emailLocal, emailChannel (one address private, at a free-mail
-	// provider, the other not), dateSwap or dateDays.
+	// emailLocal, emailNameLocal (the same local part, spelt from each
+	// record's own name: its u is the share among pairs whose names
+	// agree, so it weighs only what it adds to the names), emailChannel
+	// (one address private, at a free-mail provider, the other not),
+	// otherWorkDomain (both addresses at different non-free-mail
+	// domains: two employers), dateSwap or dateDays.
 	Kind string `json:"kind"`
 	// Threshold is the minimum similarity for jaroWinkler and the minimum
 	// share of common tokens for tokens.
@@ -155,7 +159,7 @@ const (
 
 var (
 	fieldTypes = []string{"givenName", "name", "email", "phone", "company", "title", "date", "text", "exact"}
-	levelKinds = []string{"exact", "key", "nickname", "initial", "jaroWinkler", "levenshtein", "tokens", "prefix", "emailLocal", "emailChannel", "dateSwap", "dateDays"}
+	levelKinds = []string{"exact", "key", "nickname", "initial", "jaroWinkler", "levenshtein", "tokens", "prefix", "emailLocal", "emailNameLocal", "emailChannel", "otherWorkDomain", "dateSwap", "dateDays"}
 	transforms = []string{"", "value", "key", "soundex", "initial", "prefix3", "year", "local", "domain"}
 )
 

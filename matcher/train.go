@@ -44,6 +44,7 @@ func (m *Matcher) train(ctx context.Context, recs []*Prepared, source []uint8) (
 	p.Training.Records = len(recs)
 	u, samples := m.estimateU(recs, source)
 	p.Training.USamples = samples
+	uName := m.estimateNameLocalU(recs, source)
 	sc, err := m.newScanner(ctx, recs, source)
 	if err != nil {
 		return nil, err
@@ -89,7 +90,11 @@ func (m *Matcher) train(ctx context.Context, recs []*Prepared, source []uint8) (
 			if k <= len(f.levels) {
 				name = f.levels[k-1].Label()
 			}
-			fp.Levels = append(fp.Levels, LevelParams{Name: name, M: mprob[i][k], U: u[i][k]})
+			lp := LevelParams{Name: name, M: mprob[i][k], U: u[i][k]}
+			if k <= len(f.levels) && f.levels[k-1].Kind == "emailNameLocal" {
+				lp.U = uName
+			}
+			fp.Levels = append(fp.Levels, lp)
 		}
 		p.Fields = append(p.Fields, fp)
 	}

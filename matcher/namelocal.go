@@ -1,0 +1,151 @@
+package matcher
+
+import "strings"
+
+// The e-mail local part of most work addresses is made from the person's
+// name (john.smith@, jsmith@, smith.j@). Two namesakes at different
+// companies then share their local part by construction: that agreement
+// repeats the name's evidence instead of adding its own, and
+// Fellegi-Sunter assumes the comparisons are independent. A record's
+// e-mail is marked name-derived when its local part is made of its own
+// name's tokens and initials only; the level emailNameLocal holds when two
+// such local parts agree, and its u is estimated among pairs whose names
+// agree (see estimateNameLocalU), so that it weighs what the local part adds
+// to the name and no more.
+
+// maxNameTokens bounds the name tokens a local part is segmented over.
+const maxNameTokens = 6
+
+// nameDerivedLocal reports whether the e-mail local part local (lower case)
+// is spelt with the tokens of the folded names only: each token whole or
+// as its initial, each at most once, in any order, with at least one whole
+// token, ignoring the separators . _ and -. A local part with digits or any
+// other letters is not name-derived.
+func nameDerivedLocal(local string, names ...string) bool {
+	var b strings.Builder
+	for i := 0; i < len(local); i++ {
+		switch c := local[i]; {
+		case c == '.' || c == '_' || c == '-':
+		case 'a' <= c && c <= 'z':
+			b.WriteByte(c)
+		default:
+			return false
+		}
+	}
+	s := b.String()
+	if s == "" {
+		return false
+	}
+	var toks []string
+	for _, n := range names {
+		for _, t := range strings.FieldsFunc(n, func(r rune) bool { return r < 'a' || r > 'z' }) {
+			if len(toks) < maxNameTokens {
+				toks = append(toks, t)
+			}
+		}
+	}
+	return segment(s, toks, 0, false)
+}
+
+// segment reports whether s splits into whole tokens or initials of the
+// tokens not yet used (bit set in used), with at least one whole token.
+func segment(s string, toks []string, used uint, whole bool) bool {
+	if s == "" {
+		return whole
+	}
+	for i, t := range toks {
+		if used&(1<<i) != 0 {
+			continue
+		}
+		if strings.HasPrefix(s, t) && segment(s[len(t):], toks, used|1<<i, true) {
+			return true
+		}
+		if s[0] == t[0] && segment(s[1:], toks, used|1<<i, whole) {
+			return true
+		}
+	}
+	return false
+}
+
+// markNameDerived sets the aux of each e-mail value of p to 1 when its
+// local part is derived from the record's name fields, 0 otherwise.
+func (m *Matcher) markNameDerived(p *Prepared) {
+	if len(m.emailFields) == 0 || len(m.nameFields) == 0 {
+		return
+	}
+	names := make([]string, 0, len(m.nameFields))
+	for _, i := range m.nameFields {
+		if s := p.vals[i].s; s != "" {
+			names = append(names, s)
+		}
+	}
+	for _, i := range m.emailFields {
+		v := &p.vals[i]
+		v.aux = 0
+		if l := emailLocal(v.key); l != "" && len(names) > 0 && nameDerivedLocal(l, names...) {
+			v.aux = 1
+		}
+	}
+}
+
+// sameName reports whether a and b agree exactly on every name field.
+func (m *Matcher) sameName(a, b *Prepared) bool {
+	for _, i := range m.nameFields {
+		if a.vals[i].s == "" || a.vals[i].s != b.vals[i].s {
+			return false
+		}
+	}
+	return len(m.nameFields) > 0
+}
+
+// maxNameGroup bounds the records of one full name whose pairs
+// estimateNameLocalU compares, so that a very common name costs no more
+// than a few thousand comparisons.
+const maxNameGroup = 64
+
+// estimateNameLocalU estimates the u of the emailNameLocal level: the
+// share of pairs at that level among the pairs whose names agree exactly
+// and whose addresses are both present and differ. Such pairs include some
+// duplicates, which only makes the estimate, and with it the level's
+// weight, more cautious. With few such pairs it tends to one half.
+func (m *Matcher) estimateNameLocalU(recs []*Prepared, source []uint8) float64 {
+	if len(m.emailFields) == 0 || len(m.nameFields) == 0 {
+		return 0.5
+	}
+	groups := map[string][]int32{}
+	var b strings.Builder
+	for r, p := range recs {
+		b.Reset()
+		for _, i := range m.nameFields {
+			b.WriteString(p.vals[i].s)
+			b.WriteByte(0)
+		}
+		if k := b.String(); len(k) > len(m.nameFields) {
+			if g := groups[k]; len(g) < maxNameGroup {
+				groups[k] = append(g, int32(r))
+			}
+		}
+	}
+	var at, total float64
+	for _, g := range groups {
+		for x := 0; x < len(g); x++ {
+			for y := x + 1; y < len(g); y++ {
+				a, c := recs[g[x]], recs[g[y]]
+				if source != nil && source[g[x]] == source[g[y]] {
+					continue
+				}
+				for _, i := range m.emailFields {
+					va, vb := &a.vals[i], &c.vals[i]
+					if va.s == "" || vb.s == "" || va.key == vb.key {
+						continue
+					}
+					total++
+					if m.holds(&Level{Kind: "emailNameLocal"}, va, vb) {
+						at++
+					}
+				}
+			}
+		}
+	}
+	return (at + 0.5) / (total + 1)
+}
