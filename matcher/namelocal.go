@@ -9,7 +9,7 @@ import "strings"
 // Fellegi-Sunter assumes the comparisons are independent. A record's
 // e-mail is marked name-derived when its local part is made of its own
 // name's tokens and initials only; the level emailNameLocal holds when two
-// such local parts agree, and its u is estimated among pairs whose names
+// local parts agree and either is name-derived, and its u is estimated among pairs whose names
 // agree (see estimateNameLocalU), so that it weighs what the local part adds
 // to the name and no more.
 

@@ -239,7 +239,9 @@ func (m *Matcher) holds(l *Level, a, b *value) bool {
 		return la != "" && la == lb
 	case "emailNameLocal":
 		la, lb := personalLocal(a.key), personalLocal(b.key)
-		return la != "" && la == lb && a.aux == 1 && b.aux == 1
+		return la != "" && la == lb && (a.aux == 1 || b.aux == 1)
+	case "emailNameVariant":
+		return (a.aux == 1 || b.aux == 1) && emailDomain(a.key) == emailDomain(b.key) && emailLocal(a.key) != emailLocal(b.key)
 	case "emailChannel":
 		return isPersonalDomain(emailDomain(a.key)) != isPersonalDomain(emailDomain(b.key))
 	case "otherWorkDomain":

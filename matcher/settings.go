@@ -66,9 +66,11 @@ type Level struct {
 	// Kind is exact, key (the type's match key: provider-aware e-mail,
 	// phone digits, company without legal form, name without spaces),
 	// nickname, initial, jaroWinkler, levenshtein, tokens, prefix,
-	// emailLocal, emailNameLocal (the same local part, spelt from each
+	// emailLocal, emailNameLocal (the same local part, spelt from either
 	// record's own name: its u is the share among pairs whose names
-	// agree, so it weighs only what it adds to the names), emailChannel
+	// agree, so it weighs only what it adds to the names),
+	// emailNameVariant (different local parts at one domain, either spelt
+	// from its record's name: the difference mirrors the names'), emailChannel
 	// (one address private, at a free-mail provider, the other not),
 	// otherWorkDomain (both addresses at different non-free-mail
 	// domains: two employers), dateSwap or dateDays.
@@ -159,7 +161,7 @@ const (
 
 var (
 	fieldTypes = []string{"givenName", "name", "email", "phone", "company", "title", "date", "text", "exact"}
-	levelKinds = []string{"exact", "key", "nickname", "initial", "jaroWinkler", "levenshtein", "tokens", "prefix", "emailLocal", "emailNameLocal", "emailChannel", "otherWorkDomain", "dateSwap", "dateDays"}
+	levelKinds = []string{"exact", "key", "nickname", "initial", "jaroWinkler", "levenshtein", "tokens", "prefix", "emailLocal", "emailNameLocal", "emailNameVariant", "emailChannel", "otherWorkDomain", "dateSwap", "dateDays"}
 	transforms = []string{"", "value", "key", "soundex", "initial", "prefix3", "year", "local", "domain"}
 )
 
