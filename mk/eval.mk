@@ -12,6 +12,7 @@ eval: build
 	@test -d $(DATASETS) || { echo "eval: $(DATASETS) not found"; exit 1; }
 	@$(EVAL) --header
 	@$(EVAL) --row crm_contacts --settings contacts --data $(DATASETS)/crm_contacts/contacts.csv --id externalId --truth-file $(DATASETS)/crm_contacts/truth.csv
+	@$(EVAL) --row crm_contacts_50k --settings contacts --data $(DATASETS)/crm_contacts_50k/contacts.csv --id externalId --truth-file $(DATASETS)/crm_contacts_50k/truth.csv
 	@for n in 1 2 3; do \
 		$(EVAL) --row febrl$$n --settings febrl --data $(DATASETS)/febrl$$n/dataset$$n.csv --id rec_id --truth febrl || exit 1; \
 	done
