@@ -92,3 +92,32 @@ func (s *Store) ContactIDsBetween(ctx context.Context, from, to uuid.UUID) ([]uu
 	}
 	return ids, nil
 }
+
+// MergedMembers returns, for each of ids, the contacts merged into it, directly or through a
+// contact merged into it, with the values they had when merged: the people a duplicate check
+// must not chain a clearly different contact to.
+func (s *Store) MergedMembers(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*Contact, error) {
+	rows, err := s.db.Pool.Query(ctx, `
+		WITH RECURSIVE m (id, root) AS (
+			SELECT id, merged_into FROM contacts WHERE merged_into = ANY($1)
+			UNION
+			SELECT c.id, m.root FROM contacts c JOIN m ON c.merged_into = m.id)
+		SELECT m.root, `+contactColumns+` FROM m JOIN contacts c ON c.id = m.id ORDER BY m.root, c.id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("contact: merged members: %w", err)
+	}
+	defer rows.Close()
+	out := map[uuid.UUID][]*Contact{}
+	for rows.Next() {
+		var root uuid.UUID
+		c := &Contact{}
+		if err := rows.Scan(append([]any{&root}, ScanTargets(c)...)...); err != nil {
+			return nil, fmt.Errorf("contact: merged members: %w", err)
+		}
+		out[root] = append(out[root], c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("contact: merged members: %w", err)
+	}
+	return out, nil
+}

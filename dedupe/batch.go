@@ -56,11 +56,18 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome,
 	if err != nil {
 		return out, err
 	}
-	byID := make(map[uuid.UUID]prepared, len(loaded))
+	active := make([]prepared, 0, len(loaded))
 	for _, c := range loaded {
 		if c.Status == contact.StatusActive {
-			byID[c.ID] = prepare(md, c)
+			active = append(active, prepare(md, c))
 		}
+	}
+	if err := e.withMembers(ctx, md, active); err != nil {
+		return out, err
+	}
+	byID := make(map[uuid.UUID]prepared, len(active))
+	for _, p := range active {
+		byID[p.c.ID] = p
 	}
 	keysOf, err := e.Store.KeysOf(ctx, ids)
 	if err != nil {

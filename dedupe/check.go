@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/matcher"
@@ -36,11 +37,16 @@ func (e *Engine) CheckContact(ctx context.Context, id uuid.UUID) (Outcome, error
 	if self == nil || self.Status != contact.StatusActive {
 		return out, nil
 	}
-	ps := make([]prepared, 0, len(cands))
+	ps := make([]prepared, 0, len(cands)+1)
 	for _, c := range cands {
 		ps = append(ps, prepare(md, c))
 	}
-	out, score, proposals, err := e.decide(ctx, md, version, prepare(md, *self), ps, e.Merger != nil, e.Store.Dismissed)
+	ps = append(ps, prepare(md, *self))
+	if err := e.withMembers(ctx, md, ps); err != nil {
+		return out, err
+	}
+	me := ps[len(ps)-1]
+	out, score, proposals, err := e.decide(ctx, md, version, me, ps[:len(ps)-1], e.Merger != nil, e.Store.Dismissed)
 	if err != nil {
 		return out, err
 	}
@@ -90,7 +96,10 @@ func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, sel
 			same[j], same[j-1] = same[j-1], same[j]
 		}
 	}
+	// The group must keep the scan's clustering rule: no member, nor any contact merged into
+	// one before, clearly differs from another.
 	group := []prepared{self}
+	members := slices.Clone(self.members)
 	minScore := math.Inf(1)
 	for _, s := range same {
 		prop := ReviewProposal{A: id, B: s.p.c.ID, Score: matcher.Probability(s.w), ModelVersion: versionPtr(version),
@@ -102,12 +111,10 @@ func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, sel
 		if was {
 			continue
 		}
-		// It must not clearly differ from any member already in the group, nor have been
-		// dismissed (or split by an undo) with one.
-		fits := true
+		// Nor may it have been dismissed (or split by an undo) with a member.
+		fits := !clustersConflict(md, members, s.p.members, conflict)
 		for _, g := range group[1:] {
-			if w, _, _ := best(md, g, s.p); w < conflict {
-				fits = false
+			if !fits {
 				break
 			}
 			was, err := dismissed(ctx, ReviewProposal{A: g.c.ID, B: s.p.c.ID,
@@ -115,16 +122,14 @@ func (e *Engine) decide(ctx context.Context, md *matcher.Model, version int, sel
 			if err != nil {
 				return out, 0, nil, err
 			}
-			if was {
-				fits = false
-				break
-			}
+			fits = !was
 		}
 		if !fits || !merging {
 			possible = append(possible, s)
 			continue
 		}
 		group = append(group, s.p)
+		members = append(members, s.p.members...)
 		minScore = math.Min(minScore, s.w)
 	}
 	if len(group) > 1 {

@@ -29,6 +29,7 @@ type Contacts interface {
 	MatchContacts(ctx context.Context, ids []uuid.UUID) ([]contact.MatchContact, error)
 	ScanActive(ctx context.Context, pageSize int, fn func([]contact.MatchContact) error) error
 	ContactIDsBetween(ctx context.Context, from, to uuid.UUID) ([]uuid.UUID, error)
+	MergedMembers(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*contact.Contact, error)
 }
 
 // Merger merges what the engine is sure of (package merge's Store): one group on write, many
@@ -101,6 +102,10 @@ func versionPtr(v int) *int {
 type prepared struct {
 	c    contact.MatchContact
 	recs []*matcher.Prepared
+	// members are the own records (without alternates) of the contact and of the contacts
+	// merged into it: the cluster it stands for, which a check must keep free of conflicts as
+	// a scan's clustering does.
+	members []*matcher.Prepared
 }
 
 func prepare(md *matcher.Model, c contact.MatchContact) prepared {
@@ -109,7 +114,48 @@ func prepare(md *matcher.Model, c contact.MatchContact) prepared {
 	for _, r := range MatchRecords(c.Contact, c.Alternates) {
 		p.recs = append(p.recs, m.Prepare(r))
 	}
+	p.members = p.recs[:1:1]
 	return p
+}
+
+// withMembers adds to each contact's members the contacts merged into it.
+func (e *Engine) withMembers(ctx context.Context, md *matcher.Model, ps []prepared) error {
+	ids := make([]uuid.UUID, len(ps))
+	for i, p := range ps {
+		ids[i] = p.c.ID
+	}
+	merged, err := e.Contacts.MergedMembers(ctx, ids)
+	if err != nil {
+		return err
+	}
+	m := md.Matcher()
+	for i := range ps {
+		for _, c := range merged[ps[i].c.ID] {
+			ps[i].members = append(ps[i].members, m.Prepare(MatchRecord(c)))
+		}
+	}
+	return nil
+}
+
+// maxConflictChecks bounds the members of each side that clustersConflict compares, as the
+// scan's clustering does.
+const maxConflictChecks = 48
+
+// clustersConflict reports whether two clusters of records may not be merged: one pair across
+// them clearly differs (scores below conflict). Two single records are joined by their own
+// score, so they never conflict. It is the scan's rule (matcher.Model.Cluster) for a check.
+func clustersConflict(md *matcher.Model, a, b []*matcher.Prepared, conflict float64) bool {
+	if len(a) == 1 && len(b) == 1 {
+		return false
+	}
+	for _, x := range a[:min(len(a), maxConflictChecks)] {
+		for _, y := range b[:min(len(b), maxConflictChecks)] {
+			if md.Score(x, y) < conflict {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // best scores two contacts as the best pair of their records (a contact's alternates each make

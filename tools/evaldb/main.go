@@ -1,8 +1,10 @@
 // Command evaldb measures duplicate detection end to end over the database, as a user would run
-// it: `contactd import` of a labelled CSV into a fresh database, `contactd dedupe --wait`, then
-// `contactd export`; the exported contacts (each with the externalIds of every record merged
-// into it) are the clusters, scored pairwise against the truth. It prints precision, recall,
-// F1, the review queue's size and each step's time.
+// it, on two paths. The scan path: `contactd import` of a labelled CSV into a fresh database,
+// `contactd dedupe --wait`, then `contactd export`. The live path (-path live): the same import
+// while a `contactd serve` works the duplicate checks each batch enqueues, timed until no
+// duplicate check is left, then the export. The exported contacts (each with the externalIds of
+// every record merged into it) are the clusters, scored pairwise against the truth. It prints
+// precision, recall, F1, the review queue's size and each step's time.
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/csv"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,14 +33,19 @@ func main() {
 	bin := flag.String("bin", "bin/contactd", "the contactd binary")
 	db := flag.String("db", "contactd_evaldb", "the database to (re)create")
 	train := flag.Bool("train", false, "run contactd train on the imported contacts before the scan (default: the built-in model)")
+	path := flag.String("path", "scan", `"scan" (import, then dedupe --wait) or "live" (import into a serving contactd)`)
 	flag.Parse()
-	if err := run(context.Background(), *data, *truthFile, *truthCol, *bin, *db, *train); err != nil {
+	if *path != "scan" && *path != "live" {
+		fmt.Fprintln(os.Stderr, `evaldb: -path must be "scan" or "live"`)
+		os.Exit(2)
+	}
+	if err := run(context.Background(), *data, *truthFile, *truthCol, *bin, *db, *train, *path == "live"); err != nil {
 		fmt.Fprintln(os.Stderr, "evaldb:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, data, truthFile, truthCol, bin, db string, train bool) error {
+func run(ctx context.Context, data, truthFile, truthCol, bin, db string, train, live bool) error {
 	server := cmp.Or(os.Getenv("DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 	admin, err := pgx.Connect(ctx, server)
 	if err != nil {
@@ -54,10 +63,36 @@ func run(ctx context.Context, data, truthFile, truthCol, bin, db string, train b
 		return err
 	}
 	fmt.Printf("data: %s (%d labelled records)\n", data, len(truth))
+	if live {
+		if err := settleLive(ctx, bin, url, data); err != nil {
+			return err
+		}
+	} else if err := scanPath(bin, url, data, train); err != nil {
+		return err
+	}
+	exported := filepath.Join(os.TempDir(), db+"-export.csv")
+	t, _, err := step(bin, url, "export", "--format", "csv", "--out", exported)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("export:  %7.2fs\n", t.Seconds())
+	clusters, err := readClusters(exported)
+	if err != nil {
+		return err
+	}
+	p, r, f1, tp, fp, fn := score(clusters, truth)
+	fmt.Printf("pairs: %d true positive, %d false positive, %d false negative\n", tp, fp, fn)
+	fmt.Printf("precision %.4f  recall %.4f  F1 %.4f  (%d exported contacts)\n", p, r, f1, len(clusters))
+	return nil
+}
+
+// scanPath imports the file with no server running, optionally trains, and scans.
+func scanPath(bin, url, data string, train bool) error {
 	t, _, err := step(bin, url, "import", "--file", data, "--source", "eval")
 	if err != nil {
 		return err
 	}
+	total := t
 	fmt.Printf("import:  %7.2fs\n", t.Seconds())
 	if train {
 		t, _, err = step(bin, url, "train")
@@ -71,24 +106,67 @@ func run(ctx context.Context, data, truthFile, truthCol, bin, db string, train b
 		return err
 	}
 	fmt.Printf("dedupe:  %7.2fs (full scan)\n", t.Seconds())
+	fmt.Printf("settled: %7.2fs (import and scan)\n", (total + t).Seconds())
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, "open review items") {
 			fmt.Println("         " + strings.TrimSpace(l))
 		}
 	}
-	exported := filepath.Join(os.TempDir(), db+"-export.csv")
-	t, _, err = step(bin, url, "export", "--format", "csv", "--out", exported)
+	return nil
+}
+
+// settleLive migrates, starts contactd serve, imports the file while it serves and waits until
+// every job the import caused (its batch checks, the checks and retraining those enqueue) is
+// done; then it stops the server.
+func settleLive(ctx context.Context, bin, url, data string) error {
+	if _, _, err := step(bin, url, "migrate"); err != nil {
+		return err
+	}
+	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
+	srv.Env = append(os.Environ(), "DATABASE_URL="+url, "CONTACTD_LOG_LEVEL=warn")
+	var logs bytes.Buffer
+	srv.Stdout, srv.Stderr = &logs, &logs
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		_ = srv.Process.Signal(syscall.SIGTERM) // a server already gone has nothing to stop
+		_ = srv.Wait()                          // its exit status after SIGTERM says nothing
+	}()
+	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("export:  %7.2fs\n", t.Seconds())
-	clusters, err := readClusters(exported)
+	defer conn.Close(ctx)
+	start := time.Now()
+	t, _, err := step(bin, url, "import", "--file", data, "--source", "eval")
 	if err != nil {
 		return err
 	}
-	p, r, f1, tp, fp, fn := score(clusters, truth)
-	fmt.Printf("pairs: %d true positive, %d false positive, %d false negative\n", tp, fp, fn)
-	fmt.Printf("precision %.4f  recall %.4f  F1 %.4f  (%d exported contacts)\n", p, r, f1, len(clusters))
+	fmt.Printf("import:  %7.2fs (into a serving contactd)\n", t.Seconds())
+	for {
+		var left int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM river_job
+			WHERE state NOT IN ('completed', 'cancelled', 'discarded')
+			AND kind IN ('import_file', 'normalize_contact', 'dedupe_batch', 'dedupe_contact', 'train_matcher')`).Scan(&left)
+		if err != nil {
+			return err
+		}
+		if left == 0 {
+			break
+		}
+		if srv.ProcessState != nil {
+			return errors.New("contactd serve exited:\n" + logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	settled := time.Since(start)
+	var reviews int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM duplicate_reviews WHERE status = 'open'`).Scan(&reviews); err != nil {
+		return err
+	}
+	fmt.Printf("settled: %7.2fs (import and every duplicate check it caused)\n", settled.Seconds())
+	fmt.Printf("         %d open review items\n", reviews)
 	return nil
 }
 
