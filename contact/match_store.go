@@ -121,3 +121,12 @@ func (s *Store) MergedMembers(ctx context.Context, ids []uuid.UUID) (map[uuid.UU
 	}
 	return out, nil
 }
+
+// CountActive returns how many contacts are active.
+func (s *Store) CountActive(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM contacts WHERE status = 'active'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("contact: count active contacts: %w", err)
+	}
+	return n, nil
+}

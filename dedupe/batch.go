@@ -14,11 +14,12 @@ import (
 
 // BatchOutcome sums the checks of a batch.
 type BatchOutcome struct {
-	Contacts int `json:"contacts"`
-	Merges   int `json:"merges"`
-	Reviews  int `json:"reviews"`
-	Capped   int `json:"blocksCapped"`
-	Rechecks int `json:"rechecksQueued"` // contacts left to a check of their own (see CheckBatch)
+	Contacts int  `json:"contacts"`
+	Merges   int  `json:"merges"`
+	Reviews  int  `json:"reviews"`
+	Capped   int  `json:"blocksCapped"`
+	Rechecks int  `json:"rechecksQueued"` // contacts left to a check of their own (see CheckBatch)
+	Retrain  bool `json:"retrainQueued"`  // a retraining was due (see RetrainIfDue)
 }
 
 // CheckBatch checks many contacts (an import batch's) as CheckContact checks one, with a few
@@ -27,8 +28,18 @@ type BatchOutcome struct {
 // check of the batch is not checked or proposed again, so the groups are disjoint, and they
 // are merged together at the end with the Merger (without one it only proposes). As with a scan, the
 // survivors get no further check of their own: every contact of the batch was compared with
-// all its candidates.
+// all its candidates. Then, when the contacts have grown enough since the model was trained,
+// it enqueues a retraining (RetrainIfDue).
 func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome, error) {
+	out, err := e.checkBatch(ctx, ids)
+	if err != nil {
+		return out, err
+	}
+	out.Retrain, err = e.RetrainIfDue(ctx)
+	return out, err
+}
+
+func (e *Engine) checkBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome, error) {
 	var out BatchOutcome
 	md, version, err := e.Model(ctx)
 	if err != nil {

@@ -30,6 +30,7 @@ type Contacts interface {
 	ScanActive(ctx context.Context, pageSize int, fn func([]contact.MatchContact) error) error
 	ContactIDsBetween(ctx context.Context, from, to uuid.UUID) ([]uuid.UUID, error)
 	MergedMembers(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*contact.Contact, error)
+	CountActive(ctx context.Context) (int, error)
 }
 
 // Merger merges what the engine is sure of (package merge's Store): one group on write, many

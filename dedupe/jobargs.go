@@ -64,9 +64,10 @@ func (BatchArgs) Kind() string { return "dedupe_batch" }
 // TrainArgs asks for the matcher to be retrained on the live contacts.
 type TrainArgs struct{}
 
-// InsertOpts puts training on the bulk queue.
+// InsertOpts puts training on the bulk queue, one at a time: unique by kind while one waits or
+// runs, so that the batches of one import ask for one retraining, not one each.
 func (TrainArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: db.QueueBulk, MaxAttempts: 2}
+	return river.InsertOpts{Queue: db.QueueBulk, MaxAttempts: 2, UniqueOpts: river.UniqueOpts{ByState: db.ActiveJobStates}}
 }
 
 // Kind is the job's stable kind name.

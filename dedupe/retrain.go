@@ -1,0 +1,75 @@
+package dedupe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Automatic retraining: the model that scores the checks should describe the contacts it
+// checks. The built-in model was trained on other data, and a model trained on a small
+// database describes it poorly once it has grown, so a batch check asks for a retraining
+// (a train_matcher job, which stores a new model version) when it is due.
+const (
+	// RetrainFirst is how many active contacts make a database with only the built-in model
+	// train its own.
+	RetrainFirst = 10_000
+	// RetrainRows is how many more active contacts than the newest model was trained on make
+	// a retraining due.
+	RetrainRows = 10_000
+	// RetrainGrowth is the growth, as a share of the contacts the newest model was trained on,
+	// that makes a retraining due.
+	RetrainGrowth = 0.2
+)
+
+// RetrainDue reports whether a model trained on trainedOn active contacts (0: the built-in
+// model) should be retrained now that there are active ones.
+func RetrainDue(active, trainedOn int) bool {
+	if trainedOn <= 0 {
+		return active >= RetrainFirst
+	}
+	grown := active - trainedOn
+	return grown >= RetrainRows || float64(grown) >= RetrainGrowth*float64(trainedOn)
+}
+
+// RetrainIfDue enqueues a retraining when RetrainDue says so (one at a time: a retraining
+// already waiting or running absorbs the request) and reports whether it did.
+func (e *Engine) RetrainIfDue(ctx context.Context) (bool, error) {
+	active, err := e.Contacts.CountActive(ctx)
+	if err != nil {
+		return false, err
+	}
+	trained, err := e.Store.TrainedOn(ctx)
+	if err != nil {
+		return false, err
+	}
+	if !RetrainDue(active, trained) {
+		return false, nil
+	}
+	return true, e.Store.EnqueueTrain(ctx)
+}
+
+// TrainedOn returns how many contacts the newest stored model was trained on, 0 when there is
+// none (the built-in model is in use) or the newest does not say.
+func (s *Store) TrainedOn(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.Pool.QueryRow(ctx, `SELECT coalesce((stats->>'contacts')::int, 0) FROM matcher_models
+		ORDER BY version DESC LIMIT 1`).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("dedupe: trained on: %w", err)
+	}
+	return n, nil
+}
+
+// EnqueueTrain enqueues a retraining unless one waits or runs.
+func (s *Store) EnqueueTrain(ctx context.Context) error {
+	if _, err := s.db.Jobs.Insert(ctx, TrainArgs{}, nil); err != nil {
+		return fmt.Errorf("dedupe: enqueue retraining: %w", err)
+	}
+	return nil
+}
