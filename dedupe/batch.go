@@ -28,15 +28,46 @@ type BatchOutcome struct {
 // check of the batch is not checked or proposed again, so the groups are disjoint, and they
 // are merged together at the end with the Merger (without one it only proposes). As with a scan, the
 // survivors get no further check of their own: every contact of the batch was compared with
-// all its candidates. Then, when the contacts have grown enough since the model was trained,
-// it enqueues a retraining (RetrainIfDue).
-func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome, error) {
-	out, err := e.checkBatch(ctx, ids)
+// all its candidates. Batch checks run one at a time across processes (an advisory lock): two
+// batches of one import share candidates, and run together each would merge groups the other
+// has just changed, leaving them to one check each. Then, when the contacts have grown enough
+// since the model was trained, it enqueues a retraining (RetrainIfDue).
+func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID) (out BatchOutcome, err error) {
+	unlock, err := e.lockBatches(ctx)
+	if err != nil {
+		return out, err
+	}
+	out, err = e.checkBatch(ctx, ids)
+	unlock()
 	if err != nil {
 		return out, err
 	}
 	out.Retrain, err = e.RetrainIfDue(ctx)
 	return out, err
+}
+
+// batchLock is the advisory lock a batch check holds while it checks and merges.
+const batchLock = 7003
+
+// lockBatches waits for the batch lock and returns what releases it.
+func (e *Engine) lockBatches(ctx context.Context) (func(), error) {
+	conn, err := e.Store.db.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dedupe: batch lock: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, batchLock); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("dedupe: batch lock: %w", err)
+	}
+	return func() {
+		// As for the scan lock: a connection that cannot unlock is closed, ending its session.
+		ctx := context.WithoutCancel(ctx)
+		var unlocked bool
+		if err := conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, batchLock).Scan(&unlocked); err != nil || !unlocked {
+			_ = conn.Conn().Close(ctx) // its error changes nothing: the connection is gone either way
+		}
+		conn.Release()
+	}, nil
 }
 
 func (e *Engine) checkBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome, error) {

@@ -1,7 +1,10 @@
 package dedupe_test
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
@@ -82,5 +85,31 @@ func TestBatchCheckAsksForRetraining(t *testing.T) {
 				rivertest.RequireNotInserted(b.ctx, t, driver, &dedupe.TrainArgs{}, nil)
 			}
 		})
+	}
+}
+
+// TestBatchChecksRunOneAtATime: a batch check waits while another holds the batch lock.
+func TestBatchChecksRunOneAtATime(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.add(t, contact.NewContact{FirstName: "Ada", LastName: "Lovelace"})
+	conn, err := b.pool.Acquire(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(b.ctx, `SELECT pg_advisory_lock(7003)`); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := b.engine.CheckBatch(ctx, []uuid.UUID{id}); !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		t.Fatalf("a batch check ran while another held the lock: %v", err)
+	}
+	if _, err := conn.Exec(b.ctx, `SELECT pg_advisory_unlock(7003)`); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := b.engine.CheckBatch(b.ctx, []uuid.UUID{id}); err != nil || out.Contacts != 1 {
+		t.Fatalf("after the lock was released: %+v %v", out, err)
 	}
 }
