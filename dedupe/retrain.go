@@ -22,11 +22,16 @@ const (
 	// RetrainGrowth is the growth, as a share of the contacts the newest model was trained on,
 	// that makes a retraining due.
 	RetrainGrowth = 0.2
+	// MinTrain is the fewest active contacts a model is trained on.
+	MinTrain = 100
 )
 
 // RetrainDue reports whether a model trained on trainedOn active contacts (0: the built-in
 // model) should be retrained now that there are active ones.
 func RetrainDue(active, trainedOn int) bool {
+	if active < MinTrain {
+		return false
+	}
 	if trainedOn <= 0 {
 		return active >= RetrainFirst
 	}
@@ -37,6 +42,15 @@ func RetrainDue(active, trainedOn int) bool {
 // RetrainIfDue enqueues a retraining when RetrainDue says so (one at a time: a retraining
 // already waiting or running absorbs the request) and reports whether it did.
 func (e *Engine) RetrainIfDue(ctx context.Context) (bool, error) {
+	due, err := e.retrainDue(ctx)
+	if !due || err != nil {
+		return false, err
+	}
+	return true, e.Store.EnqueueTrain(ctx)
+}
+
+// retrainDue counts the active contacts and asks RetrainDue.
+func (e *Engine) retrainDue(ctx context.Context) (bool, error) {
 	active, err := e.Contacts.CountActive(ctx)
 	if err != nil {
 		return false, err
@@ -45,10 +59,7 @@ func (e *Engine) RetrainIfDue(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if !RetrainDue(active, trained) {
-		return false, nil
-	}
-	return true, e.Store.EnqueueTrain(ctx)
+	return RetrainDue(active, trained), nil
 }
 
 // TrainedOn returns how many contacts the newest stored model was trained on, 0 when there is
@@ -72,4 +83,17 @@ func (s *Store) EnqueueTrain(ctx context.Context) error {
 		return fmt.Errorf("dedupe: enqueue retraining: %w", err)
 	}
 	return nil
+}
+
+// retrainNowIfDue trains and stores a new model version here, now, when RetrainDue says so,
+// and reports whether it did.
+func (e *Engine) retrainNowIfDue(ctx context.Context) (bool, error) {
+	due, err := e.retrainDue(ctx)
+	if !due || err != nil {
+		return false, err
+	}
+	if _, err := e.Train(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
 }

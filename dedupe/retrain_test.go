@@ -3,6 +3,7 @@ package dedupe_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ func TestRetrainDue(t *testing.T) {
 		{"grown by a fifth", 1_200, 1_000, true},
 		{"not grown", 1_000, 1_000, false},
 		{"shrunk", 500, 1_000, false},
+		{"too few to train on", 99, 2, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,7 +49,7 @@ func TestBatchCheckAsksForRetraining(t *testing.T) {
 		trainedOn int
 		want      bool
 	}{
-		{"grown", 2, true},
+		{"grown", 80, true},
 		{"not grown", 1000, false},
 	}
 	for _, tt := range tests {
@@ -65,10 +67,7 @@ func TestBatchCheckAsksForRetraining(t *testing.T) {
 			if _, err := b.app.Dedupe.SaveModel(b.ctx, data, map[string]any{"contacts": tt.trainedOn}); err != nil {
 				t.Fatal(err)
 			}
-			var ids []uuid.UUID
-			for _, n := range []string{"Ada", "Grace", "Edsger"} {
-				ids = append(ids, b.add(t, contact.NewContact{FirstName: n, LastName: "Lovelace"}))
-			}
+			ids := b.addMany(t, dedupe.MinTrain)
 			for range 2 { // the second batch finds the first one's job waiting
 				out, err := b.engine.CheckBatch(b.ctx, ids)
 				if err != nil {
@@ -111,5 +110,49 @@ func TestBatchChecksRunOneAtATime(t *testing.T) {
 	}
 	if out, err := b.engine.CheckBatch(b.ctx, []uuid.UUID{id}); err != nil || out.Contacts != 1 {
 		t.Fatalf("after the lock was released: %+v %v", out, err)
+	}
+}
+
+// addMany adds n different people.
+func (b bundle) addMany(t *testing.T, n int) []uuid.UUID {
+	t.Helper()
+	firsts := []string{"Ada", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Alan", "Radia", "Ken", "Margaret"}
+	lasts := []string{"Lovelace", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Turing", "Perlman", "Thompson", "Hamilton"}
+	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		f, l := firsts[i%len(firsts)], lasts[i/len(firsts)%len(lasts)]
+		ids[i] = b.add(t, contact.NewContact{FirstName: f, LastName: l, Email: fmt.Sprintf("%s.%s%d@example.com", f, l, i)})
+	}
+	return ids
+}
+
+// TestScanRetrainsFirstWhenDue: a scan of contacts that outgrew the newest model trains and
+// stores a new model version first, and scans with it.
+func TestScanRetrainsFirstWhenDue(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	md, _, err := b.engine.Model(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := md.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := b.app.Dedupe.SaveModel(b.ctx, data, map[string]any{"contacts": 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.addMany(t, dedupe.MinTrain)
+	st, err := b.engine.Scan(b.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TrainSeconds == 0 || st.ModelVersion != v+1 {
+		t.Fatalf("scan stats %+v: want a retraining first and model version %d", st, v+1)
+	}
+	st, err = b.engine.Scan(b.ctx, nil)
+	if err != nil || st.TrainSeconds != 0 || st.ModelVersion != v+1 {
+		t.Fatalf("second scan %+v %v: want no retraining, model version %d", st, err, v+1)
 	}
 }

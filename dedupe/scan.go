@@ -29,6 +29,7 @@ type ScanStats struct {
 	ReviewsOpened  int     `json:"reviewsOpened"`
 	Dismissed      int     `json:"dismissedPairsHonoured"`
 	ModelVersion   int     `json:"modelVersion"`
+	TrainSeconds   float64 `json:"trainSeconds,omitempty"` // a retraining was due first (RetrainDue)
 	LoadSeconds    float64 `json:"loadSeconds"`
 	ScoreSeconds   float64 `json:"scoreSeconds"`
 	WriteSeconds   float64 `json:"writeSeconds"`
@@ -47,8 +48,8 @@ const (
 // progressEvery is how many merges a scan makes between two progress reports.
 const progressEvery = 10000
 
-// Scan scores every candidate pair of the active contacts with the same blocking keys the
-// per-contact check uses, clusters the sure pairs (with the anti-chaining guard), merges the
+// Scan retrains the model first when RetrainDue says so, then scores every candidate pair of
+// the active contacts with the same blocking keys the per-contact check uses, clusters the sure pairs (with the anti-chaining guard), merges the
 // clusters in chunks with the Merger's MergeClusters (many per transaction), and proposes the
 // possible pairs for review. Without a Merger it only proposes: the pairs of each cluster too.
 // It does not record a run: RunScan does, and keeps scans to one at a time.
@@ -78,6 +79,18 @@ func (e *Engine) scan(ctx context.Context, progress Progress) (ScanStats, error)
 	var st ScanStats
 	if progress == nil {
 		progress = func(string, ScanStats) {}
+	}
+	// A scan is when the model matters most: when the contacts have outgrown it, retrain first.
+	if e.Merger != nil {
+		start := time.Now()
+		trained, err := e.retrainNowIfDue(ctx)
+		if err != nil {
+			return st, err
+		}
+		if trained {
+			st.TrainSeconds = time.Since(start).Seconds()
+			progress("trained", st)
+		}
 	}
 	md, version, err := e.Model(ctx)
 	if err != nil {

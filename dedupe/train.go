@@ -23,8 +23,8 @@ func (e *Engine) Train(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(recs) < 100 {
-		return 0, &db.Error{Kind: db.KindInvalid, Message: fmt.Sprintf("training needs at least 100 active contacts (have %d)", len(recs))}
+	if len(recs) < MinTrain {
+		return 0, &db.Error{Kind: db.KindInvalid, Message: fmt.Sprintf("training needs at least %d active contacts (have %d)", MinTrain, len(recs))}
 	}
 	start := time.Now()
 	md, err := m.Train(ctx, recs)
