@@ -2,9 +2,12 @@ package dedupe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/matcher"
@@ -20,6 +23,11 @@ type BatchOutcome struct {
 	Capped   int  `json:"blocksCapped"`
 	Rechecks int  `json:"rechecksQueued"` // contacts left to a check of their own (see CheckBatch)
 	Retrain  bool `json:"retrainQueued"`  // a retraining was due (see RetrainIfDue)
+	// WaitSeconds is the time spent waiting for another batch check, ScoreSeconds reading and
+	// scoring, MergeSeconds merging the groups.
+	WaitSeconds  float64 `json:"waitSeconds"`
+	ScoreSeconds float64 `json:"scoreSeconds"`
+	MergeSeconds float64 `json:"mergeSeconds"`
 }
 
 // CheckBatch checks many contacts (an import batch's) as CheckContact checks one, with a few
@@ -33,11 +41,14 @@ type BatchOutcome struct {
 // has just changed, leaving them to one check each. Then, when the contacts have grown enough
 // since the model was trained, it enqueues a retraining (RetrainIfDue).
 func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID) (out BatchOutcome, err error) {
+	start := time.Now()
 	unlock, err := e.lockBatches(ctx)
 	if err != nil {
 		return out, err
 	}
+	wait := time.Since(start).Seconds()
 	out, err = e.checkBatch(ctx, ids)
+	out.WaitSeconds = wait
 	unlock()
 	if err != nil {
 		return out, err
@@ -72,6 +83,7 @@ func (e *Engine) lockBatches(ctx context.Context) (func(), error) {
 
 func (e *Engine) checkBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome, error) {
 	var out BatchOutcome
+	start := time.Now()
 	md, version, err := e.Model(ctx)
 	if err != nil {
 		return out, err
@@ -176,10 +188,13 @@ func (e *Engine) checkBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome,
 	}
 	n, err := e.Store.ProposeReviews(ctx, pending)
 	out.Reviews += n
+	out.ScoreSeconds = time.Since(start).Seconds()
 	if err != nil || len(reqs) == 0 || e.Merger == nil {
 		return out, err
 	}
-	_, failed, err := e.Merger.MergeClusters(ctx, reqs)
+	start = time.Now()
+	failed, err := e.mergeDisjoint(ctx, reqs)
+	out.MergeSeconds = time.Since(start).Seconds()
 	if err != nil {
 		return out, fmt.Errorf("dedupe: merge the batch's groups: %w", err)
 	}
@@ -213,6 +228,44 @@ func (e *Engine) checkBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome,
 		err = e.Store.EnqueueChecks(ctx, slices.Collect(maps.Keys(recheck)))
 	}
 	return out, err
+}
+
+// mergeDisjoint merges disjoint groups as a scan does, bulkChunk to a call of the Merger's
+// MergeClusters, bulkWorkers calls at once, and returns each failed request's error by its
+// index in reqs.
+func (e *Engine) mergeDisjoint(ctx context.Context, reqs []merge.Request) (map[int]error, error) {
+	var (
+		mu     sync.Mutex
+		failed = map[int]error{}
+		next   int
+		wg     sync.WaitGroup
+		errs   []error
+	)
+	for range bulkWorkers {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if next >= len(reqs) || len(errs) > 0 {
+					mu.Unlock()
+					return
+				}
+				from, to := next, min(next+bulkChunk, len(reqs))
+				next = to
+				mu.Unlock()
+				_, bad, err := e.Merger.MergeClusters(ctx, reqs[from:to])
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				}
+				for i, ferr := range bad {
+					failed[from+i] = ferr
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return failed, errors.Join(errs...)
 }
 
 // reviewFlush is how many review proposals are written together.
