@@ -88,16 +88,6 @@ func (m *Matcher) markNameDerived(p *Prepared) {
 	}
 }
 
-// sameName reports whether a and b agree exactly on every name field.
-func (m *Matcher) sameName(a, b *Prepared) bool {
-	for _, i := range m.nameFields {
-		if a.vals[i].s == "" || a.vals[i].s != b.vals[i].s {
-			return false
-		}
-	}
-	return len(m.nameFields) > 0
-}
-
 // maxNameGroup bounds the records of one full name whose pairs
 // estimateNameLocalU compares, so that a very common name costs no more
 // than a few thousand comparisons.
