@@ -17,15 +17,16 @@ import (
 
 // BatchOutcome sums the checks of a batch.
 type BatchOutcome struct {
-	Contacts int  `json:"contacts"`
-	Merges   int  `json:"merges"`
-	Reviews  int  `json:"reviews"`
-	Capped   int  `json:"blocksCapped"`
-	Rechecks int  `json:"rechecksQueued"` // contacts left to a check of their own (see CheckBatch)
-	Retrain  bool `json:"retrainQueued"`  // a retraining was due (see RetrainIfDue)
-	// WaitSeconds is the time spent waiting for another batch check, ScoreSeconds reading and
-	// scoring, MergeSeconds merging the groups.
+	Contacts  int  `json:"contacts"`
+	Merges    int  `json:"merges"`
+	Reviews   int  `json:"reviews"`
+	Capped    int  `json:"blocksCapped"`
+	Rechecks  int  `json:"rechecksQueued"` // contacts left to a check of their own (see CheckBatch)
+	Retrained bool `json:"retrained"`      // a retraining was due first (see RetrainDue)
+	// WaitSeconds is the time spent waiting for another batch check, TrainSeconds retraining,
+	// ScoreSeconds reading and scoring, MergeSeconds merging the groups.
 	WaitSeconds  float64 `json:"waitSeconds"`
+	TrainSeconds float64 `json:"trainSeconds"`
 	ScoreSeconds float64 `json:"scoreSeconds"`
 	MergeSeconds float64 `json:"mergeSeconds"`
 }
@@ -38,22 +39,24 @@ type BatchOutcome struct {
 // survivors get no further check of their own: every contact of the batch was compared with
 // all its candidates. Batch checks run one at a time across processes (an advisory lock): two
 // batches of one import share candidates, and run together each would merge groups the other
-// has just changed, leaving them to one check each. Then, when the contacts have grown enough
-// since the model was trained, it enqueues a retraining (RetrainIfDue).
+// has just changed, leaving them to one check each. When the contacts have outgrown the model
+// (RetrainDue), it first trains and stores a new model version, and checks the batch with it.
 func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID) (out BatchOutcome, err error) {
 	start := time.Now()
 	unlock, err := e.lockBatches(ctx)
 	if err != nil {
 		return out, err
 	}
+	defer unlock()
 	wait := time.Since(start).Seconds()
-	out, err = e.checkBatch(ctx, ids)
-	out.WaitSeconds = wait
-	unlock()
+	start = time.Now()
+	retrained, err := e.retrainNowIfDue(ctx)
 	if err != nil {
 		return out, err
 	}
-	out.Retrain, err = e.RetrainIfDue(ctx)
+	train := time.Since(start).Seconds()
+	out, err = e.checkBatch(ctx, ids)
+	out.WaitSeconds, out.Retrained, out.TrainSeconds = wait, retrained, train
 	return out, err
 }
 

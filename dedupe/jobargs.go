@@ -65,7 +65,7 @@ func (BatchArgs) Kind() string { return "dedupe_batch" }
 type TrainArgs struct{}
 
 // InsertOpts puts training on the bulk queue, one at a time: unique by kind while one waits or
-// runs, so that the batches of one import ask for one retraining, not one each.
+// runs.
 func (TrainArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: db.QueueBulk, MaxAttempts: 2, UniqueOpts: river.UniqueOpts{ByState: db.ActiveJobStates}}
 }

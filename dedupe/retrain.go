@@ -10,8 +10,9 @@ import (
 
 // Automatic retraining: the model that scores the checks should describe the contacts it
 // checks. The built-in model was trained on other data, and a model trained on a small
-// database describes it poorly once it has grown, so a batch check asks for a retraining
-// (a train_matcher job, which stores a new model version) when it is due.
+// database describes it poorly once it has grown, so an import batch's check and a full scan
+// train and store a new model version first when one is due, and check with it. (A
+// train_matcher job queued behind an import's batch checks would only run after them.)
 const (
 	// RetrainFirst is how many active contacts make a database with only the built-in model
 	// train its own.
@@ -37,16 +38,6 @@ func RetrainDue(active, trainedOn int) bool {
 	}
 	grown := active - trainedOn
 	return grown >= RetrainRows || float64(grown) >= RetrainGrowth*float64(trainedOn)
-}
-
-// RetrainIfDue enqueues a retraining when RetrainDue says so (one at a time: a retraining
-// already waiting or running absorbs the request) and reports whether it did.
-func (e *Engine) RetrainIfDue(ctx context.Context) (bool, error) {
-	due, err := e.retrainDue(ctx)
-	if !due || err != nil {
-		return false, err
-	}
-	return true, e.Store.EnqueueTrain(ctx)
 }
 
 // retrainDue counts the active contacts and asks RetrainDue.
@@ -75,14 +66,6 @@ func (s *Store) TrainedOn(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("dedupe: trained on: %w", err)
 	}
 	return n, nil
-}
-
-// EnqueueTrain enqueues a retraining unless one waits or runs.
-func (s *Store) EnqueueTrain(ctx context.Context) error {
-	if _, err := s.db.Jobs.Insert(ctx, TrainArgs{}, nil); err != nil {
-		return fmt.Errorf("dedupe: enqueue retraining: %w", err)
-	}
-	return nil
 }
 
 // retrainNowIfDue trains and stores a new model version here, now, when RetrainDue says so,

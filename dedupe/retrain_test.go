@@ -10,8 +10,6 @@ import (
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
 	"github.com/google/uuid"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivertest"
 )
 
 func TestRetrainDue(t *testing.T) {
@@ -40,9 +38,10 @@ func TestRetrainDue(t *testing.T) {
 	}
 }
 
-// TestBatchCheckAsksForRetraining: a batch check enqueues one train_matcher job when the
-// contacts have grown by a fifth since the newest model was trained, and none otherwise.
-func TestBatchCheckAsksForRetraining(t *testing.T) {
+// TestBatchCheckRetrainsFirstWhenDue: a batch check trains and stores a new model version
+// before checking when the contacts have grown by a fifth since the newest model was trained,
+// and not otherwise.
+func TestBatchCheckRetrainsFirstWhenDue(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
@@ -56,35 +55,49 @@ func TestBatchCheckAsksForRetraining(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			md, _, err := b.engine.Model(b.ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, err := md.MarshalJSON()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := b.app.Dedupe.SaveModel(b.ctx, data, map[string]any{"contacts": tt.trainedOn}); err != nil {
-				t.Fatal(err)
-			}
+			v := b.saveModel(t, tt.trainedOn)
 			ids := b.addMany(t, dedupe.MinTrain)
-			for range 2 { // the second batch finds the first one's job waiting
+			for i := range 2 { // the second batch finds the model trained on these contacts
 				out, err := b.engine.CheckBatch(b.ctx, ids)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if out.Retrain != tt.want {
-					t.Errorf("retrain queued %v; want %v", out.Retrain, tt.want)
+				if want := tt.want && i == 0; out.Retrained != want {
+					t.Errorf("batch %d: retrained %v; want %v", i, out.Retrained, want)
 				}
 			}
-			driver := riverpgxv5.New(b.pool)
+			latest, err := b.app.Dedupe.LatestModelVersion(b.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := v
 			if tt.want {
-				rivertest.RequireManyInserted(b.ctx, t, driver, []rivertest.ExpectedJob{{Args: &dedupe.TrainArgs{}}})
-			} else {
-				rivertest.RequireNotInserted(b.ctx, t, driver, &dedupe.TrainArgs{}, nil)
+				want = v + 1
+			}
+			if latest != want {
+				t.Errorf("newest model version %d; want %d", latest, want)
 			}
 		})
 	}
+}
+
+// saveModel stores the engine's current model as the newest version, trained on trainedOn
+// contacts.
+func (b bundle) saveModel(t *testing.T, trainedOn int) int {
+	t.Helper()
+	md, _, err := b.engine.Model(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := md.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := b.app.Dedupe.SaveModel(b.ctx, data, map[string]any{"contacts": trainedOn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // TestBatchChecksRunOneAtATime: a batch check waits while another holds the batch lock.
@@ -131,18 +144,7 @@ func (b bundle) addMany(t *testing.T, n int) []uuid.UUID {
 func TestScanRetrainsFirstWhenDue(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	md, _, err := b.engine.Model(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := md.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := b.app.Dedupe.SaveModel(b.ctx, data, map[string]any{"contacts": 80})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := b.saveModel(t, 80)
 	b.addMany(t, dedupe.MinTrain)
 	st, err := b.engine.Scan(b.ctx, nil)
 	if err != nil {
