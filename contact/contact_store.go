@@ -318,27 +318,58 @@ func (s *Store) updateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, u Update)
 // changes nothing; a merged contact cannot be archived.
 func (s *Store) ArchiveContact(ctx context.Context, id uuid.UUID) error {
 	return s.db.InTx(ctx, func(tx pgx.Tx) error {
-		var status Status
-		err := tx.QueryRow(ctx, `SELECT status FROM contacts WHERE id = $1 FOR UPDATE`, id).Scan(&status)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return db.NotFound("contact %s not found", id)
-		}
-		if err != nil {
-			return fmt.Errorf("contact: lock %s: %w", id, err)
-		}
-		switch status {
-		case StatusArchived:
-			return nil
-		case StatusMerged:
-			return &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}
-		}
-		if _, err := tx.Exec(ctx, `UPDATE contacts SET status = 'archived', version = version + 1, updated_at = now() WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("contact: archive %s: %w", id, err)
-		}
-		a := NewAudit(ctx)
-		a.Add("archive", "contact", id, &id, map[string]Change{"status": {Before: string(status), After: string(StatusArchived)}})
-		return a.Flush(ctx, tx)
+		_, err := ArchiveTx(ctx, tx, id, NewAudit(ctx))
+		return err
 	})
+}
+
+// ArchiveTx archives an active contact in the caller's transaction, auditing it into a (the
+// caller flushes it), and reports whether it changed anything: archiving an archived contact
+// does nothing, a merged contact cannot be archived (KindConflict).
+func ArchiveTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, a *Audit) (bool, error) {
+	var status Status
+	err := tx.QueryRow(ctx, `SELECT status FROM contacts WHERE id = $1 FOR UPDATE`, id).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, db.NotFound("contact %s not found", id)
+	}
+	if err != nil {
+		return false, fmt.Errorf("contact: lock %s: %w", id, err)
+	}
+	switch status {
+	case StatusArchived:
+		return false, nil
+	case StatusMerged:
+		return false, &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE contacts SET status = 'archived', version = version + 1, updated_at = now() WHERE id = $1`, id); err != nil {
+		return false, fmt.Errorf("contact: archive %s: %w", id, err)
+	}
+	a.Add("archive", "contact", id, &id, map[string]Change{"status": {Before: string(status), After: string(StatusArchived)}})
+	return true, a.Flush(ctx, tx)
+}
+
+// ActiveWithEmailTx returns the active contact whose normalized email is email's (nil when
+// none, or when email does not normalize), taking the same lock on the address as
+// CreateContact: a writer that then creates a contact with it cannot race another.
+func ActiveWithEmailTx(ctx context.Context, tx pgx.Tx, email string) (*uuid.UUID, error) {
+	key := EmailKey(&email)
+	if key == nil {
+		return nil, nil
+	}
+	k := strings.ToLower(*key)
+	if _, err := tx.Exec(ctx, lockEmailSQL, k); err != nil {
+		return nil, fmt.Errorf("contact: lock email: %w", err)
+	}
+	var id uuid.UUID
+	err := tx.QueryRow(ctx, `SELECT id FROM contacts
+		WHERE lower(email_normalized) = $1 AND status = 'active' AND email_normalized IS NOT NULL ORDER BY id LIMIT 1`, k).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("contact: find email: %w", err)
+	}
+	return &id, nil
 }
 
 // ListContacts returns a page of contacts in id order (creation order: ids are UUIDv7) and the

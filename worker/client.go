@@ -10,6 +10,7 @@ import (
 	"github.com/contactd/contactd/importer"
 	"github.com/contactd/contactd/internal/app"
 	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/sync/source"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -37,6 +38,8 @@ func NewWorkers(a *app.App, cfg Config) *river.Workers {
 	river.AddWorker(workers, &DedupeScanWorker{Engine: a.Engine})
 	river.AddWorker(workers, &TrainWorker{Engine: a.Engine})
 	river.AddWorker(workers, &IdempotencyCleanWorker{Store: a.Idempotency})
+	river.AddWorker(workers, &SyncWorker{Engine: a.Sync})
+	river.AddWorker(workers, &SyncDueWorker{Sources: a.Sources})
 	return workers
 }
 
@@ -53,6 +56,11 @@ func NewClient(a *app.App, cfg Config) (*river.Client[pgx.Tx], error) {
 			func() (river.JobArgs, *river.InsertOpts) { return dedupe.ScanArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "dedupe_scan"}))
 	}
+	// Sources are created at run time and River's periodic jobs are fixed at client start: one
+	// periodic job a minute queues the runs of every source that is due (SyncDueWorker).
+	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+		func() (river.JobArgs, *river.InsertOpts) { return source.DueArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "sync_due"}))
 	client, err := river.NewClient(riverpgxv5.New(a.DB.Pool), &river.Config{
 		PeriodicJobs: periodic,
 		Logger:       cfg.Logger,

@@ -13,6 +13,9 @@ import (
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/merge"
 	"github.com/contactd/contactd/relationship"
+	"github.com/contactd/contactd/sync/httpsource"
+	"github.com/contactd/contactd/sync/source"
+	"github.com/contactd/contactd/sync/syncengine"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -30,6 +33,9 @@ type App struct {
 	Idempotency *idempotency.Store
 	// Engine checks contacts for duplicates and merges what it is sure of.
 	Engine *dedupe.Engine
+	// Sources keeps external sync's sources, runs and links; Sync runs them.
+	Sources *source.Store
+	Sync    *syncengine.Engine
 	// Owned are the concerns whose contact-owned rows merges, undos and erasure carry.
 	Owned []contact.Owned
 }
@@ -47,8 +53,12 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	a.Contacts.SetRefs(a.Imports)
 	// A normalized contact is rekeyed and checked for duplicates.
 	a.Contacts.SetIndex(a.Dedupe)
-	a.Owned = append([]contact.Owned{relationship.Concern, importer.ExternalRefs, a.Dedupe.Reviews(), a.Dedupe.Keys()}, extra...)
+	a.Owned = append([]contact.Owned{relationship.Concern, importer.ExternalRefs, a.Dedupe.Reviews(), a.Dedupe.Keys(), source.Links}, extra...)
 	a.Merges = merge.NewStore(d, a.Contacts, a.Owned...)
 	a.Engine = &dedupe.Engine{Store: a.Dedupe, Contacts: a.Contacts, Merger: a.Merges}
+	// Secrets are sealed with no key until the binary sets one (SetSealer).
+	a.Sources = source.NewStore(d, nil, map[string]source.Type{"http": httpsource.Type{}})
+	a.Sync = &syncengine.Engine{Sources: a.Sources, Matcher: a.Engine,
+		Connectors: map[string]syncengine.NewConnector{"http": httpsource.New}}
 	return a, nil
 }

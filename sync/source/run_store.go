@@ -1,0 +1,274 @@
+package source
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/contactd/contactd/internal/db"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// RunStatus is where a run is.
+type RunStatus string
+
+// The run statuses.
+const (
+	RunQueued    RunStatus = "queued"
+	RunRunning   RunStatus = "running"
+	RunSucceeded RunStatus = "succeeded"
+	RunFailed    RunStatus = "failed"
+)
+
+// RunError is one record (or page) a run could not sync.
+type RunError struct {
+	Ref     string `json:"ref"`
+	Message string `json:"message"`
+}
+
+// MaxRunErrors bounds the errors a run keeps; further ones are only counted in the last entry.
+const MaxRunErrors = 100
+
+// Stats are what a page (or a whole run) did.
+type Stats struct {
+	Pulled, Created, Updated, Linked, Deleted, Pushed, Conflicts, Requests int64
+	Errors                                                                 []RunError
+}
+
+// Add adds o to s.
+func (s *Stats) Add(o Stats) {
+	s.Pulled += o.Pulled
+	s.Created += o.Created
+	s.Updated += o.Updated
+	s.Linked += o.Linked
+	s.Deleted += o.Deleted
+	s.Pushed += o.Pushed
+	s.Conflicts += o.Conflicts
+	s.Requests += o.Requests
+	s.Errors = append(s.Errors, o.Errors...)
+}
+
+// Run is one sync of a source.
+type Run struct {
+	ID         uuid.UUID
+	SourceID   uuid.UUID
+	Status     RunStatus
+	Full       bool
+	Stats      Stats
+	QueuedAt   time.Time
+	StartedAt  *time.Time
+	FinishedAt *time.Time
+}
+
+const runColumns = `id, source_id, status, full_sync, pulled, created, updated, linked, deleted, pushed, conflicts,
+	requests, errors, queued_at, started_at, finished_at`
+
+func scanRun(row pgx.Row) (*Run, error) {
+	var r Run
+	err := row.Scan(&r.ID, &r.SourceID, &r.Status, &r.Full, &r.Stats.Pulled, &r.Stats.Created, &r.Stats.Updated,
+		&r.Stats.Linked, &r.Stats.Deleted, &r.Stats.Pushed, &r.Stats.Conflicts, &r.Stats.Requests, &r.Stats.Errors,
+		&r.QueuedAt, &r.StartedAt, &r.FinishedAt)
+	return &r, err
+}
+
+// StartRun queues a run of the source and its job in one transaction. When the source has a
+// run queued or running already, that run is returned (started false) and nothing is queued:
+// one run per source at a time.
+func (s *Store) StartRun(ctx context.Context, sourceID uuid.UUID, full bool) (run *Run, started bool, err error) {
+	err = s.db.RetryTx(ctx, func(tx pgx.Tx) error {
+		run, started, err = s.StartRunTx(ctx, tx, sourceID, full)
+		return err
+	})
+	return run, started, err
+}
+
+// StartRunTx is StartRun in the caller's transaction (the scheduler's).
+func (s *Store) StartRunTx(ctx context.Context, tx pgx.Tx, sourceID uuid.UUID, full bool) (*Run, bool, error) {
+	// Lock the source: concurrent starts serialize here and the second sees the first's run.
+	var dir Direction
+	err := tx.QueryRow(ctx, `SELECT direction FROM sync_sources WHERE id = $1 FOR UPDATE`, sourceID).Scan(&dir)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, db.NotFound("source %s not found", sourceID)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("source: lock %s: %w", sourceID, err)
+	}
+	active, err := scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM sync_runs
+		WHERE source_id = $1 AND status IN ('queued', 'running')`, sourceID))
+	if err == nil {
+		return active, false, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, fmt.Errorf("source: active run of %s: %w", sourceID, err)
+	}
+	run, err := scanRun(tx.QueryRow(ctx, `INSERT INTO sync_runs (id, source_id, status, full_sync) VALUES ($1, $2, 'queued', $3)
+		RETURNING `+runColumns, uuid.Must(uuid.NewV7()), sourceID, full))
+	if err != nil {
+		return nil, false, fmt.Errorf("source: queue run of %s: %w", sourceID, err)
+	}
+	if _, err := s.db.Jobs.InsertTx(ctx, tx, RunArgs{SourceID: sourceID, RunID: run.ID}, nil); err != nil {
+		return nil, false, fmt.Errorf("source: enqueue run of %s: %w", sourceID, err)
+	}
+	return run, true, nil
+}
+
+// EnqueueDue queues a run of every source whose schedule is due and moves each one's next due
+// time a schedule on; it returns how many runs it queued.
+func (s *Store) EnqueueDue(ctx context.Context) (int, error) {
+	n := 0
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		n = 0
+		rows, err := tx.Query(ctx, `UPDATE sync_sources SET next_due_at = now() + schedule_seconds * interval '1 second'
+			WHERE id IN (SELECT id FROM sync_sources WHERE next_due_at <= now() AND schedule_seconds IS NOT NULL
+				ORDER BY next_due_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
+			RETURNING id`)
+		if err != nil {
+			return fmt.Errorf("source: due sources: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return fmt.Errorf("source: due sources: %w", err)
+		}
+		for _, id := range ids {
+			_, started, err := s.StartRunTx(ctx, tx, id, false)
+			if err != nil {
+				return err
+			}
+			if started {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// GetRun returns a run of a source.
+func (s *Store) GetRun(ctx context.Context, sourceID, runID uuid.UUID) (*Run, error) {
+	r, err := scanRun(s.db.Pool.QueryRow(ctx, `SELECT `+runColumns+` FROM sync_runs WHERE id = $1 AND source_id = $2`, runID, sourceID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, db.NotFound("run %s of source %s not found", runID, sourceID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("source: get run %s: %w", runID, err)
+	}
+	return r, nil
+}
+
+// ListRuns returns a page of a source's runs, newest first, after the cursor (a run id), and the
+// cursor of the next page (nil on the last).
+func (s *Store) ListRuns(ctx context.Context, sourceID uuid.UUID, limit int, before *uuid.UUID) ([]*Run, *uuid.UUID, error) {
+	if _, err := s.Get(ctx, sourceID); err != nil {
+		return nil, nil, err
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+runColumns+` FROM sync_runs
+		WHERE source_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3`, sourceID, before, limit+1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("source: list runs: %w", err)
+	}
+	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Run, error) { return scanRun(r) })
+	if err != nil {
+		return nil, nil, fmt.Errorf("source: list runs: %w", err)
+	}
+	var next *uuid.UUID
+	if len(runs) > limit {
+		runs = runs[:limit]
+		id := runs[len(runs)-1].ID
+		next = &id
+	}
+	return runs, next, nil
+}
+
+// BeginRun marks a run running and returns it with its source and the checkpoint to go on
+// from. The first attempt of a full run forgets the source's checkpoint; a later attempt (the
+// job retried after a crash) goes on from the last committed page. A run that is over is
+// returned as it is (the caller does nothing).
+func (s *Store) BeginRun(ctx context.Context, runID uuid.UUID) (*Run, *Source, json.RawMessage, error) {
+	var run *Run
+	var src *Source
+	var cp json.RawMessage
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		run, err = scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM sync_runs WHERE id = $1 FOR UPDATE`, runID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return db.NotFound("run %s not found", runID)
+		}
+		if err != nil {
+			return fmt.Errorf("source: lock run %s: %w", runID, err)
+		}
+		if run.Status != RunQueued && run.Status != RunRunning {
+			return nil
+		}
+		if run.Status == RunQueued && run.Full {
+			if _, err := tx.Exec(ctx, `UPDATE sync_sources SET checkpoint = NULL WHERE id = $1`, run.SourceID); err != nil {
+				return fmt.Errorf("source: reset checkpoint: %w", err)
+			}
+		}
+		src, err = scanSource(tx.QueryRow(ctx, `SELECT `+sourceColumns+` FROM sync_sources WHERE id = $1`, run.SourceID))
+		if err != nil {
+			return fmt.Errorf("source: read source of run %s: %w", runID, err)
+		}
+		if err := tx.QueryRow(ctx, `SELECT checkpoint FROM sync_sources WHERE id = $1`, run.SourceID).Scan(&cp); err != nil {
+			return fmt.Errorf("source: read checkpoint: %w", err)
+		}
+		return tx.QueryRow(ctx, `UPDATE sync_runs SET status = 'running', started_at = coalesce(started_at, now())
+			WHERE id = $1 RETURNING status, started_at`, runID).Scan(&run.Status, &run.StartedAt)
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return run, src, cp, nil
+}
+
+// CommitPageTx records, in the transaction that wrote a page's records, the checkpoint after
+// the page and what the page did: a crash after it resumes at the next page.
+func (s *Store) CommitPageTx(ctx context.Context, tx pgx.Tx, run *Run, cp json.RawMessage, st Stats) error {
+	if _, err := tx.Exec(ctx, `UPDATE sync_sources SET checkpoint = $2 WHERE id = $1`, run.SourceID, cp); err != nil {
+		return fmt.Errorf("source: write checkpoint: %w", err)
+	}
+	return s.addStatsTx(ctx, tx, run.ID, st)
+}
+
+func (s *Store) addStatsTx(ctx context.Context, tx pgx.Tx, runID uuid.UUID, st Stats) error {
+	errs := st.Errors
+	if errs == nil {
+		errs = []RunError{}
+	}
+	_, err := tx.Exec(ctx, `UPDATE sync_runs SET pulled = pulled + $2, created = created + $3, updated = updated + $4,
+			linked = linked + $5, deleted = deleted + $6, pushed = pushed + $7, conflicts = conflicts + $8,
+			requests = requests + $9,
+			errors = CASE WHEN jsonb_array_length(errors) >= $11 THEN errors
+				ELSE (SELECT coalesce(jsonb_agg(e), '[]') FROM (SELECT e FROM jsonb_array_elements(errors || $10::jsonb) e LIMIT $11) x) END
+		WHERE id = $1`,
+		runID, st.Pulled, st.Created, st.Updated, st.Linked, st.Deleted, st.Pushed, st.Conflicts, st.Requests, errs, MaxRunErrors)
+	if err != nil {
+		return fmt.Errorf("source: record run progress: %w", err)
+	}
+	return nil
+}
+
+// FinishRun ends a run: succeeded when failure is nil, failed with the failure as its last
+// error otherwise. extra are counts not recorded with a page (requests of a failed page).
+func (s *Store) FinishRun(ctx context.Context, runID uuid.UUID, extra Stats, failure error) (*Run, error) {
+	status := RunSucceeded
+	if failure != nil {
+		status = RunFailed
+		extra.Errors = append(extra.Errors, RunError{Ref: "run", Message: failure.Error()})
+	}
+	var run *Run
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		if err := s.addStatsTx(ctx, tx, runID, extra); err != nil {
+			return err
+		}
+		var err error
+		run, err = scanRun(tx.QueryRow(ctx, `UPDATE sync_runs SET status = $2, finished_at = now() WHERE id = $1 RETURNING `+runColumns, runID, status))
+		if err != nil {
+			return fmt.Errorf("source: finish run %s: %w", runID, err)
+		}
+		return nil
+	})
+	return run, err
+}

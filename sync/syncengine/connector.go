@@ -1,0 +1,73 @@
+package syncengine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/contactd/contactd/sync/source"
+)
+
+// Record is one remote record as a connector gives it.
+type Record struct {
+	// RemoteID identifies the record in its source.
+	RemoteID string
+	// ETag and Updated are the remote's version and last-change time (RFC 3339), when it has
+	// them; newest-wins compares Updated with the contact's last change.
+	ETag, Updated string
+	// Values are the record's contact fields by name (contact.Fields), mapped by the connector.
+	Values map[string]string
+	// Deleted says the record is gone remotely: its contact is archived.
+	Deleted bool
+	// Stub says only RemoteID and ETag are known (a CardDAV listing): the engine fetches the
+	// record (Connector.Fetch) unless its link already has that ETag.
+	Stub bool
+}
+
+// Page is one page of changes.
+type Page struct {
+	Records []Record
+	// Checkpoint is the connector's position after the page; the engine stores it with the
+	// page's records and gives it back for the next page (or the next run).
+	Checkpoint json.RawMessage
+	// More says there are further pages now.
+	More bool
+	// Requests counts the HTTP requests the page took (retries included).
+	Requests int
+}
+
+// Write is one record to write remotely, with a precondition.
+type Write struct {
+	RemoteID string // "" creates a record
+	IfMatch  string // the ETag the remote must still have ("" for none)
+	Values   map[string]string
+	Delete   bool
+}
+
+// WriteResult is what happened to one Write.
+type WriteResult struct {
+	RemoteID, ETag string
+	// Conflict says the precondition failed: the remote record changed since.
+	Conflict bool
+	Err      error
+}
+
+// ErrNotSupported is returned by a connector for an operation it does not offer (pushing to an
+// HTTP source).
+var ErrNotSupported = errors.New("syncengine: not supported by this connector")
+
+// Connector is what the engine needs of a remote system. HTTP sources and (next) CardDAV
+// address books implement it.
+type Connector interface {
+	// Changes returns the page of changes after checkpoint (nil: from the beginning, a full
+	// sync). It may return records already seen (an overlap window): the engine skips records
+	// whose content did not change.
+	Changes(ctx context.Context, checkpoint json.RawMessage) (*Page, error)
+	// Fetch returns the full records of stubs (by remote id) and the requests it took.
+	Fetch(ctx context.Context, remoteIDs []string) ([]Record, int, error)
+	// Write writes records remotely with their preconditions (push).
+	Write(ctx context.Context, ws []Write) ([]WriteResult, error)
+}
+
+// NewConnector builds a source's connector from its public config and its secrets.
+type NewConnector func(src *source.Source, secrets map[string]string) (Connector, error)
