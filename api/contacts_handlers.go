@@ -148,8 +148,20 @@ func (s *server) getContact(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	sources, err := s.contactSources(c, got.ID)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	c.Header("ETag", etag(got.Version))
-	c.JSON(http.StatusOK, toContactJSON(got))
+	c.JSON(http.StatusOK, contactWithSourcesJSON{toContactJSON(got), sources})
+}
+
+// contactWithSourcesJSON is a contact as GET /api/contacts/{id} shows it: with the sources it
+// is linked to.
+type contactWithSourcesJSON struct {
+	contactJSON
+	Sources []contactSourceJSON `json:"sources"`
 }
 
 func (s *server) updateContact(c *gin.Context) {

@@ -132,6 +132,15 @@ func NewRouter(cfg Config) http.Handler {
 	a.POST("/dedupe/runs", write, s.startDedupeRun)
 	a.GET("/dedupe/runs/:id", read, s.getDedupeRun)
 
+	a.POST("/sources", write, s.createSource)
+	a.GET("/sources", read, s.listSources)
+	a.GET("/sources/:id", read, s.getSource)
+	a.PATCH("/sources/:id", write, s.updateSource)
+	a.DELETE("/sources/:id", write, s.deleteSource)
+	a.POST("/sources/:id/sync", write, s.startSync)
+	a.GET("/sources/:id/runs", read, s.listSyncRuns)
+	a.GET("/sources/:id/runs/:runId", read, s.getSyncRun)
+
 	a.POST("/users", write, s.createUser)
 	a.GET("/users", read, s.listUsers)
 	a.GET("/users/:id", read, s.getUser)
