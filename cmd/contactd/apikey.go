@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
 	"strings"
 
@@ -74,10 +75,20 @@ func openApp(ctx context.Context, cfg config) (*app.App, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := app.New(pool)
+	a, err := newApp(pool, cfg)
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
 	}
 	return a, pool.Close, nil
+}
+
+// newApp wires every store over pool with the process's configuration (the secret key).
+func newApp(pool *pgxpool.Pool, cfg config) (*app.App, error) {
+	a, err := app.New(pool)
+	if err != nil {
+		return nil, err
+	}
+	a.Sources.SetSealer(cfg.Sealer)
+	return a, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/contactd/contactd/sync/source"
 	"github.com/nyaruka/phonenumbers"
 )
 
@@ -27,6 +28,8 @@ type config struct {
 	// many it may send at once.
 	RateLimit float64
 	RateBurst int
+	// Sealer encrypts sync sources' secrets, from CONTACTD_SECRET_KEY; nil without one.
+	Sealer *source.Sealer
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/contactd?sslmode=disable"
@@ -63,6 +66,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.RateBurst = burst
 	if err := checkRegion(c.DefaultRegion); err != nil {
+		return c, err
+	}
+	if c.Sealer, err = source.ParseKey(getenv(source.KeyEnv)); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -38,8 +38,19 @@ func (b *syncBuffer) String() string {
 // environment it ran with.
 func mustRunMain(t *testing.T) (base, token string) {
 	t.Helper()
+	base, token, _ = mustRunMainEnv(t, nil)
+	return base, token
+}
+
+// mustRunMainEnv is mustRunMain with extra environment variables; it also returns the
+// environment, for further commands against the same database.
+func mustRunMainEnv(t *testing.T, extra map[string]string) (base, token string, getenv func(string) string) {
+	t.Helper()
 	env := map[string]string{"DATABASE_URL": dbtest.URL(t), "CONTACTD_LOG_LEVEL": "warn"}
-	getenv := func(k string) string { return env[k] }
+	for k, v := range extra {
+		env[k] = v
+	}
+	getenv = func(k string) string { return env[k] }
 	ctx, cancel := context.WithCancel(context.Background())
 	stdoutR, stdoutW := io.Pipe()
 	stderr := &syncBuffer{}
@@ -71,7 +82,7 @@ func mustRunMain(t *testing.T) (base, token string) {
 		t.Fatalf("apikey create: %v", err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	return base, lines[len(lines)-1]
+	return base, lines[len(lines)-1], getenv
 }
 
 func call(t *testing.T, method, url, token, body string) (int, http.Header, map[string]any) {
@@ -174,6 +185,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{map[string]string{"CONTACTD_DEFAULT_REGION": "XX"}, []string{"migrate"}, "CONTACTD_DEFAULT_REGION"},
 		{map[string]string{"CONTACTD_LOG_LEVEL": "loud"}, []string{"migrate"}, "CONTACTD_LOG_LEVEL"},
+		{map[string]string{"CONTACTD_SECRET_KEY": "c2hvcnQ="}, []string{"migrate"}, "CONTACTD_SECRET_KEY"},
 		{nil, []string{"frobnicate"}, "unknown command"},
 		{nil, []string{"apikey", "create", "--name", "x", "--scopes", "root"}, "unknown scope"},
 	} {

@@ -19,6 +19,7 @@ commands:
   import    import a CSV, NDJSON or vCard file: import --file F [--format] [--source] [--mapping] [--mode]
   export    export contacts: export --format csv|ndjson|vcf [--out F] [filters]
   dedupe    scan every contact for duplicates: dedupe [--wait]
+  sync      sync a source now: sync --source ID [--full] [--wait]
   train     retrain the matcher on the live contacts
   eval      evaluate the matcher on a labelled data set (eval -h for its flags)
 `
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runExport(ctx, cfg, rest, stdout, stderr)
 	case "dedupe":
 		return runDedupe(ctx, cfg, rest, stdout)
+	case "sync":
+		return runSync(ctx, cfg, rest, stdout)
 	case "train":
 		return runTrain(ctx, cfg, rest, stdout)
 	case "help", "-h", "--help":

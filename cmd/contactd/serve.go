@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/contactd/contactd/sync/source"
 	"io"
 	"log/slog"
 	"net"
@@ -112,9 +113,12 @@ func runServe(ctx context.Context, cfg config, args []string, stdout, stderr io.
 		return err
 	}
 	defer pool.Close()
-	a, err := app.New(pool)
+	a, err := newApp(pool, cfg)
 	if err != nil {
 		return err
+	}
+	if cfg.Sealer == nil {
+		logger.Warn("no " + source.KeyEnv + ": sync sources with secrets cannot be created or run")
 	}
 	client, err := startWorkers(ctx, cfg, a, logger)
 	if err != nil {
@@ -198,9 +202,12 @@ func runWorker(ctx context.Context, cfg config, args []string, stderr io.Writer)
 	if !current {
 		return errors.New("the database schema is not current: run contactd migrate first")
 	}
-	a, err := app.New(pool)
+	a, err := newApp(pool, cfg)
 	if err != nil {
 		return err
+	}
+	if cfg.Sealer == nil {
+		logger.Warn("no " + source.KeyEnv + ": sync sources with secrets cannot be created or run")
 	}
 	client, err := startWorkers(ctx, cfg, a, logger)
 	if err != nil {
