@@ -1,6 +1,7 @@
 package syncengine_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -309,3 +310,37 @@ func TestMergePointsBothLinksAtTheSurvivor(t *testing.T) {
 }
 
 func mergeRequest(a, b uuid.UUID) merge.Request { return merge.Request{ContactIDs: []uuid.UUID{a, b}} }
+
+// TestDeadRunResumes kills a run after its first page (the process dies: nothing more is
+// recorded) and works it again, as River's retry would: it goes on from the next page.
+func TestDeadRunResumes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "")
+	for i := range 5 {
+		b.remote.put(fmt.Sprintf("p%d", i), "Person", fmt.Sprint(i), fmt.Sprintf("p%d@example.com", i), false)
+	}
+	run, _, err := b.App.Sources.StartRun(b.Ctx, b.src.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, kill := context.WithCancel(b.Ctx)
+	if _, err := b.App.Sync.Run(ctx, run.ID, func(int, source.Stats) { kill() }); err == nil {
+		t.Fatal("a killed run reported no error")
+	}
+	got, err := b.App.Sources.GetRun(b.Ctx, b.src.ID, run.ID)
+	if err != nil || got.Status != source.RunRunning || got.Stats.Created != 2 {
+		t.Fatalf("killed run: %+v %v", got, err)
+	}
+	hits := b.remote.hits
+	got, err = b.App.Sync.Run(b.Ctx, run.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStats(t, got, source.RunSucceeded, 5, 0, 0, 0)
+	if b.remote.hits-hits != 2 {
+		t.Fatalf("the resumed run made %d requests, want 2 (pages 2 and 3)", b.remote.hits-hits)
+	}
+	if n := b.Count(t, `SELECT count(*) FROM contacts`); n != 5 {
+		t.Fatalf("%d contacts, want 5", n)
+	}
+}
