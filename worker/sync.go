@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/contactd/contactd/sync/syncengine"
 	"github.com/riverqueue/river"
@@ -22,6 +23,9 @@ func (w *SyncWorker) Timeout(*river.Job[source.RunArgs]) time.Duration { return 
 // Work runs the sync.
 func (w *SyncWorker) Work(ctx context.Context, job *river.Job[source.RunArgs]) error {
 	if _, err := w.Engine.Run(ctx, job.Args.RunID, nil); err != nil {
+		if db.ErrorKind(err) == db.KindNotFound {
+			return nil // the source was deleted with its queued run
+		}
 		if job.Attempt >= job.MaxAttempts {
 			// The last attempt: the run must not stay "running" and block its source.
 			_, ferr := w.Engine.Sources.FinishRun(context.WithoutCancel(ctx), job.Args.RunID, source.Stats{}, err)
