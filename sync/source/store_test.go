@@ -125,3 +125,31 @@ func TestOneRunPerSource(t *testing.T) {
 		t.Fatalf("%d run jobs, want 1", n)
 	}
 }
+
+func TestEnqueueDue(t *testing.T) {
+	t.Parallel()
+	b := apptest.New(t)
+	cfg := json.RawMessage(`{"url": "https://a.example", "idPath": "id", "fieldMapping": {"email": "e"}}`)
+	due, err := b.App.Sources.Create(b.Ctx, source.NewSource{Type: "http", Name: "due", Config: cfg, Schedule: "15m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.App.Sources.Create(b.Ctx, source.NewSource{Type: "http", Name: "manual", Config: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.App.Sources.EnqueueDue(b.Ctx); err != nil || n != 0 {
+		t.Fatalf("nothing due yet: %d runs, %v", n, err)
+	}
+	if _, err := b.Pool.Exec(b.Ctx, `UPDATE sync_sources SET next_due_at = now() - interval '1 minute' WHERE id = $1`, due.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.App.Sources.EnqueueDue(b.Ctx); err != nil || n != 1 {
+		t.Fatalf("one due: %d runs, %v", n, err)
+	}
+	if n, err := b.App.Sources.EnqueueDue(b.Ctx); err != nil || n != 0 {
+		t.Fatalf("due again at once: %d runs, %v", n, err)
+	}
+	if n := b.Count(t, `SELECT count(*) FROM sync_runs WHERE source_id = $1 AND status = 'queued'`, due.ID); n != 1 {
+		t.Fatalf("%d queued runs, want 1", n)
+	}
+}
