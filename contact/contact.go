@@ -139,14 +139,3 @@ type PreferencesPatch struct {
 	NotifySMS            Opt[bool]
 }
 
-// ListFilter selects contacts for List. Zero values do not filter.
-type ListFilter struct {
-	Company   string // case-insensitive exact match
-	Role      string // a current relationship with this role or relationship type
-	AccountID *uuid.UUID
-	// Statuses to include; empty means active only.
-	Statuses []Status
-	Limit    int
-	// After is the keyset cursor: the id of the last contact of the previous page.
-	After *uuid.UUID
-}
