@@ -29,6 +29,7 @@ type contactJSON struct {
 	MergedInto    *uuid.UUID         `json:"mergedInto"`
 	Preferences   preferencesJSON    `json:"preferences"`
 	Relationships []relationshipJSON `json:"relationships"`
+	Tags          []string           `json:"tags"`
 	Normalized    normalizedJSON     `json:"normalized"`
 	Version       int64              `json:"version"`
 	CreatedAt     time.Time          `json:"createdAt"`
@@ -60,6 +61,10 @@ func toContactJSON(c *contact.Contact) contactJSON {
 	if methods == nil {
 		methods = []string{}
 	}
+	tags := c.Tags
+	if tags == nil {
+		tags = []string{}
+	}
 	rels := make([]relationshipJSON, 0, len(c.Relationships))
 	for _, r := range c.Relationships {
 		rels = append(rels, toRelationshipJSON(r))
@@ -69,7 +74,7 @@ func toContactJSON(c *contact.Contact) contactJSON {
 		Title: c.Title, Company: c.Company, Status: c.Status, MergedInto: c.MergedInto,
 		Preferences: preferencesJSON{CommunicationMethods: methods, Notifications: notificationsJSON{
 			Email: c.Preferences.Notifications.Email, SMS: c.Preferences.Notifications.SMS}},
-		Relationships: rels,
+		Relationships: rels, Tags: tags,
 		Normalized: normalizedJSON{Email: c.Normalized.Email, Phone: c.Normalized.Phone,
 			PhoneExtension: c.Normalized.PhoneExtension, PhoneValid: c.Normalized.PhoneValid, At: c.Normalized.At},
 		Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
@@ -114,6 +119,7 @@ func (s *server) createContact(c *gin.Context) {
 	for _, r := range o.children("relationships") {
 		in.Relationships = append(in.Relationships, readRelationship(r))
 	}
+	in.Tags = readTags(o, "tags").Value
 	o.rejectUnknown()
 	if !o.finishWith(c, in.Validate) {
 		return
@@ -169,6 +175,7 @@ func (s *server) updateContact(c *gin.Context) {
 	for _, f := range contact.Fields {
 		*f.Update(&u) = o.str(f.Name)
 	}
+	u.Tags = readTags(o, "tags")
 	o.rejectUnknown()
 	if !o.finishWith(c, u.Validate) {
 		return

@@ -110,6 +110,12 @@ func (s *Store) createTx(ctx context.Context, tx pgx.Tx, in NewContact) (*Contac
 		return nil, err
 	}
 	c.Relationships = rels
+	if _, err := s.setTags(ctx, tx, a, c.ID, in.Tags); err != nil {
+		return nil, err
+	}
+	if err := s.fillTags(ctx, tx, c); err != nil {
+		return nil, err
+	}
 	if err := a.Flush(ctx, tx); err != nil {
 		return nil, err
 	}
@@ -203,6 +209,9 @@ func (s *Store) GetContact(ctx context.Context, id uuid.UUID) (*Contact, error) 
 		return nil, err
 	}
 	c.Relationships = rels[id]
+	if err := s.fillTags(ctx, nil, c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -277,8 +286,18 @@ func (s *Store) updateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, u Update)
 		return nil, nil, db.FieldErrors{{Field: "firstName", Message: "a contact needs a name, an email or a phone"}}.Err()
 	}
 	changes := c.Changes(&before)
+	a := NewAudit(ctx)
+	if u.Tags.Set {
+		// Tags are the tag store's rows, audited there; they do not change the version.
+		if _, err := s.setTags(ctx, tx, a, id, u.Tags.Value); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := s.fillTags(ctx, tx, c); err != nil {
+		return nil, nil, err
+	}
 	if len(changes) == 0 {
-		return c, nil, nil
+		return c, nil, a.Flush(ctx, tx)
 	}
 	_, emailChanged := changes["email"]
 	_, phoneChanged := changes["phone"]
@@ -306,7 +325,6 @@ func (s *Store) updateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, u Update)
 	if err != nil {
 		return nil, nil, fmt.Errorf("contact: update %s: %w", id, err)
 	}
-	a := NewAudit(ctx)
 	a.Add("update", "contact", c.ID, &c.ID, changes)
 	if err := a.Flush(ctx, tx); err != nil {
 		return nil, nil, err

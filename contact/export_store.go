@@ -32,7 +32,7 @@ func (s *Store) ExportContacts(ctx context.Context, f Filter, fn func(*ExportCon
 	// Only the exported columns: decoding preferences for every row would cost a third of
 	// the time.
 	return s.db.InTx(ctx, func(tx pgx.Tx) error {
-		if err := prepareSearch(ctx, tx, f); err != nil {
+		if err := f.PrepareTx(ctx, tx); err != nil {
 			return err
 		}
 		return exportRows(ctx, tx, refs, where, args, fn)

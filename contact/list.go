@@ -196,7 +196,7 @@ func (s *Store) ListContacts(ctx context.Context, f Filter, p Page) (*List, erro
 	q += fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args))
 	out := &List{}
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		if err := prepareSearch(ctx, tx, f); err != nil {
+		if err := f.PrepareTx(ctx, tx); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, q, args...)
@@ -251,6 +251,9 @@ func (s *Store) ListContacts(ctx context.Context, f Filter, p Page) (*List, erro
 	for _, c := range out.Contacts {
 		c.Relationships = rels[c.ID]
 	}
+	if err := s.fillTags(ctx, nil, out.Contacts...); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -280,8 +283,9 @@ type extraScanner struct {
 // Scan scans dest and then the extra columns.
 func (e extraScanner) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
 
-// prepareSearch sets the search threshold for tx when f searches.
-func prepareSearch(ctx context.Context, tx pgx.Tx, f Filter) error {
+// PrepareTx readies tx for a query with f's condition (Where): a search sets its similarity
+// threshold for the transaction.
+func (f Filter) PrepareTx(ctx context.Context, tx pgx.Tx) error {
 	if f.Q == "" {
 		return nil
 	}

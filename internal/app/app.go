@@ -13,6 +13,7 @@ import (
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/merge"
 	"github.com/contactd/contactd/relationship"
+	"github.com/contactd/contactd/tag"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -28,6 +29,8 @@ type App struct {
 	Auth      *auth.Store
 	// Idempotency keeps the first response to each Idempotency-Key of a POST.
 	Idempotency *idempotency.Store
+	// Tags keeps tags and contacts' tags.
+	Tags *tag.Store
 	// Engine checks contacts for duplicates and merges what it is sure of.
 	Engine *dedupe.Engine
 	// Owned are the concerns whose contact-owned rows merges, undos and erasure carry.
@@ -45,9 +48,11 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	a.Contacts.SetRelated(a.Relations)
 	// Batch writes match items on the external references imports record.
 	a.Contacts.SetRefs(a.Imports)
+	a.Tags = tag.NewStore(d)
+	a.Contacts.SetTagger(a.Tags)
 	// A normalized contact is rekeyed and checked for duplicates.
 	a.Contacts.SetIndex(a.Dedupe)
-	a.Owned = append([]contact.Owned{relationship.Concern, importer.ExternalRefs, a.Dedupe.Reviews(), a.Dedupe.Keys()}, extra...)
+	a.Owned = append([]contact.Owned{relationship.Concern, tag.Concern, importer.ExternalRefs, a.Dedupe.Reviews(), a.Dedupe.Keys()}, extra...)
 	a.Merges = merge.NewStore(d, a.Contacts, a.Owned...)
 	a.Engine = &dedupe.Engine{Store: a.Dedupe, Contacts: a.Contacts, Merger: a.Merges}
 	return a, nil
