@@ -144,4 +144,3 @@ type PreferencesPatch struct {
 	NotifyEmail          Opt[bool]
 	NotifySMS            Opt[bool]
 }
-
