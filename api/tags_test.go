@@ -181,3 +181,30 @@ func TestBulkTags(t *testing.T) {
 		t.Errorf("tag=Q3&tag=old lists %v, want D", got)
 	}
 }
+
+// TestMergeTags merges contacts with overlapping tags: the survivor gets the union, the merged
+// contact none; undo gives each its own tags back.
+func TestMergeTags(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.createContact(t, body{"firstName": "Ann", "tags": []string{"x", "Y"}})
+	c := b.createContact(t, body{"firstName": "Anne", "tags": []string{"y", "z"}})
+	rec := b.do(t, http.MethodPost, "/api/contacts/merge", body{"contactIds": []uuid.UUID{a.ID, c.ID}})
+	wantStatus(t, rec, http.StatusOK)
+	m := decode[struct {
+		Merge mergeOut `json:"merge"`
+	}](t, rec).Merge
+	if got := b.tagsOf(t, a.ID); !slices.Equal(got, []string{"x", "Y", "z"}) {
+		t.Errorf("survivor's tags %q, want x Y z", got)
+	}
+	if n := b.count(t, "contact_tags", "contact_id = $1", c.ID); n != 0 {
+		t.Errorf("merged contact keeps %d tags", n)
+	}
+	wantStatus(t, b.do(t, http.MethodPost, "/api/merges/"+m.ID.String()+"/undo", nil), http.StatusOK)
+	if got := b.tagsOf(t, a.ID); !slices.Equal(got, []string{"x", "Y"}) {
+		t.Errorf("survivor's tags after undo %q, want x Y", got)
+	}
+	if got := b.tagsOf(t, c.ID); !slices.Equal(got, []string{"Y", "z"}) {
+		t.Errorf("merged contact's tags after undo %q, want Y z", got)
+	}
+}
