@@ -217,7 +217,7 @@ func (s *server) archiveContact(c *gin.Context) {
 // listFilter reads the filters shared by the list, the export, bulk tagging and smart groups
 // (contact.ParseFilter). A parameter that is neither a filter nor one of also answers 400
 // naming it; an invalid value 422 naming it. It reports false when it has answered.
-func listFilter(c *gin.Context, also ...string) (contact.Filter, []problemField, bool) {
+func (s *server) listFilter(c *gin.Context, also ...string) (contact.Filter, []problemField, bool) {
 	q := c.Request.URL.Query()
 	if unknown := contact.UnknownParams(q, also...); len(unknown) > 0 {
 		fields := make([]problemField, len(unknown))
@@ -232,11 +232,20 @@ func listFilter(c *gin.Context, also ...string) (contact.Filter, []problemField,
 	for _, e := range ferrs {
 		errs = append(errs, problemField{e.Field, e.Message})
 	}
+	if len(errs) == 0 {
+		if err := s.app.Groups.Resolve(c.Request.Context(), &f); err != nil {
+			if fields := fieldsOf(err); len(fields) > 0 {
+				return f, fields, true
+			}
+			writeError(c, err)
+			return f, nil, false
+		}
+	}
 	return f, errs, true
 }
 
 func (s *server) listContacts(c *gin.Context) {
-	f, errs, ok := listFilter(c, "limit", "cursor", "sort")
+	f, errs, ok := s.listFilter(c, "limit", "cursor", "sort")
 	if !ok {
 		return
 	}

@@ -12,7 +12,7 @@ import (
 // exportContacts streams the contacts the list filters select as CSV, NDJSON or vCard.
 func (s *server) exportContacts(c *gin.Context) {
 	format, err := contactfile.ParseFormat(c.DefaultQuery("format", "csv"))
-	f, errs, ok := listFilter(c, "format")
+	f, errs, ok := s.listFilter(c, "format")
 	if !ok {
 		return
 	}

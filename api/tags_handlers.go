@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/tag"
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -64,6 +65,23 @@ func (o *object) uuids(key, what string) []uuid.UUID {
 // parameters (a string or an array of strings each). Unknown parameters are unknown fields
 // (400), invalid values invalid fields (422), named key.param. It returns nil when absent.
 func readFilter(o *object, key string) *contact.Filter {
+	q := readFilterValues(o, key)
+	if q == nil {
+		return nil
+	}
+	name := key
+	for _, k := range contact.UnknownParams(q) {
+		*o.unknown = append(*o.unknown, problemField{o.field(name + "." + k), "is not a filter of the list"})
+	}
+	f, errs := contact.ParseFilter(q)
+	for _, e := range errs {
+		o.bad(name+"."+e.Field, "%s", e.Message)
+	}
+	return &f
+}
+
+// readFilterValues reads a filter object as query parameters; nil when absent or null.
+func readFilterValues(o *object, key string) url.Values {
 	v, name, ok := o.raw(key)
 	if !ok || isNull(v) {
 		return nil
@@ -86,14 +104,7 @@ func readFilter(o *object, key string) *contact.Filter {
 			o.bad(name+"."+k, "must be a string or an array of strings")
 		}
 	}
-	for _, k := range contact.UnknownParams(q) {
-		*o.unknown = append(*o.unknown, problemField{o.field(name + "." + k), "is not a filter of the list"})
-	}
-	f, errs := contact.ParseFilter(q)
-	for _, e := range errs {
-		o.bad(name+"."+e.Field, "%s", e.Message)
-	}
-	return &f
+	return q
 }
 
 // addTags is POST /api/contacts/{id}/tags {tags}: the contact's tags after adding them.
@@ -195,10 +206,29 @@ func (s *server) bulkTags(c *gin.Context) {
 	if !o.finish(c) {
 		return
 	}
+	if b.Filter != nil {
+		if err := s.app.Groups.Resolve(c.Request.Context(), b.Filter); err != nil {
+			writeError(c, prefixFields(err, "filter."))
+			return
+		}
+	}
 	res, err := s.app.Tags.Change(c.Request.Context(), b)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"matched": res.Matched, "changed": res.Changed})
+}
+
+// prefixFields names a domain error's invalid fields under prefix.
+func prefixFields(err error, prefix string) error {
+	fields := fieldsOf(err)
+	if len(fields) == 0 {
+		return err
+	}
+	var errs db.FieldErrors
+	for _, f := range fields {
+		errs.Add(prefix+f.Field, "%s", f.Message)
+	}
+	return errs.Err()
 }

@@ -37,11 +37,23 @@ type Filter struct {
 	CreatedBefore *time.Time
 	UpdatedAfter  *time.Time
 	UpdatedBefore *time.Time
+	// GroupID selects a group's contacts. Group is what it selects, which only the group store
+	// knows: it must be set (group.Store.Resolve) before Where renders the filter; unresolved,
+	// the group selects nothing.
+	GroupID *uuid.UUID
+	Group   *GroupSelection
+}
+
+// GroupSelection is what a group selects: a static group's members (Static, the group's id)
+// or what a smart group's filter selects (Smart, itself resolved).
+type GroupSelection struct {
+	Static *uuid.UUID
+	Smart  *Filter
 }
 
 // FilterParams are the query parameters ParseFilter reads. Custom fields (cf.<key>) and
 // contact types (type) will join them.
-var FilterParams = []string{"q", "company", "role", "account", "status", "tag", "anyTag",
+var FilterParams = []string{"q", "company", "role", "account", "status", "tag", "anyTag", "group",
 	"emailDomain", "hasEmail", "hasPhone", "createdAfter", "createdBefore", "updatedAfter", "updatedBefore"}
 
 // MaxQueryLen bounds a search text and each filter value.
@@ -73,6 +85,7 @@ func ParseFilter(q url.Values) (Filter, db.FieldErrors) {
 		errs.Add("company", "must be at most %d characters", MaxCompanyLen)
 	}
 	f.AccountID = filterID(q, "account", "an account", &errs)
+	f.GroupID = filterID(q, "group", "a group", &errs)
 	switch st := q.Get("status"); st {
 	case "", "active", "archived", "merged":
 		if st != "" {
@@ -245,6 +258,18 @@ func (f Filter) Where(args []any) (string, []any) {
 	if len(f.AnyTags) > 0 {
 		where = append(where, "c.id IN (SELECT ct.contact_id FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE t.name_key = ANY("+arg(f.AnyTags)+"::text[]))")
 	}
+	if f.GroupID != nil {
+		switch g := f.Group; {
+		case g == nil:
+			where = append(where, "false")
+		case g.Static != nil:
+			where = append(where, "c.id IN (SELECT contact_id FROM group_members WHERE group_id = "+arg(*g.Static)+")")
+		case g.Smart != nil:
+			var inner string
+			inner, args = g.Smart.Where(args)
+			where = append(where, "("+inner+")")
+		}
+	}
 	if f.EmailDomain != "" {
 		where = append(where, "c.email_normalized IS NOT NULL AND lower(split_part(c.email_normalized, '@', 2)) = "+arg(f.EmailDomain))
 	}
@@ -270,4 +295,9 @@ func (f Filter) selectsAll() bool {
 	g := f
 	g.Statuses = nil
 	return reflect.DeepEqual(g, Filter{})
+}
+
+// searches says the filter, or a smart group it selects by, searches.
+func (f Filter) searches() bool {
+	return f.Q != "" || (f.Group != nil && f.Group.Smart != nil && f.Group.Smart.searches())
 }

@@ -286,7 +286,7 @@ func (e extraScanner) Scan(dest ...any) error { return e.row.Scan(append(dest, e
 // PrepareTx readies tx for a query with f's condition (Where): a search sets its similarity
 // threshold for the transaction.
 func (f Filter) PrepareTx(ctx context.Context, tx pgx.Tx) error {
-	if f.Q == "" {
+	if !f.searches() {
 		return nil
 	}
 	if _, err := tx.Exec(ctx, `SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)`,

@@ -52,6 +52,9 @@ func runExport(ctx context.Context, cfg config, args []string, stdout, stderr io
 		return err
 	}
 	defer closeFn()
+	if err := a.Groups.Resolve(ctx, &f); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
 	w := stdout
 	var file *os.File
 	var bw *bufio.Writer

@@ -8,6 +8,7 @@ import (
 	"github.com/contactd/contactd/auth"
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
+	"github.com/contactd/contactd/group"
 	"github.com/contactd/contactd/idempotency"
 	"github.com/contactd/contactd/importer"
 	"github.com/contactd/contactd/internal/db"
@@ -31,6 +32,8 @@ type App struct {
 	Idempotency *idempotency.Store
 	// Tags keeps tags and contacts' tags.
 	Tags *tag.Store
+	// Groups keeps static and smart groups and resolves the group filter.
+	Groups *group.Store
 	// Engine checks contacts for duplicates and merges what it is sure of.
 	Engine *dedupe.Engine
 	// Owned are the concerns whose contact-owned rows merges, undos and erasure carry.
@@ -50,9 +53,10 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	a.Contacts.SetRefs(a.Imports)
 	a.Tags = tag.NewStore(d)
 	a.Contacts.SetTagger(a.Tags)
+	a.Groups = group.NewStore(d)
 	// A normalized contact is rekeyed and checked for duplicates.
 	a.Contacts.SetIndex(a.Dedupe)
-	a.Owned = append([]contact.Owned{relationship.Concern, tag.Concern, importer.ExternalRefs, a.Dedupe.Reviews(), a.Dedupe.Keys()}, extra...)
+	a.Owned = append([]contact.Owned{relationship.Concern, tag.Concern, group.Concern, importer.ExternalRefs, a.Dedupe.Reviews(), a.Dedupe.Keys()}, extra...)
 	a.Merges = merge.NewStore(d, a.Contacts, a.Owned...)
 	a.Engine = &dedupe.Engine{Store: a.Dedupe, Contacts: a.Contacts, Merger: a.Merges}
 	return a, nil
