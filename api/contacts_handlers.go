@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/db"
@@ -385,27 +384,6 @@ func boolQuery(c *gin.Context, name string) (bool, bool) {
 		return false, false
 	}
 	return b, true
-}
-
-// queryText reads a text query parameter: trimmed, valid UTF-8 without control characters, at
-// most max characters (else a problem field).
-func queryText(c *gin.Context, name string, max int, errs *[]problemField) string {
-	v := strings.TrimSpace(c.Query(name))
-	if !utf8.ValidString(v) {
-		*errs = append(*errs, problemField{name, "must be valid UTF-8"})
-		return ""
-	}
-	if utf8.RuneCountInString(v) > max {
-		*errs = append(*errs, problemField{name, fmt.Sprintf("must be at most %d characters", max)})
-		return ""
-	}
-	for _, r := range v {
-		if r < 0x20 || r == 0x7f {
-			*errs = append(*errs, problemField{name, "must not contain control characters"})
-			return ""
-		}
-	}
-	return v
 }
 
 type matchJSON struct {
