@@ -237,8 +237,11 @@ func (f Filter) Where(args []any) (string, []any) {
 	if f.Q != "" {
 		q := arg(f.Q)
 		// The trigram index finds the candidates; tags are matched through their own index.
-		where = append(where, `(`+q+` <% `+SearchTextSQL+` OR c.id IN (
-			SELECT ct.contact_id FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE `+q+` <% t.name_key))`)
+		// A union, not an OR: each branch keeps its index (an OR with a subquery would scan
+		// every contact).
+		where = append(where, `c.id IN (
+			SELECT s.id FROM contacts s WHERE `+q+` <% contact_search_text(s.first_name, s.last_name, s.email, s.company, s.title, s.phone)
+			UNION SELECT ct.contact_id FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE `+q+` <% t.name_key)`)
 	}
 	if f.Company != "" {
 		where = append(where, "lower(c.company) = lower("+arg(f.Company)+")")
