@@ -1,14 +1,15 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/matcher"
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -27,10 +28,13 @@ type contactJSON struct {
 	MergedInto    *uuid.UUID         `json:"mergedInto"`
 	Preferences   preferencesJSON    `json:"preferences"`
 	Relationships []relationshipJSON `json:"relationships"`
+	Tags          []string           `json:"tags"`
 	Normalized    normalizedJSON     `json:"normalized"`
 	Version       int64              `json:"version"`
 	CreatedAt     time.Time          `json:"createdAt"`
 	UpdatedAt     time.Time          `json:"updatedAt"`
+	// Score is the search relevance, present only in a search's results.
+	Score *float64 `json:"score,omitempty"`
 }
 
 type preferencesJSON struct {
@@ -56,6 +60,10 @@ func toContactJSON(c *contact.Contact) contactJSON {
 	if methods == nil {
 		methods = []string{}
 	}
+	tags := c.Tags
+	if tags == nil {
+		tags = []string{}
+	}
 	rels := make([]relationshipJSON, 0, len(c.Relationships))
 	for _, r := range c.Relationships {
 		rels = append(rels, toRelationshipJSON(r))
@@ -65,7 +73,7 @@ func toContactJSON(c *contact.Contact) contactJSON {
 		Title: c.Title, Company: c.Company, Status: c.Status, MergedInto: c.MergedInto,
 		Preferences: preferencesJSON{CommunicationMethods: methods, Notifications: notificationsJSON{
 			Email: c.Preferences.Notifications.Email, SMS: c.Preferences.Notifications.SMS}},
-		Relationships: rels,
+		Relationships: rels, Tags: tags,
 		Normalized: normalizedJSON{Email: c.Normalized.Email, Phone: c.Normalized.Phone,
 			PhoneExtension: c.Normalized.PhoneExtension, PhoneValid: c.Normalized.PhoneValid, At: c.Normalized.At},
 		Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
@@ -110,6 +118,7 @@ func (s *server) createContact(c *gin.Context) {
 	for _, r := range o.children("relationships") {
 		in.Relationships = append(in.Relationships, readRelationship(r))
 	}
+	in.Tags = readTags(o, "tags").Value
 	o.rejectUnknown()
 	if !o.finishWith(c, in.Validate) {
 		return
@@ -177,6 +186,7 @@ func (s *server) updateContact(c *gin.Context) {
 	for _, f := range contact.Fields {
 		*f.Update(&u) = o.str(f.Name)
 	}
+	u.Tags = readTags(o, "tags")
 	o.rejectUnknown()
 	if !o.finishWith(c, u.Validate) {
 		return
@@ -215,47 +225,102 @@ func (s *server) archiveContact(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// listFilter reads the list filters shared by the list and the export.
-func listFilter(c *gin.Context) (contact.ListFilter, []problemField) {
-	var errs []problemField
-	f := contact.ListFilter{Company: queryText(c, "company", contact.MaxCompanyLen, &errs), Role: queryText(c, "role", contact.MaxRoleLen, &errs)}
-	if a := c.Query("account"); a != "" {
-		id, err := uuid.Parse(a)
-		if err != nil {
-			errs = append(errs, problemField{"account", "must be an account id (UUID)"})
+// listFilter reads the filters shared by the list, the export, bulk tagging and smart groups
+// (contact.ParseFilter). A parameter that is neither a filter nor one of also answers 400
+// naming it; an invalid value 422 naming it. It reports false when it has answered.
+func (s *server) listFilter(c *gin.Context, also ...string) (contact.Filter, []problemField, bool) {
+	q := c.Request.URL.Query()
+	if unknown := contact.UnknownParams(q, also...); len(unknown) > 0 {
+		fields := make([]problemField, len(unknown))
+		for i, name := range unknown {
+			fields[i] = problemField{name, "is not a filter or parameter of this endpoint"}
 		}
-		f.AccountID = &id
+		writeProblem(c, http.StatusBadRequest, "the query has unknown parameters", fields...)
+		return contact.Filter{}, nil, false
 	}
-	switch st := c.DefaultQuery("status", "active"); st {
-	case "active", "archived", "merged":
-		f.Statuses = []contact.Status{contact.Status(st)}
-	case "all":
-		f.Statuses = []contact.Status{contact.StatusActive, contact.StatusArchived}
-	default:
-		errs = append(errs, problemField{"status", "must be active, archived, merged or all"})
+	f, ferrs := contact.ParseFilter(q)
+	errs := make([]problemField, 0, len(ferrs))
+	for _, e := range ferrs {
+		errs = append(errs, problemField{e.Field, e.Message})
 	}
-	return f, errs
+	if len(errs) == 0 {
+		if err := s.app.Groups.Resolve(c.Request.Context(), &f); err != nil {
+			if fields := fieldsOf(err); len(fields) > 0 {
+				return f, fields, true
+			}
+			writeError(c, err)
+			return f, nil, false
+		}
+	}
+	return f, errs, true
 }
 
 func (s *server) listContacts(c *gin.Context) {
-	f, errs := listFilter(c)
-	limit, after, perrs := pageParams(c)
+	f, errs, ok := s.listFilter(c, "limit", "cursor", "sort")
+	if !ok {
+		return
+	}
+	p, perrs, refused := listPage(c, f)
 	errs = append(errs, perrs...)
+	if refused != nil {
+		writeProblem(c, http.StatusBadRequest, "the cursor belongs to another sort", *refused)
+		return
+	}
 	if len(errs) > 0 {
 		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
 		return
 	}
-	f.Limit, f.After = limit, after
-	contacts, next, err := s.app.Contacts.ListContacts(c.Request.Context(), f)
+	list, err := s.app.Contacts.ListContacts(c.Request.Context(), f, p)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	data := make([]contactJSON, 0, len(contacts))
-	for _, ct := range contacts {
-		data = append(data, toContactJSON(ct))
+	data := make([]contactJSON, 0, len(list.Contacts))
+	for i, ct := range list.Contacts {
+		j := toContactJSON(ct)
+		if list.Scores != nil {
+			j.Score = &list.Scores[i]
+		}
+		data = append(data, j)
 	}
-	c.JSON(http.StatusOK, gin.H{"data": data, "nextCursor": encodeCursor(next)})
+	c.JSON(http.StatusOK, gin.H{"data": data, "nextCursor": list.Next.Encode()})
+}
+
+// listPage reads limit, sort and cursor. A cursor made for another sort is returned apart
+// (refused: 400), an unreadable one is an invalid field (422).
+func listPage(c *gin.Context, f contact.Filter) (contact.Page, []problemField, *problemField) {
+	limit, errs := limitParam(c)
+	p := contact.Page{Limit: limit}
+	sort, err := contact.ParseSort(c.Query("sort"), f.Q != "")
+	if err != nil {
+		errs = append(errs, fieldsOf(err)...)
+		return p, errs, nil
+	}
+	p.Sort = sort
+	if cur := c.Query("cursor"); cur != "" {
+		after, err := contact.DecodeCursor(cur, sort)
+		if err != nil {
+			fields := fieldsOf(err)
+			if strings.Contains(err.Error(), "another sort") {
+				return p, errs, &fields[0]
+			}
+			errs = append(errs, fields...)
+		}
+		p.After = after
+	}
+	return p, errs, nil
+}
+
+// fieldsOf returns the invalid fields of a domain error.
+func fieldsOf(err error) []problemField {
+	var out []problemField
+	var e *db.Error
+	if errors.As(err, &e) {
+		for _, f := range e.Fields {
+			out = append(out, problemField{f.Field, f.Message})
+		}
+	}
+	return out
 }
 
 type auditJSON struct {
@@ -331,27 +396,6 @@ func boolQuery(c *gin.Context, name string) (bool, bool) {
 		return false, false
 	}
 	return b, true
-}
-
-// queryText reads a text query parameter: trimmed, valid UTF-8 without control characters, at
-// most max characters (else a problem field).
-func queryText(c *gin.Context, name string, max int, errs *[]problemField) string {
-	v := strings.TrimSpace(c.Query(name))
-	if !utf8.ValidString(v) {
-		*errs = append(*errs, problemField{name, "must be valid UTF-8"})
-		return ""
-	}
-	if utf8.RuneCountInString(v) > max {
-		*errs = append(*errs, problemField{name, fmt.Sprintf("must be at most %d characters", max)})
-		return ""
-	}
-	for _, r := range v {
-		if r < 0x20 || r == 0x7f {
-			*errs = append(*errs, problemField{name, "must not contain control characters"})
-			return ""
-		}
-	}
-	return v
 }
 
 type matchJSON struct {

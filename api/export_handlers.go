@@ -12,7 +12,10 @@ import (
 // exportContacts streams the contacts the list filters select as CSV, NDJSON or vCard.
 func (s *server) exportContacts(c *gin.Context) {
 	format, err := contactfile.ParseFormat(c.DefaultQuery("format", "csv"))
-	f, errs := listFilter(c)
+	f, errs, ok := s.listFilter(c, "format")
+	if !ok {
+		return
+	}
 	if err != nil {
 		errs = append(errs, problemField{"format", "must be csv, ndjson or vcf"})
 	}

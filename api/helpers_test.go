@@ -267,6 +267,8 @@ type contactOut struct {
 		} `json:"notifications"`
 	} `json:"preferences"`
 	Relationships []relationshipOut `json:"relationships"`
+	Tags          []string          `json:"tags"`
+	Score         *float64          `json:"score"`
 	Normalized    struct {
 		Email          *string    `json:"email"`
 		Phone          *string    `json:"phone"`

@@ -33,6 +33,8 @@ type Contact struct {
 	MergedInto *uuid.UUID
 	// Relationships are the contact's current relationships (filled by Get and List).
 	Relationships []Relationship
+	// Tags are the contact's tags in name order (filled by Create, Get, Update and List).
+	Tags []string
 }
 
 // Preferences are a contact's communication preferences.
@@ -82,6 +84,8 @@ type NewContact struct {
 	FirstName, LastName, Email, Phone, Title, Company string
 	Preferences                                       *PreferencesPatch
 	Relationships                                     []NewRelationship
+	// Tags are the contact's tags, cleaned by the Tagger's rules (package tag).
+	Tags []string
 	// AllowDuplicate creates the contact even when an active contact has the same normalized email.
 	AllowDuplicate bool
 	// KeepUnparseablePhone accepts a phone without 4 to 20 digits (it is stored and flagged
@@ -124,6 +128,8 @@ type Update struct {
 	FirstName, LastName, Email, Phone, Title, Company Opt[string]
 	// Preferences merge into the stored ones; nil keeps them.
 	Preferences *PreferencesPatch
+	// Tags, when Set, replace the contact's tags (null or empty removes them all).
+	Tags Opt[[]string]
 	// IfVersion, when non-zero, makes the update fail with KindPreconditionFailed unless the
 	// contact is at that version.
 	IfVersion int64
@@ -137,16 +143,4 @@ type PreferencesPatch struct {
 	CommunicationMethods Opt[[]string]
 	NotifyEmail          Opt[bool]
 	NotifySMS            Opt[bool]
-}
-
-// ListFilter selects contacts for List. Zero values do not filter.
-type ListFilter struct {
-	Company   string // case-insensitive exact match
-	Role      string // a current relationship with this role or relationship type
-	AccountID *uuid.UUID
-	// Statuses to include; empty means active only.
-	Statuses []Status
-	Limit    int
-	// After is the keyset cursor: the id of the last contact of the previous page.
-	After *uuid.UUID
 }

@@ -110,6 +110,12 @@ func (s *Store) createTx(ctx context.Context, tx pgx.Tx, in NewContact) (*Contac
 		return nil, err
 	}
 	c.Relationships = rels
+	if _, err := s.setTags(ctx, tx, a, c.ID, in.Tags); err != nil {
+		return nil, err
+	}
+	if err := s.fillTags(ctx, tx, c); err != nil {
+		return nil, err
+	}
 	if err := a.Flush(ctx, tx); err != nil {
 		return nil, err
 	}
@@ -203,6 +209,9 @@ func (s *Store) GetContact(ctx context.Context, id uuid.UUID) (*Contact, error) 
 		return nil, err
 	}
 	c.Relationships = rels[id]
+	if err := s.fillTags(ctx, nil, c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -277,8 +286,18 @@ func (s *Store) updateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, u Update)
 		return nil, nil, db.FieldErrors{{Field: "firstName", Message: "a contact needs a name, an email or a phone"}}.Err()
 	}
 	changes := c.Changes(&before)
+	a := NewAudit(ctx)
+	if u.Tags.Set {
+		// Tags are the tag store's rows, audited there; they do not change the version.
+		if _, err := s.setTags(ctx, tx, a, id, u.Tags.Value); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := s.fillTags(ctx, tx, c); err != nil {
+		return nil, nil, err
+	}
 	if len(changes) == 0 {
-		return c, nil, nil
+		return c, nil, a.Flush(ctx, tx)
 	}
 	_, emailChanged := changes["email"]
 	_, phoneChanged := changes["phone"]
@@ -306,7 +325,6 @@ func (s *Store) updateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, u Update)
 	if err != nil {
 		return nil, nil, fmt.Errorf("contact: update %s: %w", id, err)
 	}
-	a := NewAudit(ctx)
 	a.Add("update", "contact", c.ID, &c.ID, changes)
 	if err := a.Flush(ctx, tx); err != nil {
 		return nil, nil, err
@@ -370,71 +388,6 @@ func ActiveWithEmailTx(ctx context.Context, tx pgx.Tx, email string) (*uuid.UUID
 		return nil, fmt.Errorf("contact: find email: %w", err)
 	}
 	return &id, nil
-}
-
-// ListContacts returns a page of contacts in id order (creation order: ids are UUIDv7) and the
-// cursor of the next page, nil on the last page. Every filter is served by an index.
-func (s *Store) ListContacts(ctx context.Context, f ListFilter) ([]*Contact, *uuid.UUID, error) {
-	if err := db.CheckLimit(f.Limit); err != nil {
-		return nil, nil, err
-	}
-	where, args := f.where()
-	args = append(args, f.Limit+1)
-	q := `SELECT ` + contactColumns + ` FROM contacts c WHERE ` + where + fmt.Sprintf(` ORDER BY c.id LIMIT $%d`, len(args))
-	rows, err := s.db.Pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("contact: list: %w", err)
-	}
-	contacts, err := pgx.CollectRows(rows, scanContactRow)
-	if err != nil {
-		return nil, nil, fmt.Errorf("contact: list: %w", err)
-	}
-	var next *uuid.UUID
-	if len(contacts) > f.Limit {
-		contacts = contacts[:f.Limit]
-		id := contacts[len(contacts)-1].ID
-		next = &id
-	}
-	ids := make([]uuid.UUID, len(contacts))
-	for i, c := range contacts {
-		ids[i] = c.ID
-	}
-	rels, err := s.relationshipsOf(ctx, ids)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, c := range contacts {
-		c.Relationships = rels[c.ID]
-	}
-	return contacts, next, nil
-}
-
-// where renders the filter (without limit) as a SQL condition on contacts c and its arguments.
-func (f ListFilter) where() (string, []any) {
-	statuses := f.Statuses
-	if len(statuses) == 0 {
-		statuses = []Status{StatusActive}
-	}
-	var where []string
-	args := []any{}
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	where = append(where, "c.status = ANY("+arg(statuses)+"::text[])")
-	if f.Company != "" {
-		where = append(where, "lower(c.company) = lower("+arg(f.Company)+")")
-	}
-	if f.Role != "" {
-		r := arg(f.Role)
-		where = append(where, `c.id IN (
-			SELECT contact_id FROM contact_accounts WHERE lower(role) = lower(`+r+`) AND removed_at IS NULL
-			UNION SELECT contact_id FROM contact_users WHERE lower(relationship_type) = lower(`+r+`) AND removed_at IS NULL)`)
-	}
-	if f.AccountID != nil {
-		where = append(where, "c.id IN (SELECT contact_id FROM contact_accounts WHERE account_id = "+arg(*f.AccountID)+" AND removed_at IS NULL)")
-	}
-	if f.After != nil {
-		where = append(where, "c.id > "+arg(*f.After))
-	}
-	return strings.Join(where, " AND "), args
 }
 
 // survivorOf follows a merged contact's chain of merges to the contact at its end.

@@ -3,6 +3,8 @@ package contact
 import (
 	"context"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ExportContact is a contact's exported fields (not its preferences, version or relationships)
@@ -12,25 +14,34 @@ type ExportContact struct {
 	ExternalIDs []string
 }
 
-// ExportContacts streams every contact the filter selects (Limit and After are ignored) in id
+// ExportContacts streams every contact the filter selects in id
 // order to fn, from one query whose rows are read as they arrive: memory stays constant
 // whatever the count.
-func (s *Store) ExportContacts(ctx context.Context, f ListFilter, fn func(*ExportContact) error) error {
-	f.After = nil
-	where, args := f.where()
+func (s *Store) ExportContacts(ctx context.Context, f Filter, fn func(*ExportContact) error) error {
+	where, args := f.Where(nil)
 	// A filtered export probes each selected contact's references; a whole-table export
 	// aggregates all references once and hash-joins them, which is faster per row.
 	refs := `LEFT JOIN LATERAL (
 			SELECT array_agg(r.source || ':' || r.external_id ORDER BY r.created_at, r.source, r.external_id) AS refs
 			FROM external_refs r WHERE r.contact_id = c.id) x ON true`
-	if f.Company == "" && f.Role == "" && f.AccountID == nil {
+	if f.selectsAll() {
 		refs = `LEFT JOIN (
 			SELECT r.contact_id, array_agg(r.source || ':' || r.external_id ORDER BY r.created_at, r.source, r.external_id) AS refs
 			FROM external_refs r GROUP BY r.contact_id) x ON x.contact_id = c.id`
 	}
 	// Only the exported columns: decoding preferences for every row would cost a third of
 	// the time.
-	rows, err := s.db.Pool.Query(ctx, `SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company,
+	return s.db.InTx(ctx, func(tx pgx.Tx) error {
+		if err := f.PrepareTx(ctx, tx); err != nil {
+			return err
+		}
+		return exportRows(ctx, tx, refs, where, args, fn)
+	})
+}
+
+// exportRows streams the selected rows to fn.
+func exportRows(ctx context.Context, tx pgx.Tx, refs, where string, args []any, fn func(*ExportContact) error) error {
+	rows, err := tx.Query(ctx, `SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company,
 		c.status, c.email_normalized, c.phone_e164, c.phone_extension, c.phone_valid, c.created_at, c.updated_at,
 		coalesce(x.refs, '{}') FROM contacts c `+refs+`
 		WHERE `+where+` ORDER BY c.id`, args...)

@@ -2,6 +2,7 @@ package contact
 
 import (
 	"context"
+	"errors"
 
 	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
@@ -20,6 +21,18 @@ type Store struct {
 	related Related
 	// refs resolves and records external references (package importer); see SetRefs.
 	refs Refs
+	// tagger sets and reads contacts' tags (package tag); see SetTagger.
+	tagger Tagger
+}
+
+// Tagger sets and reads contacts' tags, which package tag owns: the contact store sets a
+// contact's tags in the transaction that creates or updates it and shows every contact's tags.
+type Tagger interface {
+	// SetTx replaces the contact's tags with tags (already cleaned) in tx, auditing the change
+	// in a, and reports whether anything changed.
+	SetTx(ctx context.Context, tx pgx.Tx, a *Audit, contactID uuid.UUID, tags []string) (bool, error)
+	// TagsOf returns the contacts' tags by contact id, read through q (the pool when nil).
+	TagsOf(ctx context.Context, q db.Querier, ids []uuid.UUID) (map[uuid.UUID][]string, error)
 }
 
 // Related adds and reads contacts' relationships, which package relationship owns: the contact
@@ -50,6 +63,40 @@ func NewStore(d *db.DB) *Store { return &Store{db: d} }
 // SetRelated sets where the store adds and reads relationships. Call it once, before the store
 // is used; without it contacts have none and cannot be created with any.
 func (s *Store) SetRelated(r Related) { s.related = r }
+
+// SetTagger sets where the store sets and reads tags. Call it once, before the store is used;
+// without it contacts have none and cannot be given any.
+func (s *Store) SetTagger(t Tagger) { s.tagger = t }
+
+// setTags replaces a contact's tags through the Tagger.
+func (s *Store) setTags(ctx context.Context, tx pgx.Tx, a *Audit, id uuid.UUID, tags []string) (bool, error) {
+	if s.tagger == nil {
+		if len(tags) == 0 {
+			return false, nil
+		}
+		return false, errors.New("contact: no tag store wired (SetTagger)")
+	}
+	return s.tagger.SetTx(ctx, tx, a, id, tags)
+}
+
+// fillTags sets the contacts' Tags through the Tagger.
+func (s *Store) fillTags(ctx context.Context, q db.Querier, cs ...*Contact) error {
+	if s.tagger == nil || len(cs) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	tags, err := s.tagger.TagsOf(ctx, q, ids)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		c.Tags = tags[c.ID]
+	}
+	return nil
+}
 
 // SetIndex sets the index Normalize keeps in step. Call it once, before the store is used.
 func (s *Store) SetIndex(i Indexer) { s.index = i }

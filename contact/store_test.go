@@ -202,14 +202,15 @@ func TestListKeysetPagination(t *testing.T) {
 			want[c.ID] = true
 		}
 	}
-	var after *uuid.UUID
+	var after *contact.Cursor
 	seen := map[uuid.UUID]bool{}
 	for pages := 0; ; pages++ {
-		page, next, err := b.store.ListContacts(b.Ctx, contact.ListFilter{Company: "ACME", Limit: 5, After: after})
+		page, err := b.store.ListContacts(b.Ctx, contact.Filter{Company: "ACME"}, contact.Page{Limit: 5, After: after})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range page {
+		next := page.Next
+		for _, c := range page.Contacts {
 			if seen[c.ID] || !want[c.ID] {
 				t.Fatalf("unexpected or repeated contact %s", c.ID)
 			}

@@ -13,7 +13,7 @@ const flushEvery = 10000
 
 // Export streams the contacts the filter selects to w in the given format and returns how
 // many it wrote.
-func Export(ctx context.Context, store *contact.Store, f contact.ListFilter, format contactfile.Format, w io.Writer) (int, error) {
+func Export(ctx context.Context, store *contact.Store, f contact.Filter, format contactfile.Format, w io.Writer) (int, error) {
 	out, err := contactfile.NewWriter(w, format)
 	if err != nil {
 		return 0, err

@@ -283,7 +283,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 	for _, format := range []contactfile.Format{contactfile.CSV, contactfile.NDJSON, contactfile.VCard} {
 		var buf bytes.Buffer
-		n, err := importer.Export(src.ctx, src.app.Contacts, contact.ListFilter{}, format, &buf)
+		n, err := importer.Export(src.ctx, src.app.Contacts, contact.Filter{}, format, &buf)
 		if err != nil || n != 5 {
 			t.Fatalf("%s export: %d %v", format, n, err)
 		}

@@ -347,10 +347,11 @@ func TestMergedContactsResolveAndLeaveLists(t *testing.T) {
 	if c := get(t, b, ids[2]); c.MergedInto != nil {
 		t.Errorf("survivor has mergedInto %v", c.MergedInto)
 	}
-	list, _, err := b.App.Contacts.ListContacts(b.Ctx, contact.ListFilter{Limit: 10})
+	page, err := b.App.Contacts.ListContacts(b.Ctx, contact.Filter{}, contact.Page{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
+	list := page.Contacts
 	if len(list) != 2 || list[0].ID != ids[2] || list[1].ID != ids[3] {
 		t.Errorf("list has %d contacts, want C and D", len(list))
 	}

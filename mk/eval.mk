@@ -4,7 +4,7 @@ BENCH_ROWS   ?= 1000000
 BENCH_DATA   ?= bin/bench-contacts-$(BENCH_ROWS).csv
 EVAL          = bin/contactd eval
 
-.PHONY: eval bench-data bench-matcher
+.PHONY: eval bench-data bench-matcher bench-search
 
 # One table over every labelled data set: pairwise P/R/F1 at the configured
 # auto-merge threshold, best F1 over thresholds, candidate pairs, time, memory.
@@ -45,3 +45,8 @@ eval-db-paths: build
 		-data $(DATASETS)/crm_contacts_50k/contacts.csv -truth-file $(DATASETS)/crm_contacts_50k/truth.csv
 	$(GO) run ./tools/evaldb -bin bin/contactd -path live -db contactd_evaldb_50k_live \
 		-data $(DATASETS)/crm_contacts_50k/contacts.csv -truth-file $(DATASETS)/crm_contacts_50k/truth.csv
+
+# Search and filter latency (p50/p95/p99 of a page of 50) and typo search quality on an
+# imported database: DATABASE_URL names it (import $(BENCH_DATA) with `contactd import` first).
+bench-search:
+	$(GO) run ./tools/searchbench

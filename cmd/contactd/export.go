@@ -3,16 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/contactfile"
 	"github.com/contactd/contactd/importer"
-	"github.com/google/uuid"
 )
 
 func runExport(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
@@ -23,6 +23,7 @@ func runExport(ctx context.Context, cfg config, args []string, stdout, stderr io
 	role := fs.String("role", "", "only contacts with a current relationship of this role or type")
 	account := fs.String("account", "", "only contacts related to this account id")
 	status := fs.String("status", "active", "active, archived, merged or all")
+	filter := fs.String("filter", "", "more filters as the list endpoint's query string (tag=vip&hasEmail=true&q=...)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -30,27 +31,30 @@ func runExport(ctx context.Context, cfg config, args []string, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("export: --format: %w", err)
 	}
-	f := contact.ListFilter{Company: *company, Role: *role}
-	switch *status {
-	case "active", "archived", "merged":
-		f.Statuses = []contact.Status{contact.Status(*status)}
-	case "all":
-		f.Statuses = []contact.Status{contact.StatusActive, contact.StatusArchived}
-	default:
-		return errors.New("export: --status must be active, archived, merged or all")
+	q, err := url.ParseQuery(*filter)
+	if err != nil {
+		return fmt.Errorf("export: --filter: %w", err)
 	}
-	if *account != "" {
-		id, err := uuid.Parse(*account)
-		if err != nil {
-			return errors.New("export: --account must be an account id")
+	if unknown := contact.UnknownParams(q); len(unknown) > 0 {
+		return fmt.Errorf("export: --filter: unknown filters %s", strings.Join(unknown, ", "))
+	}
+	for name, v := range map[string]string{"company": *company, "role": *role, "account": *account, "status": *status} {
+		if v != "" {
+			q.Set(name, v)
 		}
-		f.AccountID = &id
+	}
+	f, ferrs := contact.ParseFilter(q)
+	if len(ferrs) > 0 {
+		return fmt.Errorf("export: %s %s", ferrs[0].Field, ferrs[0].Message)
 	}
 	a, closeFn, err := openApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
+	if err := a.Groups.Resolve(ctx, &f); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
 	w := stdout
 	var file *os.File
 	var bw *bufio.Writer

@@ -8,6 +8,7 @@ import (
 	"github.com/contactd/contactd/auth"
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
+	"github.com/contactd/contactd/group"
 	"github.com/contactd/contactd/idempotency"
 	"github.com/contactd/contactd/importer"
 	"github.com/contactd/contactd/internal/db"
@@ -16,6 +17,7 @@ import (
 	"github.com/contactd/contactd/sync/httpsource"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/contactd/contactd/sync/syncengine"
+	"github.com/contactd/contactd/tag"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -31,6 +33,10 @@ type App struct {
 	Auth      *auth.Store
 	// Idempotency keeps the first response to each Idempotency-Key of a POST.
 	Idempotency *idempotency.Store
+	// Tags keeps tags and contacts' tags.
+	Tags *tag.Store
+	// Groups keeps static and smart groups and resolves the group filter.
+	Groups *group.Store
 	// Engine checks contacts for duplicates and merges what it is sure of.
 	Engine *dedupe.Engine
 	// Sources keeps external sync's sources, runs and links; Sync runs them.
@@ -51,9 +57,13 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	a.Contacts.SetRelated(a.Relations)
 	// Batch writes match items on the external references imports record.
 	a.Contacts.SetRefs(a.Imports)
+	a.Tags = tag.NewStore(d)
+	a.Contacts.SetTagger(a.Tags)
+	a.Groups = group.NewStore(d)
 	// A normalized contact is rekeyed and checked for duplicates.
 	a.Contacts.SetIndex(a.Dedupe)
-	a.Owned = append([]contact.Owned{relationship.Concern, importer.ExternalRefs, a.Dedupe.Reviews(), a.Dedupe.Keys(), source.Links}, extra...)
+	a.Owned = append([]contact.Owned{relationship.Concern, tag.Concern, group.Concern, importer.ExternalRefs,
+		a.Dedupe.Reviews(), a.Dedupe.Keys(), source.Links}, extra...)
 	a.Merges = merge.NewStore(d, a.Contacts, a.Owned...)
 	a.Engine = &dedupe.Engine{Store: a.Dedupe, Contacts: a.Contacts, Merger: a.Merges}
 	// Secrets are sealed with no key until the binary sets one (SetSealer).

@@ -1,0 +1,203 @@
+package api_test
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func TestSearch(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	john := b.createContact(t, body{"firstName": "John", "lastName": "Smith", "email": "jsmith@example.com", "company": "Acme"})
+	grace := b.createContact(t, body{"firstName": "Grace", "lastName": "Hopper", "email": "grace.hopper@navy.mil", "title": "Rear Admiral"})
+	phone := b.createContact(t, body{"firstName": "Ada", "lastName": "Lovelace", "phone": "(415) 555-2671", "tags": []string{"Analytical"}})
+	b.createContact(t, body{"firstName": "Joan", "lastName": "Baez", "company": "Folk Records"})
+
+	tests := []struct {
+		q     string
+		extra url.Values
+		first uuid.UUID
+	}{
+		{"jon smiht", nil, john.ID},
+		{"grace.hop", nil, grace.ID},
+		{"5552671", nil, phone.ID},
+		{"(415) 555-2671", nil, phone.ID},
+		{"analytcal", nil, phone.ID},
+		{"admiral", nil, grace.ID},
+		{"smith", url.Values{"company": {"acme"}}, john.ID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.q, func(t *testing.T) {
+			t.Parallel()
+			q := url.Values{"q": {tt.q}}
+			for k, v := range tt.extra {
+				q[k] = v
+			}
+			rec := b.do(t, http.MethodGet, "/api/contacts?"+q.Encode(), nil, as(b.reader))
+			wantStatus(t, rec, http.StatusOK)
+			got := decode[page[contactOut]](t, rec).Data
+			if len(got) == 0 || got[0].ID != tt.first {
+				t.Fatalf("q=%q: %d results, first %v; want %v first", tt.q, len(got), got, tt.first)
+			}
+			for i, c := range got {
+				if c.Score == nil || *c.Score <= 0 || *c.Score > 1 || (i > 0 && *c.Score > *got[i-1].Score) {
+					t.Errorf("q=%q: result %d has score %v, not in (0, 1] and descending", tt.q, i, deref(c.Score))
+				}
+			}
+		})
+	}
+	t.Run("a filter narrows a search", func(t *testing.T) {
+		t.Parallel()
+		if got := b.listIDs(t, "?q=smith&company=globex"); len(got) != 0 {
+			t.Errorf("q=smith&company=globex lists %v", got)
+		}
+	})
+	t.Run("unrelated text finds nothing", func(t *testing.T) {
+		t.Parallel()
+		if got := b.listIDs(t, "?q=zzzqqqxxx"); len(got) != 0 {
+			t.Errorf("lists %v", got)
+		}
+	})
+	t.Run("a list without q has no scores", func(t *testing.T) {
+		t.Parallel()
+		rec := b.do(t, http.MethodGet, "/api/contacts", nil)
+		for _, c := range decode[page[contactOut]](t, rec).Data {
+			if c.Score != nil {
+				t.Fatalf("score %v without q", *c.Score)
+			}
+		}
+	})
+}
+
+func TestListNewFilters(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.createContact(t, body{"firstName": "A", "email": "a@Acme.com", "tags": []string{"vip", "eu"}})
+	c := b.createContact(t, body{"firstName": "C", "phone": "+1 415 555 0100", "tags": []string{"vip"}})
+	d := b.createContact(t, body{"firstName": "D", "email": "d@globex.com", "phone": "+1 415 555 0101", "tags": []string{"us"}})
+	mid := time.Now().UTC()
+	time.Sleep(10 * time.Millisecond)
+	e := b.createContact(t, body{"firstName": "E", "email": "e@acme.com"})
+	tests := []struct {
+		query url.Values
+		want  []uuid.UUID
+	}{
+		{url.Values{"tag": {"VIP"}}, []uuid.UUID{a.ID, c.ID}},
+		{url.Values{"tag": {"vip", "eu"}}, []uuid.UUID{a.ID}},
+		{url.Values{"anyTag": {"eu", "us"}}, []uuid.UUID{a.ID, d.ID}},
+		{url.Values{"anyTag": {"eu", "us"}, "tag": {"vip"}}, []uuid.UUID{a.ID}},
+		{url.Values{"emailDomain": {"ACME.com"}}, []uuid.UUID{a.ID, e.ID}},
+		{url.Values{"hasEmail": {"false"}}, []uuid.UUID{c.ID}},
+		{url.Values{"hasPhone": {"true"}, "hasEmail": {"true"}}, []uuid.UUID{d.ID}},
+		{url.Values{"createdAfter": {mid.Format(time.RFC3339Nano)}}, []uuid.UUID{e.ID}},
+		{url.Values{"createdBefore": {mid.Format(time.RFC3339Nano)}, "hasPhone": {"true"}}, []uuid.UUID{c.ID, d.ID}},
+		{url.Values{"updatedAfter": {"2000-01-01"}, "emailDomain": {"globex.com"}}, []uuid.UUID{d.ID}},
+		{url.Values{"updatedBefore": {"2000-01-01"}}, nil},
+		{url.Values{"q": {"acme"}, "tag": {"vip"}}, []uuid.UUID{a.ID}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query.Encode(), func(t *testing.T) {
+			t.Parallel()
+			if got := b.listIDs(t, "?"+tt.query.Encode()); !slices.Equal(got, tt.want) {
+				t.Errorf("lists %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestListQueryErrors(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tests := []struct {
+		query  string
+		status int
+		fields []string
+	}{
+		{"?colour=red&size=9", 400, []string{"colour", "size"}},
+		{"?company=a&Tag=x", 400, []string{"Tag"}},
+		{"?hasEmail=maybe&createdAfter=yesterday&sort=name", 422, []string{"hasEmail", "createdAfter", "sort"}},
+		{"?tag=&anyTag=%20", 422, []string{"tag[0]", "anyTag[0]"}},
+		{"?q=a&q=b", 422, []string{"q"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			t.Parallel()
+			wantFields(t, wantProblem(t, b.do(t, http.MethodGet, "/api/contacts"+tt.query, nil), tt.status), tt.fields...)
+		})
+	}
+	t.Run("export refuses unknown filters too", func(t *testing.T) {
+		t.Parallel()
+		wantFields(t, wantProblem(t, b.do(t, http.MethodGet, "/api/contacts/export?colour=red", nil), 400), "colour")
+	})
+}
+
+// TestListSorts pages through every sort both ways and checks the order and that each page's
+// cursor is refused by every other sort.
+func TestListSorts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	names := []struct{ last, company string }{{"smith", "Globex"}, {"Adams", "acme"}, {"", "Initech"}, {"baker", ""}, {"Smith", "Acme"}}
+	var ids []uuid.UUID
+	for _, n := range names {
+		in := body{"firstName": "X"}
+		if n.last != "" {
+			in["lastName"] = n.last
+		}
+		if n.company != "" {
+			in["company"] = n.company
+		}
+		ids = append(ids, b.createContact(t, in).ID)
+	}
+	// Touch the second contact so that updatedAt differs from creation order.
+	wantStatus(t, b.do(t, http.MethodPatch, "/api/contacts/"+ids[1].String(), body{"title": "CEO"}), http.StatusOK)
+	want := map[string][]int{
+		"createdAt":  {0, 1, 2, 3, 4},
+		"-createdAt": {4, 3, 2, 1, 0},
+		"updatedAt":  {0, 2, 3, 4, 1},
+		"lastName":   {2, 1, 3, 0, 4},
+		"-lastName":  {0, 4, 3, 1, 2},
+		"company":    {3, 1, 4, 0, 2},
+		"-company":   {2, 0, 1, 4, 3},
+	}
+	cursors := map[string]string{}
+	for sort, order := range want {
+		var got []uuid.UUID
+		cursor := ""
+		for range 10 {
+			rec := b.do(t, http.MethodGet, "/api/contacts?limit=2&sort="+url.QueryEscape(sort)+cursor, nil)
+			wantStatus(t, rec, http.StatusOK)
+			p := decode[page[contactOut]](t, rec)
+			for _, c := range p.Data {
+				got = append(got, c.ID)
+			}
+			if p.NextCursor == nil {
+				break
+			}
+			cursors[sort] = *p.NextCursor
+			cursor = "&cursor=" + url.QueryEscape(*p.NextCursor)
+		}
+		var wantIDs []uuid.UUID
+		for _, i := range order {
+			wantIDs = append(wantIDs, ids[i])
+		}
+		if !slices.Equal(got, wantIDs) {
+			t.Errorf("sort=%s: %v, want %v", sort, got, wantIDs)
+		}
+	}
+	rec := b.do(t, http.MethodGet, "/api/contacts?limit=2", nil)
+	cursors[""] = *decode[page[contactOut]](t, rec).NextCursor
+	for made, cur := range cursors {
+		for _, other := range []string{"", "createdAt", "-createdAt", "lastName", "company"} {
+			if other == made {
+				continue
+			}
+			rec := b.do(t, http.MethodGet, "/api/contacts?sort="+url.QueryEscape(other)+"&cursor="+url.QueryEscape(cur), nil)
+			wantFields(t, wantProblem(t, rec, http.StatusBadRequest), "cursor")
+		}
+	}
+}

@@ -1,0 +1,239 @@
+// Command searchbench measures the contact list's search and filters on an imported database
+// (DATABASE_URL; import bin/bench-contacts-1000000.csv with `contactd import` first): it gives
+// the contacts generated tags once (-seed-tags), then prints a table of latency percentiles of
+// `q` searches and of common filter combinations through contact.Store.ListContacts (a page of
+// 50, as the API reads it), and the search quality: for generated queries with one typo in a
+// first or last name, how often the person is in the top 3.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/app"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+func main() {
+	n := flag.Int("n", 200, "queries per row of the latency table")
+	quality := flag.Int("quality", 1000, "typo queries of the quality measure")
+	seed := flag.Bool("seed-tags", true, "give every contact 0-3 of 40 generated tags first, if no contact has tags")
+	flag.Parse()
+	if err := run(context.Background(), *n, *quality, *seed); err != nil {
+		fmt.Fprintln(os.Stderr, "searchbench:", err)
+		os.Exit(1)
+	}
+}
+
+type sample struct {
+	id                        uuid.UUID
+	first, last, email, phone string
+	company                   string
+}
+
+func run(ctx context.Context, n, quality int, seed bool) error {
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	a, err := app.New(pool)
+	if err != nil {
+		return err
+	}
+	if seed {
+		if err := seedTags(ctx, pool); err != nil {
+			return err
+		}
+	}
+	var total int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM contacts`).Scan(&total); err != nil {
+		return err
+	}
+	samples, err := sampleContacts(ctx, pool, max(n, quality))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d contacts, %d sampled\n\n", total, len(samples))
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func() sample { return samples[rng.IntN(len(samples))] }
+	tags := []string{"tag-3", "tag-17", "vip", "customer"}
+	rows := []struct {
+		name  string
+		query func() url.Values
+	}{
+		{"q: full name, one typo", func() url.Values { s := pick(); return url.Values{"q": {typo(rng, s.first) + " " + s.last}} }},
+		{"q: email prefix", func() url.Values { s := pick(); e := s.email; return url.Values{"q": {e[:min(len(e), 9)]}} }},
+		{"q: phone digits (7)", func() url.Values { s := pick(); d := digits(s.phone); return url.Values{"q": {d[max(0, len(d)-7):]}} }},
+		{"q: last name + tag", func() url.Values { s := pick(); return url.Values{"q": {s.last}, "tag": {tags[rng.IntN(len(tags))]}} }},
+		{"company", func() url.Values { return url.Values{"company": {pick().company}} }},
+		{"tag", func() url.Values { return url.Values{"tag": {tags[rng.IntN(len(tags))]}} }},
+		{"tag + tag", func() url.Values { return url.Values{"tag": {"vip", tags[rng.IntN(2)]}} }},
+		{"anyTag + hasPhone", func() url.Values { return url.Values{"anyTag": {"vip", "customer"}, "hasPhone": {"true"}} }},
+		{"emailDomain", func() url.Values {
+			s := pick()
+			return url.Values{"emailDomain": {s.email[strings.Index(s.email, "@")+1:]}}
+		}},
+		{"tag + emailDomain", func() url.Values { return url.Values{"tag": {"vip"}, "emailDomain": {"gmail.com"}} }},
+		{"createdAfter + hasEmail", func() url.Values { return url.Values{"createdAfter": {"2000-01-01"}, "hasEmail": {"true"}} }},
+		{"sort=lastName", func() url.Values { return url.Values{"sort": {"lastName"}} }},
+		{"sort=-updatedAt + tag", func() url.Values { return url.Values{"sort": {"-updatedAt"}, "tag": {"vip"}} }},
+		{"sort=company + company", func() url.Values { return url.Values{"sort": {"company"}, "company": {pick().company}} }},
+	}
+	fmt.Printf("%-28s %8s %8s %8s %8s %8s\n", "list (page of 50)", "n", "p50 ms", "p95 ms", "p99 ms", "max ms")
+	for _, r := range rows {
+		var lat []time.Duration
+		for range n {
+			q := r.query()
+			f, errs := contact.ParseFilter(q)
+			if len(errs) > 0 {
+				return fmt.Errorf("%s: %v", r.name, errs)
+			}
+			sort, err := contact.ParseSort(q.Get("sort"), f.Q != "")
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			if _, err := a.Contacts.ListContacts(ctx, f, contact.Page{Sort: sort, Limit: 50}); err != nil {
+				return fmt.Errorf("%s %v: %w", r.name, q, err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		slices.Sort(lat)
+		pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+		fmt.Printf("%-28s %8d %8.1f %8.1f %8.1f %8.1f\n", r.name, n, pct(0.5), pct(0.95), pct(0.99), pct(1))
+	}
+	return measureQuality(ctx, a, samples, quality, rng)
+}
+
+// measureQuality searches for sampled people with one typo in their first or last name.
+func measureQuality(ctx context.Context, a *app.App, samples []sample, n int, rng *rand.Rand) error {
+	top3, sameName, done := 0, 0, 0
+	for _, s := range samples {
+		if done == n {
+			break
+		}
+		if len([]rune(s.first)) < 3 || len([]rune(s.last)) < 3 {
+			continue
+		}
+		first, last := s.first, s.last
+		if rng.IntN(2) == 0 {
+			first = typo(rng, first)
+		} else {
+			last = typo(rng, last)
+		}
+		list, err := a.Contacts.ListContacts(ctx, contact.Filter{Q: strings.ToLower(first + " " + last)}, contact.Page{Sort: contact.Sort{Key: "relevance", Desc: true}, Limit: 3})
+		if err != nil {
+			return err
+		}
+		done++
+		found, named := false, false
+		for _, c := range list.Contacts {
+			if c.ID == s.id {
+				found = true
+			}
+			if c.FirstName != nil && c.LastName != nil && strings.EqualFold(*c.FirstName, s.first) && strings.EqualFold(*c.LastName, s.last) {
+				named = true
+			}
+		}
+		if found {
+			top3++
+		}
+		if found || named {
+			sameName++
+		}
+	}
+	fmt.Printf("\nsearch quality: %d queries with one typo in the first or last name\n", done)
+	fmt.Printf("  the contact itself in the top 3:                 %5.1f%%\n", 100*float64(top3)/float64(done))
+	fmt.Printf("  it or a contact of the same name in the top 3:   %5.1f%%\n", 100*float64(sameName)/float64(done))
+	return nil
+}
+
+// typo makes one edit in s: a substitution, deletion, insertion or transposition.
+func typo(rng *rand.Rand, s string) string {
+	r := []rune(strings.ToLower(s))
+	if len(r) < 2 {
+		return s
+	}
+	i := rng.IntN(len(r) - 1)
+	letter := rune('a' + rng.IntN(26))
+	switch rng.IntN(4) {
+	case 0:
+		r[i] = letter
+	case 1:
+		r = append(r[:i], r[i+1:]...)
+	case 2:
+		r = append(r[:i], append([]rune{letter}, r[i:]...)...)
+	default:
+		r[i], r[i+1] = r[i+1], r[i]
+	}
+	return string(r)
+}
+
+func digits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+func sampleContacts(ctx context.Context, pool *pgxpool.Pool, n int) ([]sample, error) {
+	rows, err := pool.Query(ctx, `SELECT id, first_name, last_name, email, phone, company FROM contacts TABLESAMPLE SYSTEM (1)
+		WHERE status = 'active' AND first_name IS NOT NULL AND last_name IS NOT NULL AND email IS NOT NULL AND phone IS NOT NULL AND company IS NOT NULL
+		LIMIT $1`, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sample
+	for rows.Next() {
+		var s sample
+		if err := rows.Scan(&s.id, &s.first, &s.last, &s.email, &s.phone, &s.company); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no contacts: import the bench data first")
+	}
+	return out, rows.Err()
+}
+
+// seedTags gives every contact 0-3 of 40 tags (vip and customer among them), by its id's hash,
+// when no contact has tags yet. It is benchmark data, written in bulk as the tag store's rows.
+func seedTags(ctx context.Context, pool *pgxpool.Pool) error {
+	var have bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM contact_tags)`).Scan(&have); err != nil {
+		return err
+	}
+	if have {
+		return nil
+	}
+	start := time.Now()
+	_, err := pool.Exec(ctx, `
+		INSERT INTO tags (id, name, name_key)
+		SELECT gen_random_uuid(), n, n FROM (SELECT 'tag-' || i AS n FROM generate_series(1, 38) i UNION ALL VALUES ('vip'), ('customer')) t
+		ON CONFLICT (name_key) DO NOTHING;
+		INSERT INTO contact_tags (contact_id, tag_id)
+		SELECT DISTINCT c.id, t.ids[1 + abs(hashtext(c.id::text || k)) % 40] FROM contacts c
+		CROSS JOIN (SELECT array_agg(id ORDER BY name_key) AS ids FROM tags) t
+		CROSS JOIN LATERAL generate_series(1, abs(hashtext(c.id::text)) % 4) k
+		ON CONFLICT DO NOTHING;
+		ANALYZE contact_tags; ANALYZE tags; ANALYZE contacts;`)
+	if err != nil {
+		return fmt.Errorf("seed tags: %w", err)
+	}
+	fmt.Printf("seeded tags in %s\n", time.Since(start).Round(time.Second))
+	return nil
+}
