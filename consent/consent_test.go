@@ -347,4 +347,3 @@ func forge(t *testing.T, token string) string {
 	parts := strings.Split(token, ".")
 	return parts[0] + "." + strings.ToUpper(parts[1][:4]) + parts[1][4:] + "." + parts[2]
 }
-
