@@ -11,6 +11,7 @@ import (
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // MaxReachabilityIDs bounds the contacts of one ReachableMany call.
@@ -82,42 +83,32 @@ func (s *Store) ReachableMany(ctx context.Context, ids []uuid.UUID, channel, pur
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Pool.Query(ctx, foldSQL+`,
-		cur AS (
-			SELECT f.root, f.id = f.root AS is_root, f.joined, e.id, e.status, e.lawful_basis, e.captured_at, e.recorded_at
-			FROM fold f CROSS JOIN LATERAL (
-				SELECT e.id, e.status, e.lawful_basis, e.captured_at, e.recorded_at FROM consent_events e
-				WHERE e.contact_id = f.id AND e.channel = $2 AND e.purpose = $3
-				ORDER BY e.captured_at DESC, e.id DESC LIMIT 1) e),
-		agg AS (
-			SELECT root, array_agg(is_root) AS is_root, array_agg(joined) AS joined, array_agg(id) AS ids,
-				array_agg(status) AS status, array_agg(lawful_basis) AS basis, array_agg(captured_at) AS captured,
-				array_agg(recorded_at) AS recorded
-			FROM cur GROUP BY root)
-		SELECT r.input, c.status, c.email IS NOT NULL, c.email_normalized IS NOT NULL, c.phone IS NOT NULL,
-			coalesce(c.phone_valid, true), c.preferences,
-			a.is_root, a.joined, a.ids, a.status, a.basis, a.captured, a.recorded
-		FROM root r JOIN contacts c ON c.id = r.root LEFT JOIN agg a ON a.root = r.root`, ids, channel, purpose)
-	if err != nil {
-		return nil, fmt.Errorf("consent: reachability: %w", err)
-	}
-	defer rows.Close()
 	found := make(map[uuid.UUID]Answer, len(ids))
 	now := s.now()
-	for rows.Next() {
-		var r reachRow
-		var prefs []byte
-		if err := rows.Scan(&r.input, &r.status, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &prefs,
-			&r.isRoot, &r.joined, &r.ids, &r.statuses, &r.bases, &r.captured, &r.recorded); err != nil {
-			return nil, fmt.Errorf("consent: reachability: %w", err)
+	// Most contacts are active and have no merged records: one pass over them answers them
+	// (simpleSQL); the others take the fold (reachSQL).
+	var folded []uuid.UUID
+	// One snapshot for both queries; JIT compilation would cost more than these index probes.
+	err = pgx.BeginTxFunc(ctx, s.db.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+			return fmt.Errorf("consent: reachability: %w", err)
 		}
-		if err := json.Unmarshal(prefs, &r.prefs); err != nil {
-			return nil, fmt.Errorf("consent: reachability: preferences of %s: %w", r.input, err)
+		err := scan(ctx, tx, simpleSQL, []any{ids, channel, purpose}, func(r *reachRow, simple bool) {
+			if !simple {
+				folded = append(folded, r.input)
+				return
+			}
+			found[r.input] = s.answer(r, channel, p, now)
+		})
+		if err != nil || len(folded) == 0 {
+			return err
 		}
-		found[r.input] = s.answer(&r, channel, p, now)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("consent: reachability: %w", err)
+		return scan(ctx, tx, reachSQL, []any{folded, channel, purpose}, func(r *reachRow, _ bool) {
+			found[r.input] = s.answer(r, channel, p, now)
+		})
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]Answer, len(ids))
 	for i, id := range ids {
@@ -129,6 +120,74 @@ func (s *Store) ReachableMany(ctx context.Context, ids []uuid.UUID, channel, pur
 	}
 	return out, nil
 }
+
+// scan runs a reachability query and hands each row to fn, with whether the contact stands
+// alone (active, nothing merged into it).
+func scan(ctx context.Context, q db.Querier, sql string, args []any, fn func(r *reachRow, simple bool)) error {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("consent: reachability: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r reachRow
+		var prefs []byte
+		var simple bool
+		if err := rows.Scan(&r.input, &simple, &r.status, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &prefs,
+			&r.isRoot, &r.joined, &r.ids, &r.statuses, &r.bases, &r.captured, &r.recorded); err != nil {
+			return fmt.Errorf("consent: reachability: %w", err)
+		}
+		if err := json.Unmarshal(prefs, &r.prefs); err != nil {
+			return fmt.Errorf("consent: reachability: preferences of %s: %w", r.input, err)
+		}
+		fn(&r, simple)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("consent: reachability: %w", err)
+	}
+	return nil
+}
+
+// simpleSQL answers the contacts of $1 that exist, as reachSQL does, from their own latest
+// event on channel $2 for purpose $3; simple is false for those that are merged or have contacts
+// merged into them, whose answer needs reachSQL.
+const simpleSQL = `
+	SELECT c.id, c.merged_into IS NULL AND c.id NOT IN (SELECT m.merged_into FROM contacts m WHERE m.merged_into IS NOT NULL),
+		c.status, c.email IS NOT NULL, c.email_normalized IS NOT NULL, c.phone IS NOT NULL,
+		coalesce(c.phone_valid, true), c.preferences,
+		CASE WHEN e.id IS NULL THEN NULL ELSE ARRAY[true] END,
+		CASE WHEN e.id IS NULL THEN NULL ELSE ARRAY['1970-01-01 00:00:00+00'::timestamptz] END,
+		CASE WHEN e.id IS NULL THEN NULL ELSE ARRAY[e.id] END,
+		CASE WHEN e.id IS NULL THEN NULL ELSE ARRAY[e.status] END,
+		CASE WHEN e.id IS NULL THEN NULL ELSE ARRAY[e.lawful_basis] END,
+		CASE WHEN e.id IS NULL THEN NULL ELSE ARRAY[e.captured_at] END,
+		CASE WHEN e.id IS NULL THEN NULL ELSE ARRAY[e.recorded_at] END
+	FROM contacts c
+	LEFT JOIN LATERAL (
+		SELECT e.id, e.status, e.lawful_basis, e.captured_at, e.recorded_at FROM consent_events e
+		WHERE e.contact_id = c.id AND e.channel = $2 AND e.purpose = $3
+		ORDER BY e.captured_at DESC, e.id DESC LIMIT 1) e ON true
+	WHERE c.id = ANY($1::uuid[])`
+
+// reachSQL answers, for each contact of $1 that exists, its root's status, address flags and
+// preferences, and the latest event on channel $2 for purpose $3 of each record folded into the
+// root.
+const reachSQL = foldSQL + `,
+		cur AS (
+			SELECT f.root, f.id = f.root AS is_root, f.joined, e.id, e.status, e.lawful_basis, e.captured_at, e.recorded_at
+			FROM fold f CROSS JOIN LATERAL (
+				SELECT e.id, e.status, e.lawful_basis, e.captured_at, e.recorded_at FROM consent_events e
+				WHERE e.contact_id = f.id AND e.channel = $2 AND e.purpose = $3
+				ORDER BY e.captured_at DESC, e.id DESC LIMIT 1) e),
+		agg AS (
+			SELECT root, array_agg(is_root) AS is_root, array_agg(joined) AS joined, array_agg(id) AS ids,
+				array_agg(status) AS status, array_agg(lawful_basis) AS basis, array_agg(captured_at) AS captured,
+				array_agg(recorded_at) AS recorded
+			FROM cur GROUP BY root)
+		SELECT r.input, true, c.status, c.email IS NOT NULL, c.email_normalized IS NOT NULL, c.phone IS NOT NULL,
+			coalesce(c.phone_valid, true), c.preferences,
+			a.is_root, a.joined, a.ids, a.status, a.basis, a.captured, a.recorded
+		FROM root r JOIN contacts c ON c.id = r.root LEFT JOIN agg a ON a.root = r.root`
 
 // reachRow is what the reachability query gives for one contact asked about: its root's status,
 // address flags and preferences, and the latest event of each of the root's records.
