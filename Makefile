@@ -24,10 +24,6 @@ bench-api:
 
 # Import and export of ROWS generated contacts next to a bare COPY of the same file.
 ROWS ?= 1000000
-.PHONY: bench-reachability
-bench-reachability:
-	$(GO) test ./consent -run '^$$' -bench BenchmarkReachableMany -benchtime 50x
-
 .PHONY: bench-import
 bench-import: build
 	$(GO) run ./tools/importbench -rows $(ROWS) -bin bin/contactd
