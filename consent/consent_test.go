@@ -247,9 +247,12 @@ func TestMergesNeverWidenConsent(t *testing.T) {
 		t.Errorf("after the undo the duplicate keeps its withdrawal: %+v", a)
 	}
 
-	// A grant the survivor records after the merge lifts a merged withdrawal.
+	// A grant the survivor records after the merge lifts a merged withdrawal; one given to the
+	// merged record is the survivor's.
 	m = b.merge(t, ann, dup)
-	b.record(t, ann, grant("email", "marketing", time.Time{}))
+	if ev := b.record(t, dup, grant("email", "marketing", time.Time{})); ev.ContactID != ann {
+		t.Errorf("a grant given to a merged contact was recorded on %s, want the survivor %s", ev.ContactID, ann)
+	}
 	if a := b.reach(t, dup, "email", "marketing"); !a.Allowed {
 		t.Errorf("a new grant on the survivor: %+v", a)
 	}

@@ -2,6 +2,7 @@ package consent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -133,21 +134,60 @@ func (e *NewEvent) Validate(now time.Time) error {
 }
 
 // RecordEvent validates and appends a consent event for a contact, audited in the same
-// transaction. An unknown contact is KindNotFound; an unknown purpose names the field.
+// transaction. A withdrawal is recorded on the contact named; a grant given to a merged contact
+// is recorded on its survivor, as it speaks for the merged person (a grant kept on a merged
+// record could otherwise lift a withdrawal that record carries for the contacts merged into it).
+// An unknown contact is KindNotFound; an unknown purpose names the field.
 func (s *Store) RecordEvent(ctx context.Context, contactID uuid.UUID, in NewEvent) (*Event, error) {
 	if err := in.Validate(time.Now()); err != nil {
 		return nil, err
 	}
 	var out []Event
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		target := contactID
+		if in.Status == Granted {
+			var err error
+			if target, err = survivorTx(ctx, tx, contactID); err != nil {
+				return err
+			}
+		}
 		var err error
-		out, err = s.insertTx(ctx, tx, contactID, []NewEvent{in})
+		out, err = s.insertTx(ctx, tx, target, []NewEvent{in})
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &out[0], nil
+}
+
+// survivorTx returns the contact at the end of id's merges (id itself when it is not merged),
+// share-locked so that it is not merged away before the transaction ends. An unknown id is
+// KindNotFound.
+func survivorTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (uuid.UUID, error) {
+	for range 5 {
+		var end uuid.UUID
+		var merged bool
+		err := tx.QueryRow(ctx, `
+			WITH RECURSIVE chain (id, merged_into, depth) AS (
+				SELECT id, merged_into, 0 FROM contacts WHERE id = $1
+				UNION ALL
+				SELECT c.id, c.merged_into, chain.depth + 1 FROM contacts c JOIN chain ON c.id = chain.merged_into
+				WHERE chain.depth < 1000)
+			SELECT c.id, c.merged_into IS NOT NULL FROM contacts c
+			WHERE c.id = (SELECT id FROM chain ORDER BY depth DESC LIMIT 1) FOR SHARE`, id).Scan(&end, &merged)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return uuid.Nil, db.NotFound("contact %s not found", id)
+		}
+		if err != nil {
+			return uuid.Nil, fmt.Errorf("consent: survivor of %s: %w", id, err)
+		}
+		if !merged {
+			return end, nil
+		}
+		// Merged while we looked: follow it again.
+	}
+	return uuid.Nil, fmt.Errorf("consent: survivor of %s: it keeps being merged", id)
 }
 
 // OptOut withdraws the contact's consent on channel for purpose; an empty channel means every

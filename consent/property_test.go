@@ -13,8 +13,8 @@ import (
 // TestNoSequenceMakesAWithdrawnPersonReachable runs random sequences of grants, withdrawals,
 // merges and undos over three people and checks, after every step, that no person who withdrew
 // is reachable. A person withdrew when a withdrawal was recorded on their own contact, or on the
-// survivor they were merged into while they were; only a later grant on their own contact, or
-// on that survivor while merged, lifts it.
+// survivor they were merged into while they were; only a later grant given to any record of
+// the merged person they are part of lifts it.
 func TestNoSequenceMakesAWithdrawnPersonReachable(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -57,8 +57,12 @@ func TestNoSequenceMakesAWithdrawnPersonReachable(t *testing.T) {
 				}
 				b.record(t, ids[x], e)
 				for p := range n {
-					if p == x || (parent[x] < 0 && root(p) == x) {
-						withdrawn[p] = op == "withdraw"
+					switch {
+					case op == "withdraw" && (p == x || (parent[x] < 0 && root(p) == x)):
+						withdrawn[p] = true
+					case op == "grant" && root(p) == root(x):
+						// A grant speaks for the merged person: it is recorded on the survivor.
+						withdrawn[p] = false
 					}
 				}
 			case "merge":
