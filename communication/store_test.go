@@ -12,7 +12,7 @@ import (
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/app"
 	"github.com/contactd/contactd/internal/db"
-	"github.com/contactd/contactd/internal/dbtest"
+	"github.com/contactd/contactd/internal/apptest"
 	"github.com/contactd/contactd/merge"
 	"github.com/google/uuid"
 )
@@ -25,11 +25,8 @@ type bundle struct {
 
 func setup(t *testing.T) bundle {
 	t.Helper()
-	a, err := app.New(dbtest.Pool(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bundle{ctx: contact.WithActor(context.Background(), "test"), app: a, cs: a.Communications}
+	a := apptest.New(t)
+	return bundle{ctx: a.Ctx, app: a.App, cs: a.App.Communications}
 }
 
 func (b bundle) contact(t *testing.T, name string) uuid.UUID {

@@ -2,7 +2,6 @@ package consent_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -10,7 +9,7 @@ import (
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/app"
 	"github.com/contactd/contactd/internal/db"
-	"github.com/contactd/contactd/internal/dbtest"
+	"github.com/contactd/contactd/internal/apptest"
 	"github.com/contactd/contactd/merge"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,12 +25,8 @@ type bundle struct {
 
 func setup(t testing.TB) bundle {
 	t.Helper()
-	pool := dbtest.Pool(t)
-	a, err := app.New(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bundle{ctx: contact.WithActor(context.Background(), "test"), pool: pool, app: a, cs: a.Consent}
+	a := apptest.New(t)
+	return bundle{ctx: a.Ctx, pool: a.Pool, app: a.App, cs: a.App.Consent}
 }
 
 // newContact creates an active contact with an email and a phone.
@@ -96,11 +91,7 @@ func (b bundle) exec(t testing.TB, sql string, args ...any) {
 
 func requireKind(t testing.TB, err error, kind db.Kind) *db.Error {
 	t.Helper()
-	var de *db.Error
-	if !errors.As(err, &de) || de.Kind != kind {
-		t.Fatalf("got error %v, want kind %d", err, kind)
-	}
-	return de
+	return apptest.RequireKind(t, err, kind)
 }
 
 func fieldsOf(e *db.Error) []string {
