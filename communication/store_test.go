@@ -11,8 +11,8 @@ import (
 	"github.com/contactd/contactd/consent"
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/app"
-	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/internal/apptest"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/merge"
 	"github.com/google/uuid"
 )
