@@ -113,6 +113,15 @@ func (s *server) listPurposes(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"data": data})
 }
 
+func (s *server) getPurpose(c *gin.Context) {
+	p, err := s.app.Consent.Purpose(c.Request.Context(), c.Param("name"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toPurposeJSON(*p))
+}
+
 func (s *server) createPurpose(c *gin.Context) {
 	o := readBody(c)
 	if o == nil {

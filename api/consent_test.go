@@ -34,6 +34,12 @@ func TestPurposesAPI(t *testing.T) {
 	}
 	rec = b.do(t, http.MethodPost, "/api/purposes", body{"name": "events", "description": "Invitations", "optIn": true, "lawfulBases": []string{"consent"}}, as(b.writer))
 	wantStatus(t, rec, http.StatusCreated)
+	rec = b.do(t, http.MethodGet, rec.Header().Get("Location"), nil, as(b.reader))
+	wantStatus(t, rec, http.StatusOK)
+	if p := decode[struct{ Name string }](t, rec); p.Name != "events" {
+		t.Errorf("the created purpose's Location gives %+v", p)
+	}
+	wantProblem(t, b.do(t, http.MethodGet, "/api/purposes/nope", nil), http.StatusNotFound)
 	wantProblem(t, b.do(t, http.MethodPost, "/api/purposes", body{"name": "events", "lawfulBases": []string{"consent"}}), http.StatusConflict)
 	p := wantProblem(t, b.do(t, http.MethodPost, "/api/purposes", body{"name": "Bad Name", "optIn": "yes", "lawfulBases": []string{"whim"}}), http.StatusUnprocessableEntity)
 	wantFields(t, p, "name", "optIn", "lawfulBases[0]")

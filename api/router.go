@@ -136,6 +136,7 @@ func NewRouter(cfg Config) http.Handler {
 	a.POST("/reachability", write, s.bulkReachability)
 	a.GET("/purposes", read, s.listPurposes)
 	a.POST("/purposes", write, s.createPurpose)
+	a.GET("/purposes/:name", read, s.getPurpose)
 	a.POST("/contacts/merge", write, s.mergeContacts)
 	a.GET("/merges", read, s.listMerges)
 	a.GET("/merges/:id", read, s.getMerge)

@@ -20,9 +20,5 @@ CREATE TABLE communications (
 CREATE INDEX communications_contact_idx ON communications (contact_id, occurred_at DESC, id DESC);
 CREATE INDEX communications_user_idx ON communications (user_id) WHERE user_id IS NOT NULL;
 
--- The timeline reads a contact's audit trail newest first.
-CREATE INDEX audit_log_contact_at_idx ON audit_log (contact_id, at DESC, id DESC) WHERE contact_id IS NOT NULL;
-
 -- +goose Down
-DROP INDEX audit_log_contact_at_idx;
 DROP TABLE communications;
