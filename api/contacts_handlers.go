@@ -38,8 +38,11 @@ type contactJSON struct {
 }
 
 type preferencesJSON struct {
-	CommunicationMethods []string          `json:"communicationMethods"`
-	Notifications        notificationsJSON `json:"notifications"`
+	CommunicationMethods []string            `json:"communicationMethods"`
+	Notifications        notificationsJSON   `json:"notifications"`
+	Frequency            *string             `json:"frequency"`
+	TimeZone             *string             `json:"timeZone"`
+	QuietHours           *contact.QuietHours `json:"quietHours"`
 }
 
 type notificationsJSON struct {
@@ -72,7 +75,8 @@ func toContactJSON(c *contact.Contact) contactJSON {
 		ID: c.ID, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Phone: c.Phone,
 		Title: c.Title, Company: c.Company, Status: c.Status, MergedInto: c.MergedInto,
 		Preferences: preferencesJSON{CommunicationMethods: methods, Notifications: notificationsJSON{
-			Email: c.Preferences.Notifications.Email, SMS: c.Preferences.Notifications.SMS}},
+			Email: c.Preferences.Notifications.Email, SMS: c.Preferences.Notifications.SMS},
+			Frequency: c.Preferences.Frequency, TimeZone: c.Preferences.TimeZone, QuietHours: c.Preferences.QuietHours},
 		Relationships: rels, Tags: tags,
 		Normalized: normalizedJSON{Email: c.Normalized.Email, Phone: c.Normalized.Phone,
 			PhoneExtension: c.Normalized.PhoneExtension, PhoneValid: c.Normalized.PhoneValid, At: c.Normalized.At},
@@ -80,7 +84,8 @@ func toContactJSON(c *contact.Contact) contactJSON {
 	}
 }
 
-// readPreferences reads a preferences patch: {communicationMethods, notifications: {email, sms}}.
+// readPreferences reads a preferences patch: {communicationMethods, notifications: {email, sms},
+// frequency, timeZone, quietHours: {start, end}}.
 func readPreferences(o *object) *contact.PreferencesPatch {
 	p, null := o.child("preferences")
 	if null {
@@ -89,12 +94,22 @@ func readPreferences(o *object) *contact.PreferencesPatch {
 			CommunicationMethods: contact.Opt[[]string]{Set: true, Null: true},
 			NotifyEmail:          contact.Opt[bool]{Set: true, Null: true},
 			NotifySMS:            contact.Opt[bool]{Set: true, Null: true},
+			Frequency:            contact.Opt[string]{Set: true, Null: true},
+			TimeZone:             contact.Opt[string]{Set: true, Null: true},
+			QuietHours:           contact.Opt[contact.QuietHours]{Set: true, Null: true},
 		}
 	}
 	if p == nil {
 		return nil
 	}
-	patch := &contact.PreferencesPatch{CommunicationMethods: p.strings("communicationMethods")}
+	patch := &contact.PreferencesPatch{CommunicationMethods: p.strings("communicationMethods"),
+		Frequency: p.str("frequency"), TimeZone: p.str("timeZone")}
+	if q, null := p.child("quietHours"); q != nil {
+		patch.QuietHours = contact.Some(contact.QuietHours{Start: q.str("start").Value, End: q.str("end").Value})
+		q.rejectUnknown()
+	} else if null {
+		patch.QuietHours = contact.Opt[contact.QuietHours]{Set: true, Null: true}
+	}
 	if n, null := p.child("notifications"); n != nil {
 		patch.NotifyEmail, patch.NotifySMS = n.boolean("email"), n.boolean("sms")
 		n.rejectUnknown()

@@ -64,7 +64,7 @@ func TestCreateContact(t *testing.T) {
 	if k := sortedKeys(raw); !slices.Equal(k, wantKeys) {
 		t.Errorf("contact keys %q, want %q", k, wantKeys)
 	}
-	if k := sortedKeys(raw["preferences"].(map[string]any)); !slices.Equal(k, []string{"communicationMethods", "notifications"}) {
+	if k := sortedKeys(raw["preferences"].(map[string]any)); !slices.Equal(k, []string{"communicationMethods", "frequency", "notifications", "quietHours", "timeZone"}) {
 		t.Errorf("preferences keys %q", k)
 	}
 	if k := sortedKeys(raw["normalized"].(map[string]any)); !slices.Equal(k, []string{"at", "email", "phone", "phoneExtension", "phoneValid"}) {

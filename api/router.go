@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strings"
 
 	"github.com/contactd/contactd/auth"
 	"github.com/contactd/contactd/internal/app"
@@ -39,6 +40,9 @@ type Config struct {
 	// RiverUI, when set, is River's job UI (riverui, started, with prefix /riverui): it is
 	// served under /riverui/ to admin-scope keys only.
 	RiverUI http.Handler
+	// PublicURL is where clients reach the service, for the links it hands out (default
+	// http://localhost:8080).
+	PublicURL string
 }
 
 type server struct {
@@ -50,6 +54,7 @@ type server struct {
 
 	maxUpload     int64
 	defaultRegion string
+	publicURL     string
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -71,7 +76,11 @@ func NewRouter(cfg Config) http.Handler {
 	if cfg.DefaultRegion == "" {
 		cfg.DefaultRegion = "US"
 	}
-	s := &server{app: cfg.App, ready: cfg.Ready, maxUpload: cfg.MaxUploadBytes, defaultRegion: cfg.DefaultRegion}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://localhost:8080"
+	}
+	s := &server{app: cfg.App, ready: cfg.Ready, maxUpload: cfg.MaxUploadBytes, defaultRegion: cfg.DefaultRegion,
+		publicURL: strings.TrimRight(cfg.PublicURL, "/")}
 	if cfg.RateLimit > 0 {
 		s.limiter = newRateLimiter(cfg.RateLimit, cmp.Or(cfg.RateBurst, int(math.Ceil(cfg.RateLimit))))
 	}
@@ -90,6 +99,8 @@ func NewRouter(cfg Config) http.Handler {
 	r.HEAD("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})))
 	r.GET("/openapi.yaml", serveOpenAPI)
+	// RFC 8058 one-click unsubscribe: the signed token is the credential.
+	r.POST("/unsubscribe/:token", s.unsubscribe)
 
 	if cfg.RiverUI != nil {
 		// A browser UI: the admin key comes as a bearer token (an operator's proxy adds it).
@@ -128,6 +139,18 @@ func NewRouter(cfg Config) http.Handler {
 	a.POST("/groups/:id/members", write, s.addGroupMembers)
 	a.DELETE("/groups/:id/members/:contactId", write, s.removeGroupMember)
 	a.GET("/groups/:id/contacts", read, s.groupContacts)
+	a.POST("/contacts/:contactId/communications", write, s.recordCommunication)
+	a.GET("/contacts/:contactId/communications", read, s.listCommunications)
+	a.GET("/contacts/:contactId/timeline", read, s.timeline)
+	a.POST("/contacts/:contactId/consents", write, s.recordConsent)
+	a.GET("/contacts/:contactId/consents", read, s.listConsents)
+	a.POST("/contacts/:contactId/opt-out", write, s.optOut)
+	a.GET("/contacts/:contactId/unsubscribe-link", read, s.unsubscribeLink)
+	a.GET("/contacts/:contactId/reachability", read, s.reachability)
+	a.POST("/reachability", write, s.bulkReachability)
+	a.GET("/purposes", read, s.listPurposes)
+	a.POST("/purposes", write, s.createPurpose)
+	a.GET("/purposes/:name", read, s.getPurpose)
 	a.POST("/contacts/merge", write, s.mergeContacts)
 	a.GET("/merges", read, s.listMerges)
 	a.GET("/merges/:id", read, s.getMerge)

@@ -109,6 +109,37 @@ func (s *Store) AuditTrail(ctx context.Context, contactID uuid.UUID, after int64
 	return entries, nil
 }
 
+// AuditTrailNewest returns the entries of AuditTrail newest first (by time, then id), except
+// those about entities of the types skipped, at most limit before the entry at (beforeAt,
+// beforeID) (a nil beforeAt starts from the newest; entries at beforeAt with ids below beforeID
+// come next).
+func (s *Store) AuditTrailNewest(ctx context.Context, contactID uuid.UUID, beforeAt *time.Time, beforeID int64, limit int, skip []string) ([]AuditEntry, error) {
+	at := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	if beforeAt != nil {
+		at = *beforeAt
+	}
+	rows, err := s.db.Pool.Query(ctx, `
+		WITH RECURSIVE folded AS (
+			SELECT $1::uuid AS id
+			UNION SELECT c.id FROM contacts c JOIN folded f ON c.merged_into = f.id)
+		SELECT id, at, actor, action, entity_type, entity_id, contact_id, changes
+		FROM audit_log WHERE contact_id IN (SELECT id FROM folded) AND (at, id) < ($2, $3)
+			AND entity_type <> ALL($5::text[])
+		ORDER BY at DESC, id DESC LIMIT $4`, contactID, at, beforeID, limit, skip)
+	if err != nil {
+		return nil, fmt.Errorf("contact: audit trail: %w", err)
+	}
+	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
+		var e AuditEntry
+		err := r.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.EntityType, &e.EntityID, &e.ContactID, &e.Changes)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("contact: audit trail: %w", err)
+	}
+	return entries, nil
+}
+
 // StrValue returns the value a nullable string has in an audit diff: nil for an absent string.
 func StrValue(p *string) any { return strPtrValue(p) }
 

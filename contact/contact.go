@@ -41,6 +41,20 @@ type Contact struct {
 type Preferences struct {
 	CommunicationMethods []string      `json:"communicationMethods"`
 	Notifications        Notifications `json:"notifications"`
+	// Frequency is how often the contact wants non-service messages (one of Frequencies); nil
+	// means never said.
+	Frequency *string `json:"frequency,omitempty"`
+	// TimeZone is the contact's IANA time zone; quiet hours are in it (UTC when nil).
+	TimeZone *string `json:"timeZone,omitempty"`
+	// QuietHours is when the contact must not be reached, in its time zone.
+	QuietHours *QuietHours `json:"quietHours,omitempty"`
+}
+
+// QuietHours is a daily window, "HH:MM" to "HH:MM" (24-hour clock), that may span midnight:
+// {Start: "21:00", End: "08:00"} is the night.
+type QuietHours struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
 }
 
 // Notifications are a contact's notification flags; nil means never set.
@@ -143,4 +157,7 @@ type PreferencesPatch struct {
 	CommunicationMethods Opt[[]string]
 	NotifyEmail          Opt[bool]
 	NotifySMS            Opt[bool]
+	Frequency            Opt[string]
+	TimeZone             Opt[string]
+	QuietHours           Opt[QuietHours]
 }

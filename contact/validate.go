@@ -70,7 +70,11 @@ func validatePhone(errs *db.FieldErrors, field, s string) {
 }
 
 func validatePreferences(errs *db.FieldErrors, p *PreferencesPatch) {
-	if p == nil || !p.CommunicationMethods.Set || p.CommunicationMethods.Null {
+	if p == nil {
+		return
+	}
+	validatePreferenceValues(errs, p)
+	if !p.CommunicationMethods.Set || p.CommunicationMethods.Null {
 		return
 	}
 	if len(p.CommunicationMethods.Value) > len(CommunicationMethods) {

@@ -141,7 +141,9 @@ func survivorValues(survivor *contact.Contact, contacts map[uuid.UUID]*contact.C
 //     that set it gives its value;
 //   - communicationMethods are the methods every contact that chose methods allows, in the order
 //     of the first such contact: a method one of them left out is an opt-out and stays one. When
-//     none chose any, the survivor's (empty) choice stays.
+//     none chose any, the survivor's (empty) choice stays;
+//   - frequency is the least frequent any contact chose ("never" anywhere stays "never");
+//   - the time zone and quiet hours are the first contact's that set them.
 func mergePreferences(contacts []*contact.Contact) contact.Preferences {
 	flag := func(get func(contact.Notifications) *bool) *bool {
 		var first *bool
@@ -166,6 +168,21 @@ func mergePreferences(contacts []*contact.Contact) contact.Preferences {
 			Email: flag(func(n contact.Notifications) *bool { return n.Email }),
 			SMS:   flag(func(n contact.Notifications) *bool { return n.SMS }),
 		},
+	}
+	for _, c := range contacts {
+		if f := c.Preferences.Frequency; f != nil && (out.Frequency == nil ||
+			slices.Index(contact.Frequencies, *f) > slices.Index(contact.Frequencies, *out.Frequency)) {
+			v := *f
+			out.Frequency = &v
+		}
+		if out.TimeZone == nil && c.Preferences.TimeZone != nil {
+			v := *c.Preferences.TimeZone
+			out.TimeZone = &v
+		}
+		if out.QuietHours == nil && c.Preferences.QuietHours != nil {
+			q := *c.Preferences.QuietHours
+			out.QuietHours = &q
+		}
 	}
 	var methods []string
 	chosen := false

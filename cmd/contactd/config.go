@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/contactd/contactd/consent"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/nyaruka/phonenumbers"
 )
@@ -30,15 +32,27 @@ type config struct {
 	RateBurst int
 	// Sealer encrypts sync sources' secrets, from CONTACTD_SECRET_KEY; nil without one.
 	Sealer *source.Sealer
+	// PublicURL is where clients reach the API, for the unsubscribe links it hands out.
+	PublicURL string
+	// UnsubscribeKey signs unsubscribe links; empty means a random key per process.
+	UnsubscribeKey string
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/contactd?sslmode=disable"
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		DatabaseURL:   cmp.Or(getenv("DATABASE_URL"), defaultDatabaseURL),
-		Addr:          cmp.Or(getenv("CONTACTD_ADDR"), ":8080"),
-		DefaultRegion: strings.ToUpper(cmp.Or(getenv("CONTACTD_DEFAULT_REGION"), "US")),
+		DatabaseURL:    cmp.Or(getenv("DATABASE_URL"), defaultDatabaseURL),
+		Addr:           cmp.Or(getenv("CONTACTD_ADDR"), ":8080"),
+		DefaultRegion:  strings.ToUpper(cmp.Or(getenv("CONTACTD_DEFAULT_REGION"), "US")),
+		PublicURL:      strings.TrimRight(cmp.Or(getenv("CONTACTD_PUBLIC_URL"), "http://localhost:8080"), "/"),
+		UnsubscribeKey: getenv("CONTACTD_UNSUBSCRIBE_KEY"),
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, fmt.Errorf("CONTACTD_PUBLIC_URL: want an http or https URL such as https://crm.example.com")
+	}
+	if c.UnsubscribeKey != "" && len(c.UnsubscribeKey) < consent.MinKeyLen {
+		return c, fmt.Errorf("CONTACTD_UNSUBSCRIBE_KEY: want at least %d bytes (e.g. openssl rand -hex 32)", consent.MinKeyLen)
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(getenv("CONTACTD_LOG_LEVEL"), "info"))); err != nil {
 		return c, fmt.Errorf("CONTACTD_LOG_LEVEL: want debug, info, warn or error: %w", err)

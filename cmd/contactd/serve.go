@@ -120,6 +120,11 @@ func runServe(ctx context.Context, cfg config, args []string, stdout, stderr io.
 	if cfg.Sealer == nil {
 		logger.Warn("no " + source.KeyEnv + ": sync sources with secrets cannot be created or run")
 	}
+	if cfg.UnsubscribeKey == "" {
+		logger.Warn("CONTACTD_UNSUBSCRIBE_KEY is not set: unsubscribe links are signed with a random key of this process and stop working when it restarts or on other processes")
+	} else if err := a.Consent.SetUnsubscribeKey([]byte(cfg.UnsubscribeKey)); err != nil {
+		return fmt.Errorf("CONTACTD_UNSUBSCRIBE_KEY: %w", err)
+	}
 	client, err := startWorkers(ctx, cfg, a, logger)
 	if err != nil {
 		return err
@@ -139,7 +144,7 @@ func runServe(ctx context.Context, cfg config, args []string, stdout, stderr io.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.NewRouter(api.Config{
-		App: a, Logger: logger, Registry: reg, DefaultRegion: cfg.DefaultRegion,
+		App: a, Logger: logger, Registry: reg, DefaultRegion: cfg.DefaultRegion, PublicURL: cfg.PublicURL,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, RiverUI: ui,
 		Ready: func(ctx context.Context) error {
 			if err := a.DB.Ping(ctx); err != nil {

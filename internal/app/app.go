@@ -6,6 +6,8 @@ package app
 
 import (
 	"github.com/contactd/contactd/auth"
+	"github.com/contactd/contactd/communication"
+	"github.com/contactd/contactd/consent"
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
 	"github.com/contactd/contactd/group"
@@ -37,6 +39,10 @@ type App struct {
 	Tags *tag.Store
 	// Groups keeps static and smart groups and resolves the group filter.
 	Groups *group.Store
+	// Consent keeps purposes and consent events and answers reachability.
+	Consent *consent.Store
+	// Communications keeps communications with contacts and builds their timelines.
+	Communications *communication.Store
 	// Engine checks contacts for duplicates and merges what it is sure of.
 	Engine *dedupe.Engine
 	// Sources keeps external sync's sources, runs and links; Sync runs them.
@@ -53,7 +59,8 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{DB: d, Contacts: contact.NewStore(d), Relations: relationship.NewStore(d), Dedupe: dedupe.NewStore(d), Imports: importer.NewStore(d), Auth: auth.NewStore(d), Idempotency: idempotency.NewStore(d)}
+	a := &App{DB: d, Contacts: contact.NewStore(d), Relations: relationship.NewStore(d), Dedupe: dedupe.NewStore(d), Imports: importer.NewStore(d), Auth: auth.NewStore(d), Idempotency: idempotency.NewStore(d), Consent: consent.NewStore(d)}
+	a.Communications = communication.NewStore(d, a.Contacts)
 	a.Contacts.SetRelated(a.Relations)
 	// Batch writes match items on the external references imports record.
 	a.Contacts.SetRefs(a.Imports)
@@ -63,7 +70,7 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	// A normalized contact is rekeyed and checked for duplicates.
 	a.Contacts.SetIndex(a.Dedupe)
 	a.Owned = append([]contact.Owned{relationship.Concern, tag.Concern, group.Concern, importer.ExternalRefs,
-		a.Dedupe.Reviews(), a.Dedupe.Keys(), source.Links}, extra...)
+		a.Dedupe.Reviews(), a.Dedupe.Keys(), source.Links, a.Consent.Concern(), communication.Concern}, extra...)
 	a.Merges = merge.NewStore(d, a.Contacts, a.Owned...)
 	a.Engine = &dedupe.Engine{Store: a.Dedupe, Contacts: a.Contacts, Merger: a.Merges}
 	// Secrets are sealed with no key until the binary sets one (SetSealer).

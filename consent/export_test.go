@@ -1,0 +1,5 @@
+package consent
+
+// ReachSQL is the bulk reachability query, for the benchmark's plan.
+const ReachSQL = reachSQL
+const SimpleSQL = simpleSQL
