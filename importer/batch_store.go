@@ -344,7 +344,8 @@ func (w *importWriter) applyUpdates(ctx context.Context, order []uuid.UUID, upda
 			continue
 		}
 		changes["import"] = contact.Change{After: map[string]any{"id": w.importID.String(), "source": w.source, "externalId": recs[0].ExternalID, "line": recs[len(recs)-1].Line}}
-		a.Add("import", "contact", c.ID, &c.ID, changes)
+		// An import's change to a known contact is an update (a contact.updated event) naming the import.
+		a.Add("update", "contact", c.ID, &c.ID, changes)
 		upd = append(upd, c)
 		changedIDs = append(changedIDs, c.ID)
 		skipped += int64(len(recs) - 1)

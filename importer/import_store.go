@@ -10,6 +10,7 @@ import (
 	"io"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/event"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -95,9 +96,22 @@ func (s *Store) CreateImport(ctx context.Context, in NewImport, file io.Reader) 
 			}
 		}
 		out, err = scanImport(tx.QueryRow(ctx, `SELECT `+importColumns+` FROM imports WHERE id = $1`, id))
-		return err
+		if err != nil || out.FinishedAt == nil {
+			return err
+		}
+		return emitFinished(ctx, tx, out)
 	})
 	return out, err
+}
+
+// emitFinished writes the import.finished event of an import that has just ended, in the
+// transaction that ends it. The event carries counts, never rows: the contacts an import
+// created or changed are contact.created and contact.updated events of their own.
+func emitFinished(ctx context.Context, tx pgx.Tx, im *Import) error {
+	return event.Emit(ctx, tx, event.ImportFinished, nil, map[string]any{
+		"importId": im.ID, "source": im.Source, "status": im.Status, "error": im.Error,
+		"created": im.Created, "updated": im.Updated, "skipped": im.Skipped, "failed": im.Failed,
+	})
 }
 
 // ErrUpload wraps a failure to read an upload (the client's connection, or a body over its
@@ -266,8 +280,10 @@ func (s *Store) FinishImport(ctx context.Context, id uuid.UUID, status ImportSta
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM import_chunks WHERE import_id = $1`, id)
-		return err
+		if _, err = tx.Exec(ctx, `DELETE FROM import_chunks WHERE import_id = $1`, id); err != nil {
+			return err
+		}
+		return emitFinished(ctx, tx, out)
 	})
 	if err == nil && out.Status == ImportSucceeded && out.Created+out.Updated >= analyzeAfterRows {
 		// A bulk load leaves the planner's statistics describing the tables before it, and the
