@@ -11,6 +11,7 @@ import (
 	"github.com/contactd/contactd/internal/app"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/sync/source"
+	"github.com/contactd/contactd/webhook"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -40,6 +41,8 @@ func NewWorkers(a *app.App, cfg Config) *river.Workers {
 	river.AddWorker(workers, &IdempotencyCleanWorker{Store: a.Idempotency})
 	river.AddWorker(workers, &SyncWorker{Engine: a.Sync})
 	river.AddWorker(workers, &SyncDueWorker{Sources: a.Sources})
+	river.AddWorker(workers, &WebhookWorker{Store: a.Webhooks})
+	river.AddWorker(workers, &WebhookReplayWorker{Store: a.Webhooks})
 	return workers
 }
 
@@ -73,6 +76,8 @@ func NewClient(a *app.App, cfg Config) (*river.Client[pgx.Tx], error) {
 			db.QueueDedupe:     {MaxWorkers: cfg.MaxWorkers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond},
 			// Imports are long and use every core while they run: two at a time per process.
 			db.QueueBulk: {MaxWorkers: 2},
+			// One job per webhook's ordered stream: this many webhooks are delivered to at once.
+			webhook.Queue: {MaxWorkers: 20, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond},
 		},
 		Workers: NewWorkers(a, cfg),
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/contactd/contactd/auth"
 	"github.com/contactd/contactd/internal/app"
+	"github.com/contactd/contactd/webhook"
 	"github.com/google/uuid"
 )
 
@@ -83,12 +84,14 @@ func openApp(ctx context.Context, cfg config) (*app.App, func(), error) {
 	return a, pool.Close, nil
 }
 
-// newApp wires every store over pool with the process's configuration (the secret key).
+// newApp wires every store over pool with the process's configuration (the secret key, the
+// addresses webhooks may reach).
 func newApp(pool *pgxpool.Pool, cfg config) (*app.App, error) {
 	a, err := app.New(pool)
 	if err != nil {
 		return nil, err
 	}
 	a.Sources.SetSealer(cfg.Sealer)
+	a.Webhooks.SetGuard(webhook.Guard{AllowPrivate: cfg.WebhookAllowPrivate})
 	return a, nil
 }

@@ -36,6 +36,8 @@ type config struct {
 	PublicURL string
 	// UnsubscribeKey signs unsubscribe links; empty means a random key per process.
 	UnsubscribeKey string
+	// WebhookAllowPrivate lets webhooks reach loopback, private and link-local addresses.
+	WebhookAllowPrivate bool
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/contactd?sslmode=disable"
@@ -79,6 +81,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("CONTACTD_RATE_BURST: want a whole number of requests from 1 to 1000000")
 	}
 	c.RateBurst = burst
+	if v := getenv("CONTACTD_WEBHOOK_ALLOW_PRIVATE"); v != "" {
+		allow, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("CONTACTD_WEBHOOK_ALLOW_PRIVATE: want true or false")
+		}
+		c.WebhookAllowPrivate = allow
+	}
 	if err := checkRegion(c.DefaultRegion); err != nil {
 		return c, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/contactd/contactd/internal/app"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/migrations"
+	"github.com/contactd/contactd/webhook"
 	"github.com/contactd/contactd/worker"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -73,7 +74,8 @@ func migrateAndConnect(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-// startWorkers starts a River client working contactd's jobs.
+// startWorkers starts a River client working contactd's jobs and the webhook dispatcher, both
+// until ctx ends.
 func startWorkers(ctx context.Context, cfg config, a *app.App, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
 	client, err := worker.NewClient(a, worker.Config{
 		DefaultRegion: cfg.DefaultRegion, MaxWorkers: cfg.MaxWorkers, Logger: logger, ScanEvery: cfg.ScanEvery,
@@ -84,6 +86,7 @@ func startWorkers(ctx context.Context, cfg config, a *app.App, logger *slog.Logg
 	if err := client.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start workers: %w", err)
 	}
+	go (&webhook.Dispatcher{DB: a.DB, Logger: logger}).Run(ctx)
 	return client, nil
 }
 

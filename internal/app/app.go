@@ -10,6 +10,7 @@ import (
 	"github.com/contactd/contactd/consent"
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
+	"github.com/contactd/contactd/event"
 	"github.com/contactd/contactd/group"
 	"github.com/contactd/contactd/idempotency"
 	"github.com/contactd/contactd/importer"
@@ -20,6 +21,7 @@ import (
 	"github.com/contactd/contactd/sync/source"
 	"github.com/contactd/contactd/sync/syncengine"
 	"github.com/contactd/contactd/tag"
+	"github.com/contactd/contactd/webhook"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -43,6 +45,10 @@ type App struct {
 	Consent *consent.Store
 	// Communications keeps communications with contacts and builds their timelines.
 	Communications *communication.Store
+	// Webhooks keeps webhook subscriptions and delivers the change feed to them.
+	Webhooks *webhook.Store
+	// Feed is the change feed.
+	Feed *event.Feed
 	// Engine checks contacts for duplicates and merges what it is sure of.
 	Engine *dedupe.Engine
 	// Sources keeps external sync's sources, runs and links; Sync runs them.
@@ -59,7 +65,8 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{DB: d, Contacts: contact.NewStore(d), Relations: relationship.NewStore(d), Dedupe: dedupe.NewStore(d), Imports: importer.NewStore(d), Auth: auth.NewStore(d), Idempotency: idempotency.NewStore(d), Consent: consent.NewStore(d)}
+	a := &App{DB: d, Contacts: contact.NewStore(d), Relations: relationship.NewStore(d), Dedupe: dedupe.NewStore(d), Imports: importer.NewStore(d), Auth: auth.NewStore(d), Idempotency: idempotency.NewStore(d), Consent: consent.NewStore(d),
+		Webhooks: webhook.NewStore(d), Feed: event.NewFeed(d)}
 	a.Communications = communication.NewStore(d, a.Contacts)
 	a.Contacts.SetRelated(a.Relations)
 	// Batch writes match items on the external references imports record.
