@@ -178,6 +178,15 @@ func NewRouter(cfg Config) http.Handler {
 	a.GET("/sources/:id/runs", read, s.listSyncRuns)
 	a.GET("/sources/:id/runs/:runId", read, s.getSyncRun)
 
+	a.GET("/changes", read, s.listChanges)
+	a.POST("/webhooks", write, s.createWebhook)
+	a.GET("/webhooks", read, s.listWebhooks)
+	a.GET("/webhooks/:id", read, s.getWebhook)
+	a.PATCH("/webhooks/:id", write, s.updateWebhook)
+	a.DELETE("/webhooks/:id", write, s.deleteWebhook)
+	a.GET("/webhooks/:id/deliveries", read, s.listDeliveries)
+	a.POST("/webhooks/:id/deliveries/:deliveryId/retry", write, s.retryDelivery)
+
 	a.POST("/users", write, s.createUser)
 	a.GET("/users", read, s.listUsers)
 	a.GET("/users/:id", read, s.getUser)
