@@ -37,3 +37,8 @@ eval-db: build
 	$(GO) run ./tools/evaldb -bin bin/contactd
 	$(MAKE) bench-data BENCH_ROWS=$(EVALDB_ROWS)
 	$(GO) run ./tools/evaldb -bin bin/contactd -db contactd_evaldb_gen -train -data bin/bench-contacts-$(EVALDB_ROWS).csv -truth-file "" -truth entity
+
+# Webhook delivery on loopback through one stream: events/s of a burst, commit → receiver p50/p99.
+.PHONY: bench-webhooks
+bench-webhooks:
+	$(GO) test -run '^$$' -bench Delivery -benchtime 1x ./webhook/

@@ -108,25 +108,37 @@ func (s *Store) send(ctx context.Context, t *target, e event.Event) *Delivery {
 	return d
 }
 
-// record stores an attempt and, when advance, moves the webhook's stream past its event, in
-// one transaction.
-func (s *Store) record(ctx context.Context, d *Delivery, advance bool) error {
+// record stores attempts and, when advance, moves the webhook's stream past the last one's
+// event, in one transaction. Each attempt's number counts the earlier attempts of its event.
+func (s *Store) record(ctx context.Context, ds []*Delivery, advance bool) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	n := len(ds)
+	ids, seqs, types := make([]uuid.UUID, n), make([]int64, n), make([]string, n)
+	statuses, codes, latencies := make([]string, n), make([]*int, n), make([]float64, n)
+	errs, nexts := make([]*string, n), make([]*time.Time, n)
+	for i, d := range ds {
+		ids[i], seqs[i], types[i], statuses[i], codes[i] = d.ID, d.EventSeq, d.EventType, d.Status, d.ResponseCode
+		latencies[i], errs[i], nexts[i] = float64(d.Latency)/float64(time.Millisecond), d.Error, d.NextAttemptAt
+	}
 	return s.db.InTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `
+		_, err := tx.Exec(ctx, `
 			INSERT INTO webhook_deliveries (id, webhook_id, event_seq, event_type, attempt, replay, status,
 				response_code, latency_ms, error, next_attempt_at)
-			SELECT $1, $2, $3, $4, count(*) + 1, $5, $6, $7, $8, $9, $10
-			FROM webhook_deliveries WHERE webhook_id = $2 AND event_seq = $3
-			RETURNING attempt, at`,
-			d.ID, d.WebhookID, d.EventSeq, d.EventType, d.Replay, d.Status, d.ResponseCode,
-			float64(d.Latency)/float64(time.Millisecond), d.Error, d.NextAttemptAt).Scan(&d.Attempt, &d.At)
+			SELECT u.id, $2, u.seq, u.type,
+				1 + (SELECT count(*) FROM webhook_deliveries d WHERE d.webhook_id = $2 AND d.event_seq = u.seq),
+				$3, u.status, u.code, u.latency, u.err, u.next
+			FROM unnest($1::uuid[], $4::bigint[], $5::text[], $6::text[], $7::int[], $8::float8[], $9::text[], $10::timestamptz[])
+				AS u(id, seq, type, status, code, latency, err, next)`,
+			ids, ds[0].WebhookID, ds[0].Replay, seqs, types, statuses, codes, latencies, errs, nexts)
 		if db.Code(err) == db.CodeFKViolation {
 			return nil // the webhook was deleted meanwhile
 		}
 		if err != nil || !advance {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE webhooks SET cursor = greatest(cursor, $2) WHERE id = $1`, d.WebhookID, d.EventSeq)
+		_, err = tx.Exec(ctx, `UPDATE webhooks SET cursor = greatest(cursor, $2) WHERE id = $1`, ds[0].WebhookID, seqs[n-1])
 		return err
 	})
 }
@@ -139,10 +151,14 @@ func (s *Store) attempts(ctx context.Context, webhookID uuid.UUID, seq int64) (i
 	return n, err
 }
 
-// streamBatch is how many events a stream reads at once; streamBudget bounds one run.
+// streamBatch is how many events a stream reads and records at once; streamBudget bounds one
+// run; streamLinger is how long a stream that has caught up waits for more before it ends,
+// so that events committed just after it caught up do not wait for the next dispatch.
 const (
 	streamBatch  = 100
 	streamBudget = 30 * time.Second
+	streamLinger = time.Second
+	streamPoll   = 10 * time.Millisecond
 )
 
 // Deliver runs a webhook's ordered stream: it POSTs, one after the other, the webhook's events
@@ -150,9 +166,11 @@ const (
 // retried after the next wait of the backoff, holding the events behind it so that they arrive
 // in order: Deliver returns that wait as again. After the last wait the event is given up on
 // (failed; Retry replays it) and the stream goes on. A stream that runs out of its time budget
-// returns again 0 to let other work run. An inactive or deleted webhook is done.
+// returns again 0 to let other work run. An inactive or deleted webhook is done. Succeeded
+// attempts are recorded a batch at a time: after a crash, the unrecorded ones are sent again
+// (receivers drop duplicates by Webhook-Id).
 func (s *Store) Deliver(ctx context.Context, webhookID uuid.UUID) (again time.Duration, done bool, err error) {
-	start := time.Now()
+	start, idleSince := time.Now(), time.Now()
 	for time.Since(start) < streamBudget {
 		var t target
 		err := s.db.Pool.QueryRow(ctx, `SELECT id, url, secret, events, active, cursor FROM webhooks WHERE id = $1`, webhookID).
@@ -164,18 +182,29 @@ func (s *Store) Deliver(ctx context.Context, webhookID uuid.UUID) (again time.Du
 			return 0, false, fmt.Errorf("webhook: deliver %s: %w", webhookID, err)
 		}
 		head, err := event.Head(ctx, s.db.Pool)
-		if err != nil || head <= t.cursor {
-			return 0, err == nil, err
+		if err != nil {
+			return 0, false, err
+		}
+		if head <= t.cursor {
+			if time.Since(idleSince) > streamLinger {
+				return 0, true, nil
+			}
+			select {
+			case <-ctx.Done():
+				return 0, true, nil
+			case <-time.After(streamPoll):
+			}
+			if _, err := event.Sequence(ctx, s.db); err != nil {
+				return 0, false, err
+			}
+			continue
 		}
 		evs, err := event.After(ctx, s.db.Pool, t.cursor, head, t.events, streamBatch)
 		if err != nil {
 			return 0, false, err
 		}
-		for _, e := range evs {
-			wait, err := s.deliverOne(ctx, &t, e)
-			if err != nil || wait > 0 {
-				return wait, false, err
-			}
+		if wait, err := s.deliverBatch(ctx, &t, evs); err != nil || wait > 0 {
+			return wait, false, err
 		}
 		if len(evs) < streamBatch {
 			// Every subscribed event up to head is delivered: skip the rest.
@@ -184,31 +213,50 @@ func (s *Store) Deliver(ctx context.Context, webhookID uuid.UUID) (again time.Du
 				return 0, false, fmt.Errorf("webhook: advance %s: %w", webhookID, err)
 			}
 		}
+		idleSince = time.Now()
 	}
 	return 0, false, nil
 }
 
-// deliverOne attempts one event of a stream and records it; it returns the wait before the
-// next attempt when the event is to be retried.
-func (s *Store) deliverOne(ctx context.Context, t *target, e event.Event) (time.Duration, error) {
-	n, err := s.attempts(ctx, t.id, e.Seq)
-	if err != nil {
-		return 0, fmt.Errorf("webhook: attempts: %w", err)
+// deliverBatch attempts events of a stream in order and records the attempts; it stops at
+// the first failure that is to be retried and returns the wait before the next attempt.
+func (s *Store) deliverBatch(ctx context.Context, t *target, evs []event.Event) (time.Duration, error) {
+	var ok []*Delivery
+	for _, e := range evs {
+		d := s.send(ctx, t, e)
+		if ctx.Err() != nil {
+			// Shutting down: not the receiver's failure. What succeeded is kept.
+			return 0, errors.Join(ctx.Err(), s.record(context.WithoutCancel(ctx), ok, true))
+		}
+		if d.Status == StatusSucceeded {
+			ok = append(ok, d)
+			continue
+		}
+		if err := s.record(ctx, ok, true); err != nil {
+			return 0, fmt.Errorf("webhook: record deliveries: %w", err)
+		}
+		ok = nil
+		n, err := s.attempts(ctx, t.id, e.Seq)
+		if err != nil {
+			return 0, fmt.Errorf("webhook: attempts: %w", err)
+		}
+		var wait time.Duration
+		if n < len(s.backoff) {
+			wait = s.backoff[n]
+			next := time.Now().Add(wait)
+			d.Status, d.NextAttemptAt = StatusRetrying, &next
+		}
+		if err := s.record(ctx, []*Delivery{d}, wait == 0); err != nil {
+			return 0, fmt.Errorf("webhook: record delivery: %w", err)
+		}
+		if wait > 0 {
+			return wait, nil
+		}
 	}
-	d := s.send(ctx, t, e)
-	if ctx.Err() != nil {
-		return 0, ctx.Err() // shutting down: not the receiver's failure
+	if err := s.record(ctx, ok, true); err != nil {
+		return 0, fmt.Errorf("webhook: record deliveries: %w", err)
 	}
-	var wait time.Duration
-	if d.Status == StatusFailed && n < len(s.backoff) {
-		wait = s.backoff[n]
-		next := time.Now().Add(wait)
-		d.Status, d.NextAttemptAt = StatusRetrying, &next
-	}
-	if err := s.record(ctx, d, wait == 0); err != nil {
-		return 0, fmt.Errorf("webhook: record delivery: %w", err)
-	}
-	return wait, nil
+	return 0, nil
 }
 
 // Deliveries returns at most limit attempts to a webhook, newest first, before the attempt id
@@ -289,7 +337,7 @@ func (s *Store) Replay(ctx context.Context, webhookID uuid.UUID, seq int64) erro
 	}
 	d := s.send(ctx, &t, evs[0])
 	d.Replay = true
-	return s.record(ctx, d, false)
+	return s.record(ctx, []*Delivery{d}, false)
 }
 
 func newRequest(ctx context.Context, url string, body []byte) (*http.Request, error) {

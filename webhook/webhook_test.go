@@ -45,7 +45,7 @@ type receiver struct {
 	answer func(n int, r received) int
 }
 
-func newReceiver(t *testing.T, answer func(n int, r received) int) *receiver {
+func newReceiver(t testing.TB, answer func(n int, r received) int) *receiver {
 	rc := &receiver{answer: answer}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -88,7 +88,7 @@ func (rc *receiver) waitOK(t *testing.T, n int) []received {
 
 // setup gives the test a database whose webhooks may reach loopback, with the workers and the
 // dispatcher running and the retry waits shortened to waits.
-func setup(t *testing.T, waits ...time.Duration) apptest.Bundle {
+func setup(t testing.TB, waits ...time.Duration) apptest.Bundle {
 	t.Helper()
 	b := apptest.New(t)
 	b.App.Webhooks.SetGuard(webhook.Guard{AllowPrivate: true})
