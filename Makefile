@@ -38,7 +38,9 @@ eval-db: build
 	$(MAKE) bench-data BENCH_ROWS=$(EVALDB_ROWS)
 	$(GO) run ./tools/evaldb -bin bin/contactd -db contactd_evaldb_gen -train -data bin/bench-contacts-$(EVALDB_ROWS).csv -truth-file "" -truth entity
 
-# Webhook delivery on loopback through one stream: events/s of a burst, commit → receiver p50/p99.
+# Webhook delivery on loopback through one stream: events/s of a burst, commit → receiver p50/p99;
+# and what the outbox adds to an import batch of 20,000 rows.
 .PHONY: bench-webhooks
 bench-webhooks:
 	$(GO) test -run '^$$' -bench Delivery -benchtime 1x ./webhook/
+	$(GO) test -run '^$$' -bench ImportBatchEvents -benchtime 5x ./event/

@@ -17,8 +17,10 @@ CREATE TABLE events (
 CREATE INDEX events_unsequenced_idx ON events (id) WHERE seq IS NULL;
 
 -- +goose StatementBegin
-CREATE FUNCTION event_of_audit(action text, entity_type text, entity_id uuid, contact_id uuid, changes jsonb,
-                               OUT type text, OUT data jsonb) LANGUAGE sql IMMUTABLE AS $$
+-- The event of one audit entry (no row for an entry that is no event). It returns a set so
+-- that PostgreSQL inlines it into the trigger's statement rather than calling it per row.
+CREATE FUNCTION event_of_audit(action text, entity_type text, entity_id uuid, contact_id uuid, changes jsonb)
+    RETURNS TABLE (type text, data jsonb) LANGUAGE sql IMMUTABLE AS $$
     SELECT t.type, t.data FROM (SELECT
         CASE
             WHEN entity_type = 'contact' AND action IN ('create', 'import') THEN 'contact.created'
@@ -52,6 +54,7 @@ CREATE FUNCTION event_of_audit(action text, entity_type text, entity_id uuid, co
             WHEN entity_type = 'relationship' AND action = 'delete' THEN jsonb_build_object(
                 'relationshipId', entity_id, 'contactId', contact_id)
         END AS data) AS t
+    WHERE t.type IS NOT NULL
 $$;
 -- +goose StatementEnd
 
