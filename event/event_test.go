@@ -3,6 +3,7 @@ package event_test
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/contactd/contactd/contact"
@@ -114,6 +115,47 @@ func TestErasedEventHasNoPII(t *testing.T) {
 	}
 	if len(data) != 1 || data["contactId"] != id.String() {
 		t.Fatalf("erased data %v, want only the contact id", data)
+	}
+}
+
+// TestErasureScrubsEarlierEvents proves that erasing a contact leaves its earlier events in
+// the feed with its id only: nothing it was created or changed with.
+func TestErasureScrubsEarlierEvents(t *testing.T) {
+	t.Parallel()
+	b := apptest.New(t)
+	c, err := b.App.Contacts.CreateContact(b.Ctx, contact.NewContact{FirstName: "Ada", Email: "ada@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := b.App.Contacts.CreateContact(b.Ctx, contact.NewContact{FirstName: "Grace", Email: "grace@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.App.Contacts.UpdateContact(b.Ctx, c.ID, contact.Update{Title: contact.Some("CTO")}); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := b.Pool.Begin(b.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := event.Concern.EraseTx(b.Ctx, tx, []uuid.UUID{c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(b.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs := changes(t, b)
+	if len(evs) != 3 {
+		t.Fatalf("%d events, want 3: erasure keeps them", len(evs))
+	}
+	for _, e := range evs {
+		pii := strings.Contains(string(e.Data), "ada@example.com") || strings.Contains(string(e.Data), "CTO")
+		if *e.ContactID == c.ID && (pii || string(e.Data) != `{"contactId": "`+c.ID.String()+`"}`) {
+			t.Errorf("an erased contact's %s event holds %s", e.Type, e.Data)
+		}
+		if *e.ContactID == other.ID && !strings.Contains(string(e.Data), "grace@example.com") {
+			t.Errorf("another contact's event lost its data: %s", e.Data)
+		}
 	}
 }
 

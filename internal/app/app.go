@@ -77,7 +77,7 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	// A normalized contact is rekeyed and checked for duplicates.
 	a.Contacts.SetIndex(a.Dedupe)
 	a.Owned = append([]contact.Owned{relationship.Concern, tag.Concern, group.Concern, importer.ExternalRefs,
-		a.Dedupe.Reviews(), a.Dedupe.Keys(), source.Links, a.Consent.Concern(), communication.Concern}, extra...)
+		a.Dedupe.Reviews(), a.Dedupe.Keys(), source.Links, a.Consent.Concern(), communication.Concern, event.Concern}, extra...)
 	a.Merges = merge.NewStore(d, a.Contacts, a.Owned...)
 	a.Engine = &dedupe.Engine{Store: a.Dedupe, Contacts: a.Contacts, Merger: a.Merges}
 	// Secrets are sealed with no key until the binary sets one (SetSealer).
