@@ -3,7 +3,7 @@
 // by the change feed and by webhook delivery.
 //
 // Events about contacts and relationships come from the audit log: a statement trigger
-// (migration 00060) turns each audited change into its event, so every code path that audits a
+// (migration 00014) turns each audited change into its event, so every code path that audits a
 // change emits its event with it. Other events (import.finished) are written with Emit in
 // their own change's transaction. Erasing a contact (Concern) empties its events' data to its
 // id.
