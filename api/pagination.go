@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"strconv"
@@ -66,4 +67,31 @@ func pathID(c *gin.Context, param, what string) (uuid.UUID, bool) {
 		return uuid.Nil, false
 	}
 	return id, true
+}
+
+// listChildren answers a keyset page of a parent's items (a source's runs, a webhook's
+// deliveries): the parent's id from path parameter param (named what in errors), the page from
+// limit and cursor, each item through toJSON.
+func listChildren[T, J any](c *gin.Context, param, what string,
+	list func(ctx context.Context, parent uuid.UUID, limit int, cursor *uuid.UUID) ([]T, *uuid.UUID, error),
+	toJSON func(T) J) {
+	id, ok := pathID(c, param, what)
+	if !ok {
+		return
+	}
+	limit, cursor, errs := pageParams(c)
+	if len(errs) > 0 {
+		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
+		return
+	}
+	items, next, err := list(c.Request.Context(), id, limit, cursor)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	data := make([]J, 0, len(items))
+	for _, it := range items {
+		data = append(data, toJSON(it))
+	}
+	c.JSON(http.StatusOK, gin.H{"data": data, "nextCursor": encodeCursor(next)})
 }

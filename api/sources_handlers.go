@@ -210,25 +210,7 @@ func (s *server) startSync(c *gin.Context) {
 }
 
 func (s *server) listSyncRuns(c *gin.Context) {
-	id, ok := pathID(c, "id", "source")
-	if !ok {
-		return
-	}
-	limit, before, errs := pageParams(c)
-	if len(errs) > 0 {
-		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
-		return
-	}
-	runs, next, err := s.app.Sources.ListRuns(c.Request.Context(), id, limit, before)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	data := make([]syncRunJSON, 0, len(runs))
-	for _, r := range runs {
-		data = append(data, toSyncRunJSON(r))
-	}
-	c.JSON(http.StatusOK, gin.H{"data": data, "nextCursor": encodeCursor(next)})
+	listChildren(c, "id", "source", s.app.Sources.ListRuns, toSyncRunJSON)
 }
 
 func (s *server) getSyncRun(c *gin.Context) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -164,25 +165,9 @@ func (s *server) deleteWebhook(c *gin.Context) {
 
 // listDeliveries lists a webhook's delivery attempts, newest first.
 func (s *server) listDeliveries(c *gin.Context) {
-	id, ok := pathID(c, "id", "webhook")
-	if !ok {
-		return
-	}
-	limit, before, errs := pageParams(c)
-	if len(errs) > 0 {
-		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", errs...)
-		return
-	}
-	list, next, err := s.app.Webhooks.Deliveries(c.Request.Context(), id, before, limit)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	data := make([]deliveryJSON, 0, len(list))
-	for _, d := range list {
-		data = append(data, toDeliveryJSON(d))
-	}
-	c.JSON(http.StatusOK, gin.H{"data": data, "nextCursor": encodeCursor(next)})
+	listChildren(c, "id", "webhook", func(ctx context.Context, id uuid.UUID, limit int, before *uuid.UUID) ([]*webhook.Delivery, *uuid.UUID, error) {
+		return s.app.Webhooks.Deliveries(ctx, id, before, limit)
+	}, toDeliveryJSON)
 }
 
 // retryDelivery replays the event of a delivery that did not succeed: 202, the attempt is
