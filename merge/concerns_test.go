@@ -67,8 +67,7 @@ func TestEveryConcernThroughTheExtensionPoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The survivor takes tags, membership and communications (moved off the merged contact);
-	// consent events stay with the
-	// person who gave them (the survivor's consent folds them in).
+	// consent events stay with the person who gave them (the survivor's consent folds them in).
 	want(a, map[string]int{"tags": 2, "groups": 1, "communications": 1, "consents": 0}, "after the merge")
 	want(other, map[string]int{"tags": 0, "groups": 0, "communications": 0, "consents": 1}, "after the merge")
 	if r, err := b.App.Consent.Reachable(b.Ctx, a, "email", "marketing"); err != nil || r.Allowed {
