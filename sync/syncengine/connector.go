@@ -22,6 +22,14 @@ type Record struct {
 	// Stub says only RemoteID and ETag are known (a CardDAV listing): the engine fetches the
 	// record (Connector.Fetch) unless its link already has that ETag.
 	Stub bool
+	// Emails and Phones are the record's further addresses and numbers after Values' email and
+	// phone (the contact's alternates); Tags are its categories (the contact's tags). nil means
+	// the source does not carry them, and the contact's are left alone.
+	Emails, Phones, Tags []string
+	// Raw is the remote document as received (a vCard). The engine keeps it with the link and
+	// hands it back in Write.Raw, so that a connector writes back untouched what contactd does
+	// not model.
+	Raw []byte
 }
 
 // Page is one page of changes.
@@ -41,7 +49,11 @@ type Write struct {
 	RemoteID string // "" creates a record
 	IfMatch  string // the ETag the remote must still have ("" for none)
 	Values   map[string]string
-	Delete   bool
+	// Emails, Phones and Tags are as in Record.
+	Emails, Phones, Tags []string
+	// Raw is the record as last synced (Record.Raw), nil when creating.
+	Raw    []byte
+	Delete bool
 }
 
 // WriteResult is what happened to one Write.
