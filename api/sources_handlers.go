@@ -44,6 +44,7 @@ type syncRunJSON struct {
 	SourceID   string            `json:"sourceId"`
 	Status     string            `json:"status"`
 	Full       bool              `json:"full"`
+	AllowEmpty bool              `json:"allowEmpty"`
 	Pulled     int64             `json:"pulled"`
 	Created    int64             `json:"created"`
 	Updated    int64             `json:"updated"`
@@ -52,6 +53,8 @@ type syncRunJSON struct {
 	Pushed     int64             `json:"pushed"`
 	Conflicts  int64             `json:"conflicts"`
 	Errors     []source.RunError `json:"errors"`
+	// ConflictLog are the run's conflict decisions (the first 100).
+	ConflictLog []source.Conflict `json:"conflictLog"`
 	Requests   int64             `json:"requests"`
 	QueuedAt   time.Time         `json:"queuedAt"`
 	StartedAt  *time.Time        `json:"startedAt"`
@@ -64,7 +67,12 @@ func toSyncRunJSON(r *source.Run) syncRunJSON {
 		errs = []source.RunError{}
 	}
 	st := r.Stats
-	return syncRunJSON{ID: r.ID.String(), SourceID: r.SourceID.String(), Status: string(r.Status), Full: r.Full,
+	conflicts := st.ConflictLog
+	if conflicts == nil {
+		conflicts = []source.Conflict{}
+	}
+	return syncRunJSON{ID: r.ID.String(), SourceID: r.SourceID.String(), Status: string(r.Status), Full: r.Full, AllowEmpty: r.AllowEmpty,
+		ConflictLog: conflicts,
 		Pulled: st.Pulled, Created: st.Created, Updated: st.Updated, Linked: st.Linked, Deleted: st.Deleted, Pushed: st.Pushed,
 		Conflicts: st.Conflicts, Errors: errs, Requests: st.Requests, QueuedAt: r.QueuedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
 }
@@ -184,23 +192,34 @@ func (s *server) deleteSource(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// startSync queues a run of the source (?full=true forgets its checkpoint): 202 with the run's
-// id, the run already queued or running when there is one.
+// startSync queues a run of the source (?full=true forgets its checkpoint; allowEmpty=true lets
+// a full sync find a source that had records empty): 202 with the run's id, the run already
+// queued or running when there is one.
 func (s *server) startSync(c *gin.Context) {
 	id, ok := pathID(c, "id", "source")
 	if !ok {
 		return
 	}
-	full := false
-	if v, set := c.GetQuery("full"); set {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", problemField{"full", "must be true or false"})
-			return
+	var opts source.RunOptions
+	var bad []problemField
+	for _, q := range []struct {
+		name string
+		to   *bool
+	}{{"full", &opts.Full}, {"allowEmpty", &opts.AllowEmpty}} {
+		if v, set := c.GetQuery(q.name); set {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				bad = append(bad, problemField{q.name, "must be true or false"})
+				continue
+			}
+			*q.to = b
 		}
-		full = b
 	}
-	run, _, err := s.app.Sources.StartRun(c.Request.Context(), id, full)
+	if len(bad) > 0 {
+		writeProblem(c, http.StatusUnprocessableEntity, "the query has invalid parameters", bad...)
+		return
+	}
+	run, _, err := s.app.Sources.StartRunWith(c.Request.Context(), id, opts)
 	if err != nil {
 		writeError(c, err)
 		return

@@ -20,6 +20,7 @@ func runSync(ctx context.Context, cfg config, args []string, stdout io.Writer) e
 	fs := newFlags("sync", stdout)
 	id := fs.String("source", "", "the id of the source to sync (required)")
 	full := fs.Bool("full", false, "forget the checkpoint and pull everything again")
+	allowEmpty := fs.Bool("allow-empty", false, "let a full sync find a source that had records empty (and archive their contacts)")
 	wait := fs.Bool("wait", false, "wait for the run to end and print what it did")
 	poll := fs.Duration("poll", 500*time.Millisecond, "how often --wait looks at the run")
 	if err := parseFlags(fs, args); err != nil {
@@ -35,7 +36,7 @@ func runSync(ctx context.Context, cfg config, args []string, stdout io.Writer) e
 	}
 	defer closeFn()
 	ctx = contact.WithActor(ctx, "cli:sync")
-	run, started, err := a.Sources.StartRun(ctx, sourceID, *full)
+	run, started, err := a.Sources.StartRunWith(ctx, sourceID, source.RunOptions{Full: *full, AllowEmpty: *allowEmpty})
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}

@@ -82,7 +82,7 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	a.Engine = &dedupe.Engine{Store: a.Dedupe, Contacts: a.Contacts, Merger: a.Merges}
 	// Secrets are sealed with no key until the binary sets one (SetSealer).
 	a.Sources = source.NewStore(d, nil, map[string]source.Type{"http": httpsource.Type{}})
-	a.Sync = &syncengine.Engine{Sources: a.Sources, Matcher: a.Engine,
+	a.Sync = &syncengine.Engine{Sources: a.Sources, Matcher: a.Engine, Tags: a.Tags,
 		Connectors: map[string]syncengine.NewConnector{"http": httpsource.New}}
 	return a, nil
 }

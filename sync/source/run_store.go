@@ -32,10 +32,23 @@ type RunError struct {
 // MaxRunErrors bounds the errors a run keeps; further ones are only counted in the last entry.
 const MaxRunErrors = 100
 
+// Conflict is one conflict decision: a field changed on both sides since the last sync, and
+// the source's policy kept one side's value.
+type Conflict struct {
+	Ref       string    `json:"ref"` // the remote id
+	ContactID uuid.UUID `json:"contactId"`
+	Field     string    `json:"field"`
+	Local     *string   `json:"local"`
+	Remote    *string   `json:"remote"`
+	Kept      string    `json:"kept"` // "local" or "remote"
+}
+
 // Stats are what a page (or a whole run) did.
 type Stats struct {
 	Pulled, Created, Updated, Linked, Deleted, Pushed, Conflicts, Requests int64
 	Errors                                                                 []RunError
+	// ConflictLog are the conflict decisions (the first MaxRunErrors are kept).
+	ConflictLog []Conflict
 }
 
 // Add adds o to s.
@@ -49,6 +62,7 @@ func (s *Stats) Add(o Stats) {
 	s.Conflicts += o.Conflicts
 	s.Requests += o.Requests
 	s.Errors = append(s.Errors, o.Errors...)
+	s.ConflictLog = append(s.ConflictLog, o.ConflictLog...)
 }
 
 // Run is one sync of a source.
@@ -57,20 +71,22 @@ type Run struct {
 	SourceID   uuid.UUID
 	Status     RunStatus
 	Full       bool
+	// AllowEmpty lets a full sync find a source that had records empty (and archive them).
+	AllowEmpty bool
 	Stats      Stats
 	QueuedAt   time.Time
 	StartedAt  *time.Time
 	FinishedAt *time.Time
 }
 
-const runColumns = `id, source_id, status, full_sync, pulled, created, updated, linked, deleted, pushed, conflicts,
-	requests, errors, queued_at, started_at, finished_at`
+const runColumns = `id, source_id, status, full_sync, allow_empty, pulled, created, updated, linked, deleted, pushed,
+	conflicts, requests, errors, conflict_log, queued_at, started_at, finished_at`
 
 func scanRun(row pgx.Row) (*Run, error) {
 	var r Run
-	err := row.Scan(&r.ID, &r.SourceID, &r.Status, &r.Full, &r.Stats.Pulled, &r.Stats.Created, &r.Stats.Updated,
+	err := row.Scan(&r.ID, &r.SourceID, &r.Status, &r.Full, &r.AllowEmpty, &r.Stats.Pulled, &r.Stats.Created, &r.Stats.Updated,
 		&r.Stats.Linked, &r.Stats.Deleted, &r.Stats.Pushed, &r.Stats.Conflicts, &r.Stats.Requests, &r.Stats.Errors,
-		&r.QueuedAt, &r.StartedAt, &r.FinishedAt)
+		&r.Stats.ConflictLog, &r.QueuedAt, &r.StartedAt, &r.FinishedAt)
 	return &r, err
 }
 
@@ -78,8 +94,22 @@ func scanRun(row pgx.Row) (*Run, error) {
 // run queued or running already, that run is returned (started false) and nothing is queued:
 // one run per source at a time.
 func (s *Store) StartRun(ctx context.Context, sourceID uuid.UUID, full bool) (run *Run, started bool, err error) {
+	return s.StartRunWith(ctx, sourceID, RunOptions{Full: full})
+}
+
+// RunOptions are how a run is asked for.
+type RunOptions struct {
+	// Full forces a full resync (from no checkpoint).
+	Full bool
+	// AllowEmpty confirms that a full sync may find a source that had records empty; without
+	// it such a run fails instead of archiving every linked contact.
+	AllowEmpty bool
+}
+
+// StartRunWith is StartRun with options.
+func (s *Store) StartRunWith(ctx context.Context, sourceID uuid.UUID, o RunOptions) (run *Run, started bool, err error) {
 	err = s.db.RetryTx(ctx, func(tx pgx.Tx) error {
-		run, started, err = s.StartRunTx(ctx, tx, sourceID, full)
+		run, started, err = s.startRunTx(ctx, tx, sourceID, o)
 		return err
 	})
 	return run, started, err
@@ -87,6 +117,10 @@ func (s *Store) StartRun(ctx context.Context, sourceID uuid.UUID, full bool) (ru
 
 // StartRunTx is StartRun in the caller's transaction (the scheduler's).
 func (s *Store) StartRunTx(ctx context.Context, tx pgx.Tx, sourceID uuid.UUID, full bool) (*Run, bool, error) {
+	return s.startRunTx(ctx, tx, sourceID, RunOptions{Full: full})
+}
+
+func (s *Store) startRunTx(ctx context.Context, tx pgx.Tx, sourceID uuid.UUID, o RunOptions) (*Run, bool, error) {
 	// Lock the source: concurrent starts serialize here and the second sees the first's run.
 	var dir Direction
 	err := tx.QueryRow(ctx, `SELECT direction FROM sync_sources WHERE id = $1 FOR UPDATE`, sourceID).Scan(&dir)
@@ -104,8 +138,8 @@ func (s *Store) StartRunTx(ctx context.Context, tx pgx.Tx, sourceID uuid.UUID, f
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, fmt.Errorf("source: active run of %s: %w", sourceID, err)
 	}
-	run, err := scanRun(tx.QueryRow(ctx, `INSERT INTO sync_runs (id, source_id, status, full_sync) VALUES ($1, $2, 'queued', $3)
-		RETURNING `+runColumns, uuid.Must(uuid.NewV7()), sourceID, full))
+	run, err := scanRun(tx.QueryRow(ctx, `INSERT INTO sync_runs (id, source_id, status, full_sync, allow_empty)
+		VALUES ($1, $2, 'queued', $3, $4) RETURNING `+runColumns, uuid.Must(uuid.NewV7()), sourceID, o.Full, o.AllowEmpty))
 	if err != nil {
 		return nil, false, fmt.Errorf("source: queue run of %s: %w", sourceID, err)
 	}
@@ -229,21 +263,29 @@ func (s *Store) CommitPageTx(ctx context.Context, tx pgx.Tx, run *Run, cp json.R
 	if _, err := tx.Exec(ctx, `UPDATE sync_sources SET checkpoint = $2 WHERE id = $1`, run.SourceID, cp); err != nil {
 		return fmt.Errorf("source: write checkpoint: %w", err)
 	}
-	return s.addStatsTx(ctx, tx, run.ID, st)
+	return s.AddStatsTx(ctx, tx, run.ID, st)
 }
 
-func (s *Store) addStatsTx(ctx context.Context, tx pgx.Tx, runID uuid.UUID, st Stats) error {
+// AddStatsTx adds what a step of a run did (its sweep, its push) to the run.
+func (s *Store) AddStatsTx(ctx context.Context, tx pgx.Tx, runID uuid.UUID, st Stats) error {
 	errs := st.Errors
 	if errs == nil {
 		errs = []RunError{}
+	}
+	conflicts := st.ConflictLog
+	if conflicts == nil {
+		conflicts = []Conflict{}
 	}
 	_, err := tx.Exec(ctx, `UPDATE sync_runs SET pulled = pulled + $2, created = created + $3, updated = updated + $4,
 			linked = linked + $5, deleted = deleted + $6, pushed = pushed + $7, conflicts = conflicts + $8,
 			requests = requests + $9,
 			errors = CASE WHEN jsonb_array_length(errors) >= $11 THEN errors
-				ELSE (SELECT coalesce(jsonb_agg(e), '[]') FROM (SELECT e FROM jsonb_array_elements(errors || $10::jsonb) e LIMIT $11) x) END
+				ELSE (SELECT coalesce(jsonb_agg(e), '[]') FROM (SELECT e FROM jsonb_array_elements(errors || $10::jsonb) e LIMIT $11) x) END,
+			conflict_log = CASE WHEN jsonb_array_length(conflict_log) >= $11 THEN conflict_log
+				ELSE (SELECT coalesce(jsonb_agg(e), '[]') FROM (SELECT e FROM jsonb_array_elements(conflict_log || $12::jsonb) e LIMIT $11) x) END
 		WHERE id = $1`,
-		runID, st.Pulled, st.Created, st.Updated, st.Linked, st.Deleted, st.Pushed, st.Conflicts, st.Requests, errs, MaxRunErrors)
+		runID, st.Pulled, st.Created, st.Updated, st.Linked, st.Deleted, st.Pushed, st.Conflicts, st.Requests, errs, MaxRunErrors,
+		conflicts)
 	if err != nil {
 		return fmt.Errorf("source: record run progress: %w", err)
 	}
@@ -260,7 +302,7 @@ func (s *Store) FinishRun(ctx context.Context, runID uuid.UUID, extra Stats, fai
 	}
 	var run *Run
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		if err := s.addStatsTx(ctx, tx, runID, extra); err != nil {
+		if err := s.AddStatsTx(ctx, tx, runID, extra); err != nil {
 			return err
 		}
 		var err error

@@ -3,7 +3,6 @@ package syncengine
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -39,10 +38,16 @@ func (e *Engine) fetchStubs(ctx context.Context, conn Connector, src *source.Sou
 			kept = append(kept, r)
 			continue
 		}
-		if l := known[r.RemoteID]; l != nil && l.ETag != nil && *l.ETag == r.ETag && r.ETag != "" {
+		if l := known[r.RemoteID]; l != nil && l.ETag != nil && *l.ETag == r.ETag && r.ETag != "" && !l.Deleted {
+			// Unchanged: kept as a stub, so that a listing still counts it as seen.
+			kept = append(kept, r)
 			continue
 		}
 		need = append(need, r.RemoteID)
+	}
+	if len(need) == 0 {
+		page.Records = kept
+		return nil
 	}
 	full, n, err := conn.Fetch(ctx, need)
 	st.Requests += int64(n)
@@ -63,9 +68,18 @@ func (e *Engine) linksByID(ctx context.Context, sourceID uuid.UUID, ids []string
 	return out, err
 }
 
+// pass is one run as its pages are applied.
+type pass struct {
+	src *source.Source
+	run *source.Run
+	// listing says the run lists every record (a full sync of a Listing connector).
+	listing bool
+}
+
 // applyPage writes a page's records; a record that cannot be synced is reported in st and the
-// others go on (each record is a savepoint).
-func (e *Engine) applyPage(ctx context.Context, tx pgx.Tx, src *source.Source, recs []Record, st *source.Stats) error {
+// others go on. Records new to the source are written together (createPage); the others each
+// under a savepoint.
+func (e *Engine) applyPage(ctx context.Context, tx pgx.Tx, p *pass, recs []Record, st *source.Stats) error {
 	// The last version of a remote id in the page counts.
 	last := map[string]int{}
 	for i, r := range recs {
@@ -73,15 +87,27 @@ func (e *Engine) applyPage(ctx context.Context, tx pgx.Tx, src *source.Source, r
 	}
 	ids := make([]string, 0, len(last))
 	for id := range last {
-		ids = append(ids, id)
+		if id != "" {
+			ids = append(ids, id)
+		}
 	}
-	links, err := source.LinksTx(ctx, tx, src.ID, ids)
+	slices.Sort(ids)
+	links, err := source.LinksTx(ctx, tx, p.src.ID, ids)
 	if err != nil {
 		return err
 	}
-	st.Pulled += int64(len(recs))
+	if p.listing {
+		if err := source.SeenTx(ctx, tx, p.src.ID, p.run.ID, ids); err != nil {
+			return err
+		}
+	}
+	var fresh []*Record
 	for i := range recs {
 		r := &recs[i]
+		if r.Stub {
+			continue // unchanged, seen
+		}
+		st.Pulled++
 		if last[r.RemoteID] != i {
 			continue
 		}
@@ -89,101 +115,78 @@ func (e *Engine) applyPage(ctx context.Context, tx pgx.Tx, src *source.Source, r
 			st.Errors = append(st.Errors, source.RunError{Ref: fmt.Sprintf("record %d", i), Message: "the record has no remote id"})
 			continue
 		}
-		sp, err := tx.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("syncengine: savepoint: %w", err)
-		}
-		var one source.Stats
-		err = e.applyRecord(ctx, sp, src, links[r.RemoteID], r, &one)
-		if err != nil {
-			_ = sp.Rollback(ctx)
-			if db.ErrorKind(err) == db.KindInternal {
-				return err
-			}
-			st.Errors = append(st.Errors, source.RunError{Ref: r.RemoteID, Message: err.Error()})
+		if links[r.RemoteID] == nil && !r.Deleted {
+			fresh = append(fresh, r)
 			continue
 		}
-		if err := sp.Commit(ctx); err != nil {
-			return fmt.Errorf("syncengine: release savepoint: %w", err)
+		if err := e.applyOne(ctx, tx, p.src, links[r.RemoteID], r, st); err != nil {
+			return err
 		}
-		one.Pulled = 0
-		st.Add(one)
 	}
+	return e.createPage(ctx, tx, p.src, fresh, st)
+}
+
+// applyOne applies one record under a savepoint: a record that fails is reported in st; an
+// internal error fails the page.
+func (e *Engine) applyOne(ctx context.Context, tx pgx.Tx, src *source.Source, link *source.Link, r *Record, st *source.Stats) error {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("syncengine: savepoint: %w", err)
+	}
+	var one source.Stats
+	err = e.applyRecord(ctx, sp, src, link, r, &one)
+	if err != nil {
+		_ = sp.Rollback(ctx)
+		if db.ErrorKind(err) == db.KindInternal {
+			return err
+		}
+		st.Errors = append(st.Errors, source.RunError{Ref: r.RemoteID, Message: err.Error()})
+		return nil
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return fmt.Errorf("syncengine: release savepoint: %w", err)
+	}
+	st.Add(one)
 	return nil
-}
-
-// cleaned validates a record's values as a created contact's would be, and returns them
-// trimmed, by field name.
-func cleaned(r *Record) (contact.Values, map[string]string, error) {
-	var in contact.NewContact
-	for name, v := range r.Values {
-		f := contact.FieldByName(name)
-		if f == nil {
-			return contact.Values{}, nil, db.Invalid(name, "is not a contact field")
-		}
-		*f.Input(&in) = v
-	}
-	in.KeepUnparseablePhone = true
-	if err := in.Validate(); err != nil {
-		return contact.Values{}, nil, err
-	}
-	vals := in.Values()
-	payload := map[string]string{}
-	for _, f := range contact.Fields {
-		if v := f.Get(&vals); v != nil {
-			payload[f.Name] = *v
-		}
-	}
-	return vals, payload, nil
-}
-
-// contentHash hashes what a record says: its values and whether it is deleted.
-func contentHash(payload map[string]string, deleted bool) []byte {
-	h := sha256.New()
-	fmt.Fprintf(h, "deleted=%t\n", deleted)
-	keys := make([]string, 0, len(payload))
-	for k := range payload {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b, _ := json.Marshal([2]string{k, payload[k]})
-		h.Write(b)
-		h.Write([]byte{'\n'})
-	}
-	return h.Sum(nil)
 }
 
 func (e *Engine) applyRecord(ctx context.Context, tx pgx.Tx, src *source.Source, link *source.Link, r *Record, st *source.Stats) error {
 	var vals contact.Values
-	payload := map[string]string{}
+	state := source.State{Values: map[string]string{}}
 	if !r.Deleted {
 		var err error
-		if vals, payload, err = cleaned(r); err != nil {
+		if vals, state, err = recordState(r); err != nil {
 			return err
 		}
 	}
-	hash := contentHash(payload, r.Deleted)
+	hash := stateHash(state, r.Deleted)
 	if link != nil && bytes.Equal(link.ContentHash, hash) {
+		// Same content (the server rewrote it, or our own write came back): not re-imported;
+		// its new version is remembered so that it is not fetched again.
+		if r.ETag != "" && (link.ETag == nil || *link.ETag != r.ETag) {
+			return source.TouchLinksTx(ctx, tx, src.ID, r.RemoteID, contact.Nullable(r.ETag), r.Raw)
+		}
 		return nil
 	}
-	next := &source.Link{SourceID: src.ID, RemoteID: r.RemoteID, ContentHash: hash, Payload: payload,
+	next := &source.Link{SourceID: src.ID, RemoteID: r.RemoteID, ContentHash: hash, Payload: state, Raw: r.Raw,
 		ETag: contact.Nullable(r.ETag), RemoteUpdated: contact.Nullable(r.Updated), Deleted: r.Deleted}
 	a := contact.NewAudit(ctx)
 	switch {
 	case r.Deleted && link == nil:
 		return nil // never seen, nothing to archive
 	case r.Deleted:
-		next.ContactID, next.Decision, next.Payload = link.ContactID, link.Decision, link.Payload
-		changed, err := contact.ArchiveTx(ctx, tx, link.ContactID, a)
-		if err != nil {
+		if err := e.remoteDeleted(ctx, tx, link, next, st, a); err != nil {
 			return err
 		}
-		if changed {
-			st.Deleted++
-		}
 	case link != nil:
-		next.ContactID, next.Decision = link.ContactID, link.Decision
+		next.ContactID, next.Decision, next.MergedFrom = link.ContactID, link.Decision, link.MergedFrom
+		if link.Deleted {
+			// The record came back: its contact is un-archived if this source archived it and
+			// nothing changed it since.
+			if err := e.cameBack(ctx, tx, link, st, a); err != nil {
+				return err
+			}
+		}
 		if err := e.update(ctx, tx, src, link, r, vals, next, st, a); err != nil {
 			return err
 		}
@@ -195,14 +198,73 @@ func (e *Engine) applyRecord(ctx context.Context, tx pgx.Tx, src *source.Source,
 	return source.PutLinkTx(ctx, tx, next)
 }
 
+// remoteDeleted archives the contact of a record deleted remotely (never a hard delete).
+func (e *Engine) remoteDeleted(ctx context.Context, tx pgx.Tx, link, next *source.Link, st *source.Stats, a *contact.Audit) error {
+	by := source.DeletedRemotely
+	next.ContactID, next.Decision, next.Payload, next.MergedFrom = link.ContactID, link.Decision, link.Payload, link.MergedFrom
+	next.DeletedBy, next.Raw = &by, link.Raw
+	if link.Deleted {
+		next.DeletedBy, next.ArchivedContact = link.DeletedBy, link.ArchivedContact
+		return nil
+	}
+	changed, err := contact.ArchiveTx(ctx, tx, link.ContactID, a)
+	if err != nil {
+		return err
+	}
+	next.ArchivedContact = changed
+	if changed {
+		st.Deleted++
+	}
+	return nil
+}
+
+// cameBack un-archives the contact of a deleted record that is back, when this source's
+// delete archived it and nothing changed the contact since (a person's archive stays).
+func (e *Engine) cameBack(ctx context.Context, tx pgx.Tx, link *source.Link, st *source.Stats, a *contact.Audit) error {
+	if !link.ArchivedContact {
+		return nil
+	}
+	cs, err := contact.LockTx(ctx, tx, []uuid.UUID{link.ContactID})
+	if err != nil {
+		return err
+	}
+	c := cs[link.ContactID]
+	if c == nil || c.Status != contact.StatusArchived || c.UpdatedAt.After(link.SyncedAt) {
+		return nil
+	}
+	changed, err := contact.UnarchiveTx(ctx, tx, c.ID, a)
+	if err != nil {
+		return err
+	}
+	if changed {
+		st.Updated++
+	}
+	return a.Flush(ctx, tx)
+}
+
 // syncNote is the audit change naming the record a sync change came from.
-func syncNote(src *source.Source, r *Record) contact.Change {
-	return contact.Change{After: map[string]any{"sourceId": src.ID.String(), "remoteId": r.RemoteID}}
+func syncNote(src *source.Source, remoteID string) contact.Change {
+	return contact.Change{After: map[string]any{"sourceId": src.ID.String(), "remoteId": remoteID}}
+}
+
+// policyTakesRemote says whether a field changed on both sides takes the remote's value.
+func policyTakesRemote(src *source.Source, remoteUpdated string, local *contact.Contact) bool {
+	switch src.ConflictPolicy {
+	case source.RemoteWins:
+		return true
+	case source.LocalWins:
+		return false
+	}
+	if t, err := time.Parse(time.RFC3339Nano, remoteUpdated); err == nil {
+		return t.After(local.UpdatedAt)
+	}
+	return true
 }
 
 // update applies a changed record to its linked contact: a field the remote changed since the
 // last sync is taken unless the contact changed it too (a conflict, settled by the source's
-// policy).
+// policy, recorded on the run and in the contact's audit); sets merge additions and removals
+// from both sides.
 func (e *Engine) update(ctx context.Context, tx pgx.Tx, src *source.Source, link *source.Link, r *Record, vals contact.Values, next *source.Link, st *source.Stats, a *contact.Audit) error {
 	cs, err := contact.LockTx(ctx, tx, []uuid.UUID{link.ContactID})
 	if err != nil {
@@ -216,12 +278,10 @@ func (e *Engine) update(ctx context.Context, tx pgx.Tx, src *source.Source, link
 		return db.Conflict("linked contact %s was merged", link.ContactID)
 	}
 	before := *c
-	remoteNewer := true
-	if t, err := time.Parse(time.RFC3339Nano, r.Updated); err == nil {
-		remoteNewer = t.After(c.UpdatedAt)
-	}
+	takeRemote := policyTakesRemote(src, r.Updated, c)
+	conflicts := map[string]contact.Change{}
 	for _, f := range contact.Fields {
-		base, remote := link.Payload[f.Name], next.Payload[f.Name]
+		base, remote := link.Payload.Values[f.Name], next.Payload.Values[f.Name]
 		local := ""
 		if v := f.Get(&c.Values); v != nil {
 			local = *v
@@ -230,26 +290,100 @@ func (e *Engine) update(ctx context.Context, tx pgx.Tx, src *source.Source, link
 			continue
 		}
 		if local != base {
+			kept := "local"
+			if takeRemote {
+				kept = "remote"
+			}
 			st.Conflicts++
-			take := src.ConflictPolicy == source.RemoteWins || (src.ConflictPolicy == source.NewestWins && remoteNewer)
-			if !take {
+			st.ConflictLog = append(st.ConflictLog, source.Conflict{Ref: r.RemoteID, ContactID: c.ID, Field: f.Name,
+				Local: f.Get(&c.Values), Remote: f.Get(&vals), Kept: kept})
+			conflicts[f.Name] = contact.Change{Before: contact.StrValue(f.Get(&c.Values)), After: contact.StrValue(f.Get(&vals))}
+			conflicts["kept"] = contact.Change{After: kept}
+			if !takeRemote {
 				continue
 			}
 		}
 		*f.Ptr(&c.Values) = f.Get(&vals)
 	}
-	return e.write(ctx, tx, src, r, c, &before, st, a, &st.Updated)
+	if len(conflicts) > 0 {
+		conflicts["sync"] = syncNote(src, r.RemoteID)
+		a.Add("sync_conflict", "contact", c.ID, &c.ID, conflicts)
+	}
+	sets, err := e.mergeSets(ctx, tx, c, link.Payload, next.Payload)
+	if err != nil {
+		return err
+	}
+	return e.write(ctx, tx, src, r.RemoteID, c, &before, sets, a, &st.Updated)
 }
 
-// write stores a contact's changed values with their audit entry and, when a matched field
-// changed, its normalize job (which rekeys it and checks it for duplicates).
-func (e *Engine) write(ctx context.Context, tx pgx.Tx, src *source.Source, r *Record, c, before *contact.Contact, st *source.Stats, a *contact.Audit, counter *int64) error {
+// setChange is a set field's value before and after a sync change.
+type setChange struct {
+	name, kind    string
+	before, after []string
+}
+
+// mergeSets merges the sets the remote carries three ways (base, the contact's, the remote's)
+// and returns those that change the contact.
+func (e *Engine) mergeSets(ctx context.Context, tx pgx.Tx, c *contact.Contact, base, remote source.State) ([]setChange, error) {
+	if remote.Emails == nil && remote.Phones == nil && remote.Tags == nil {
+		return nil, nil
+	}
+	local, err := e.localStates(ctx, tx, []*contact.Contact{c}, map[uuid.UUID]source.State{c.ID: remote})
+	if err != nil {
+		return nil, err
+	}
+	mine := local[c.ID]
+	var out []setChange
+	for _, set := range sets {
+		rv := *set.get(&remote)
+		if rv == nil {
+			continue
+		}
+		lv := *set.get(&mine)
+		own := c.Email
+		if set.kind == "phone" {
+			own = c.Phone
+		} else if set.kind == "" {
+			own = nil
+		}
+		merged := cleanSet(set.kind, mergeSet(set.kind, *set.get(&base), lv, rv), own)
+		if !slices.Equal(merged, cleanSet(set.kind, lv, own)) {
+			out = append(out, setChange{name: set.name, kind: set.kind, before: lv, after: merged})
+		}
+	}
+	return out, nil
+}
+
+// localStates reads the contacts' states, each projected on what carries[id] carries.
+func (e *Engine) localStates(ctx context.Context, q db.Querier, cs []*contact.Contact, carries map[uuid.UUID]source.State) (map[uuid.UUID]source.State, error) {
+	ids := make([]uuid.UUID, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	alts, err := contact.AlternatesOf(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := e.Tags.TagsOf(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uuid.UUID]source.State, len(cs))
+	for _, c := range cs {
+		out[c.ID] = localState(c, alts[c.ID], tags[c.ID], carries[c.ID])
+	}
+	return out, nil
+}
+
+// write stores a contact's changed values and sets with their audit entry and, when a matched
+// field changed, its normalize job (which rekeys it and checks it for duplicates).
+func (e *Engine) write(ctx context.Context, tx pgx.Tx, src *source.Source, remoteID string, c, before *contact.Contact, sets []setChange, a *contact.Audit, counter *int64) error {
 	if c.FirstName == nil && c.LastName == nil && c.Email == nil && c.Phone == nil {
 		return db.Invalid("firstName", "the change would leave the contact without a name, an email or a phone")
 	}
 	changes := c.Changes(before)
-	if len(changes) == 0 {
-		return nil
+	if len(changes) == 0 && len(sets) == 0 {
+		return a.Flush(ctx, tx)
 	}
 	if _, ok := changes["email"]; ok {
 		c.Normalized.Email = contact.EmailKey(c.Email)
@@ -266,11 +400,27 @@ func (e *Engine) write(ctx context.Context, tx pgx.Tx, src *source.Source, r *Re
 	if _, ok := changes["phone"]; ok {
 		c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid = nil, nil, nil
 	}
-	if err := contact.WriteTx(ctx, tx, []*contact.Contact{c}, false); err != nil {
-		return err
+	if len(changes) > 0 {
+		if err := contact.WriteTx(ctx, tx, []*contact.Contact{c}, false); err != nil {
+			return err
+		}
 	}
-	changes["sync"] = syncNote(src, r)
-	a.Add("sync", "contact", c.ID, &c.ID, changes)
+	for _, s := range sets {
+		if s.kind == "" {
+			if _, err := e.Tags.SetTx(ctx, tx, a, c.ID, s.after); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, _, err := contact.SetAlternatesTx(ctx, tx, s.kind, map[uuid.UUID][]string{c.ID: s.after}); err != nil {
+			return err
+		}
+		changes[s.name] = contact.Change{Before: s.before, After: s.after}
+	}
+	if len(changes) > 0 {
+		changes["sync"] = syncNote(src, remoteID)
+		a.Add("update", "contact", c.ID, &c.ID, changes)
+	}
 	if err := a.Flush(ctx, tx); err != nil {
 		return err
 	}
@@ -285,7 +435,7 @@ func (e *Engine) write(ctx context.Context, tx pgx.Tx, src *source.Source, r *Re
 
 // decision records how a new record found its contact.
 type decision struct {
-	By       string      `json:"by"` // created, email, match
+	By       string      `json:"by"` // created, email, match, pushed
 	Score    float64     `json:"score,omitempty"`
 	Possible []uuid.UUID `json:"possible,omitempty"` // likely matches not sure enough to link
 }
@@ -309,25 +459,16 @@ func (e *Engine) place(ctx context.Context, tx pgx.Tx, src *source.Source, r *Re
 		if err != nil {
 			return err
 		}
-		for _, m := range matches {
-			if m.Decision == matcher.Same && target == nil {
-				id := m.ContactID
-				target, d.By, d.Score = &id, "match", m.Probability
-				continue
-			}
-			d.Possible = append(d.Possible, m.ContactID)
-		}
+		target = sure(matches, &d)
 	}
 	if target != nil {
-		b, _ := json.Marshal(d)
-		next.ContactID, next.Decision = *target, b
-		return e.link(ctx, tx, src, r, vals, *target, st, a)
+		next.ContactID, next.Decision = *target, mustJSON(d)
+		return e.link(ctx, tx, src, r, vals, next.Payload, *target, st, a)
 	}
 	d.By = "created"
-	b, _ := json.Marshal(d)
-	next.Decision = b
-	id, err := e.create(ctx, tx, src, r, vals, a)
-	if err != nil {
+	next.Decision = mustJSON(d)
+	id := uuid.Must(uuid.NewV7())
+	if err := e.createMany(ctx, tx, src, []newContact{{id: id, remoteID: r.RemoteID, vals: vals, state: next.Payload}}); err != nil {
 		return err
 	}
 	next.ContactID = id
@@ -335,8 +476,31 @@ func (e *Engine) place(ctx context.Context, tx pgx.Tx, src *source.Source, r *Re
 	return nil
 }
 
-// link ties a record to a contact we already have, filling the contact's empty fields.
-func (e *Engine) link(ctx context.Context, tx pgx.Tx, src *source.Source, r *Record, vals contact.Values, id uuid.UUID, st *source.Stats, a *contact.Audit) error {
+// sure returns the contact the matcher is sure of (nil when none), noting the likely ones.
+func sure(matches []dedupeMatch, d *decision) *uuid.UUID {
+	var target *uuid.UUID
+	for _, m := range matches {
+		if m.Decision == matcher.Same && target == nil {
+			id := m.ContactID
+			target, d.By, d.Score = &id, "match", m.Probability
+			continue
+		}
+		d.Possible = append(d.Possible, m.ContactID)
+	}
+	return target
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// link ties a record to a contact we already have, filling the contact's empty fields and
+// adding the record's further emails, phones and tags.
+func (e *Engine) link(ctx context.Context, tx pgx.Tx, src *source.Source, r *Record, vals contact.Values, state source.State, id uuid.UUID, st *source.Stats, a *contact.Audit) error {
 	cs, err := contact.LockTx(ctx, tx, []uuid.UUID{id})
 	if err != nil {
 		return err
@@ -351,39 +515,22 @@ func (e *Engine) link(ctx context.Context, tx pgx.Tx, src *source.Source, r *Rec
 			*f.Ptr(&c.Values) = f.Get(&vals)
 		}
 	}
+	// Against an empty base, the record's sets are all additions.
+	sets, err := e.mergeSets(ctx, tx, c, source.State{}, state)
+	if err != nil {
+		return err
+	}
 	var filled int64
-	if err := e.write(ctx, tx, src, r, c, &before, st, a, &filled); err != nil {
+	if err := e.write(ctx, tx, src, r.RemoteID, c, &before, sets, a, &filled); err != nil {
 		return err
 	}
 	if filled == 0 {
 		// Nothing to fill: the link itself is audited.
-		a.Add("sync", "contact", id, &id, map[string]contact.Change{"sync": syncNote(src, r)})
+		a.Add("sync", "contact", id, &id, map[string]contact.Change{"sync": syncNote(src, r.RemoteID)})
 		if err := a.Flush(ctx, tx); err != nil {
 			return err
 		}
 	}
 	st.Linked++
 	return nil
-}
-
-// create stores a record as a new contact, audited and enqueued for normalization.
-func (e *Engine) create(ctx context.Context, tx pgx.Tx, src *source.Source, r *Record, vals contact.Values, a *contact.Audit) (uuid.UUID, error) {
-	c := &contact.Contact{ID: uuid.Must(uuid.NewV7()), Values: vals}
-	c.Normalized.Email = contact.EmailKey(c.Email)
-	if err := contact.CopyTx(ctx, tx, 1, func(_ int, out *contact.Contact) map[string]any {
-		out.ID, out.Values, out.Normalized = c.ID, c.Values, c.Normalized
-		return nil
-	}); err != nil {
-		return uuid.Nil, err
-	}
-	changes := c.Changes(nil)
-	changes["sync"] = syncNote(src, r)
-	a.Add("create", "contact", c.ID, &c.ID, changes)
-	if err := a.Flush(ctx, tx); err != nil {
-		return uuid.Nil, err
-	}
-	if _, err := e.Sources.DB().Jobs.InsertTx(ctx, tx, contact.NormalizeArgs{ContactID: c.ID}, nil); err != nil {
-		return uuid.Nil, fmt.Errorf("syncengine: enqueue normalize: %w", err)
-	}
-	return c.ID, nil
 }

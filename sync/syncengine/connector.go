@@ -40,6 +40,14 @@ type Page struct {
 	Checkpoint json.RawMessage
 	// More says there are further pages now.
 	More bool
+	// Listing says the pages of a sync started without a checkpoint list every record the
+	// remote has (a CardDAV listing): at the end of such a run, the engine treats the linked
+	// records no page listed as deleted remotely (mark and sweep). A connector whose pages only
+	// carry changes (an HTTP API with explicit deletes) leaves it false.
+	Listing bool
+	// Restart says the connector dropped the checkpoint it was given (a refused sync token)
+	// and this page starts a full listing: with Listing, the run sweeps as a full sync does.
+	Restart bool
 	// Requests counts the HTTP requests the page took (retries included).
 	Requests int
 }
@@ -47,6 +55,10 @@ type Page struct {
 // Write is one record to write remotely, with a precondition.
 type Write struct {
 	RemoteID string // "" creates a record
+	// Key is, on a create, a stable key of the record to create (the contact's id): a create
+	// retried after a crash must land on the same remote record (a CardDAV href derived from
+	// it with If-None-Match: *), never make a second one.
+	Key string
 	IfMatch  string // the ETag the remote must still have ("" for none)
 	Values   map[string]string
 	// Emails, Phones and Tags are as in Record.
@@ -59,7 +71,8 @@ type Write struct {
 // WriteResult is what happened to one Write.
 type WriteResult struct {
 	RemoteID, ETag string
-	// Conflict says the precondition failed: the remote record changed since.
+	// Conflict says the precondition failed: the remote record changed since (If-Match), or
+	// a record with Key exists already (a create; RemoteID names it when known).
 	Conflict bool
 	Err      error
 }

@@ -1,0 +1,243 @@
+package syncengine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/dedupe"
+	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/sync/source"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/riverqueue/river"
+)
+
+type dedupeMatch = dedupe.Match
+
+// matchWorkers bounds the duplicate checks of a page run at once (each is a few reads on its
+// own connection).
+const matchWorkers = 4
+
+// newContact is a contact a sync creates for a record.
+type newContact struct {
+	id       uuid.UUID
+	remoteID string
+	vals     contact.Values
+	state    source.State
+}
+
+// createPage writes the records new to the source in a handful of statements: each is
+// validated (an invalid one is reported), looked up by email (all at once) and by the matcher
+// (concurrently); those that are a person we already have, or share an email with an earlier
+// record of the page, go the one-by-one way (linked); the others are created together with
+// COPY, with their audit entries, alternates, tags, links and normalize jobs. Should the set
+// write fail for a reason of one record's, every record goes the one-by-one way, so that the
+// failure is reported against its record.
+func (e *Engine) createPage(ctx context.Context, tx pgx.Tx, src *source.Source, recs []*Record, st *source.Stats) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	type item struct {
+		r     *Record
+		vals  contact.Values
+		state source.State
+		key   string
+		d     decision
+	}
+	var items []*item
+	var later []*Record // one by one, after the set write
+	owner := map[string]bool{}
+	var keys []string
+	for _, r := range recs {
+		vals, state, err := recordState(r)
+		if err != nil {
+			st.Errors = append(st.Errors, source.RunError{Ref: r.RemoteID, Message: err.Error()})
+			continue
+		}
+		it := &item{r: r, vals: vals, state: state}
+		if vals.Email != nil {
+			it.key = contact.AlternateKey("email", *vals.Email)
+			if owner[it.key] {
+				later = append(later, r) // the same person as an earlier record of the page
+				continue
+			}
+			owner[it.key] = true
+			keys = append(keys, it.key)
+		}
+		items = append(items, it)
+	}
+	known, err := contact.ActiveWithEmailsTx(ctx, tx, keys)
+	if err != nil {
+		return err
+	}
+	var unknown []*item
+	for _, it := range items {
+		if _, ok := known[it.key]; ok && it.key != "" {
+			later = append(later, it.r)
+			continue
+		}
+		unknown = append(unknown, it)
+	}
+	// The duplicate check reads committed contacts through the pool, concurrently.
+	errs := make([]error, len(unknown))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, matchWorkers)
+	for i, it := range unknown {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			matches, err := e.Matcher.CheckRecord(ctx, &contact.Contact{Values: it.vals})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if sure(matches, &it.d) != nil {
+				it.d.By = "match"
+			}
+		}()
+	}
+	wg.Wait()
+	var create []newContact
+	var links []*source.Link
+	for i, it := range unknown {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		if it.d.By == "match" {
+			later = append(later, it.r)
+			continue
+		}
+		it.d.By = "created"
+		id := uuid.Must(uuid.NewV7())
+		create = append(create, newContact{id: id, remoteID: it.r.RemoteID, vals: it.vals, state: it.state})
+		links = append(links, &source.Link{SourceID: src.ID, RemoteID: it.r.RemoteID, ContactID: id,
+			ContentHash: stateHash(it.state, false), Payload: it.state, Raw: it.r.Raw, Decision: mustJSON(it.d),
+			ETag: contact.Nullable(it.r.ETag), RemoteUpdated: contact.Nullable(it.r.Updated)})
+	}
+	if len(create) > 0 {
+		sp, err := tx.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("syncengine: savepoint: %w", err)
+		}
+		err = e.createMany(ctx, sp, src, create)
+		if err == nil {
+			err = source.PutLinksTx(ctx, sp, links)
+		}
+		if err != nil {
+			_ = sp.Rollback(ctx)
+			if db.ErrorKind(err) == db.KindInternal && !dataError(err) {
+				return err
+			}
+			// One record's fault: each goes alone, and the culprit is reported.
+			for _, c := range create {
+				later = append(later, recordOf(recs, c.remoteID))
+			}
+			create = nil
+		} else if err := sp.Commit(ctx); err != nil {
+			return fmt.Errorf("syncengine: release savepoint: %w", err)
+		}
+		st.Created += int64(len(create))
+	}
+	for _, r := range later {
+		if err := e.applyOne(ctx, tx, src, nil, r, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dataError says PostgreSQL refused the data (a constraint or a bad value), not the statement.
+func dataError(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (strings.HasPrefix(pg.Code, "22") || strings.HasPrefix(pg.Code, "23"))
+}
+
+func recordOf(recs []*Record, remoteID string) *Record {
+	for _, r := range recs {
+		if r.RemoteID == remoteID {
+			return r
+		}
+	}
+	return nil
+}
+
+// createMany inserts new contacts for records with COPY, with their audit entries, alternates,
+// tags and normalize jobs.
+func (e *Engine) createMany(ctx context.Context, tx pgx.Tx, src *source.Source, cs []newContact) error {
+	err := contact.CopyTx(ctx, tx, len(cs), func(i int, out *contact.Contact) map[string]any {
+		out.ID, out.Values = cs[i].id, cs[i].vals
+		out.Normalized.Email = contact.EmailKey(cs[i].vals.Email)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = contact.CopyAuditTx(ctx, tx, contact.ActorFrom(ctx), "create", len(cs), func(i int, buf []byte) (uuid.UUID, []byte) {
+		c := &contact.Contact{ID: cs[i].id, Values: cs[i].vals}
+		changes := c.Changes(nil)
+		changes["sync"] = syncNote(src, cs[i].remoteID)
+		for _, set := range sets[:2] {
+			if vs := *set.get(&cs[i].state); len(vs) > 0 {
+				changes[set.name] = contact.Change{After: vs}
+			}
+		}
+		b, _ := json.Marshal(changes)
+		return cs[i].id, append(buf, b...)
+	})
+	if err != nil {
+		return err
+	}
+	emails, phones := map[uuid.UUID][]string{}, map[uuid.UUID][]string{}
+	byTags := map[string][]uuid.UUID{}
+	tagsOf := map[string][]string{}
+	jobs := make([]river.InsertManyParams, len(cs))
+	for i, c := range cs {
+		if len(c.state.Emails) > 0 {
+			emails[c.id] = c.state.Emails
+		}
+		if len(c.state.Phones) > 0 {
+			phones[c.id] = c.state.Phones
+		}
+		if len(c.state.Tags) > 0 {
+			k := strings.Join(c.state.Tags, "\x00")
+			byTags[k], tagsOf[k] = append(byTags[k], c.id), c.state.Tags
+		}
+		jobs[i] = river.InsertManyParams{Args: contact.NormalizeArgs{ContactID: c.id}}
+	}
+	for kind, want := range map[string]map[uuid.UUID][]string{"email": emails, "phone": phones} {
+		if _, _, err := contact.SetAlternatesTx(ctx, tx, kind, want); err != nil {
+			return err
+		}
+	}
+	a := contact.NewAudit(ctx)
+	for _, k := range slices.Sorted(mapKeys(byTags)) {
+		if err := e.Tags.AddManyTx(ctx, tx, a, byTags[k], tagsOf[k]); err != nil {
+			return err
+		}
+	}
+	if err := a.Flush(ctx, tx); err != nil {
+		return err
+	}
+	if _, err := e.Sources.DB().Jobs.InsertManyFastTx(ctx, tx, jobs); err != nil {
+		return fmt.Errorf("syncengine: enqueue normalize: %w", err)
+	}
+	return nil
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
