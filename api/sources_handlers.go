@@ -55,10 +55,10 @@ type syncRunJSON struct {
 	Errors     []source.RunError `json:"errors"`
 	// ConflictLog are the run's conflict decisions (the first 100).
 	ConflictLog []source.Conflict `json:"conflictLog"`
-	Requests   int64             `json:"requests"`
-	QueuedAt   time.Time         `json:"queuedAt"`
-	StartedAt  *time.Time        `json:"startedAt"`
-	FinishedAt *time.Time        `json:"finishedAt"`
+	Requests    int64             `json:"requests"`
+	QueuedAt    time.Time         `json:"queuedAt"`
+	StartedAt   *time.Time        `json:"startedAt"`
+	FinishedAt  *time.Time        `json:"finishedAt"`
 }
 
 func toSyncRunJSON(r *source.Run) syncRunJSON {
@@ -73,7 +73,7 @@ func toSyncRunJSON(r *source.Run) syncRunJSON {
 	}
 	return syncRunJSON{ID: r.ID.String(), SourceID: r.SourceID.String(), Status: string(r.Status), Full: r.Full, AllowEmpty: r.AllowEmpty,
 		ConflictLog: conflicts,
-		Pulled: st.Pulled, Created: st.Created, Updated: st.Updated, Linked: st.Linked, Deleted: st.Deleted, Pushed: st.Pushed,
+		Pulled:      st.Pulled, Created: st.Created, Updated: st.Updated, Linked: st.Linked, Deleted: st.Deleted, Pushed: st.Pushed,
 		Conflicts: st.Conflicts, Errors: errs, Requests: st.Requests, QueuedAt: r.QueuedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
 }
 

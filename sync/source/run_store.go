@@ -67,10 +67,10 @@ func (s *Stats) Add(o Stats) {
 
 // Run is one sync of a source.
 type Run struct {
-	ID         uuid.UUID
-	SourceID   uuid.UUID
-	Status     RunStatus
-	Full       bool
+	ID       uuid.UUID
+	SourceID uuid.UUID
+	Status   RunStatus
+	Full     bool
 	// AllowEmpty lets a full sync find a source that had records empty (and archive them).
 	AllowEmpty bool
 	Stats      Stats

@@ -58,9 +58,9 @@ type Write struct {
 	// Key is, on a create, a stable key of the record to create (the contact's id): a create
 	// retried after a crash must land on the same remote record (a CardDAV href derived from
 	// it with If-None-Match: *), never make a second one.
-	Key string
-	IfMatch  string // the ETag the remote must still have ("" for none)
-	Values   map[string]string
+	Key     string
+	IfMatch string // the ETag the remote must still have ("" for none)
+	Values  map[string]string
 	// Emails, Phones and Tags are as in Record.
 	Emails, Phones, Tags []string
 	// Raw is the record as last synced (Record.Raw), nil when creating.
