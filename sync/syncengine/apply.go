@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -96,11 +97,6 @@ func (e *Engine) applyPage(ctx context.Context, tx pgx.Tx, p *pass, recs []Recor
 	if err != nil {
 		return err
 	}
-	if p.listing {
-		if err := source.SeenTx(ctx, tx, p.src.ID, p.run.ID, ids); err != nil {
-			return err
-		}
-	}
 	var fresh []*Record
 	for i := range recs {
 		r := &recs[i]
@@ -123,7 +119,13 @@ func (e *Engine) applyPage(ctx context.Context, tx pgx.Tx, p *pass, recs []Recor
 			return err
 		}
 	}
-	return e.createPage(ctx, tx, p.src, fresh, st)
+	if err := e.createPage(ctx, tx, p.src, fresh, st); err != nil {
+		return err
+	}
+	if p.listing {
+		return source.SeenTx(ctx, tx, p.src.ID, p.run.ID, ids)
+	}
+	return nil
 }
 
 // applyOne applies one record under a savepoint: a record that fails is reported in st; an
@@ -309,9 +311,14 @@ func (e *Engine) update(ctx context.Context, tx pgx.Tx, src *source.Source, link
 		conflicts["sync"] = syncNote(src, r.RemoteID)
 		a.Add("sync_conflict", "contact", c.ID, &c.ID, conflicts)
 	}
-	sets, err := e.mergeSets(ctx, tx, c, link.Payload, next.Payload)
+	sets, setsDiverge, err := e.mergeSets(ctx, tx, c, link.Payload, next.Payload)
 	if err != nil {
 		return err
+	}
+	if setsDiverge || !maps.Equal(valuesMap(&c.Values), next.Payload.Values) {
+		// The contact keeps something the record lacks (a local change): the link stays as
+		// old as it was, so that the push finds it.
+		next.SyncedAt = link.SyncedAt
 	}
 	return e.write(ctx, tx, src, r.RemoteID, c, &before, sets, a, &st.Updated)
 }
@@ -323,15 +330,17 @@ type setChange struct {
 }
 
 // mergeSets merges the sets the remote carries three ways (base, the contact's, the remote's)
-// and returns those that change the contact.
-func (e *Engine) mergeSets(ctx context.Context, tx pgx.Tx, c *contact.Contact, base, remote source.State) ([]setChange, error) {
+// and returns those that change the contact, and whether the merged sets differ from the
+// remote's (the contact has something to push).
+func (e *Engine) mergeSets(ctx context.Context, tx pgx.Tx, c *contact.Contact, base, remote source.State) ([]setChange, bool, error) {
 	if remote.Emails == nil && remote.Phones == nil && remote.Tags == nil {
-		return nil, nil
+		return nil, false, nil
 	}
 	local, err := e.localStates(ctx, tx, []*contact.Contact{c}, map[uuid.UUID]source.State{c.ID: remote})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	diverge := false
 	mine := local[c.ID]
 	var out []setChange
 	for _, set := range sets {
@@ -350,8 +359,11 @@ func (e *Engine) mergeSets(ctx context.Context, tx pgx.Tx, c *contact.Contact, b
 		if !slices.Equal(merged, cleanSet(set.kind, lv, own)) {
 			out = append(out, setChange{name: set.name, kind: set.kind, before: lv, after: merged})
 		}
+		if !slices.Equal(merged, cleanSet(set.kind, rv, own)) {
+			diverge = true
+		}
 	}
-	return out, nil
+	return out, diverge, nil
 }
 
 // localStates reads the contacts' states, each projected on what carries[id] carries.
@@ -463,7 +475,12 @@ func (e *Engine) place(ctx context.Context, tx pgx.Tx, src *source.Source, r *Re
 	}
 	if target != nil {
 		next.ContactID, next.Decision = *target, mustJSON(d)
-		return e.link(ctx, tx, src, r, vals, next.Payload, *target, st, a)
+		diverge, err := e.link(ctx, tx, src, r, vals, next.Payload, *target, st, a)
+		if diverge {
+			// The contact has more than the record: the push finds it.
+			next.SyncedAt = time.Unix(0, 0).UTC()
+		}
+		return err
 	}
 	d.By = "created"
 	next.Decision = mustJSON(d)
@@ -500,14 +517,14 @@ func mustJSON(v any) json.RawMessage {
 
 // link ties a record to a contact we already have, filling the contact's empty fields and
 // adding the record's further emails, phones and tags.
-func (e *Engine) link(ctx context.Context, tx pgx.Tx, src *source.Source, r *Record, vals contact.Values, state source.State, id uuid.UUID, st *source.Stats, a *contact.Audit) error {
+func (e *Engine) link(ctx context.Context, tx pgx.Tx, src *source.Source, r *Record, vals contact.Values, state source.State, id uuid.UUID, st *source.Stats, a *contact.Audit) (bool, error) {
 	cs, err := contact.LockTx(ctx, tx, []uuid.UUID{id})
 	if err != nil {
-		return err
+		return false, err
 	}
 	c := cs[id]
 	if c == nil || c.Status != contact.StatusActive {
-		return db.Conflict("contact %s changed while it was matched", id)
+		return false, db.Conflict("contact %s changed while it was matched", id)
 	}
 	before := *c
 	for _, f := range contact.Fields {
@@ -516,21 +533,21 @@ func (e *Engine) link(ctx context.Context, tx pgx.Tx, src *source.Source, r *Rec
 		}
 	}
 	// Against an empty base, the record's sets are all additions.
-	sets, err := e.mergeSets(ctx, tx, c, source.State{}, state)
+	sets, diverge, err := e.mergeSets(ctx, tx, c, source.State{}, state)
 	if err != nil {
-		return err
+		return false, err
 	}
 	var filled int64
 	if err := e.write(ctx, tx, src, r.RemoteID, c, &before, sets, a, &filled); err != nil {
-		return err
+		return false, err
 	}
 	if filled == 0 {
 		// Nothing to fill: the link itself is audited.
 		a.Add("sync", "contact", id, &id, map[string]contact.Change{"sync": syncNote(src, r.RemoteID)})
 		if err := a.Flush(ctx, tx); err != nil {
-			return err
+			return false, err
 		}
 	}
 	st.Linked++
-	return nil
+	return diverge || !maps.Equal(valuesMap(&c.Values), state.Values), nil
 }

@@ -1,0 +1,340 @@
+package syncengine_test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/sync/source"
+	"github.com/contactd/contactd/sync/syncengine"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+func TestSetsMergeThreeWaysAndRawIsKept(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{Direction: "both"})
+	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), []string{"ada@work.example", "countess@example.com"},
+		[]string{"+44 20 7946 0000"}, []string{"Friends"})
+	run := w.sync(t)
+	if run.Stats.Created != 1 {
+		t.Fatalf("created %d", run.Stats.Created)
+	}
+	c := w.contactOf(t, "a")
+	if got := w.alternates(t, c.ID, "email"); !slices.Equal(got, []string{"ada@work.example", "countess@example.com"}) {
+		t.Fatalf("emails %v", got)
+	}
+	if got := w.alternates(t, c.ID, "phone"); !slices.Equal(got, []string{"+44 20 7946 0000"}) {
+		t.Fatalf("phones %v", got)
+	}
+	if !slices.Equal(c.Tags, []string{"Friends"}) {
+		t.Fatalf("tags %v", c.Tags)
+	}
+	var raw []byte
+	if err := w.Pool.QueryRow(w.Ctx, `SELECT raw FROM sync_links WHERE remote_id = 'a'`).Scan(&raw); err != nil || !strings.Contains(string(raw), "X-KEPT:a") {
+		t.Fatalf("raw %q %v", raw, err)
+	}
+	// Nothing changed: nothing pulled back in, nothing pushed.
+	if run := w.sync(t); run.Stats.Updated != 0 || run.Stats.Pushed != 0 {
+		t.Fatalf("quiet run updated %d pushed %d", run.Stats.Updated, run.Stats.Pushed)
+	}
+	if ws := w.book.takeWrites(); len(ws) != 0 {
+		t.Fatalf("quiet run wrote %+v", ws)
+	}
+
+	// Locally a tag is added; remotely an email is removed and another added, a tag added.
+	if _, err := w.App.Tags.Add(w.Ctx, c.ID, []string{"VIP"}); err != nil {
+		t.Fatal(err)
+	}
+	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), []string{"ada@work.example", "ada@home.example"},
+		[]string{"+44 20 7946 0000"}, []string{"Friends", "Maths"})
+	run = w.sync(t)
+	if run.Stats.Updated != 1 || run.Stats.Conflicts != 0 {
+		t.Fatalf("updated %d conflicts %d", run.Stats.Updated, run.Stats.Conflicts)
+	}
+	c = w.contactOf(t, "a")
+	if got := w.alternates(t, c.ID, "email"); !slices.Equal(got, []string{"ada@home.example", "ada@work.example"}) {
+		t.Fatalf("emails after merge %v", got)
+	}
+	if !slices.Equal(c.Tags, []string{"Friends", "Maths", "VIP"}) {
+		t.Fatalf("tags after merge %v", c.Tags)
+	}
+	// The local tag is pushed back, with the record as last received.
+	ws := w.book.takeWrites()
+	if len(ws) != 1 || !slices.Equal(ws[0].Tags, []string{"Friends", "Maths", "VIP"}) || !strings.Contains(string(ws[0].Raw), "X-KEPT:a") ||
+		!slices.Equal(ws[0].Emails, []string{"ada@home.example", "ada@work.example"}) {
+		t.Fatalf("writes %+v", ws)
+	}
+	if run.Stats.Pushed != 1 {
+		t.Fatalf("pushed %d", run.Stats.Pushed)
+	}
+	// Our own write is not re-imported.
+	if run := w.sync(t); run.Stats.Updated != 0 || run.Stats.Pushed != 0 {
+		t.Fatalf("echo: updated %d pushed %d", run.Stats.Updated, run.Stats.Pushed)
+	}
+}
+
+func TestPushLocalChangeWithIfMatch(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{Direction: "both"})
+	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), nil, nil, nil)
+	w.sync(t)
+	c := w.contactOf(t, "a")
+	etag := strings.Clone(w.bookETag("a"))
+	if _, err := w.App.Contacts.UpdateContact(w.Ctx, c.ID, contact.Update{LastName: contact.Some("King")}); err != nil {
+		t.Fatal(err)
+	}
+	run := w.sync(t)
+	if run.Stats.Pushed != 1 {
+		t.Fatalf("pushed %d", run.Stats.Pushed)
+	}
+	ws := w.book.takeWrites()
+	if len(ws) != 1 || ws[0].RemoteID != "a" || ws[0].IfMatch != etag || ws[0].Values["lastName"] != "King" || ws[0].Emails != nil {
+		t.Fatalf("writes %+v (etag %s)", ws, etag)
+	}
+	if got := w.book.get("a").values["lastName"]; got != "King" {
+		t.Fatalf("remote last name %q", got)
+	}
+	if run := w.sync(t); run.Stats.Pushed != 0 || run.Stats.Updated != 0 {
+		t.Fatalf("after push: pushed %d updated %d", run.Stats.Pushed, run.Stats.Updated)
+	}
+}
+
+func (w twoWay) bookETag(id string) string {
+	return w.book.record(id, w.book.get(id)).ETag
+}
+
+func TestPushConflictIsMergedAndRetriedOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ policy, want string }{{"local-wins", "Local"}, {"remote-wins", "Remote"}} {
+		t.Run(tc.policy, func(t *testing.T) {
+			t.Parallel()
+			w := setupBook(t, source.NewSource{Direction: "both", ConflictPolicy: tc.policy})
+			w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), nil, nil, nil)
+			w.sync(t)
+			c := w.contactOf(t, "a")
+			if _, err := w.App.Contacts.UpdateContact(w.Ctx, c.ID, contact.Update{FirstName: contact.Some("Local"), Phone: contact.Some("+1 202 555 0100")}); err != nil {
+				t.Fatal(err)
+			}
+			// The remote changes between the pull and the push: the write meets a 412.
+			once := true
+			w.book.beforeWrite = func(syncengine.Write) {
+				if once {
+					once = false
+					w.book.put("a", map[string]string{"firstName": "Remote", "lastName": "Lovelace", "email": "ada@example.com", "title": "Countess"}, nil, nil, nil)
+				}
+			}
+			run := w.sync(t)
+			if run.Stats.Conflicts != 1 || len(run.Stats.ConflictLog) != 1 || run.Stats.ConflictLog[0].Field != "firstName" {
+				t.Fatalf("conflicts %d %+v", run.Stats.Conflicts, run.Stats.ConflictLog)
+			}
+			got := w.contactOf(t, "a")
+			if *got.FirstName != tc.want || got.Title == nil || *got.Title != "Countess" || got.Phone == nil {
+				t.Fatalf("contact %+v: want %s, the remote's title and the local phone", got.Values, tc.want)
+			}
+			remote := w.book.get("a").values
+			if remote["firstName"] != tc.want || remote["title"] != "Countess" || remote["phone"] == "" {
+				t.Fatalf("remote %v after the retry", remote)
+			}
+			if n := w.Count(t, `SELECT count(*) FROM audit_log WHERE contact_id = $1 AND action = 'sync_conflict'`, c.ID); n != 1 {
+				t.Fatalf("%d conflict audit entries", n)
+			}
+		})
+	}
+}
+
+func TestPushNew(t *testing.T) {
+	t.Parallel()
+	for _, pushNew := range []bool{false, true} {
+		t.Run(map[bool]string{false: "off", true: "on"}[pushNew], func(t *testing.T) {
+			t.Parallel()
+			cfg, _ := json.Marshal(map[string]bool{"pushNew": pushNew})
+			w := setupBook(t, source.NewSource{Direction: "push", Config: cfg})
+			c, err := w.App.Contacts.CreateContact(w.Ctx, contact.NewContact{FirstName: "Grace", Email: "grace@example.com", Tags: []string{"Navy"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := w.sync(t)
+			ws := w.book.takeWrites()
+			if !pushNew {
+				if len(ws) != 0 || run.Stats.Pushed != 0 {
+					t.Fatalf("pushNew off wrote %+v", ws)
+				}
+				return
+			}
+			if len(ws) != 1 || ws[0].RemoteID != "" || ws[0].Key != c.ID.String() || !slices.Equal(ws[0].Tags, []string{"Navy"}) {
+				t.Fatalf("writes %+v", ws)
+			}
+			if got := w.contactOf(t, "new-1"); got.ID != c.ID {
+				t.Fatalf("linked to %s", got.ID)
+			}
+			if run := w.sync(t); run.Stats.Pushed != 0 {
+				t.Fatalf("pushed again: %d", run.Stats.Pushed)
+			}
+		})
+	}
+}
+
+func TestDeletesBothWays(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{Direction: "both"})
+	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), nil, nil, nil)
+	w.book.put("b", vals("Alan", "Turing", "alan@example.com"), nil, nil, nil)
+	w.book.put("c", vals("Grace", "Hopper", "grace@example.com"), nil, nil, nil)
+	w.sync(t)
+	a, b, c := w.contactOf(t, "a"), w.contactOf(t, "b"), w.contactOf(t, "c")
+	etag := w.bookETag("a")
+
+	// Archived here: deleted remotely, with If-Match.
+	if err := w.App.Contacts.ArchiveContact(w.Ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	run := w.sync(t)
+	ws := w.book.takeWrites()
+	if len(ws) != 1 || !ws[0].Delete || ws[0].RemoteID != "a" || ws[0].IfMatch != etag || !w.book.get("a").deleted {
+		t.Fatalf("writes %+v", ws)
+	}
+	if run.Stats.Pushed != 1 {
+		t.Fatalf("pushed %d", run.Stats.Pushed)
+	}
+	if c := w.contactOf(t, "a"); c.Status != contact.StatusArchived {
+		t.Fatalf("a is %s", c.Status)
+	}
+
+	// Deleted remotely: archived; back remotely: active again.
+	w.book.remove("b")
+	if run := w.sync(t); run.Stats.Deleted != 1 {
+		t.Fatalf("deleted %d", run.Stats.Deleted)
+	}
+	if got := w.contactOf(t, "b"); got.Status != contact.StatusArchived {
+		t.Fatalf("b is %s", got.Status)
+	}
+	w.book.put("b", vals("Alan", "Turing", "alan@example.com"), nil, nil, nil)
+	w.sync(t)
+	if got := w.contactOf(t, "b"); got.Status != contact.StatusActive || got.ID != b.ID {
+		t.Fatalf("b came back as %s %s", got.ID, got.Status)
+	}
+	if len(w.book.takeWrites()) != 0 {
+		t.Fatal("the return was echoed")
+	}
+
+	// A contact a person archived stays archived when its record comes back.
+	if err := w.App.Contacts.ArchiveContact(w.Ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.book.beforeWrite = func(syncengine.Write) {}
+	_, _ = w.sources.DB().Pool.Exec(w.Ctx, `UPDATE sync_sources SET direction = 'pull' WHERE id = $1`, w.src.ID)
+	w.src.Direction = source.Pull
+	w.book.remove("c")
+	w.sync(t)
+	w.book.put("c", vals("Grace", "Hopper", "grace@example.com"), nil, nil, nil)
+	w.sync(t)
+	if got := w.contactOf(t, "c"); got.Status != contact.StatusArchived {
+		t.Fatalf("c, archived by a person, is %s", got.Status)
+	}
+}
+
+func TestErasedContactIsDeletedRemotely(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{Direction: "both"})
+	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), nil, nil, nil)
+	w.sync(t)
+	c := w.contactOf(t, "a")
+	err := w.App.DB.InTx(w.Ctx, func(tx pgx.Tx) error { return source.Links.EraseTx(w.Ctx, tx, []uuid.UUID{c.ID}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := w.sync(t)
+	if run.Stats.Pushed != 1 || !w.book.get("a").deleted {
+		t.Fatalf("pushed %d, remote deleted %v", run.Stats.Pushed, w.book.get("a").deleted)
+	}
+	if n := w.Count(t, `SELECT count(*) FROM sync_tombstones`); n != 0 {
+		t.Fatalf("%d tombstones left", n)
+	}
+}
+
+func TestPropagateMergesAndUndo(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{Direction: "both", PropagateMerges: true})
+	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), []string{}, []string{}, []string{})
+	w.book.put("b", vals("Ada", "King", "countess@example.com"), []string{}, []string{}, []string{})
+	w.sync(t)
+	ca, cb := w.contactOf(t, "a"), w.contactOf(t, "b")
+	m, err := w.App.Merges.Merge(w.Ctx, mergeRequest(ca.ID, cb.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := w.sync(t)
+	if run.Stats.Pushed != 2 {
+		t.Fatalf("pushed %d, want the survivor's update and the merged record's delete", run.Stats.Pushed)
+	}
+	survivorRec, mergedRec := "a", "b"
+	if m.SurvivorID == cb.ID {
+		survivorRec, mergedRec = "b", "a"
+	}
+	if !w.book.get(mergedRec).deleted {
+		t.Fatal("the merged record is still there")
+	}
+	if got := w.book.get(survivorRec).emails; len(got) != 1 {
+		t.Fatalf("the survivor's record has emails %v, want the merged one's address", got)
+	}
+	if run := w.sync(t); run.Stats.Pushed != 0 || run.Stats.Deleted != 0 {
+		t.Fatalf("after propagation: pushed %d deleted %d", run.Stats.Pushed, run.Stats.Deleted)
+	}
+	if _, _, err := w.App.Merges.UndoMerge(w.Ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.book.takeWrites()
+	w.sync(t)
+	ws := w.book.takeWrites()
+	var created *syncengine.Write
+	for i := range ws {
+		if ws[i].RemoteID == "" {
+			created = &ws[i]
+		}
+	}
+	merged := ca.ID
+	if m.SurvivorID == ca.ID {
+		merged = cb.ID
+	}
+	if created == nil || created.Key != merged.String() {
+		t.Fatalf("writes after undo %+v: want the restored contact created again", ws)
+	}
+	if got := w.contactOf(t, "new-1"); got.ID != merged {
+		t.Fatalf("the recreated record is linked to %s", got.ID)
+	}
+}
+
+func TestEmptySideGuardAndSweep(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{})
+	w.book.listing = true
+	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), nil, nil, nil)
+	w.book.put("b", vals("Alan", "Turing", "alan@example.com"), nil, nil, nil)
+	w.sync(t)
+	// A full listing without b: b's contact is archived (mark and sweep).
+	w.book.mu.Lock()
+	delete(w.book.cards, "b")
+	w.book.mu.Unlock()
+	run := w.run(t, source.RunOptions{Full: true})
+	if run.Status != source.RunSucceeded || run.Stats.Deleted != 1 || w.contactOf(t, "b").Status != contact.StatusArchived {
+		t.Fatalf("sweep: %s deleted %d %+v", run.Status, run.Stats.Deleted, run.Stats)
+	}
+	// The book comes back empty: the run fails and archives nothing.
+	w.book.mu.Lock()
+	w.book.cards = map[string]*card{}
+	w.book.mu.Unlock()
+	run = w.run(t, source.RunOptions{Full: true})
+	if run.Status != source.RunFailed || !strings.Contains(run.Stats.Errors[len(run.Stats.Errors)-1].Message, "allowEmpty") {
+		t.Fatalf("empty side: %s %+v", run.Status, run.Stats.Errors)
+	}
+	if w.contactOf(t, "a").Status != contact.StatusActive {
+		t.Fatal("the empty side archived a")
+	}
+	run = w.run(t, source.RunOptions{Full: true, AllowEmpty: true})
+	if run.Status != source.RunSucceeded || w.contactOf(t, "a").Status != contact.StatusArchived {
+		t.Fatalf("allowEmpty: %s, a is %s", run.Status, w.contactOf(t, "a").Status)
+	}
+}
