@@ -310,3 +310,26 @@ func (s *Store) Unlinked(ctx context.Context, sourceID uuid.UUID, after uuid.UUI
 	}
 	return ids, nil
 }
+
+// CopyLinksTx inserts links of records new to their source with COPY (a first pull's pages).
+// A link that exists already fails the statement: the caller knows them to be new.
+func CopyLinksTx(ctx context.Context, tx pgx.Tx, ls []*Link) error {
+	if len(ls) == 0 {
+		return nil
+	}
+	now := time.Now()
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"sync_links"},
+		[]string{"source_id", "remote_id", "contact_id", "etag", "remote_updated", "content_hash", "payload", "raw", "decision", "synced_at"},
+		pgx.CopyFromSlice(len(ls), func(i int) ([]any, error) {
+			l := ls[i]
+			at := l.SyncedAt
+			if at.IsZero() {
+				at = now
+			}
+			return []any{l.SourceID, l.RemoteID, l.ContactID, l.ETag, l.RemoteUpdated, l.ContentHash, l.Payload, l.Raw, l.Decision, at}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("source: copy links: %w", err)
+	}
+	return nil
+}

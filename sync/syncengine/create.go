@@ -85,33 +85,19 @@ func (e *Engine) createPage(ctx context.Context, tx pgx.Tx, src *source.Source, 
 		}
 		unknown = append(unknown, it)
 	}
-	// The duplicate check reads committed contacts through the pool, concurrently.
-	errs := make([]error, len(unknown))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, matchWorkers)
+	// The duplicate check reads committed contacts through the pool.
+	cs := make([]*contact.Contact, len(unknown))
 	for i, it := range unknown {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			matches, err := e.Matcher.CheckRecord(ctx, &contact.Contact{Values: it.vals})
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			if sure(matches, &it.d) != nil {
-				it.d.By = "match"
-			}
-		}()
+		cs[i] = &contact.Contact{Values: it.vals}
 	}
-	wg.Wait()
+	matches, err := e.checkRecords(ctx, cs)
+	if err != nil {
+		return err
+	}
 	var create []newContact
 	var links []*source.Link
 	for i, it := range unknown {
-		if errs[i] != nil {
-			return errs[i]
-		}
-		if it.d.By == "match" {
+		if sure(matches[i], &it.d) != nil {
 			later = append(later, it.r)
 			continue
 		}
@@ -129,7 +115,7 @@ func (e *Engine) createPage(ctx context.Context, tx pgx.Tx, src *source.Source, 
 		}
 		err = e.createMany(ctx, sp, src, create)
 		if err == nil {
-			err = source.PutLinksTx(ctx, sp, links)
+			err = source.CopyLinksTx(ctx, sp, links)
 		}
 		if err != nil {
 			_ = sp.Rollback(ctx)
@@ -158,6 +144,32 @@ func (e *Engine) createPage(ctx context.Context, tx pgx.Tx, src *source.Source, 
 func dataError(err error) bool {
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && (strings.HasPrefix(pg.Code, "22") || strings.HasPrefix(pg.Code, "23"))
+}
+
+// BatchMatcher is a Matcher that checks many records at once (dedupe.Engine).
+type BatchMatcher interface {
+	CheckRecords(ctx context.Context, cs []*contact.Contact) ([][]dedupe.Match, error)
+}
+
+// checkRecords checks the records in one go when the matcher can, else a few at a time.
+func (e *Engine) checkRecords(ctx context.Context, cs []*contact.Contact) ([][]dedupe.Match, error) {
+	if bm, ok := e.Matcher.(BatchMatcher); ok {
+		return bm.CheckRecords(ctx, cs)
+	}
+	out := make([][]dedupe.Match, len(cs))
+	errs := make([]error, len(cs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, matchWorkers)
+	for i, c := range cs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i], errs[i] = e.Matcher.CheckRecord(ctx, c)
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 func recordOf(recs []*Record, remoteID string) *Record {
