@@ -338,3 +338,52 @@ func TestEmptySideGuardAndSweep(t *testing.T) {
 		t.Fatalf("allowEmpty: %s, a is %s", run.Status, w.contactOf(t, "a").Status)
 	}
 }
+
+// TestFirstPullInOnePage checks the set-based create of a page: an invalid record is reported
+// by its id and the others are written; two records of the page with one email are one
+// contact; a record that is a contact we have is linked; each created contact is audited and
+// enqueued for normalization.
+func TestFirstPullInOnePage(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{})
+	existing, err := w.App.Contacts.CreateContact(w.Ctx, contact.NewContact{FirstName: "Grace", Email: "GRACE@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), []string{"ada@work.example"}, nil, []string{"Maths"})
+	w.book.put("b", vals("Alan", "Turing", "not an email"), nil, nil, nil)
+	w.book.put("c", vals("Ada", "King", "ADA@example.com"), nil, nil, nil)
+	w.book.put("d", vals("Grace", "Hopper", "grace@example.com"), nil, nil, nil)
+	w.book.put("e", map[string]string{"shoeSize": "44", "firstName": "E"}, nil, nil, nil)
+	w.book.put("f", vals("Edsger", "Dijkstra", "edsger@example.com"), nil, nil, []string{"Maths"})
+	run := w.sync(t)
+	if run.Stats.Created != 2 || run.Stats.Linked != 2 || len(run.Stats.Errors) != 2 {
+		t.Fatalf("created %d linked %d errors %+v", run.Stats.Created, run.Stats.Linked, run.Stats.Errors)
+	}
+	refs := []string{run.Stats.Errors[0].Ref, run.Stats.Errors[1].Ref}
+	slices.Sort(refs)
+	if !slices.Equal(refs, []string{"b", "e"}) || !strings.Contains(run.Stats.Errors[0].Message+run.Stats.Errors[1].Message, "shoeSize") {
+		t.Fatalf("errors %+v", run.Stats.Errors)
+	}
+	if w.contactOf(t, "a").ID != w.contactOf(t, "c").ID {
+		t.Fatal("two records with one email made two contacts")
+	}
+	if w.contactOf(t, "d").ID != existing.ID {
+		t.Fatal("a record with a known email was not linked")
+	}
+	if got := w.contactOf(t, "a").Tags; !slices.Equal(got, []string{"Maths"}) {
+		t.Fatalf("a's tags %v", got)
+	}
+	if got := w.contactOf(t, "f").Tags; !slices.Equal(got, []string{"Maths"}) {
+		t.Fatalf("f's tags %v", got)
+	}
+	if n := w.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'create' AND actor = $1`, syncengine.Actor(w.src.ID)); n != 2 {
+		t.Fatalf("%d create audit entries", n)
+	}
+	if n := w.Count(t, `SELECT count(*) FROM river_job WHERE kind = 'normalize_contact'`); n < 2 {
+		t.Fatalf("%d normalize jobs", n)
+	}
+	if n := w.Count(t, `SELECT count(*) FROM contacts`); n != 3 {
+		t.Fatalf("%d contacts", n)
+	}
+}
