@@ -52,7 +52,12 @@ func TestSourcesAndSync(t *testing.T) {
 		t.Fatalf("secret names %v", src.Secrets)
 	}
 
-	started := b.do(t, http.MethodPost, "/api/sources/"+src.ID+"/sync", nil)
+	bad := b.do(t, http.MethodPost, "/api/sources/"+src.ID+"/sync?full=maybe&allowEmpty=sure", nil)
+	wantProblem(t, bad, http.StatusUnprocessableEntity)
+	if !strings.Contains(bad.Body.String(), `"allowEmpty"`) || !strings.Contains(bad.Body.String(), `"full"`) {
+		t.Fatalf("the problem does not name both parameters: %s", bad.Body)
+	}
+	started := b.do(t, http.MethodPost, "/api/sources/"+src.ID+"/sync?full=true&allowEmpty=true", nil)
 	wantStatus(t, started, http.StatusAccepted)
 	runID := decode[struct {
 		RunID string `json:"runId"`
@@ -64,10 +69,11 @@ func TestSourcesAndSync(t *testing.T) {
 	run := b.do(t, http.MethodGet, "/api/sources/"+src.ID+"/runs/"+runID, nil)
 	wantStatus(t, run, http.StatusOK)
 	got := decode[struct {
-		Status  string `json:"status"`
-		Created int    `json:"created"`
+		Status     string `json:"status"`
+		Created    int    `json:"created"`
+		AllowEmpty bool   `json:"allowEmpty"`
 	}](t, run)
-	if got.Status != "succeeded" || got.Created != 1 {
+	if got.Status != "succeeded" || got.Created != 1 || !got.AllowEmpty {
 		t.Fatalf("run %s", run.Body)
 	}
 	wantStatus(t, b.do(t, http.MethodGet, "/api/sources/"+src.ID+"/runs", nil), http.StatusOK)

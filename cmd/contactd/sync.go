@@ -92,6 +92,6 @@ func runSync(ctx context.Context, cfg config, args []string, stdout io.Writer) e
 
 func progressLine(r *source.Run, took time.Duration) string {
 	st := r.Stats
-	return fmt.Sprintf("sync %s %-9s %6.1fs  pulled %d, created %d, updated %d, linked %d, deleted %d, conflicts %d, errors %d, requests %d",
-		r.ID, r.Status, took.Seconds(), st.Pulled, st.Created, st.Updated, st.Linked, st.Deleted, st.Conflicts, len(st.Errors), st.Requests)
+	return fmt.Sprintf("sync %s %-9s %6.1fs  pulled %d, created %d, updated %d, linked %d, deleted %d, pushed %d, conflicts %d, errors %d, requests %d",
+		r.ID, r.Status, took.Seconds(), st.Pulled, st.Created, st.Updated, st.Linked, st.Deleted, st.Pushed, st.Conflicts, len(st.Errors), st.Requests)
 }
