@@ -73,8 +73,10 @@ func scanLink(r pgx.Row) (*Link, error) {
 
 // LinksTx returns the source's links of the remote ids, locked for the page's transaction.
 func LinksTx(ctx context.Context, tx pgx.Tx, sourceID uuid.UUID, remoteIDs []string) (map[string]*Link, error) {
-	rows, err := tx.Query(ctx, `SELECT `+linkColumns+`
-		FROM sync_links WHERE source_id = $1 AND remote_id = ANY($2) ORDER BY remote_id FOR UPDATE`, sourceID, remoteIDs)
+	// A join on unnest, not = ANY: see contact.ActiveWithEmailsTx.
+	rows, err := tx.Query(ctx, `SELECT `+prefixed("l.", linkColumns)+`
+		FROM unnest($2::text[]) AS k(id) JOIN sync_links l ON l.source_id = $1 AND l.remote_id = k.id
+		ORDER BY l.remote_id FOR UPDATE OF l`, sourceID, remoteIDs)
 	if err != nil {
 		return nil, fmt.Errorf("source: read links: %w", err)
 	}
@@ -162,7 +164,8 @@ func DeleteLinkTx(ctx context.Context, tx pgx.Tx, sourceID uuid.UUID, remoteID s
 
 // SeenTx marks the links of remote ids as listed by the run (a full listing; see SweepTx).
 func SeenTx(ctx context.Context, tx pgx.Tx, sourceID, runID uuid.UUID, remoteIDs []string) error {
-	if _, err := tx.Exec(ctx, `UPDATE sync_links SET seen_run = $2 WHERE source_id = $1 AND remote_id = ANY($3)`,
+	if _, err := tx.Exec(ctx, `UPDATE sync_links l SET seen_run = $2 FROM unnest($3::text[]) AS k(id)
+		WHERE l.source_id = $1 AND l.remote_id = k.id`,
 		sourceID, runID, remoteIDs); err != nil {
 		return fmt.Errorf("source: mark links seen: %w", err)
 	}
