@@ -51,7 +51,9 @@ func (l links) UndoTx(ctx context.Context, tx pgx.Tx, u *contact.UndoSet) ([]str
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE sync_links SET merged_from = NULL WHERE contact_id = ANY($1) AND merged_from IS NOT NULL`,
+	// A link back on the contact it had before its first merge is its own again (one merged
+	// into a contact that was merged in turn stays remembered until that merge is undone too).
+	if _, err := tx.Exec(ctx, `UPDATE sync_links SET merged_from = NULL WHERE contact_id = ANY($1) AND merged_from = contact_id`,
 		u.Merged); err != nil {
 		return nil, fmt.Errorf("source: restore links: %w", err)
 	}

@@ -209,6 +209,11 @@ func (e *Engine) remoteDeleted(ctx context.Context, tx pgx.Tx, link, next *sourc
 		next.DeletedBy, next.ArchivedContact = link.DeletedBy, link.ArchivedContact
 		return nil
 	}
+	if link.MergedFrom != nil {
+		// The record of a contact merged away (the phone's duplicate card deleted): the
+		// survivor lives on.
+		return nil
+	}
 	changed, err := contact.ArchiveTx(ctx, tx, link.ContactID, a)
 	if err != nil {
 		return err

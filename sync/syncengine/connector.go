@@ -90,7 +90,9 @@ type Connector interface {
 	Changes(ctx context.Context, checkpoint json.RawMessage) (*Page, error)
 	// Fetch returns the full records of stubs (by remote id) and the requests it took.
 	Fetch(ctx context.Context, remoteIDs []string) ([]Record, int, error)
-	// Write writes records remotely with their preconditions (push).
+	// Write writes records remotely with their preconditions (push) and returns one result per
+	// write, in order: a record's failure is its result's Err (reported on the run), an error
+	// fails the push (the run; the next run tries again).
 	Write(ctx context.Context, ws []Write) ([]WriteResult, error)
 }
 

@@ -387,3 +387,29 @@ func TestFirstPullInOnePage(t *testing.T) {
 		t.Fatalf("%d contacts", n)
 	}
 }
+
+// TestMergedRecordDeletedRemotely checks that the remote delete of a merged-away contact's
+// record (the duplicate card deleted on the phone) leaves the survivor active.
+func TestMergedRecordDeletedRemotely(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{})
+	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), nil, nil, nil)
+	w.book.put("b", vals("Ada", "King", "countess@example.com"), nil, nil, nil)
+	w.sync(t)
+	ca, cb := w.contactOf(t, "a"), w.contactOf(t, "b")
+	m, err := w.App.Merges.Merge(w.Ctx, mergeRequest(ca.ID, cb.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := "b"
+	if m.SurvivorID == cb.ID {
+		gone = "a"
+	}
+	w.book.remove(gone)
+	if run := w.sync(t); run.Stats.Deleted != 0 {
+		t.Fatalf("deleted %d", run.Stats.Deleted)
+	}
+	if got := w.contactOf(t, gone); got.ID != m.SurvivorID || got.Status != contact.StatusActive {
+		t.Fatalf("the survivor %s is %s", got.ID, got.Status)
+	}
+}
