@@ -413,3 +413,34 @@ func TestMergedRecordDeletedRemotely(t *testing.T) {
 		t.Fatalf("the survivor %s is %s", got.ID, got.Status)
 	}
 }
+
+// TestLocalDeleteMeetsRemoteChange checks that a delete refused because the record changed
+// remotely since (412) is retried with the record's new ETag: the local archive is the newer
+// intent.
+func TestLocalDeleteMeetsRemoteChange(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{Direction: "push"})
+	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), nil, nil, nil)
+	if _, err := w.Pool.Exec(w.Ctx, `UPDATE sync_sources SET direction = 'both' WHERE id = $1`, w.src.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.sync(t)
+	if err := w.App.Contacts.ArchiveContact(w.Ctx, w.contactOf(t, "a").ID); err != nil {
+		t.Fatal(err)
+	}
+	once := true
+	w.book.beforeWrite = func(syncengine.Write) {
+		if once {
+			once = false
+			w.book.put("a", vals("Ada", "King", "ada@example.com"), nil, nil, nil)
+		}
+	}
+	if _, err := w.Pool.Exec(w.Ctx, `UPDATE sync_sources SET direction = 'push' WHERE id = $1`, w.src.ID); err != nil {
+		t.Fatal(err)
+	}
+	run := w.sync(t)
+	ws := w.book.takeWrites()
+	if len(ws) != 2 || !ws[1].Delete || ws[1].IfMatch == ws[0].IfMatch || !w.book.get("a").deleted || run.Stats.Pushed != 1 {
+		t.Fatalf("writes %+v, pushed %d, remote deleted %v", ws, run.Stats.Pushed, w.book.get("a").deleted)
+	}
+}
