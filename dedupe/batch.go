@@ -30,15 +30,16 @@ type BatchOutcome struct {
 	MergeSeconds float64 `json:"mergeSeconds"`
 }
 
-// CheckBatch checks many contacts (an import batch's) as CheckContact checks one, with a few
-// queries for the whole batch instead of a few per contact: the batch's keys, every contact
-// holding one of them, then scoring in memory. A contact grouped for a merge by an earlier
-// check of the batch is not checked or proposed again, so the groups are disjoint, and they
-// are merged together at the end with the Merger (without one it only proposes). As with a scan, the
-// survivors get no further check of their own: every contact of the batch was compared with
-// all its candidates. Batch checks run one at a time across processes (an advisory lock): two
-// batches of one import share candidates, and run together each would merge groups the other
-// has just changed, leaving them to one check each. When the contacts have outgrown the model
+// CheckBatch checks many contacts (an import batch's) as a scan checks them all, restricted to
+// the batch: a few queries for the whole batch (its keys, every active contact holding one of
+// them, the contacts merged into those), then the scan's blocking and scoring of every pair with
+// a contact of the batch, and the scan's clustering, in which each contact starts with the
+// contacts merged into it before so that no group chains two clearly different people. The
+// groups are merged together with the Merger (without one it only proposes), the possible pairs
+// left apart are proposed for review, and only the contacts of a group whose merge failed (one
+// of them changed meanwhile) get a check of their own. Batch checks run one at a time across
+// processes (an advisory lock): two batches of one import share candidates, and run together
+// each would merge groups the other has just changed. When the contacts have outgrown the model
 // (RetrainDue), it first trains and stores a new model version, and checks the batch with it.
 func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID) (out BatchOutcome, err error) {
 	start := time.Now()
