@@ -22,10 +22,14 @@ type BatchOutcome struct {
 	Capped    int  `json:"blocksCapped"`
 	Rechecks  int  `json:"rechecksQueued"` // contacts left to a check of their own (see CheckBatch)
 	Retrained bool `json:"retrained"`      // a retraining was due first (see RetrainDue)
+	// Loaded is how many active contacts the batch was checked against, its own included.
+	Loaded int `json:"contactsLoaded"`
 	// WaitSeconds is the time spent waiting for another batch check, TrainSeconds retraining,
-	// ScoreSeconds reading and scoring, MergeSeconds merging the groups.
+	// LoadSeconds reading and preparing the contacts, ScoreSeconds scoring and clustering,
+	// MergeSeconds merging the groups and proposing the reviews.
 	WaitSeconds  float64 `json:"waitSeconds"`
 	TrainSeconds float64 `json:"trainSeconds"`
+	LoadSeconds  float64 `json:"loadSeconds"`
 	ScoreSeconds float64 `json:"scoreSeconds"`
 	MergeSeconds float64 `json:"mergeSeconds"`
 }
@@ -95,7 +99,9 @@ func (e *Engine) checkBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome,
 	if err != nil {
 		return out, err
 	}
-	out.Capped = capped
+	out.Capped, out.Loaded = capped, len(sc.contacts)
+	out.LoadSeconds = time.Since(start).Seconds()
+	start = time.Now()
 	for i := range sc.contacts {
 		if focus[sc.first[i]] {
 			out.Contacts++
@@ -129,11 +135,11 @@ func (e *Engine) checkBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome,
 			return out, fmt.Errorf("dedupe: merge the batch's groups: %w", err)
 		}
 	}
-	out.MergeSeconds = time.Since(start).Seconds()
-	if err := e.proposeScanned(ctx, md, sc, version, &st); err != nil {
+	err = e.proposeScanned(ctx, md, sc, version, &st)
+	out.Reviews, out.MergeSeconds = st.ReviewsOpened, time.Since(start).Seconds()
+	if err != nil {
 		return out, err
 	}
-	out.Reviews = st.ReviewsOpened
 	// The contacts of a group whose merge failed because one of them changed or was merged
 	// meanwhile get a check of their own, against the state that made it fail.
 	var recheck []uuid.UUID
