@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"sync"
 	"time"
 
@@ -23,23 +22,28 @@ type BatchOutcome struct {
 	Capped    int  `json:"blocksCapped"`
 	Rechecks  int  `json:"rechecksQueued"` // contacts left to a check of their own (see CheckBatch)
 	Retrained bool `json:"retrained"`      // a retraining was due first (see RetrainDue)
+	// Loaded is how many active contacts the batch was checked against, its own included.
+	Loaded int `json:"contactsLoaded"`
 	// WaitSeconds is the time spent waiting for another batch check, TrainSeconds retraining,
-	// ScoreSeconds reading and scoring, MergeSeconds merging the groups.
+	// LoadSeconds reading and preparing the contacts, ScoreSeconds scoring and clustering,
+	// MergeSeconds merging the groups and proposing the reviews.
 	WaitSeconds  float64 `json:"waitSeconds"`
 	TrainSeconds float64 `json:"trainSeconds"`
+	LoadSeconds  float64 `json:"loadSeconds"`
 	ScoreSeconds float64 `json:"scoreSeconds"`
 	MergeSeconds float64 `json:"mergeSeconds"`
 }
 
-// CheckBatch checks many contacts (an import batch's) as CheckContact checks one, with a few
-// queries for the whole batch instead of a few per contact: the batch's keys, every contact
-// holding one of them, then scoring in memory. A contact grouped for a merge by an earlier
-// check of the batch is not checked or proposed again, so the groups are disjoint, and they
-// are merged together at the end with the Merger (without one it only proposes). As with a scan, the
-// survivors get no further check of their own: every contact of the batch was compared with
-// all its candidates. Batch checks run one at a time across processes (an advisory lock): two
-// batches of one import share candidates, and run together each would merge groups the other
-// has just changed, leaving them to one check each. When the contacts have outgrown the model
+// CheckBatch checks many contacts (an import batch's) as a scan checks them all, restricted to
+// the batch: a few queries for the whole batch (its keys, every active contact holding one of
+// them, the contacts merged into those), then the scan's blocking and scoring of every pair with
+// a contact of the batch, and the scan's clustering, in which each contact starts with the
+// contacts merged into it before so that no group chains two clearly different people. The
+// groups are merged together with the Merger (without one it only proposes), the possible pairs
+// left apart are proposed for review, and only the contacts of a group whose merge failed (one
+// of them changed meanwhile) get a check of their own. Batch checks run one at a time across
+// processes (an advisory lock): two batches of one import share candidates, and run together
+// each would merge groups the other has just changed. When the contacts have outgrown the model
 // (RetrainDue), it first trains and stores a new model version, and checks the batch with it.
 func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID) (out BatchOutcome, err error) {
 	start := time.Now()
@@ -91,146 +95,124 @@ func (e *Engine) checkBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome,
 	if err != nil {
 		return out, err
 	}
-	groups, capped, err := e.Store.KeyGroups(ctx, ids, MaxBlock)
+	sc, focus, capped, err := e.loadBatch(ctx, md, ids)
 	if err != nil {
 		return out, err
 	}
-	out.Capped = capped
-	all := map[uuid.UUID]bool{}
-	for _, id := range ids {
-		all[id] = true
-	}
-	for _, g := range groups {
-		for _, id := range g {
-			all[id] = true
-		}
-	}
-	allIDs := make([]uuid.UUID, 0, len(all))
-	for id := range all {
-		allIDs = append(allIDs, id)
-	}
-	loaded, err := e.Contacts.MatchContacts(ctx, allIDs)
-	if err != nil {
-		return out, err
-	}
-	active := make([]prepared, 0, len(loaded))
-	for _, c := range loaded {
-		if c.Status == contact.StatusActive {
-			active = append(active, prepare(md, c))
-		}
-	}
-	if err := e.withMembers(ctx, md, active); err != nil {
-		return out, err
-	}
-	byID := make(map[uuid.UUID]prepared, len(active))
-	for _, p := range active {
-		byID[p.c.ID] = p
-	}
-	keysOf, err := e.Store.KeysOf(ctx, ids)
-	if err != nil {
-		return out, err
-	}
-	dismissals, err := e.Store.Dismissals(ctx, allIDs)
-	if err != nil {
-		return out, err
-	}
-	dismissed := func(_ context.Context, p ReviewProposal) (bool, error) { return dismissals.Has(p), nil }
-	gone := map[uuid.UUID]bool{}
-	var pending []ReviewProposal
-	var reqs []merge.Request
-	reqOf := map[uuid.UUID]int{} // a grouped contact → its request
-	var missed []uuid.UUID       // contacts sure of a contact grouped before them
-	for _, id := range ids {
-		self, ok := byID[id]
-		if !ok || gone[id] {
-			continue
-		}
-		out.Contacts++
-		seen := map[uuid.UUID]bool{id: true}
-		var cands, grouped []prepared
-		for _, k := range keysOf[id] {
-			for _, o := range groups[k] {
-				if p, ok := byID[o]; ok && !seen[o] {
-					seen[o] = true
-					if gone[o] {
-						grouped = append(grouped, p)
-						continue
-					}
-					cands = append(cands, p)
-				}
-			}
-		}
-		// A contact the model is sure of that is already in a group: this pass cannot add the
-		// contact to it, a check after the merge can.
-		for _, g := range grouped {
-			if w, _, _ := best(md, self, g); md.Decide(w) == matcher.Same {
-				missed = append(missed, id)
-				break
-			}
-		}
-		res, score, props, err := e.decide(ctx, md, version, self, cands, e.Merger != nil, dismissed)
-		if err != nil {
-			return out, err
-		}
-		pending = append(pending, props...)
-		if len(pending) >= reviewFlush {
-			n, err := e.Store.ProposeReviews(ctx, pending)
-			if err != nil {
-				return out, err
-			}
-			out.Reviews += n
-			pending = pending[:0]
-		}
-		if len(res.Merged) > 0 {
-			reqs = append(reqs, merge.Request{ContactIDs: res.Merged, ModelVersion: versionPtr(version), Score: &score})
-			for _, m := range res.Merged {
-				gone[m] = true
-				reqOf[m] = len(reqs) - 1
-			}
-		}
-	}
-	n, err := e.Store.ProposeReviews(ctx, pending)
-	out.Reviews += n
-	out.ScoreSeconds = time.Since(start).Seconds()
-	if err != nil || len(reqs) == 0 || e.Merger == nil {
-		return out, err
-	}
+	out.Capped, out.Loaded = capped, len(sc.contacts)
+	out.LoadSeconds = time.Since(start).Seconds()
 	start = time.Now()
-	failed, err := e.mergeDisjoint(ctx, reqs)
-	out.MergeSeconds = time.Since(start).Seconds()
-	if err != nil {
-		return out, fmt.Errorf("dedupe: merge the batch's groups: %w", err)
-	}
-	// What this pass could not decide gets a check of its own, against the merged state: a
-	// contact the model is sure of a contact grouped before it (it may belong with the merged
-	// person), and the contacts of a group whose merge failed because one of them changed or
-	// was merged meanwhile. A check of a contact merged away does nothing; its survivor, in the
-	// same group, is checked too.
-	recheck := map[uuid.UUID]bool{}
-	addGroup := func(i int) {
-		for _, m := range reqs[i].ContactIDs {
-			recheck[m] = true
+	for i := range sc.contacts {
+		if focus[sc.first[i]] {
+			out.Contacts++
 		}
 	}
+	// The scan's blocking, scoring and clustering, over the batch and its candidates: only the
+	// pairs with a contact of the batch are scored (the others were checked before), and each
+	// contact starts in one cluster with the contacts merged into it.
+	var st ScanStats
+	if err := sc.score(ctx, md, &st, focus); err != nil {
+		return out, err
+	}
+	dismissals, err := e.Store.Dismissals(ctx, sc.ids())
+	if err != nil {
+		return out, err
+	}
+	jobs, err := e.mergeJobs(md, sc, &st, dismissals)
+	if err != nil {
+		return out, err
+	}
+	out.ScoreSeconds = time.Since(start).Seconds()
+	start = time.Now()
+	reqs := make([]merge.Request, len(jobs))
+	for i, j := range jobs {
+		reqs[i] = merge.Request{ContactIDs: j.ids, ModelVersion: versionPtr(version), Score: &j.score}
+	}
+	var failed map[int]error
+	if len(reqs) > 0 {
+		failed, err = e.mergeDisjoint(ctx, reqs)
+		if err != nil {
+			return out, fmt.Errorf("dedupe: merge the batch's groups: %w", err)
+		}
+	}
+	err = e.proposeScanned(ctx, md, sc, version, &st)
+	out.Reviews, out.MergeSeconds = st.ReviewsOpened, time.Since(start).Seconds()
+	if err != nil {
+		return out, err
+	}
+	// The contacts of a group whose merge failed because one of them changed or was merged
+	// meanwhile get a check of their own, against the state that made it fail.
+	var recheck []uuid.UUID
 	for i, ferr := range failed {
 		if !skippable(ferr) {
 			return out, fmt.Errorf("dedupe: merge %v: %w", reqs[i].ContactIDs, ferr)
 		}
-		addGroup(i)
-	}
-	for _, id := range missed {
-		if i, ok := reqOf[id]; ok {
-			addGroup(i)
-		} else {
-			recheck[id] = true
-		}
+		recheck = append(recheck, reqs[i].ContactIDs...)
 	}
 	out.Merges = len(reqs) - len(failed)
 	out.Rechecks = len(recheck)
 	if len(recheck) > 0 {
-		err = e.Store.EnqueueChecks(ctx, slices.Collect(maps.Keys(recheck)))
+		err = e.Store.EnqueueChecks(ctx, recheck)
 	}
 	return out, err
+}
+
+// loadBatch reads the contacts of a batch and every active contact sharing a blocking key with
+// one of them (keys held by more than MaxBlock contacts aside, counted in capped), in a few
+// queries for the whole batch, and prepares their records as a scan's load does. focus marks
+// the records of the batch's contacts.
+func (e *Engine) loadBatch(ctx context.Context, md *matcher.Model, ids []uuid.UUID) (sc *scanned, focus []bool, capped int, err error) {
+	groups, capped, err := e.Store.KeyGroups(ctx, ids, MaxBlock)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	inBatch := make(map[uuid.UUID]bool, len(ids))
+	all := make([]uuid.UUID, 0, len(ids))
+	for _, id := range ids {
+		if !inBatch[id] {
+			inBatch[id] = true
+			all = append(all, id)
+		}
+	}
+	seen := maps.Clone(inBatch)
+	for _, g := range groups {
+		for _, id := range g {
+			if !seen[id] {
+				seen[id] = true
+				all = append(all, id)
+			}
+		}
+	}
+	loaded, err := e.Contacts.MatchContacts(ctx, all)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	m := md.Matcher()
+	sc = &scanned{}
+	for _, c := range loaded {
+		if c.Status != contact.StatusActive {
+			continue
+		}
+		ci := int32(len(sc.contacts))
+		sc.contacts = append(sc.contacts, c)
+		sc.first = append(sc.first, int32(len(sc.recs)))
+		for _, r := range MatchRecords(c.Contact, c.Alternates) {
+			sc.recs = append(sc.recs, m.Prepare(r))
+			sc.owner = append(sc.owner, ci)
+			focus = append(focus, inBatch[c.ID])
+		}
+	}
+	merged, err := e.Contacts.MergedMembers(ctx, sc.ids())
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	for ci, c := range sc.contacts {
+		for _, mc := range merged[c.ID] {
+			sc.merged = append(sc.merged, m.Prepare(MatchRecord(mc)))
+			sc.mergedInto = append(sc.mergedInto, int32(ci))
+		}
+	}
+	return sc, focus, capped, nil
 }
 
 // mergeDisjoint merges disjoint groups as a scan does, bulkChunk to a call of the Merger's

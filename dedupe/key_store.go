@@ -100,25 +100,6 @@ func (s *Store) KeyGroups(ctx context.Context, ids []uuid.UUID, maxBlock int) (m
 	return out, capped, rows.Err()
 }
 
-// KeysOf returns the blocking keys of the contacts, by contact id.
-func (s *Store) KeysOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]string, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT contact_id, key FROM contact_keys WHERE contact_id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("dedupe: keys: %w", err)
-	}
-	defer rows.Close()
-	out := map[uuid.UUID][]string{}
-	for rows.Next() {
-		var id uuid.UUID
-		var key string
-		if err := rows.Scan(&id, &key); err != nil {
-			return nil, fmt.Errorf("dedupe: keys: %w", err)
-		}
-		out[id] = append(out[id], key)
-	}
-	return out, rows.Err()
-}
-
 // CheckSet loads a contact and the active contacts sharing a blocking key with it, with their
 // alternates, in two queries: what a duplicate check scores. Keys held by more than maxBlock
 // other contacts are left out and counted in capped. self is nil when the contact is gone.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -69,10 +70,25 @@ type scanned struct {
 	contacts []contact.MatchContact
 	recs     []*matcher.Prepared
 	owner    []int32              // record → contact index
+	first    []int32              // contact index → its first record (a batch check's)
 	main     []*matcher.Prepared  // contact index → its own record
 	best     map[[2]int32]float32 // the best record pair of each contact pair
 	edges    []matcher.Edge       // the same, as edges between contacts
 	clusters []int32              // contact index → cluster
+	// merged are the records of the contacts merged into the contacts (a batch check reads
+	// them), each in the cluster of contact mergedInto: a clustering keeps them free of
+	// conflicts too.
+	merged     []*matcher.Prepared
+	mergedInto []int32
+}
+
+// ids returns the ids of the contacts.
+func (sc *scanned) ids() []uuid.UUID {
+	ids := make([]uuid.UUID, len(sc.contacts))
+	for i, c := range sc.contacts {
+		ids[i] = c.ID
+	}
+	return ids
 }
 
 func (e *Engine) scan(ctx context.Context, progress Progress) (ScanStats, error) {
@@ -107,7 +123,7 @@ func (e *Engine) scan(ctx context.Context, progress Progress) (ScanStats, error)
 	progress("loaded", st)
 
 	start = time.Now()
-	if err := sc.score(ctx, md, &st); err != nil {
+	if err := sc.score(ctx, md, &st, nil); err != nil {
 		return st, err
 	}
 	st.ScoreSeconds = time.Since(start).Seconds()
@@ -115,7 +131,11 @@ func (e *Engine) scan(ctx context.Context, progress Progress) (ScanStats, error)
 
 	// Write: merge each cluster, propose the possible pairs that did not end in one cluster.
 	start = time.Now()
-	jobs, err := e.mergeJobs(ctx, md, sc, &st)
+	dismissed, err := e.Store.Dismissals(ctx, nil)
+	if err != nil {
+		return st, err
+	}
+	jobs, err := e.mergeJobs(md, sc, &st, dismissed)
 	if err != nil {
 		return st, err
 	}
@@ -152,10 +172,10 @@ func (e *Engine) load(ctx context.Context, md *matcher.Model) (*scanned, error) 
 	return sc, err
 }
 
-// score scores every candidate pair of records on all cores, keeps the best pair of each pair
-// of contacts and clusters the contacts.
-func (sc *scanned) score(ctx context.Context, md *matcher.Model, st *ScanStats) error {
-	res, err := md.Dedupe(ctx, sc.recs, matcher.ScanOptions{SkipClustering: true})
+// score scores every candidate pair of records on all cores (with focus, only the pairs with a
+// focus record), keeps the best pair of each pair of contacts and clusters the contacts.
+func (sc *scanned) score(ctx context.Context, md *matcher.Model, st *ScanStats, focus []bool) error {
+	res, err := md.Dedupe(ctx, sc.recs, matcher.ScanOptions{SkipClustering: true, Focus: focus})
 	if err != nil {
 		return err
 	}
@@ -185,14 +205,23 @@ func (sc *scanned) score(ctx context.Context, md *matcher.Model, st *ScanStats) 
 	for i := len(sc.recs) - 1; i >= 0; i-- {
 		sc.main[sc.owner[i]] = sc.recs[i] // the first record of each contact is its own
 	}
-	sc.clusters = md.Cluster(sc.main, sc.edges, md.ClusterOptions(nil))
+	recs, opt := sc.main, md.ClusterOptions(nil)
+	if len(sc.merged) > 0 {
+		recs = append(slices.Clone(sc.main), sc.merged...)
+		opt.Joined = make([]int32, len(recs))
+		for i := range sc.main {
+			opt.Joined[i] = -1
+		}
+		copy(opt.Joined[len(sc.main):], sc.mergedInto)
+	}
+	sc.clusters = md.Cluster(recs, sc.edges, opt)[:len(sc.main)]
 	return nil
 }
 
 // mergeJobs counts the clusters of two or more contacts and returns those to merge: none a
 // person dismissed a pair of, each with the probability of its weakest sure pair. Without a
 // Merger it returns none.
-func (e *Engine) mergeJobs(ctx context.Context, md *matcher.Model, sc *scanned, st *ScanStats) ([]mergeJob, error) {
+func (e *Engine) mergeJobs(md *matcher.Model, sc *scanned, st *ScanStats, dismissed Dismissals) ([]mergeJob, error) {
 	groups := map[int32][]int32{}
 	for i, c := range sc.clusters {
 		groups[c] = append(groups[c], int32(i))
@@ -203,10 +232,7 @@ func (e *Engine) mergeJobs(ctx context.Context, md *matcher.Model, sc *scanned, 
 			multi = append(multi, g)
 		}
 	}
-	allowed, err := e.noDismissedPairs(ctx, sc.contacts, multi)
-	if err != nil {
-		return nil, err
-	}
+	allowed := noDismissedPairs(dismissed, sc.contacts, multi)
 	same, _, _ := md.Thresholds()
 	var jobs []mergeJob
 	for k, g := range multi {
@@ -324,12 +350,8 @@ func skippable(err error) bool {
 }
 
 // noDismissedPairs reports, for each group, whether no pair of it was dismissed by a person
-// (with neither contact changed since), reading the dismissals once.
-func (e *Engine) noDismissedPairs(ctx context.Context, contacts []contact.MatchContact, groups [][]int32) ([]bool, error) {
-	dismissed, err := e.Store.Dismissals(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
+// (with neither contact changed since).
+func noDismissedPairs(dismissed Dismissals, contacts []contact.MatchContact, groups [][]int32) []bool {
 	out := make([]bool, len(groups))
 	for k, g := range groups {
 		out[k] = true
@@ -348,5 +370,5 @@ func (e *Engine) noDismissedPairs(ctx context.Context, contacts []contact.MatchC
 			}
 		}
 	}
-	return out, nil
+	return out
 }

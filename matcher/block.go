@@ -42,6 +42,7 @@ type scanner struct {
 	m       *Matcher
 	recs    []*Prepared
 	source  []uint8 // nil in dedupe mode; otherwise only cross-source pairs
+	focus   []bool  // nil, or only pairs with a focus record (ScanOptions.Focus)
 	nRules  int
 	hashes  []uint64 // len(recs) * nRules
 	members [][]int32
@@ -197,6 +198,9 @@ func (s *scanner) run(ctx context.Context, visit func(worker int, i, j int32)) e
 							i, j = j, i
 						}
 						if s.source != nil && s.source[i] == s.source[j] {
+							continue
+						}
+						if s.focus != nil && !s.focus[i] && !s.focus[j] {
 							continue
 						}
 						if s.sample > 1 && pairHash(i, j)%s.sample != 0 {

@@ -24,6 +24,12 @@ type ClusterOptions struct {
 	// Source, when set, marks each record's data set and keeps at most one
 	// record per data set in a cluster (one-to-one linkage).
 	Source []uint8
+	// Joined, when set (one entry per record), puts each record i with
+	// Joined[i] >= 0 in one cluster with record Joined[i] before any edge
+	// is weighed: records that are one person already (a contact and the
+	// contacts merged into it). Their own pairs are not checked for
+	// conflicts, but every later merge checks them against the other side.
+	Joined []int32
 }
 
 // Cluster groups records connected by edges at or above the threshold,
@@ -61,6 +67,22 @@ func (md *Model) Cluster(recs []*Prepared, edges []Edge, opt ClusterOptions) []i
 			return []int32{r}
 		}
 		return members[r]
+	}
+	for i, j := range opt.Joined {
+		if j < 0 || int(j) == i || int(j) >= n {
+			continue
+		}
+		ra, rb := find(int32(i)), find(j)
+		if ra == rb {
+			continue
+		}
+		ma, mb := membersOf(ra), membersOf(rb)
+		if len(ma) < len(mb) {
+			ra, rb, ma, mb = rb, ra, mb, ma
+		}
+		parent[rb] = ra
+		members[ra] = append(ma[:len(ma):len(ma)], mb...)
+		members[rb] = nil
 	}
 	for _, e := range sorted {
 		ra, rb := find(e.A), find(e.B)

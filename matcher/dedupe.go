@@ -3,6 +3,7 @@ package matcher
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -31,6 +32,11 @@ type ScanOptions struct {
 	// SkipClustering leaves Result.Clusters nil, for callers that cluster
 	// themselves (see Cluster).
 	SkipClustering bool
+	// Focus, when set (one entry per record), limits the scan to the
+	// candidate pairs with at least one focus record: new records checked
+	// against records already checked among themselves. Blocks and windows
+	// are formed over all the records, as without it.
+	Focus []bool
 }
 
 // Dedupe compares all candidate pairs of recs on all cores, keeps the
@@ -55,6 +61,12 @@ func (md *Model) scan(ctx context.Context, recs []*Prepared, source []uint8, opt
 	sc, err := md.m.newScanner(ctx, recs, source)
 	if err != nil {
 		return nil, err
+	}
+	if opt.Focus != nil {
+		if len(opt.Focus) != len(recs) {
+			return nil, fmt.Errorf("matcher: %d focus flags for %d records", len(opt.Focus), len(recs))
+		}
+		sc.focus = opt.Focus
 	}
 	workers := runtime.GOMAXPROCS(0)
 	local := make([][]Edge, workers)

@@ -33,26 +33,50 @@ func main() {
 	bin := flag.String("bin", "bin/contactd", "the contactd binary")
 	db := flag.String("db", "contactd_evaldb", "the database to (re)create")
 	train := flag.Bool("train", false, "run contactd train on the imported contacts before the scan (default: the built-in model)")
-	path := flag.String("path", "scan", `"scan" (import, then dedupe --wait) or "live" (import into a serving contactd)`)
+	path := flag.String("path", "scan", `"scan" (import, then dedupe --wait), "live" (import into a serving contactd) or "both" (each into its own database, -db with _scan and _live, and the ratio of their times to settle)`)
 	flag.Parse()
-	if *path != "scan" && *path != "live" {
-		fmt.Fprintln(os.Stderr, `evaldb: -path must be "scan" or "live"`)
+	ctx := context.Background()
+	var err error
+	switch *path {
+	case "scan", "live":
+		_, err = run(ctx, *data, *truthFile, *truthCol, *bin, *db, *train, *path == "live")
+	case "both":
+		err = both(ctx, *data, *truthFile, *truthCol, *bin, *db, *train)
+	default:
+		fmt.Fprintln(os.Stderr, `evaldb: -path must be "scan", "live" or "both"`)
 		os.Exit(2)
 	}
-	if err := run(context.Background(), *data, *truthFile, *truthCol, *bin, *db, *train, *path == "live"); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "evaldb:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, data, truthFile, truthCol, bin, db string, train, live bool) error {
-	server := cmp.Or(os.Getenv("DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
-	admin, err := pgx.Connect(ctx, server)
+// both measures the scan path, then the live path, and compares their times to settle.
+func both(ctx context.Context, data, truthFile, truthCol, bin, db string, train bool) error {
+	fmt.Println("== scan path")
+	scan, err := run(ctx, data, truthFile, truthCol, bin, db+"_scan", train, false)
 	if err != nil {
 		return err
 	}
-	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)"); err != nil {
+	fmt.Println("== live path")
+	live, err := run(ctx, data, truthFile, truthCol, bin, db+"_live", train, true)
+	if err != nil {
 		return err
+	}
+	fmt.Printf("live settles in %.2fs, %.2f× the import and scan (%.2fs)\n", live.Seconds(), live.Seconds()/scan.Seconds(), scan.Seconds())
+	return nil
+}
+
+// run measures one path and returns its time to settle.
+func run(ctx context.Context, data, truthFile, truthCol, bin, db string, train, live bool) (time.Duration, error) {
+	server := cmp.Or(os.Getenv("DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	admin, err := pgx.Connect(ctx, server)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)"); err != nil {
+		return 0, err
 	}
 	admin.Close(ctx)
 	cfg, _ := pgx.ParseConfig(server)
@@ -60,50 +84,52 @@ func run(ctx context.Context, data, truthFile, truthCol, bin, db string, train, 
 
 	truth, err := readTruth(data, truthFile, truthCol)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	fmt.Printf("data: %s (%d labelled records)\n", data, len(truth))
+	settle := scanPath
 	if live {
-		if err := settleLive(ctx, bin, url, data); err != nil {
-			return err
-		}
-	} else if err := scanPath(bin, url, data, train); err != nil {
-		return err
+		settle = func(bin, url, data string, _ bool) (time.Duration, error) { return settleLive(ctx, bin, url, data) }
+	}
+	settled, err := settle(bin, url, data, train)
+	if err != nil {
+		return 0, err
 	}
 	exported := filepath.Join(os.TempDir(), db+"-export.csv")
 	t, _, err := step(bin, url, "export", "--format", "csv", "--out", exported)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	fmt.Printf("export:  %7.2fs\n", t.Seconds())
 	clusters, err := readClusters(exported)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	p, r, f1, tp, fp, fn := score(clusters, truth)
 	fmt.Printf("pairs: %d true positive, %d false positive, %d false negative\n", tp, fp, fn)
 	fmt.Printf("precision %.4f  recall %.4f  F1 %.4f  (%d exported contacts)\n", p, r, f1, len(clusters))
-	return nil
+	return settled, nil
 }
 
 // scanPath imports the file with no server running, optionally trains, and scans.
-func scanPath(bin, url, data string, train bool) error {
+func scanPath(bin, url, data string, train bool) (time.Duration, error) {
 	t, _, err := step(bin, url, "import", "--file", data, "--source", "eval")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	total := t
 	fmt.Printf("import:  %7.2fs\n", t.Seconds())
 	if train {
 		t, _, err = step(bin, url, "train")
 		if err != nil {
-			return err
+			return 0, err
 		}
 		fmt.Printf("train:   %7.2fs (a model of these contacts, unsupervised)\n", t.Seconds())
+		total += t
 	}
 	t, out, err := step(bin, url, "dedupe", "--wait")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	fmt.Printf("dedupe:  %7.2fs (full scan)\n", t.Seconds())
 	fmt.Printf("settled: %7.2fs (import and scan)\n", (total + t).Seconds())
@@ -112,22 +138,22 @@ func scanPath(bin, url, data string, train bool) error {
 			fmt.Println("         " + strings.TrimSpace(l))
 		}
 	}
-	return nil
+	return total + t, nil
 }
 
 // settleLive migrates, starts contactd serve, imports the file while it serves and waits until
 // every job the import caused (its batch checks, the checks and retraining those enqueue) is
 // done; then it stops the server.
-func settleLive(ctx context.Context, bin, url, data string) error {
+func settleLive(ctx context.Context, bin, url, data string) (time.Duration, error) {
 	if _, _, err := step(bin, url, "migrate"); err != nil {
-		return err
+		return 0, err
 	}
 	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
 	srv.Env = append(os.Environ(), "DATABASE_URL="+url, "CONTACTD_LOG_LEVEL=warn")
 	var logs bytes.Buffer
 	srv.Stdout, srv.Stderr = &logs, &logs
 	if err := srv.Start(); err != nil {
-		return err
+		return 0, err
 	}
 	defer func() {
 		_ = srv.Process.Signal(syscall.SIGTERM) // a server already gone has nothing to stop
@@ -135,13 +161,13 @@ func settleLive(ctx context.Context, bin, url, data string) error {
 	}()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer conn.Close(ctx)
 	start := time.Now()
 	t, _, err := step(bin, url, "import", "--file", data, "--source", "eval")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	fmt.Printf("import:  %7.2fs (into a serving contactd)\n", t.Seconds())
 	for {
@@ -150,24 +176,24 @@ func settleLive(ctx context.Context, bin, url, data string) error {
 			WHERE state NOT IN ('completed', 'cancelled', 'discarded')
 			AND kind IN ('import_file', 'normalize_contact', 'dedupe_batch', 'dedupe_contact', 'train_matcher')`).Scan(&left)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if left == 0 {
 			break
 		}
 		if srv.ProcessState != nil {
-			return errors.New("contactd serve exited:\n" + logs.String())
+			return 0, errors.New("contactd serve exited:\n" + logs.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	settled := time.Since(start)
 	var reviews int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM duplicate_reviews WHERE status = 'open'`).Scan(&reviews); err != nil {
-		return err
+		return 0, err
 	}
 	fmt.Printf("settled: %7.2fs (import and every duplicate check it caused)\n", settled.Seconds())
 	fmt.Printf("         %d open review items\n", reviews)
-	return nil
+	return settled, nil
 }
 
 func step(bin, url string, args ...string) (time.Duration, string, error) {
