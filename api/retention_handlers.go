@@ -211,4 +211,3 @@ func (s *server) getRetentionRun(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, toRetentionRunJSON(r))
 }
-
