@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -206,16 +205,13 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, p Patch) (*Policy, err
 		if p.Filter != nil {
 			cur.Criteria = checkFilter(&errs, p.Filter)
 		}
-		secs, due := scheduleArgs(cur.Schedule, time.Now())
+		// The next due time moves only when the schedule changes.
+		secs, _ := scheduleArgs(cur.Schedule, time.Now())
+		due := cur.NextDueAt
 		if p.Schedule != nil {
-			d := checkSchedule(&errs, *p.Schedule)
-			if d != cur.Schedule {
+			if d := checkSchedule(&errs, *p.Schedule); d != cur.Schedule {
 				secs, due = scheduleArgs(d, time.Now())
-			} else {
-				due = cur.NextDueAt
 			}
-		} else {
-			due = cur.NextDueAt
 		}
 		if err := errs.Err(); err != nil {
 			return err
@@ -255,8 +251,3 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID) error {
 
 // Actor is who a policy's changes are audited as made by.
 func Actor(policyID uuid.UUID) string { return "retention:" + policyID.String() }
-
-// actorContext is ctx with the policy's actor, for writes that audit through contact.NewAudit.
-func actorContext(ctx context.Context, policyID uuid.UUID) context.Context {
-	return contact.WithActor(ctx, Actor(policyID))
-}

@@ -60,7 +60,9 @@ func run(ctx context.Context, n, batch int, keep bool) error {
 		return err
 	}
 	if !keep {
-		defer func() { _, _ = admin.Exec(context.WithoutCancel(ctx), `DROP DATABASE IF EXISTS `+dbName+` WITH (FORCE)`) }()
+		defer func() {
+			_, _ = admin.Exec(context.WithoutCancel(ctx), `DROP DATABASE IF EXISTS `+dbName+` WITH (FORCE)`)
+		}()
 	}
 	pc, err := pgxpool.ParseConfig(server)
 	if err != nil {
