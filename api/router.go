@@ -178,6 +178,15 @@ func NewRouter(cfg Config) http.Handler {
 	a.GET("/sources/:id/runs", read, s.listSyncRuns)
 	a.GET("/sources/:id/runs/:runId", read, s.getSyncRun)
 
+	a.POST("/retention-policies", write, s.createRetentionPolicy)
+	a.GET("/retention-policies", read, s.listRetentionPolicies)
+	a.GET("/retention-policies/:id", read, s.getRetentionPolicy)
+	a.PATCH("/retention-policies/:id", write, s.updateRetentionPolicy)
+	a.DELETE("/retention-policies/:id", write, s.deleteRetentionPolicy)
+	a.POST("/retention-policies/:id/run", write, s.runRetentionPolicy)
+	a.GET("/retention-policies/:id/runs", read, s.listRetentionRuns)
+	a.GET("/retention-policies/:id/runs/:runId", read, s.getRetentionRun)
+
 	a.GET("/changes", read, s.listChanges)
 	a.POST("/webhooks", write, s.createWebhook)
 	a.GET("/webhooks", read, s.listWebhooks)

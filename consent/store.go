@@ -17,6 +17,8 @@ type Store struct {
 	now func() time.Time
 
 	zones sync.Map // IANA name -> *time.Location
+	// purposes caches the purposes reachability has read: a purpose never changes once created.
+	purposes sync.Map // name -> *Purpose
 }
 
 // MinKeyLen is the shortest unsubscribe key SetUnsubscribeKey accepts, in bytes.

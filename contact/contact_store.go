@@ -366,6 +366,26 @@ func ArchiveTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, a *Audit) (bool, er
 	return true, a.Flush(ctx, tx)
 }
 
+// ArchiveManyTx archives the active contacts among ids in the caller's transaction, as actor,
+// auditing each like ArchiveTx with one COPY, and returns those it archived. The others
+// (archived or merged already, or unknown) are left alone. For bulk work (retention runs).
+func ArchiveManyTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, actor string) ([]uuid.UUID, error) {
+	rows, err := tx.Query(ctx, `UPDATE contacts SET status = 'archived', version = version + 1, updated_at = now()
+		WHERE id = ANY($1::uuid[]) AND status = 'active' RETURNING id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("contact: archive %d contacts: %w", len(ids), err)
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("contact: archive %d contacts: %w", len(ids), err)
+	}
+	const change = `{"status":{"before":"active","after":"archived"}}`
+	err = CopyAuditTx(ctx, tx, actor, "archive", len(done), func(i int, buf []byte) (uuid.UUID, []byte) {
+		return done[i], append(buf, change...)
+	})
+	return done, err
+}
+
 // ActiveWithEmailTx returns the active contact whose normalized email is email's (nil when
 // none, or when email does not normalize), taking the same lock on the address as
 // CreateContact: a writer that then creates a contact with it cannot race another.

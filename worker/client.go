@@ -10,6 +10,7 @@ import (
 	"github.com/contactd/contactd/importer"
 	"github.com/contactd/contactd/internal/app"
 	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/retention"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/contactd/contactd/webhook"
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,8 @@ func NewWorkers(a *app.App, cfg Config) *river.Workers {
 	river.AddWorker(workers, &SyncDueWorker{Sources: a.Sources})
 	river.AddWorker(workers, &WebhookWorker{Store: a.Webhooks})
 	river.AddWorker(workers, &WebhookReplayWorker{Store: a.Webhooks})
+	river.AddWorker(workers, &RetentionWorker{Store: a.Retention})
+	river.AddWorker(workers, &RetentionDueWorker{Store: a.Retention})
 	return workers
 }
 
@@ -64,6 +67,10 @@ func NewClient(a *app.App, cfg Config) (*river.Client[pgx.Tx], error) {
 	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 		func() (river.JobArgs, *river.InsertOpts) { return source.DueArgs{}, nil },
 		&river.PeriodicJobOpts{ID: "sync_due"}))
+	// Retention schedules work the same way: one periodic job queues the due policies' runs.
+	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+		func() (river.JobArgs, *river.InsertOpts) { return retention.DueArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "retention_due"}))
 	client, err := river.NewClient(riverpgxv5.New(a.DB.Pool), &river.Config{
 		PeriodicJobs: periodic,
 		Logger:       cfg.Logger,

@@ -20,6 +20,7 @@ commands:
   export    export contacts: export --format csv|ndjson|vcf [--out F] [filters]
   dedupe    scan every contact for duplicates: dedupe [--wait]
   sync      sync a source now: sync --source ID [--full] [--wait]
+  retention run retention policies now: retention [--policy ID] [--dry-run] [--wait]
   train     retrain the matcher on the live contacts
   eval      evaluate the matcher on a labelled data set (eval -h for its flags)
 `
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDedupe(ctx, cfg, rest, stdout)
 	case "sync":
 		return runSync(ctx, cfg, rest, stdout)
+	case "retention":
+		return runRetention(ctx, cfg, rest, stdout)
 	case "train":
 		return runTrain(ctx, cfg, rest, stdout)
 	case "help", "-h", "--help":

@@ -17,6 +17,7 @@ import (
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/merge"
 	"github.com/contactd/contactd/relationship"
+	"github.com/contactd/contactd/retention"
 	"github.com/contactd/contactd/sync/httpsource"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/contactd/contactd/sync/syncengine"
@@ -54,6 +55,9 @@ type App struct {
 	// Sources keeps external sync's sources, runs and links; Sync runs them.
 	Sources *source.Store
 	Sync    *syncengine.Engine
+	// Retention keeps retention policies and runs them; erase policies erase through the
+	// eraser set with Retention.SetEraser.
+	Retention *retention.Store
 	// Owned are the concerns whose contact-owned rows merges, undos and erasure carry.
 	Owned []contact.Owned
 }
@@ -69,6 +73,7 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 		Webhooks: webhook.NewStore(d), Feed: event.NewFeed(d)}
 	a.Communications = communication.NewStore(d, a.Contacts)
 	a.Contacts.SetRelated(a.Relations)
+	a.Retention = retention.NewStore(d, a.Communications)
 	// Batch writes match items on the external references imports record.
 	a.Contacts.SetRefs(a.Imports)
 	a.Tags = tag.NewStore(d)
