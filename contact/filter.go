@@ -208,22 +208,6 @@ func searchText(q string) string {
 	return q
 }
 
-// SearchTextSQL is the expression the trigram index serves: contacts c's searchable text.
-const SearchTextSQL = `contact_search_text(c.first_name, c.last_name, c.email, c.company, c.title, c.phone)`
-
-// searchThreshold is the least word similarity (pg_trgm) a search result has: one typo in a
-// short name still matches.
-const searchThreshold = 0.3
-
-// scoreSQL ranks a contact against the search text q (an argument placeholder): the best of
-// how well q appears in its text and how close q is to its full name.
-func scoreSQL(q string) string {
-	return `greatest(word_similarity(` + q + `, ` + SearchTextSQL + `),
-		similarity(` + q + `, lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, ''))),
-		coalesce((SELECT max(word_similarity(` + q + `, t.name_key)) FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id
-			WHERE ct.contact_id = c.id), 0))`
-}
-
 // Where renders the filter as a SQL condition on contacts c, numbering its arguments from
 // len(args)+1, and returns the condition and args with the filter's arguments appended. It may
 // read other packages' tables (relationships, tags), never write them.
@@ -235,13 +219,9 @@ func (f Filter) Where(args []any) (string, []any) {
 	}
 	where := []string{"c.status = ANY(" + arg(statuses) + "::text[])"}
 	if f.Q != "" {
-		q := arg(f.Q)
-		// The trigram index finds the candidates; tags are matched through their own index.
-		// A union, not an OR: each branch keeps its index (an OR with a subquery would scan
-		// every contact).
-		where = append(where, `c.id IN (
-			SELECT s.id FROM contacts s WHERE `+q+` <% contact_search_text(s.first_name, s.last_name, s.email, s.company, s.title, s.phone)
-			UNION SELECT ct.contact_id FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE `+q+` <% t.name_key)`)
+		var cand string
+		cand, args = searchCandidates(f.Q, args)
+		where = append(where, "c.id IN (SELECT id FROM ("+cand+") s)")
 	}
 	if f.Company != "" {
 		where = append(where, "lower(c.company) = lower("+arg(f.Company)+")")

@@ -145,10 +145,22 @@ func (s *Store) ListContacts(ctx context.Context, f Filter, p Page) (*List, erro
 	if p.Sort.Key == "relevance" && f.Q == "" {
 		return nil, db.Invalid("sort", "relevance needs a search (q)")
 	}
-	where, args := f.Where(nil)
-	score := "NULL::real"
+	// A search reads its candidates best first and each one's contact by id, so that a page in
+	// relevance order stops after its last row instead of reading every candidate.
+	var inner string
+	var args []any
 	if f.Q != "" {
-		score = scoreSQL("$2")
+		var cand, where string
+		cand, args = rankedCandidates(f.Q, nil)
+		rest := f
+		rest.Q = ""
+		where, args = rest.Where(args)
+		inner = `SELECT ` + contactColumns + `, s.score FROM (` + cand + `) s
+			CROSS JOIN LATERAL (SELECT * FROM contacts c WHERE c.id = s.id AND ` + where + `) c`
+	} else {
+		var where string
+		where, args = f.Where(nil)
+		inner = `SELECT ` + contactColumns + `, NULL::real AS score FROM contacts c WHERE ` + where
 	}
 	// The inner query computes each row's sort key once; the outer one pages and orders by it.
 	key := sortKeys[p.Sort.Key]
@@ -158,7 +170,6 @@ func (s *Store) ListContacts(ctx context.Context, f Filter, p Page) (*List, erro
 	case "relevance":
 		key = "score"
 	}
-	inner := `SELECT ` + contactColumns + `, ` + score + ` AS score FROM contacts c WHERE ` + where
 	q := `SELECT * FROM (SELECT x.*, ` + strings.ReplaceAll(key, "c.", "x.") + ` AS sort_key FROM (` + inner + `) x) c`
 	if key == "score" {
 		q = `SELECT * FROM (SELECT x.*, x.score AS sort_key FROM (` + inner + `) x) c`
@@ -284,14 +295,16 @@ type extraScanner struct {
 func (e extraScanner) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
 
 // PrepareTx readies tx for a query with f's condition (Where): a search sets its similarity
-// threshold for the transaction.
+// thresholds for the transaction, and has it read by index (search_terms is small enough that
+// the planner would rather scan it, computing trigram similarities for every name).
 func (f Filter) PrepareTx(ctx context.Context, tx pgx.Tx) error {
 	if !f.searches() {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, `SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)`,
-		strconv.FormatFloat(searchThreshold, 'f', -1, 64)); err != nil {
-		return fmt.Errorf("contact: search threshold: %w", err)
+	if _, err := tx.Exec(ctx, `SELECT set_config('pg_trgm.similarity_threshold', $1, true),
+		set_config('pg_trgm.word_similarity_threshold', $2, true), set_config('enable_seqscan', 'off', true)`,
+		strconv.FormatFloat(termSimilarity, 'f', -1, 64), strconv.FormatFloat(tagSimilarity, 'f', -1, 64)); err != nil {
+		return fmt.Errorf("contact: search thresholds: %w", err)
 	}
 	return nil
 }

@@ -32,14 +32,15 @@ func main() {
 	rows := flag.Int("rows", 1_000_000, "rows to generate")
 	dir := flag.String("dir", os.TempDir(), "where to write the CSV")
 	bin := flag.String("bin", "bin/contactd", "the contactd binary")
+	prefix := flag.String("db", "contactd_", "prefix of the databases it (re)creates, so that runs on a shared server do not collide")
 	flag.Parse()
-	if err := run(context.Background(), *rows, *dir, *bin); err != nil {
+	if err := run(context.Background(), *rows, *dir, *bin, *prefix); err != nil {
 		fmt.Fprintln(os.Stderr, "importbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, rows int, dir, bin string) error {
+func run(ctx context.Context, rows int, dir, bin, prefix string) error {
 	file := filepath.Join(dir, fmt.Sprintf("contacts-%d.csv", rows))
 	if err := generate(file, rows); err != nil {
 		return err
@@ -52,7 +53,8 @@ func run(ctx context.Context, rows int, dir, bin string) error {
 	if err != nil {
 		return err
 	}
-	for _, db := range []string{"contactd_copybench", "contactd_importbench", "contactd_floorbench"} {
+	copyDB, importDB, floorDB := prefix+"copybench", prefix+"importbench", prefix+"floorbench"
+	for _, db := range []string{copyDB, importDB, floorDB} {
 		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)"); err != nil {
 			return err
 		}
@@ -64,7 +66,7 @@ func run(ctx context.Context, rows int, dir, bin string) error {
 	cfg, _ := pgx.ParseConfig(server)
 
 	// 1. A bare COPY of the same file into an unindexed table.
-	cfg.Database = "contactd_copybench"
+	cfg.Database = copyDB
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
@@ -87,7 +89,7 @@ func run(ctx context.Context, rows int, dir, bin string) error {
 	fmt.Printf("bare COPY (unindexed table):     %8.2fs  %9.0f rows/s\n", copyTime.Seconds(), float64(tag.RowsAffected())/copyTime.Seconds())
 
 	// 2. contactd import, a process of its own.
-	cfg.Database = "contactd_importbench"
+	cfg.Database = importDB
 	url := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, cfg.Database)
 	if _, _, err := runProc(bin, url, "migrate"); err != nil {
 		return err
@@ -101,7 +103,7 @@ func run(ctx context.Context, rows int, dir, bin string) error {
 
 	// 3. The database's own share: COPY the rows the import wrote (contacts, their external
 	// references and audit entries, already normalized) into the same schema, without contactd.
-	floorURL := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, "contactd_floorbench")
+	floorURL := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, floorDB)
 	if _, _, err := runProc(bin, floorURL, "migrate"); err != nil {
 		return err
 	}
