@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,4 +201,136 @@ func TestListSorts(t *testing.T) {
 			wantFields(t, wantProblem(t, rec, http.StatusBadRequest), "cursor")
 		}
 	}
+}
+
+// TestSearchRanksPagesAndFilters checks the search's typo tolerance over every kind of text it
+// reads, that names written later (created or renamed) are found, that a search pages by cursor
+// in relevance order without losing or repeating a contact, that its cursor is refused by
+// another sort, and that it combines with filters and with other sorts.
+func TestSearchRanksPagesAndFilters(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	john := b.createContact(t, body{"firstName": "John", "lastName": "Smith", "email": "john@acme.com", "company": "Acme", "tags": []string{"vip"}})
+	var smiths []uuid.UUID
+	for i, first := range []string{"Jon", "Jane", "John", "Joan", "Mary"} {
+		in := body{"firstName": first, "lastName": "Smith"}
+		if i%2 == 0 {
+			in["email"] = strings.ToLower(first) + ".smith@globex.com"
+		}
+		smiths = append(smiths, b.createContact(t, in).ID)
+	}
+	smyth := b.createContact(t, body{"firstName": "Jane", "lastName": "Smyth", "phone": "+44 20 7946 0958"}).ID
+	grace := b.createContact(t, body{"firstName": "Grace", "lastName": "Hopper", "email": "grace.hopper@navy.mil", "phone": "(415) 555-2671"})
+	renamed := b.createContact(t, body{"firstName": "Eve", "lastName": "Adams"})
+	wantStatus(t, b.do(t, http.MethodPatch, "/api/contacts/"+renamed.ID.String(), body{"lastName": "Quillfeather"}), http.StatusOK)
+
+	found := []struct {
+		q    string
+		want uuid.UUID
+	}{
+		{"jhon smith", john.ID},       // transposition in the first name
+		{"john smiht", john.ID},       // transposition in the last name
+		{"smith john", john.ID},       // either order
+		{"jane smyht", smyth},         // a name only one contact has
+		{"grace.hop", grace.ID},       // an email's start
+		{"navy", grace.ID},            // an email domain's start
+		{"+1 415 555 2671", grace.ID}, // a phone with its country code
+		{"5552671", grace.ID},         // its last digits
+		{"02079460958", smyth},        // a national number
+		{"quilfeather", renamed.ID},   // a name written by a rename
+		{"grac", grace.ID},            // a first name being typed
+	}
+	for _, tt := range found {
+		t.Run(tt.q, func(t *testing.T) {
+			t.Parallel()
+			got := b.listIDs(t, "?limit=3&q="+url.QueryEscape(tt.q))
+			if !slices.Contains(got, tt.want) {
+				t.Errorf("q=%q: top 3 %v, want %v among them", tt.q, got, tt.want)
+			}
+		})
+	}
+
+	t.Run("pages in relevance order", func(t *testing.T) {
+		t.Parallel()
+		all := decode[page[contactOut]](t, b.do(t, http.MethodGet, "/api/contacts?limit=100&q=smith", nil)).Data
+		if len(all) < 7 {
+			t.Fatalf("q=smith finds %d contacts, want the 6 Smiths and the Smyth", len(all))
+		}
+		var paged []contactOut
+		cursor := ""
+		for range 20 {
+			rec := b.do(t, http.MethodGet, "/api/contacts?limit=2&q=smith"+cursor, nil)
+			wantStatus(t, rec, http.StatusOK)
+			p := decode[page[contactOut]](t, rec)
+			paged = append(paged, p.Data...)
+			if p.NextCursor == nil {
+				break
+			}
+			cursor = "&cursor=" + url.QueryEscape(*p.NextCursor)
+			rec = b.do(t, http.MethodGet, "/api/contacts?limit=2&q=smith&sort=lastName&cursor="+url.QueryEscape(*p.NextCursor), nil)
+			wantFields(t, wantProblem(t, rec, http.StatusBadRequest), "cursor")
+		}
+		if len(paged) != len(all) {
+			t.Fatalf("pages of 2 list %d contacts, one page %d", len(paged), len(all))
+		}
+		for i := range all {
+			if paged[i].ID != all[i].ID || *paged[i].Score != *all[i].Score {
+				t.Errorf("position %d: paged %v (%v), one page %v (%v)", i, paged[i].ID, *paged[i].Score, all[i].ID, *all[i].Score)
+			}
+			if i > 0 && *all[i].Score > *all[i-1].Score {
+				t.Errorf("position %d: score %v after %v", i, *all[i].Score, *all[i-1].Score)
+			}
+		}
+		if *all[0].Score != 1 || *all[len(all)-1].Score >= 1 {
+			t.Errorf("scores %v .. %v: exact names score 1, the Smyth less", *all[0].Score, *all[len(all)-1].Score)
+		}
+	})
+
+	filtered := []struct {
+		query string
+		want  []uuid.UUID
+	}{
+		{"q=smith&tag=vip", []uuid.UUID{john.ID}},
+		{"q=smith&company=acme", []uuid.UUID{john.ID}},
+		{"q=smith&emailDomain=globex.com", []uuid.UUID{smiths[0], smiths[2], smiths[4]}},
+		{"q=smith&hasEmail=false&sort=createdAt", []uuid.UUID{smiths[1], smiths[3], smyth}},
+		{"q=jane+smith&hasPhone=true", []uuid.UUID{smyth}},
+		{"q=smith&status=archived", nil},
+	}
+	for _, tt := range filtered {
+		t.Run(tt.query, func(t *testing.T) {
+			t.Parallel()
+			got := b.listIDs(t, "?"+tt.query)
+			slices.SortFunc(got, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+			want := slices.Clone(tt.want)
+			slices.SortFunc(want, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+			if !slices.Equal(got, want) {
+				t.Errorf("lists %v, want %v", got, want)
+			}
+		})
+	}
+
+	t.Run("sorted by last name, paged", func(t *testing.T) {
+		t.Parallel()
+		var got []string
+		cursor := ""
+		for range 20 {
+			rec := b.do(t, http.MethodGet, "/api/contacts?limit=3&q=smith&sort=-lastName"+cursor, nil)
+			wantStatus(t, rec, http.StatusOK)
+			p := decode[page[contactOut]](t, rec)
+			for _, c := range p.Data {
+				if c.Score == nil {
+					t.Fatal("a search sorted by last name has no scores")
+				}
+				got = append(got, *c.LastName)
+			}
+			if p.NextCursor == nil {
+				break
+			}
+			cursor = "&cursor=" + url.QueryEscape(*p.NextCursor)
+		}
+		if len(got) != 7 || got[0] != "Smyth" || !slices.IsSortedFunc(got, func(a, b string) int { return strings.Compare(b, a) }) {
+			t.Errorf("q=smith&sort=-lastName lists %v", got)
+		}
+	})
 }

@@ -10,8 +10,8 @@ import (
 // 00032 has the indexes and the table of names):
 //
 //   - names: each word of the query is looked up in search_terms, the distinct first and last
-//     names, where a word finds the names within a few edits of it (trigrams propose, Levenshtein
-//     decides) and the names it starts; a one-word search reads the contacts with one of those
+//     names, where a word finds the names within a few edits of it (trigrams, and for short
+//     names the first two letters, propose; Levenshtein decides) and the names it starts; a one-word search reads the contacts with one of those
 //     first or last names, a longer one those whose first and last name match its first and
 //     last words, in either order. A name's score is how close it is to its word.
 //   - a one-word search also reads the contacts with a company or title word close to it
@@ -61,7 +61,15 @@ func searchCandidates(q string, args []any) (string, []any) {
 	// lets the contacts be read by index, name by name.
 	terms := func(word string, w string, prefix bool) string {
 		n := utf8.RuneCountInString(w)
-		sql := fmt.Sprintf(`SELECT term FROM search_terms WHERE %[1]s %% term AND levenshtein_less_equal(%[1]s, term, %[2]d) <= %[2]d`, word, maxEdits(n))
+		k := maxEdits(n)
+		sql := fmt.Sprintf(`SELECT term FROM search_terms WHERE %[1]s %% term AND levenshtein_less_equal(%[1]s, term, %[2]d) <= %[2]d`, word, k)
+		// A typo in a short name leaves too few trigrams in common: the names starting with
+		// one of the word's first two letters are compared too.
+		if r := []rune(w); n >= 2 {
+			sql += fmt.Sprintf(` UNION SELECT term FROM search_terms WHERE (term LIKE %[3]s OR term LIKE %[4]s)
+				AND length(term) BETWEEN %[5]d AND %[6]d AND levenshtein_less_equal(%[1]s, term, %[2]d) <= %[2]d`,
+				word, k, arg(likePrefix(string(r[0]))), arg(likePrefix(string(r[1]))), n-k, n+k)
+		}
 		if prefix && n >= minPrefix {
 			sql += ` UNION SELECT term FROM search_terms WHERE term LIKE ` + arg(likePrefix(w))
 		} else {

@@ -75,6 +75,13 @@ func run(ctx context.Context, n, quality int, seed bool) error {
 		{"q: email prefix", func() url.Values { s := pick(); e := s.email; return url.Values{"q": {e[:min(len(e), 9)]}} }},
 		{"q: phone digits (7)", func() url.Values { s := pick(); d := digits(s.phone); return url.Values{"q": {d[max(0, len(d)-7):]}} }},
 		{"q: last name + tag", func() url.Values { s := pick(); return url.Values{"q": {s.last}, "tag": {tags[rng.IntN(len(tags))]}} }},
+		{"q: first name (one word)", func() url.Values { return url.Values{"q": {pick().first}} }},
+		{"q: name typo + hasPhone", func() url.Values {
+			s := pick()
+			return url.Values{"q": {s.first + " " + typo(rng, s.last)}, "hasPhone": {"true"}}
+		}},
+		{"q: company prefix", func() url.Values { s := pick(); return url.Values{"q": {strings.Fields(s.company)[0]}} }},
+		{"q + sort=lastName", func() url.Values { s := pick(); return url.Values{"q": {s.last}, "sort": {"lastName"}} }},
 		{"company", func() url.Values { return url.Values{"company": {pick().company}} }},
 		{"tag", func() url.Values { return url.Values{"tag": {tags[rng.IntN(len(tags))]}} }},
 		{"tag + tag", func() url.Values { return url.Values{"tag": {"vip", tags[rng.IntN(2)]}} }},
@@ -112,12 +119,20 @@ func run(ctx context.Context, n, quality int, seed bool) error {
 		pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
 		fmt.Printf("%-28s %8d %8.1f %8.1f %8.1f %8.1f\n", r.name, n, pct(0.5), pct(0.95), pct(0.99), pct(1))
 	}
-	return measureQuality(ctx, a, samples, quality, rng)
+	return measureQuality(ctx, pool, a, samples, quality, rng)
 }
 
-// measureQuality searches for sampled people with one typo in their first or last name.
-func measureQuality(ctx context.Context, a *app.App, samples []sample, n int, rng *rand.Rand) error {
-	top3, sameName, done := 0, 0, 0
+// measureQuality searches for sampled people by first and last name with one typo in one of
+// them (a substitution, deletion, insertion or transposition; names of three letters or more)
+// and prints how often the person is in the top 3. A name query cannot tell namesakes apart
+// (the generated data has thousands of James Smiths), so it prints two shares: the contact
+// itself in the top 3 (ties in score go by id, so among namesakes this is luck), and a contact
+// with the person's exact first and last name in the top 3 (what the query can find: the
+// measure the 95% target is read against); and how many queries were for a shared name.
+func measureQuality(ctx context.Context, pool *pgxpool.Pool, a *app.App, samples []sample, n int, rng *rand.Rand) error {
+	top3, sameName, shared, done := 0, 0, 0, 0
+	var lat []time.Duration
+	var misses []string
 	for _, s := range samples {
 		if done == n {
 			break
@@ -131,10 +146,12 @@ func measureQuality(ctx context.Context, a *app.App, samples []sample, n int, rn
 		} else {
 			last = typo(rng, last)
 		}
+		start := time.Now()
 		list, err := a.Contacts.ListContacts(ctx, contact.Filter{Q: strings.ToLower(first + " " + last)}, contact.Page{Sort: contact.Sort{Key: "relevance", Desc: true}, Limit: 3})
 		if err != nil {
 			return err
 		}
+		lat = append(lat, time.Since(start))
 		done++
 		found, named := false, false
 		for _, c := range list.Contacts {
@@ -145,38 +162,60 @@ func measureQuality(ctx context.Context, a *app.App, samples []sample, n int, rn
 				named = true
 			}
 		}
+		var namesakes int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM contacts WHERE status = 'active' AND lower(first_name) = lower($1) AND lower(last_name) = lower($2)`,
+			s.first, s.last).Scan(&namesakes); err != nil {
+			return err
+		}
+		if namesakes > 1 {
+			shared++
+		}
 		if found {
 			top3++
 		}
 		if found || named {
 			sameName++
+		} else if len(misses) < 10 {
+			misses = append(misses, fmt.Sprintf("%q for %s %s", first+" "+last, s.first, s.last))
 		}
 	}
-	fmt.Printf("\nsearch quality: %d queries with one typo in the first or last name\n", done)
-	fmt.Printf("  the contact itself in the top 3:                 %5.1f%%\n", 100*float64(top3)/float64(done))
-	fmt.Printf("  it or a contact of the same name in the top 3:   %5.1f%%\n", 100*float64(sameName)/float64(done))
+	slices.Sort(lat)
+	fmt.Printf("\nsearch quality: %d queries \"first last\" with one typo in the first or last name (p95 %.1f ms)\n",
+		done, float64(lat[int(0.95*float64(len(lat)-1))].Microseconds())/1000)
+	fmt.Printf("  queries for a name more than one contact has:          %5.1f%%\n", 100*float64(shared)/float64(done))
+	fmt.Printf("  a contact with the person's name in the top 3 (target): %5.1f%%\n", 100*float64(sameName)/float64(done))
+	fmt.Printf("  the contact itself in the top 3 (namesakes tie by id):  %5.1f%%\n", 100*float64(top3)/float64(done))
+	if len(misses) > 0 {
+		fmt.Printf("  some misses: %s\n", strings.Join(misses, "; "))
+	}
 	return nil
 }
 
-// typo makes one edit in s: a substitution, deletion, insertion or transposition.
+// typo makes one edit in s (lower-cased): a substitution, deletion, insertion or transposition
+// that changes it.
 func typo(rng *rand.Rand, s string) string {
-	r := []rune(strings.ToLower(s))
-	if len(r) < 2 {
+	orig := []rune(strings.ToLower(s))
+	if len(orig) < 2 {
 		return s
 	}
-	i := rng.IntN(len(r) - 1)
-	letter := rune('a' + rng.IntN(26))
-	switch rng.IntN(4) {
-	case 0:
-		r[i] = letter
-	case 1:
-		r = append(r[:i], r[i+1:]...)
-	case 2:
-		r = append(r[:i], append([]rune{letter}, r[i:]...)...)
-	default:
-		r[i], r[i+1] = r[i+1], r[i]
+	for {
+		r := slices.Clone(orig)
+		i := rng.IntN(len(r) - 1)
+		letter := rune('a' + rng.IntN(26))
+		switch rng.IntN(4) {
+		case 0:
+			r[i] = letter
+		case 1:
+			r = slices.Delete(r, i, i+1)
+		case 2:
+			r = slices.Insert(r, i, letter)
+		default:
+			r[i], r[i+1] = r[i+1], r[i]
+		}
+		if string(r) != string(orig) {
+			return string(r)
+		}
 	}
-	return string(r)
 }
 
 func digits(s string) string {
