@@ -57,8 +57,9 @@ func searchCandidates(q string, args []any) (string, []any) {
 	q = strings.ToLower(strings.TrimSpace(q))
 	words := searchWords(q)
 	// terms renders the array of names close to the word: within a few edits of it and, if
-	// prefix (the word being typed), those it starts. Computed once (an InitPlan), the array
-	// lets the contacts be read by index, name by name.
+	// prefix (the word being typed), those it starts. Computed once (a materialized CTE), the
+	// array lets the contacts be read by index, name by name.
+	var ctes []string
 	terms := func(word string, w string, prefix bool) string {
 		n := utf8.RuneCountInString(w)
 		k := maxEdits(n)
@@ -75,7 +76,9 @@ func searchCandidates(q string, args []any) (string, []any) {
 		} else {
 			sql += ` UNION SELECT ` + word
 		}
-		return `ARRAY(` + sql + `)`
+		name := fmt.Sprintf("search_terms_%d", len(ctes)+1)
+		ctes = append(ctes, name+` AS MATERIALIZED (SELECT ARRAY(`+sql+`) AS terms)`)
+		return `(SELECT terms FROM ` + name + `)`
 	}
 	var branches []string
 	switch len(words) {
@@ -119,7 +122,11 @@ func searchCandidates(q string, args []any) (string, []any) {
 	}
 	branches = append(branches, `SELECT ct.contact_id, 0.8 * word_similarity(`+arg(q)+`, t.name_key)
 		FROM tags t JOIN contact_tags ct ON ct.tag_id = t.id WHERE `+arg(q)+` <% t.name_key`)
-	return strings.Join(branches, "\nUNION ALL\n"), args
+	with := ""
+	if len(ctes) > 0 {
+		with = "WITH " + strings.Join(ctes, ", ") + "\n"
+	}
+	return with + strings.Join(branches, "\nUNION ALL\n"), args
 }
 
 // orgWordsSQL is the words of contact c's company and title, as migration 00032 indexes them.
