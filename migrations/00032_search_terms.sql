@@ -19,7 +19,7 @@ DROP FUNCTION contact_search_text;
 -- The company filter (lower(company) = ...) and the company prefix search share one index;
 -- it replaces 00001's contacts_company_idx.
 DROP INDEX contacts_company_idx;
-CREATE INDEX contacts_company_prefix_idx ON contacts (lower(company) text_pattern_ops) WHERE company IS NOT NULL;
+CREATE INDEX contacts_company_prefix_idx ON contacts (lower(company) text_pattern_ops, id) WHERE company IS NOT NULL;
 
 -- The email domain filter (=) and a search for a domain's start (acme finds a@acme.com) share
 -- one index; it replaces 00009's.
