@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The event types. Contact and relationship events come from the audit log; the others are
-// emitted by the package whose change causes them.
+// The event types. Contact, relationship and consent events come from the audit log; the
+// others are emitted by the package whose change causes them.
 const (
 	ContactCreated      = "contact.created"
 	ContactUpdated      = "contact.updated"
@@ -23,12 +23,14 @@ const (
 	RelationshipAdded   = "relationship.added"
 	RelationshipRemoved = "relationship.removed"
 	ImportFinished      = "import.finished"
+	SyncFinished        = "sync.finished"
+	ConsentChanged      = "consent.changed"
 )
 
 // Types lists every event type, in the order the API documents them.
 var Types = []string{
 	ContactCreated, ContactUpdated, ContactArchived, ContactMerged, ContactUnmerged, ContactErased,
-	RelationshipAdded, RelationshipRemoved, ImportFinished,
+	RelationshipAdded, RelationshipRemoved, ImportFinished, SyncFinished, ConsentChanged,
 }
 
 // Event is one change, as the feed and webhooks show it.
@@ -46,7 +48,7 @@ type Event struct {
 const Notification = "contactd_events"
 
 // Emit writes an event in tx, the transaction of the change that causes it. Events about
-// contacts and relationships must not be emitted here: auditing the change emits them.
+// contacts, relationships and consent must not be emitted here: auditing the change emits them.
 func Emit(ctx context.Context, tx pgx.Tx, typ string, contactID *uuid.UUID, data any) error {
 	_, err := tx.Exec(ctx, `INSERT INTO events (type, contact_id, data) VALUES ($1, $2, $3)`, typ, contactID, data)
 	if err != nil {
@@ -101,6 +103,13 @@ func Sequence(ctx context.Context, d *db.DB) (int, error) {
 	}
 }
 
+// dataSQL is an event's data: its own, or derived from the audit entry it names (the trigger
+// of migration 00040 stores the reference, not a copy); an entry that is gone leaves the
+// contact's id.
+const dataSQL = `coalesce(e.data, (SELECT d.data FROM audit_log a
+	CROSS JOIN LATERAL event_of_audit(a.action, a.entity_type, a.entity_id, a.contact_id, a.changes) d
+	WHERE a.id = e.audit_id), jsonb_build_object('contactId', e.contact_id))`
+
 // Head returns the seq of the newest numbered event, 0 when there is none.
 func Head(ctx context.Context, q db.Querier) (int64, error) {
 	var head int64
@@ -114,7 +123,7 @@ func Head(ctx context.Context, q db.Querier) (int64, error) {
 // given (all when types is empty) and no later than upTo (no bound when 0).
 func After(ctx context.Context, q db.Querier, after, upTo int64, types []string, limit int) ([]Event, error) {
 	rows, err := q.Query(ctx, `
-		SELECT seq, type, contact_id, occurred_at, data FROM events
+		SELECT seq, type, contact_id, occurred_at, `+dataSQL+` FROM events e
 		WHERE seq > $1 AND ($2 = 0 OR seq <= $2) AND (coalesce(cardinality($3::text[]), 0) = 0 OR type = ANY($3))
 		ORDER BY seq LIMIT $4`, after, upTo, types, limit)
 	if err != nil {
