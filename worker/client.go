@@ -27,6 +27,8 @@ type Config struct {
 	// once in this process.
 	MaxWorkers int
 	Logger     *slog.Logger
+	// EventsRetention is how long events are kept in the change feed; zero keeps them all.
+	EventsRetention time.Duration
 }
 
 // NewWorkers registers every contactd worker over the process's stores.
@@ -43,6 +45,7 @@ func NewWorkers(a *app.App, cfg Config) *river.Workers {
 	river.AddWorker(workers, &SyncDueWorker{Sources: a.Sources})
 	river.AddWorker(workers, &WebhookWorker{Store: a.Webhooks})
 	river.AddWorker(workers, &WebhookReplayWorker{Store: a.Webhooks})
+	river.AddWorker(workers, &EventsRetentionWorker{Store: a.Webhooks, Retention: cfg.EventsRetention})
 	return workers
 }
 
@@ -54,6 +57,11 @@ func NewClient(a *app.App, cfg Config) (*river.Client[pgx.Tx], error) {
 	periodic := []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(idempotencyCleanEvery),
 		func() (river.JobArgs, *river.InsertOpts) { return idempotency.CleanArgs{}, nil },
 		&river.PeriodicJobOpts{ID: "idempotency_clean"})}
+	if cfg.EventsRetention > 0 {
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(eventsRetentionEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return webhook.RetentionArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "events_retention"}))
+	}
 	if cfg.ScanEvery > 0 {
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.ScanEvery),
 			func() (river.JobArgs, *river.InsertOpts) { return dedupe.ScanArgs{}, nil },
