@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // Config configures the workers.
@@ -45,6 +46,7 @@ func NewWorkers(a *app.App, cfg Config) *river.Workers {
 	river.AddWorker(workers, &SyncDueWorker{Sources: a.Sources})
 	river.AddWorker(workers, &WebhookWorker{Store: a.Webhooks})
 	river.AddWorker(workers, &WebhookReplayWorker{Store: a.Webhooks})
+	river.AddWorker(workers, &RescueWorker{DB: a.DB})
 	river.AddWorker(workers, &EventsRetentionWorker{Store: a.Webhooks, Retention: cfg.EventsRetention})
 	return workers
 }
@@ -57,6 +59,9 @@ func NewClient(a *app.App, cfg Config) (*river.Client[pgx.Tx], error) {
 	periodic := []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(idempotencyCleanEvery),
 		func() (river.JobArgs, *river.InsertOpts) { return idempotency.CleanArgs{}, nil },
 		&river.PeriodicJobOpts{ID: "idempotency_clean"})}
+	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(rescueEvery),
+		func() (river.JobArgs, *river.InsertOpts) { return RescueArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "rescue_orphaned_jobs"}))
 	if cfg.EventsRetention > 0 {
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(eventsRetentionEvery),
 			func() (river.JobArgs, *river.InsertOpts) { return webhook.RetentionArgs{}, nil },
@@ -74,6 +79,7 @@ func NewClient(a *app.App, cfg Config) (*river.Client[pgx.Tx], error) {
 		&river.PeriodicJobOpts{ID: "sync_due"}))
 	client, err := river.NewClient(riverpgxv5.New(a.DB.Pool), &river.Config{
 		PeriodicJobs: periodic,
+		Middleware:   []rivertype.Middleware{liveness(a.DB.Pool)},
 		Logger:       cfg.Logger,
 		Queues: map[string]river.QueueConfig{
 			// Per-contact jobs (normalize, then the duplicate check) run one after the other:
