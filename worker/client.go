@@ -79,8 +79,11 @@ func NewClient(a *app.App, cfg Config) (*river.Client[pgx.Tx], error) {
 		&river.PeriodicJobOpts{ID: "sync_due"}))
 	client, err := river.NewClient(riverpgxv5.New(a.DB.Pool), &river.Config{
 		PeriodicJobs: periodic,
-		Middleware:   []rivertype.Middleware{liveness(a.DB.Pool)},
-		Logger:       cfg.Logger,
+		// Jobs with a timeout (a minute at most) whose process died are retried after this;
+		// those without one are rescued by their liveness lock (rescue.go).
+		RescueStuckJobsAfter: 2 * time.Minute,
+		Middleware:           []rivertype.Middleware{liveness(a.DB.Pool)},
+		Logger:               cfg.Logger,
 		Queues: map[string]river.QueueConfig{
 			// Per-contact jobs (normalize, then the duplicate check) run one after the other:
 			// a short fetch cooldown and poll keep create-to-settled in milliseconds. River

@@ -10,23 +10,26 @@ import (
 	"github.com/contactd/contactd/importer"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/sync/source"
+	"github.com/contactd/contactd/webhook"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 )
 
-// River rescues a stuck job only once its timeout has passed, and never one without a timeout.
-// The long jobs (imports, scans, import batch checks, training, sync runs) have none: they run
-// as long as their data needs, and each is resumable from its own checkpoints. So that one whose
-// process died (kill -9, a lost machine) runs again, each holds a session advisory lock, its
-// liveness lock, on a connection of its own while it runs; the connection and the lock die with
-// the process. A periodic job makes the running long jobs whose lock nobody holds available again.
+// River rescues a stuck job only once its timeout has passed (and only after
+// RescueStuckJobsAfter), and never one without a timeout. The long jobs (imports, scans,
+// import batch checks, training, sync runs) have none: they run as long as their data needs,
+// and each is resumable from its own checkpoints. A webhook's stream is one job per webhook, so
+// a stuck one holds every delivery of its webhook back. So that such a job whose process died
+// (kill -9, a lost machine) runs again soon, it holds a session advisory lock, its liveness
+// lock, on a connection of its own while it runs; the connection and the lock die with the
+// process. A periodic job makes the running ones whose lock nobody holds available again.
 
-// longKinds are the job kinds that have no timeout and hold a liveness lock while they run.
+// longKinds are the job kinds that hold a liveness lock while they run.
 var longKinds = []string{
 	importer.Args{}.Kind(), dedupe.ScanArgs{}.Kind(), dedupe.BatchArgs{}.Kind(), dedupe.TrainArgs{}.Kind(),
-	source.RunArgs{}.Kind(),
+	source.RunArgs{}.Kind(), webhook.DeliverArgs{}.Kind(),
 }
 
 // rescueGrace is how long a long job may run before it holds its liveness lock: a running job
