@@ -162,5 +162,7 @@ func (CleanArgs) Kind() string { return "idempotency_clean" }
 
 // InsertOpts keeps one cleaning job pending at a time, on the bulk queue.
 func (CleanArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: db.QueueBulk, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	// Unique while waiting or running only: River's default states include completed, which
+	// would keep every later run from being inserted.
+	return river.InsertOpts{Queue: db.QueueBulk, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: db.ActiveJobStates}}
 }

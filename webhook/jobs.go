@@ -46,5 +46,5 @@ func (RetentionArgs) Kind() string { return "events_retention" }
 
 // InsertOpts keeps one retention job pending at a time, on the bulk queue.
 func (RetentionArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: db.QueueBulk, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: db.QueueBulk, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: db.ActiveJobStates}}
 }

@@ -82,7 +82,7 @@ func (RescueArgs) Kind() string { return "rescue_orphaned_jobs" }
 // InsertOpts keeps one rescue pending at a time, on the default queue (not behind the long
 // jobs it rescues).
 func (RescueArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}, MaxAttempts: 1}
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: db.ActiveJobStates}, MaxAttempts: 1}
 }
 
 // RescueWorker makes available again the running long jobs whose process died: older than the

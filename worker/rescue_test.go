@@ -4,7 +4,11 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/contactd/contactd/idempotency"
 	"github.com/contactd/contactd/importer"
+	"github.com/contactd/contactd/sync/source"
+	"github.com/contactd/contactd/webhook"
+	"github.com/riverqueue/river"
 	"github.com/contactd/contactd/internal/apptest"
 	"github.com/google/uuid"
 )
@@ -44,5 +48,28 @@ func TestRescueOrphanedLongJobs(t *testing.T) {
 	var state string
 	if err := b.Pool.QueryRow(b.Ctx, `SELECT state FROM river_job WHERE id = $1`, orphan).Scan(&state); err != nil || state != "available" {
 		t.Fatalf("the orphan is %s (%v), want available", state, err)
+	}
+}
+
+// The periodic housekeeping jobs are unique only while waiting or running: once one completed,
+// the next period's is inserted (River's default unique states include completed, which would
+// make each run once per database).
+func TestPeriodicJobsRunAgainAfterCompleting(t *testing.T) {
+	t.Parallel()
+	b := apptest.New(t)
+	for _, args := range []river.JobArgs{RescueArgs{}, idempotency.CleanArgs{}, webhook.RetentionArgs{}, source.DueArgs{}} {
+		first, err := b.App.DB.Jobs.Insert(b.Ctx, args, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again, err := b.App.DB.Jobs.Insert(b.Ctx, args, nil); err != nil || !again.UniqueSkippedAsDuplicate {
+			t.Errorf("%s: a second one while the first waits was inserted (%v)", args.Kind(), err)
+		}
+		if _, err := b.Pool.Exec(b.Ctx, `UPDATE river_job SET state = 'completed', finalized_at = now() WHERE id = $1`, first.Job.ID); err != nil {
+			t.Fatal(err)
+		}
+		if next, err := b.App.DB.Jobs.Insert(b.Ctx, args, nil); err != nil || next.UniqueSkippedAsDuplicate {
+			t.Errorf("%s: the next period's job was skipped as a duplicate of a completed one (%v)", args.Kind(), err)
+		}
 	}
 }
