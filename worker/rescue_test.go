@@ -6,11 +6,11 @@ import (
 
 	"github.com/contactd/contactd/idempotency"
 	"github.com/contactd/contactd/importer"
+	"github.com/contactd/contactd/internal/apptest"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/contactd/contactd/webhook"
-	"github.com/riverqueue/river"
-	"github.com/contactd/contactd/internal/apptest"
 	"github.com/google/uuid"
+	"github.com/riverqueue/river"
 )
 
 // A running long job whose liveness lock nobody holds (its process died) is made available
