@@ -13,7 +13,9 @@ import (
 
 	"github.com/contactd/contactd/auth"
 	"github.com/contactd/contactd/idempotency"
+	"github.com/contactd/contactd/internal/db"
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
 )
 
 // idempotencyHeader is the request header that makes a POST safe to retry.
@@ -73,12 +75,20 @@ func (s *server) idempotent(c *gin.Context) {
 		c.Header("Retry-After", "1")
 		writeProblem(c, http.StatusConflict, "a request with this Idempotency-Key is in progress; retry after a moment")
 		return
+	case idempotency.Done:
+		writeProblem(c, http.StatusConflict, "the first request with this Idempotency-Key did its work, but its response was lost "+
+			"(the server stopped before storing it); the work was not done again: read the result with a GET")
+		return
 	case idempotency.Mismatch:
 		writeProblem(c, http.StatusUnprocessableEntity, "this Idempotency-Key was used with a different request",
 			problemField{idempotencyHeader, "was sent before with another method, path, query or body"})
 		return
 	}
 
+	// The work's transactions record that the key's work is done, with the work.
+	c.Request = c.Request.WithContext(db.WithBeforeCommit(c.Request.Context(), func(ctx context.Context, tx pgx.Tx) error {
+		return idempotency.MarkWorkTx(ctx, tx, k.ID, key)
+	}))
 	w := &capturingWriter{ResponseWriter: c.Writer}
 	c.Writer = w
 	completed := false

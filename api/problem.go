@@ -55,6 +55,7 @@ var kindStatus = map[db.Kind]int{
 	db.KindForbidden:          http.StatusForbidden,
 	db.KindUnavailable:        http.StatusServiceUnavailable,
 	db.KindTooManyRequests:    http.StatusTooManyRequests,
+	db.KindGone:               http.StatusGone,
 }
 
 // unavailableRetryAfter is the Retry-After (seconds) of a 503 answered while the database is

@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The event types. Contact and relationship events come from the audit log; the others are
-// emitted by the package whose change causes them.
+// The event types. Contact, relationship and consent events come from the audit log; the
+// others are emitted by the package whose change causes them.
 const (
 	ContactCreated      = "contact.created"
 	ContactUpdated      = "contact.updated"
@@ -23,12 +23,14 @@ const (
 	RelationshipAdded   = "relationship.added"
 	RelationshipRemoved = "relationship.removed"
 	ImportFinished      = "import.finished"
+	SyncFinished        = "sync.finished"
+	ConsentChanged      = "consent.changed"
 )
 
 // Types lists every event type, in the order the API documents them.
 var Types = []string{
 	ContactCreated, ContactUpdated, ContactArchived, ContactMerged, ContactUnmerged, ContactErased,
-	RelationshipAdded, RelationshipRemoved, ImportFinished,
+	RelationshipAdded, RelationshipRemoved, ImportFinished, SyncFinished, ConsentChanged,
 }
 
 // Event is one change, as the feed and webhooks show it.
@@ -46,7 +48,7 @@ type Event struct {
 const Notification = "contactd_events"
 
 // Emit writes an event in tx, the transaction of the change that causes it. Events about
-// contacts and relationships must not be emitted here: auditing the change emits them.
+// contacts, relationships and consent must not be emitted here: auditing the change emits them.
 func Emit(ctx context.Context, tx pgx.Tx, typ string, contactID *uuid.UUID, data any) error {
 	_, err := tx.Exec(ctx, `INSERT INTO events (type, contact_id, data) VALUES ($1, $2, $3)`, typ, contactID, data)
 	if err != nil {
@@ -86,7 +88,8 @@ func Sequence(ctx context.Context, d *db.DB) (int, error) {
 						SELECT id FROM events
 						WHERE seq IS NULL
 						ORDER BY id LIMIT $1) AS s),
-				base AS (SELECT coalesce(max(seq), 0) AS b FROM events)
+				base AS (SELECT greatest((SELECT coalesce(max(seq), 0) FROM events),
+					(SELECT coalesce(max(pruned_through), 0) FROM events_horizon)) AS b)
 				UPDATE events e SET seq = base.b + next.n FROM next, base WHERE e.id = next.id`, sequenceBatch)
 			n = int(tag.RowsAffected())
 			return err
@@ -101,10 +104,19 @@ func Sequence(ctx context.Context, d *db.DB) (int, error) {
 	}
 }
 
-// Head returns the seq of the newest numbered event, 0 when there is none.
+// dataSQL is an event's data: its own, or derived from the audit entry it names (the trigger
+// of migration 00040 stores the reference, not a copy); an entry that is gone leaves the
+// contact's id.
+const dataSQL = `coalesce(e.data, (SELECT d.data FROM audit_log a
+	CROSS JOIN LATERAL event_of_audit(a.action, a.entity_type, a.entity_id, a.contact_id, a.changes) d
+	WHERE a.id = e.audit_id), jsonb_build_object('contactId', e.contact_id))`
+
+// Head returns the seq of the newest numbered event (of the newest deleted by retention when
+// none is left), 0 when there has been none.
 func Head(ctx context.Context, q db.Querier) (int64, error) {
 	var head int64
-	if err := q.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&head); err != nil {
+	if err := q.QueryRow(ctx, `SELECT greatest((SELECT coalesce(max(seq), 0) FROM events),
+		(SELECT coalesce(max(pruned_through), 0) FROM events_horizon))`).Scan(&head); err != nil {
 		return 0, fmt.Errorf("event: head: %w", err)
 	}
 	return head, nil
@@ -114,7 +126,7 @@ func Head(ctx context.Context, q db.Querier) (int64, error) {
 // given (all when types is empty) and no later than upTo (no bound when 0).
 func After(ctx context.Context, q db.Querier, after, upTo int64, types []string, limit int) ([]Event, error) {
 	rows, err := q.Query(ctx, `
-		SELECT seq, type, contact_id, occurred_at, data FROM events
+		SELECT seq, type, contact_id, occurred_at, `+dataSQL+` FROM events e
 		WHERE seq > $1 AND ($2 = 0 OR seq <= $2) AND (coalesce(cardinality($3::text[]), 0) = 0 OR type = ANY($3))
 		ORDER BY seq LIMIT $4`, after, upTo, types, limit)
 	if err != nil {
@@ -137,9 +149,11 @@ type Feed struct{ db *db.DB }
 // NewFeed returns the change feed of d.
 func NewFeed(d *db.DB) *Feed { return &Feed{db: d} }
 
-// Changes returns at most limit events after the cursor (a seq; 0 for the beginning), in
-// order, and the cursor to read on from: the last event's seq, or cursor when there is none
+// Changes returns at most limit events after the cursor (a seq; 0 for the oldest event kept),
+// in order, and the cursor to read on from: the last event's seq, or cursor when there is none
 // yet. It numbers what has committed first, so a reader sees a change as soon as it commits.
+// A cursor from before the retention's horizon (PrunedThrough) is KindGone: events after it
+// were deleted.
 func (f *Feed) Changes(ctx context.Context, cursor int64, limit int) ([]Event, int64, error) {
 	if err := db.CheckLimit(limit); err != nil {
 		return nil, 0, err
@@ -149,6 +163,14 @@ func (f *Feed) Changes(ctx context.Context, cursor int64, limit int) ([]Event, i
 	}
 	if _, err := Sequence(ctx, f.db); err != nil {
 		return nil, 0, err
+	}
+	pruned, err := PrunedThrough(ctx, f.db.Pool)
+	if err != nil {
+		return nil, 0, err
+	}
+	if cursor > 0 && cursor < pruned {
+		return nil, 0, db.Gone("events up to seq %d were deleted by retention, so reading on from cursor %d would skip some: "+
+			"read the contacts in full, then the feed from cursor %d", pruned, cursor, pruned)
 	}
 	events, err := After(ctx, f.db.Pool, cursor, 0, nil, limit)
 	if err != nil {

@@ -36,9 +36,11 @@ func (concern) UndoTx(context.Context, pgx.Tx, *contact.UndoSet) ([]string, erro
 // events keep their relationship's id), so that no field of an erased person stays in the feed.
 func (concern) EraseTx(ctx context.Context, tx pgx.Tx, contactIDs []uuid.UUID) error {
 	_, err := tx.Exec(ctx, `
-		UPDATE events SET data = jsonb_build_object('contactId', contact_id)
-			|| CASE WHEN data ? 'relationshipId' THEN jsonb_build_object('relationshipId', data -> 'relationshipId') ELSE '{}' END
-		WHERE contact_id = ANY($1)`, contactIDs)
+		UPDATE events e SET audit_id = NULL, data = jsonb_build_object('contactId', e.contact_id)
+			|| CASE WHEN e.type LIKE 'relationship.%' THEN jsonb_build_object('relationshipId',
+				coalesce(e.data -> 'relationshipId', (SELECT to_jsonb(a.entity_id) FROM audit_log a WHERE a.id = e.audit_id)))
+				ELSE '{}' END
+		WHERE e.contact_id = ANY($1)`, contactIDs)
 	if err != nil {
 		return fmt.Errorf("event: erase: %w", err)
 	}

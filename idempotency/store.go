@@ -49,6 +49,10 @@ const (
 	InProgress
 	// Mismatch: the key was used with another request.
 	Mismatch
+	// Done: the first request's work committed but its response was never stored (its
+	// process died, or the database went away, between the two): the work must not be done
+	// again, and there is no response to replay.
+	Done
 )
 
 // Begin claims key for apiKey's request whose fingerprint is hash. A key that is new, expired,
@@ -61,10 +65,10 @@ func (s *Store) Begin(ctx context.Context, apiKey uuid.UUID, key string, hash []
 		INSERT INTO idempotency_keys (api_key_id, key, request_hash, locked_until, expires_at)
 		VALUES ($1, $2, $3, now() + make_interval(secs => $4), now() + make_interval(secs => $5))
 		ON CONFLICT (api_key_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, status = NULL,
-			headers = '{}', body = NULL, created_at = now(), locked_until = EXCLUDED.locked_until, expires_at = EXCLUDED.expires_at
+			headers = '{}', body = NULL, work_committed_at = NULL, created_at = now(), locked_until = EXCLUDED.locked_until, expires_at = EXCLUDED.expires_at
 		WHERE idempotency_keys.expires_at < now()
 			OR (idempotency_keys.status IS NULL AND idempotency_keys.locked_until < now()
-				AND idempotency_keys.request_hash = EXCLUDED.request_hash)
+				AND idempotency_keys.work_committed_at IS NULL AND idempotency_keys.request_hash = EXCLUDED.request_hash)
 		RETURNING true`, apiKey, key, hash, LockFor.Seconds(), TTL.Seconds()).Scan(&claimed)
 	if err == nil {
 		return Proceed, nil, nil
@@ -76,8 +80,9 @@ func (s *Store) Begin(ctx context.Context, apiKey uuid.UUID, key string, hash []
 	var status *int
 	var headers map[string]string
 	var body []byte
-	err = s.db.Pool.QueryRow(ctx, `SELECT request_hash, status, headers, body FROM idempotency_keys
-		WHERE api_key_id = $1 AND key = $2`, apiKey, key).Scan(&stored, &status, &headers, &body)
+	var workDone, locked bool
+	err = s.db.Pool.QueryRow(ctx, `SELECT request_hash, status, headers, body, work_committed_at IS NOT NULL, locked_until > now()
+		FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`, apiKey, key).Scan(&stored, &status, &headers, &body, &workDone, &locked)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Released between the claim and this read: the caller may try again.
 		return InProgress, nil, nil
@@ -86,6 +91,10 @@ func (s *Store) Begin(ctx context.Context, apiKey uuid.UUID, key string, hash []
 		return 0, nil, fmt.Errorf("idempotency: read key: %w", err)
 	}
 	switch {
+	case string(stored) != string(hash) && (status != nil || workDone):
+		return Mismatch, nil, nil
+	case status == nil && workDone && !locked:
+		return Done, nil, nil
 	case status == nil:
 		return InProgress, nil, nil
 	case string(stored) != string(hash):
@@ -109,10 +118,28 @@ func (s *Store) Complete(ctx context.Context, apiKey uuid.UUID, key string, r Re
 }
 
 // Release gives key up without a response (the request failed in a way worth retrying), so that
-// a repeat does the work.
+// a repeat does the work, unless its work committed (MarkWorkTx): then the key is kept, and a
+// repeat is told at once that the work was done (Done).
 func (s *Store) Release(ctx context.Context, apiKey uuid.UUID, key string) error {
-	if _, err := s.db.Pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND status IS NULL`, apiKey, key); err != nil {
+	if _, err := s.db.Pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND status IS NULL
+		AND work_committed_at IS NULL`, apiKey, key); err != nil {
 		return fmt.Errorf("idempotency: release key: %w", err)
+	}
+	if _, err := s.db.Pool.Exec(ctx, `UPDATE idempotency_keys SET locked_until = now() WHERE api_key_id = $1 AND key = $2
+		AND status IS NULL`, apiKey, key); err != nil {
+		return fmt.Errorf("idempotency: release key: %w", err)
+	}
+	return nil
+}
+
+// MarkWorkTx records, in tx (the transaction of the request's work), that the work of the
+// request holding key has committed, if tx wrote anything: a transaction that only read is
+// no work. It is the hook the API runs before each of the request's transactions commits
+// (db.WithBeforeCommit).
+func MarkWorkTx(ctx context.Context, tx pgx.Tx, apiKey uuid.UUID, key string) error {
+	if _, err := tx.Exec(ctx, `UPDATE idempotency_keys SET work_committed_at = coalesce(work_committed_at, now())
+		WHERE api_key_id = $1 AND key = $2 AND status IS NULL AND txid_current_if_assigned() IS NOT NULL`, apiKey, key); err != nil {
+		return fmt.Errorf("idempotency: mark the work done: %w", err)
 	}
 	return nil
 }
@@ -135,5 +162,7 @@ func (CleanArgs) Kind() string { return "idempotency_clean" }
 
 // InsertOpts keeps one cleaning job pending at a time, on the bulk queue.
 func (CleanArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: db.QueueBulk, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	// Unique while waiting or running only: River's default states include completed, which
+	// would keep every later run from being inserted.
+	return river.InsertOpts{Queue: db.QueueBulk, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: db.ActiveJobStates}}
 }

@@ -66,6 +66,20 @@ type target struct {
 	cursor int64
 }
 
+// target reads what delivering needs of a webhook, its secret opened (pgx.ErrNoRows when
+// there is no such webhook).
+func (s *Store) target(ctx context.Context, webhookID uuid.UUID, t *target) error {
+	var plain *string
+	var sealed []byte
+	err := s.db.Pool.QueryRow(ctx, `SELECT id, url, secret, secret_sealed, events, active, cursor FROM webhooks WHERE id = $1`, webhookID).
+		Scan(&t.id, &t.url, &plain, &sealed, &t.events, &t.active, &t.cursor)
+	if err != nil {
+		return err
+	}
+	t.secret, err = s.openSecret(t.id, plain, sealed)
+	return err
+}
+
 // send POSTs one event and returns the attempt (not yet stored).
 func (s *Store) send(ctx context.Context, t *target, e event.Event) *Delivery {
 	d := &Delivery{ID: uuid.Must(uuid.NewV7()), WebhookID: t.id, EventSeq: e.Seq, EventType: e.Type}
@@ -173,8 +187,7 @@ func (s *Store) Deliver(ctx context.Context, webhookID uuid.UUID) (again time.Du
 	start, idleSince := time.Now(), time.Now()
 	for time.Since(start) < streamBudget {
 		var t target
-		err := s.db.Pool.QueryRow(ctx, `SELECT id, url, secret, events, active, cursor FROM webhooks WHERE id = $1`, webhookID).
-			Scan(&t.id, &t.url, &t.secret, &t.events, &t.active, &t.cursor)
+		err := s.target(ctx, webhookID, &t)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !t.active) {
 			return 0, true, nil
 		}
@@ -323,8 +336,7 @@ func (s *Store) Retry(ctx context.Context, webhookID, deliveryID uuid.UUID) (*De
 // Replay attempts one event to a webhook once, outside its stream, and records the attempt.
 func (s *Store) Replay(ctx context.Context, webhookID uuid.UUID, seq int64) error {
 	var t target
-	err := s.db.Pool.QueryRow(ctx, `SELECT id, url, secret, events, active, cursor FROM webhooks WHERE id = $1`, webhookID).
-		Scan(&t.id, &t.url, &t.secret, &t.events, &t.active, &t.cursor)
+	err := s.target(ctx, webhookID, &t)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}

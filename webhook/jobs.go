@@ -37,3 +37,14 @@ func (ReplayArgs) Kind() string { return "webhook_replay" }
 func (ReplayArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: Queue, MaxAttempts: 3}
 }
+
+// RetentionArgs asks for the events past their retention to be deleted (a periodic job).
+type RetentionArgs struct{}
+
+// Kind is the job's stable kind name.
+func (RetentionArgs) Kind() string { return "events_retention" }
+
+// InsertOpts keeps one retention job pending at a time, on the bulk queue.
+func (RetentionArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: db.QueueBulk, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: db.ActiveJobStates}}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/contactd/contactd/event"
 	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/internal/secret"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -46,8 +47,10 @@ type Patch struct {
 
 // Store keeps webhooks and delivers to them. It is safe for concurrent use.
 type Store struct {
-	db     *db.DB
-	guard  Guard
+	db    *db.DB
+	guard Guard
+	// sealer seals secrets; nil stores them plain.
+	sealer *secret.Sealer
 	client *http.Client
 	// backoff are the waits after each failed attempt of an event; after the last one the
 	// event is given up on (failed) and the stream goes on.
@@ -146,10 +149,15 @@ func (s *Store) Create(ctx context.Context, in NewWebhook) (*Webhook, error) {
 		in.Secret = newSecret()
 	}
 	active := in.Active == nil || *in.Active
+	id := uuid.Must(uuid.NewV7())
+	plain, sealed, err := s.storedSecret(id, in.Secret)
+	if err != nil {
+		return nil, err
+	}
 	w, err := scanWebhook(s.db.Pool.QueryRow(ctx, `
-		INSERT INTO webhooks (id, url, events, secret, active, cursor)
-		VALUES ($1, $2, $3, $4, $5, (SELECT coalesce(max(seq), 0) FROM events))
-		RETURNING `+webhookColumns, uuid.Must(uuid.NewV7()), in.URL, in.Events, in.Secret, active))
+		INSERT INTO webhooks (id, url, events, secret, secret_sealed, active, cursor)
+		VALUES ($1, $2, $3, $4, $5, $6, (SELECT coalesce(max(seq), 0) FROM events))
+		RETURNING `+webhookColumns, id, in.URL, in.Events, plain, sealed, active))
 	if err != nil {
 		return nil, err
 	}
@@ -187,11 +195,21 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, p Patch) (*Webhook, er
 	if err := s.validate(ctx, p.URL, p.Events, p.Secret); err != nil {
 		return nil, err
 	}
+	var plain *string
+	var sealed []byte
+	if p.Secret != nil {
+		var err error
+		if plain, sealed, err = s.storedSecret(id, *p.Secret); err != nil {
+			return nil, err
+		}
+	}
 	return scanWebhook(s.db.Pool.QueryRow(ctx, `
-		UPDATE webhooks SET url = coalesce($2, url), events = coalesce($3, events), secret = coalesce($4, secret),
+		UPDATE webhooks SET url = coalesce($2, url), events = coalesce($3, events),
+			secret = CASE WHEN $4::boolean THEN $6 ELSE secret END,
+			secret_sealed = CASE WHEN $4::boolean THEN $7 ELSE secret_sealed END,
 			cursor = CASE WHEN $5 AND NOT active THEN (SELECT coalesce(max(seq), 0) FROM events) ELSE cursor END,
 			active = coalesce($5, active), updated_at = now()
-		WHERE id = $1 RETURNING `+webhookColumns, id, p.URL, p.Events, p.Secret, p.Active))
+		WHERE id = $1 RETURNING `+webhookColumns, id, p.URL, p.Events, p.Secret != nil, p.Active, plain, sealed))
 }
 
 // Delete removes a webhook and its delivery history.

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // Config configures the workers.
@@ -28,6 +29,8 @@ type Config struct {
 	// once in this process.
 	MaxWorkers int
 	Logger     *slog.Logger
+	// EventsRetention is how long events are kept in the change feed; zero keeps them all.
+	EventsRetention time.Duration
 }
 
 // NewWorkers registers every contactd worker over the process's stores.
@@ -46,6 +49,8 @@ func NewWorkers(a *app.App, cfg Config) *river.Workers {
 	river.AddWorker(workers, &WebhookReplayWorker{Store: a.Webhooks})
 	river.AddWorker(workers, &RetentionWorker{Store: a.Retention})
 	river.AddWorker(workers, &RetentionDueWorker{Store: a.Retention})
+	river.AddWorker(workers, &RescueWorker{DB: a.DB})
+	river.AddWorker(workers, &EventsRetentionWorker{Store: a.Webhooks, Retention: cfg.EventsRetention})
 	return workers
 }
 
@@ -57,6 +62,14 @@ func NewClient(a *app.App, cfg Config) (*river.Client[pgx.Tx], error) {
 	periodic := []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(idempotencyCleanEvery),
 		func() (river.JobArgs, *river.InsertOpts) { return idempotency.CleanArgs{}, nil },
 		&river.PeriodicJobOpts{ID: "idempotency_clean"})}
+	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(rescueEvery),
+		func() (river.JobArgs, *river.InsertOpts) { return RescueArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "rescue_orphaned_jobs"}))
+	if cfg.EventsRetention > 0 {
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(eventsRetentionEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return webhook.RetentionArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "events_retention"}))
+	}
 	if cfg.ScanEvery > 0 {
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.ScanEvery),
 			func() (river.JobArgs, *river.InsertOpts) { return dedupe.ScanArgs{}, nil },
@@ -73,7 +86,11 @@ func NewClient(a *app.App, cfg Config) (*river.Client[pgx.Tx], error) {
 		&river.PeriodicJobOpts{ID: "retention_due"}))
 	client, err := river.NewClient(riverpgxv5.New(a.DB.Pool), &river.Config{
 		PeriodicJobs: periodic,
-		Logger:       cfg.Logger,
+		// Jobs with a timeout (a minute at most) whose process died are retried after this;
+		// those without one are rescued by their liveness lock (rescue.go).
+		RescueStuckJobsAfter: 2 * time.Minute,
+		Middleware:           []rivertype.Middleware{liveness(a.DB.Pool)},
+		Logger:               cfg.Logger,
 		Queues: map[string]river.QueueConfig{
 			// Per-contact jobs (normalize, then the duplicate check) run one after the other:
 			// a short fetch cooldown and poll keep create-to-settled in milliseconds. River

@@ -39,3 +39,24 @@ type WebhookReplayWorker struct {
 func (w *WebhookReplayWorker) Work(ctx context.Context, job *river.Job[webhook.ReplayArgs]) error {
 	return w.Store.Replay(ctx, job.Args.WebhookID, job.Args.EventSeq)
 }
+
+// eventsRetentionEvery is how often events past their retention are deleted.
+const eventsRetentionEvery = time.Hour
+
+// EventsRetentionWorker deletes the events past their retention that every active webhook has
+// finished with.
+type EventsRetentionWorker struct {
+	river.WorkerDefaults[webhook.RetentionArgs]
+	Store *webhook.Store
+	// Retention is how long events are kept; zero keeps them all.
+	Retention time.Duration
+}
+
+// Work deletes what is past the retention and records how many.
+func (w *EventsRetentionWorker) Work(ctx context.Context, job *river.Job[webhook.RetentionArgs]) error {
+	n, err := w.Store.PruneEvents(ctx, w.Retention)
+	if err != nil {
+		return err
+	}
+	return river.RecordOutput(ctx, map[string]int64{"deleted": n})
+}

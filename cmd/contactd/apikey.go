@@ -92,6 +92,7 @@ func newApp(pool *pgxpool.Pool, cfg config) (*app.App, error) {
 		return nil, err
 	}
 	a.Sources.SetSealer(cfg.Sealer)
+	a.Webhooks.SetSealer(cfg.Sealer)
 	a.Webhooks.SetGuard(webhook.Guard{AllowPrivate: cfg.WebhookAllowPrivate})
 	return a, nil
 }

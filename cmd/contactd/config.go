@@ -36,6 +36,8 @@ type config struct {
 	PublicURL string
 	// UnsubscribeKey signs unsubscribe links; empty means a random key per process.
 	UnsubscribeKey string
+	// EventsRetention is how long the change feed keeps events; zero keeps them all.
+	EventsRetention time.Duration
 	// WebhookAllowPrivate lets webhooks reach loopback, private and link-local addresses.
 	WebhookAllowPrivate bool
 }
@@ -70,6 +72,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("CONTACTD_DEDUPE_SCAN_EVERY: want a duration of a minute or more, such as 24h (or 0 for never)")
 		}
 		c.ScanEvery = d
+	}
+	c.EventsRetention, err = time.ParseDuration(cmp.Or(getenv("CONTACTD_EVENTS_RETENTION"), "720h"))
+	if err != nil || c.EventsRetention < 0 || (c.EventsRetention > 0 && c.EventsRetention < time.Hour) {
+		return c, fmt.Errorf("CONTACTD_EVENTS_RETENTION: want a duration of an hour or more, such as 720h (or 0 to keep every event)")
 	}
 	rl, err := strconv.ParseFloat(cmp.Or(getenv("CONTACTD_RATE_LIMIT"), "100"), 64)
 	if err != nil || rl < 0 || math.IsNaN(rl) || math.IsInf(rl, 0) {

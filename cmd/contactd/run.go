@@ -12,7 +12,7 @@ import (
 const usage = `usage: contactd <command> [flags]
 
 commands:
-  serve     run the API and the workers (migrates first)
+  serve     run the API and the workers (migrates first; --no-workers: the API only)
   worker    run the workers only (to scale out job processing)
   migrate   create the database if needed and apply every migration
   apikey    create or revoke API keys: apikey create --name N --scopes read,write,admin

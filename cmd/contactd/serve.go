@@ -74,11 +74,29 @@ func migrateAndConnect(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// checkSecrets warns about what cannot be sealed without CONTACTD_SECRET_KEY and, with it,
+// seals the webhook secrets still stored plain.
+func checkSecrets(ctx context.Context, cfg config, a *app.App, logger *slog.Logger) error {
+	if cfg.Sealer == nil {
+		logger.Warn("no " + source.KeyEnv + ": sync sources with secrets cannot be created or run, and webhook secrets are stored unencrypted")
+		return nil
+	}
+	n, err := a.Webhooks.SealPlain(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		logger.Info("sealed webhook secrets stored unencrypted", "webhooks", n)
+	}
+	return nil
+}
+
 // startWorkers starts a River client working contactd's jobs and the webhook dispatcher, both
 // until ctx ends.
 func startWorkers(ctx context.Context, cfg config, a *app.App, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
 	client, err := worker.NewClient(a, worker.Config{
 		DefaultRegion: cfg.DefaultRegion, MaxWorkers: cfg.MaxWorkers, Logger: logger, ScanEvery: cfg.ScanEvery,
+		EventsRetention: cfg.EventsRetention,
 	})
 	if err != nil {
 		return nil, err
@@ -107,6 +125,8 @@ func stopWorkers(client *river.Client[pgx.Tx], logger *slog.Logger) {
 func runServe(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (CONTACTD_ADDR)")
+	noWorkers := false
+	fs.BoolVar(&noWorkers, "no-workers", false, "serve the API only; jobs are worked by contactd worker processes")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -120,19 +140,21 @@ func runServe(ctx context.Context, cfg config, args []string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	if cfg.Sealer == nil {
-		logger.Warn("no " + source.KeyEnv + ": sync sources with secrets cannot be created or run")
+	if err := checkSecrets(ctx, cfg, a, logger); err != nil {
+		return err
 	}
 	if cfg.UnsubscribeKey == "" {
 		logger.Warn("CONTACTD_UNSUBSCRIBE_KEY is not set: unsubscribe links are signed with a random key of this process and stop working when it restarts or on other processes")
 	} else if err := a.Consent.SetUnsubscribeKey([]byte(cfg.UnsubscribeKey)); err != nil {
 		return fmt.Errorf("CONTACTD_UNSUBSCRIBE_KEY: %w", err)
 	}
-	client, err := startWorkers(ctx, cfg, a, logger)
-	if err != nil {
-		return err
+	if !noWorkers {
+		client, err := startWorkers(ctx, cfg, a, logger)
+		if err != nil {
+			return err
+		}
+		defer stopWorkers(client, logger)
 	}
-	defer stopWorkers(client, logger)
 
 	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
 		Endpoints: riverui.NewEndpoints(a.DB.Jobs, nil), Logger: logger, Prefix: "/riverui",
@@ -214,8 +236,8 @@ func runWorker(ctx context.Context, cfg config, args []string, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	if cfg.Sealer == nil {
-		logger.Warn("no " + source.KeyEnv + ": sync sources with secrets cannot be created or run")
+	if err := checkSecrets(ctx, cfg, a, logger); err != nil {
+		return err
 	}
 	client, err := startWorkers(ctx, cfg, a, logger)
 	if err != nil {

@@ -35,7 +35,18 @@ func New(pool *pgxpool.Pool) (*DB, error) {
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.Pool.Ping(ctx) }
 
-// InTx runs fn in a transaction that commits when fn returns nil and rolls back otherwise.
+type beforeCommitKey struct{}
+
+// WithBeforeCommit returns a context under which every InTx runs hook in its transaction just
+// before it commits (after fn succeeded), so that what hook writes commits with the work or
+// not at all. The API uses it to record, with a request's work, that its Idempotency-Key's work
+// is done.
+func WithBeforeCommit(ctx context.Context, hook func(context.Context, pgx.Tx) error) context.Context {
+	return context.WithValue(ctx, beforeCommitKey{}, hook)
+}
+
+// InTx runs fn in a transaction that commits when fn returns nil and rolls back otherwise
+// (running the context's WithBeforeCommit hook first).
 func (d *DB) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	tx, err := d.Pool.Begin(ctx)
 	if err != nil {
@@ -44,6 +55,11 @@ func (d *DB) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
 	if err := fn(tx); err != nil {
 		return err
+	}
+	if hook, ok := ctx.Value(beforeCommitKey{}).(func(context.Context, pgx.Tx) error); ok {
+		if err := hook(ctx, tx); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("db: commit: %w", err)

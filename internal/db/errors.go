@@ -25,6 +25,7 @@ const (
 	KindForbidden                      // credentials lack the scope
 	KindUnavailable                    // the database cannot be reached; retrying later may work
 	KindTooManyRequests                // the caller is over its rate limit
+	KindGone                           // what was asked for existed but was deleted for good (retention)
 )
 
 // FieldError names one invalid input field (in the API's camelCase path notation, such as
@@ -106,6 +107,11 @@ func Unreachable(err error) bool {
 // NotFound returns a KindNotFound error with a formatted message.
 func NotFound(format string, args ...any) error {
 	return &Error{Kind: KindNotFound, Message: fmt.Sprintf(format, args...)}
+}
+
+// Gone returns a KindGone error with a formatted message.
+func Gone(format string, args ...any) error {
+	return &Error{Kind: KindGone, Message: fmt.Sprintf(format, args...)}
 }
 
 // Conflict returns a KindConflict error with a formatted message.

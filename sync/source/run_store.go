@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/contactd/contactd/event"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -310,7 +311,20 @@ func (s *Store) FinishRun(ctx context.Context, runID uuid.UUID, extra Stats, fai
 		if err != nil {
 			return fmt.Errorf("source: finish run %s: %w", runID, err)
 		}
-		return nil
+		return emitFinished(ctx, tx, run)
 	})
 	return run, err
+}
+
+// emitFinished writes the sync.finished event of a run that has just ended, in the transaction
+// that ends it. It carries the run's counts; the contacts it changed are contact events of
+// their own.
+func emitFinished(ctx context.Context, tx pgx.Tx, run *Run) error {
+	errs := len(run.Stats.Errors)
+	return event.Emit(ctx, tx, event.SyncFinished, nil, map[string]any{
+		"runId": run.ID, "sourceId": run.SourceID, "status": run.Status, "full": run.Full,
+		"pulled": run.Stats.Pulled, "created": run.Stats.Created, "updated": run.Stats.Updated,
+		"linked": run.Stats.Linked, "deleted": run.Stats.Deleted, "pushed": run.Stats.Pushed,
+		"conflicts": run.Stats.Conflicts, "errors": errs,
+	})
 }

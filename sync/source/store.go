@@ -90,7 +90,7 @@ func (s *Store) check(errs *db.FieldErrors, id uuid.UUID, typ string, cfg json.R
 	if len(*errs) > 0 {
 		return nil, nil, nil
 	}
-	sealed, err := s.sealer.Seal(id[:], merged)
+	sealed, err := seal(s.sealer, id[:], merged)
 	if err != nil {
 		errs.Add("config", "secrets cannot be stored: %v", err)
 		return nil, nil, nil
@@ -157,7 +157,7 @@ func (s *Store) nameSecrets(src *Source) error {
 		src.SecretNames = []string{}
 		return nil
 	}
-	secrets, err := s.sealer.Open(src.ID[:], src.sealed)
+	secrets, err := open(s.sealer, src.ID[:], src.sealed)
 	if err != nil {
 		// Without the key the names are unknown; the source still lists.
 		src.SecretNames = []string{"?"}
@@ -169,7 +169,7 @@ func (s *Store) nameSecrets(src *Source) error {
 
 // Secrets returns the source's secrets in clear, for its connector.
 func (s *Store) Secrets(src *Source) (map[string]string, error) {
-	return s.sealer.Open(src.ID[:], src.sealed)
+	return open(s.sealer, src.ID[:], src.sealed)
 }
 
 // List returns every source, oldest first (there are few).
@@ -226,7 +226,7 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, p Patch) (*Source, err
 			}
 			old := map[string]string{}
 			if len(src.sealed) > 0 {
-				if old, err = s.sealer.Open(src.ID[:], src.sealed); err != nil {
+				if old, err = open(s.sealer, src.ID[:], src.sealed); err != nil {
 					errs.Add("config", "the stored secrets cannot be read: %v", err)
 				}
 			}
