@@ -15,6 +15,9 @@ const (
 	StatusActive   Status = "active"
 	StatusArchived Status = "archived"
 	StatusMerged   Status = "merged"
+	// StatusErased is a tombstone: the person's data was erased (Art. 17); only the id, when
+	// and by whom remain.
+	StatusErased Status = "erased"
 )
 
 // Contact is a person in the CRM with the forms the normalize job derived from it.

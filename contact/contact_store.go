@@ -197,6 +197,9 @@ func (s *Store) GetContact(ctx context.Context, id uuid.UUID) (*Contact, error) 
 	if err != nil {
 		return nil, fmt.Errorf("contact: get %s: %w", id, err)
 	}
+	if c.Status == StatusErased {
+		return nil, erasedError(id)
+	}
 	if c.MergedInto != nil {
 		end, err := s.survivorOf(ctx, id)
 		if err != nil {
@@ -266,6 +269,9 @@ func (s *Store) updateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, u Update)
 	}
 	if c.Status == StatusMerged {
 		return nil, nil, &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}
+	}
+	if c.Status == StatusErased {
+		return nil, nil, erasedError(id)
 	}
 	if u.IfVersion != 0 && u.IfVersion != c.Version {
 		return nil, nil, &db.Error{Kind: db.KindPreconditionFailed, Message: fmt.Sprintf("contact is at version %d, not %d", c.Version, u.IfVersion)}
@@ -358,6 +364,8 @@ func ArchiveTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, a *Audit) (bool, er
 		return false, nil
 	case StatusMerged:
 		return false, &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}
+	case StatusErased:
+		return false, erasedError(id)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE contacts SET status = 'archived', version = version + 1, updated_at = now() WHERE id = $1`, id); err != nil {
 		return false, fmt.Errorf("contact: archive %s: %w", id, err)
@@ -460,6 +468,9 @@ func Require(ctx context.Context, q db.Querier, id uuid.UUID, forWrite bool) err
 	}
 	if err != nil {
 		return fmt.Errorf("contact: look up %s: %w", id, err)
+	}
+	if status == StatusErased {
+		return erasedError(id)
 	}
 	if forWrite && status == StatusMerged {
 		return &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}

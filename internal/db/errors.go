@@ -25,6 +25,8 @@ const (
 	KindForbidden                      // credentials lack the scope
 	KindUnavailable                    // the database cannot be reached; retrying later may work
 	KindTooManyRequests                // the caller is over its rate limit
+	KindGone                           // the entity existed and was erased (a tombstone stays)
+	KindSuppressed                     // the person is on the suppression list (erased or withdrew everything)
 )
 
 // FieldError names one invalid input field (in the API's camelCase path notation, such as
@@ -111,6 +113,11 @@ func NotFound(format string, args ...any) error {
 // Conflict returns a KindConflict error with a formatted message.
 func Conflict(format string, args ...any) error {
 	return &Error{Kind: KindConflict, Message: fmt.Sprintf(format, args...)}
+}
+
+// Gone returns a KindGone error with a formatted message.
+func Gone(format string, args ...any) error {
+	return &Error{Kind: KindGone, Message: fmt.Sprintf(format, args...)}
 }
 
 // FieldErrors collects validation failures so that every wrong field is reported at once.
