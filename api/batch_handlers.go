@@ -85,7 +85,7 @@ func (s *server) batchContacts(c *gin.Context) {
 	results := make([]batchResultJSON, len(items))
 	b.Items = b.Items[:0]
 	for i, item := range items {
-		it, errs := readBatchItem(item, i)
+		it, errs := s.readBatchItem(item, i)
 		if len(errs) > 0 {
 			results[i] = batchResultJSON{Index: i, Status: contact.BatchError, Error: toItemProblem(&db.Error{
 				Kind: db.KindInvalid, Message: "the item has invalid fields", Fields: errs})}
@@ -118,7 +118,7 @@ func (s *server) batchContacts(c *gin.Context) {
 
 // readBatchItem decodes one item of a batch; errs lists its mistyped and unknown fields, named
 // contacts[i].field.
-func readBatchItem(o *object, i int) (contact.BatchItem, []db.FieldError) {
+func (s *server) readBatchItem(o *object, i int) (contact.BatchItem, []db.FieldError) {
 	it := contact.BatchItem{Index: i, Fields: contact.Update{Preferences: readPreferences(o)}}
 	for _, f := range contact.Fields {
 		*f.Update(&it.Fields) = o.str(f.Name)
@@ -129,6 +129,7 @@ func readBatchItem(o *object, i int) (contact.BatchItem, []db.FieldError) {
 	for _, r := range o.children("relationships") {
 		it.Relationships = append(it.Relationships, readRelationship(r))
 	}
+	it.Consented = s.readCreateConsent(o)
 	o.rejectUnknown()
 	var errs []db.FieldError
 	for _, f := range append(*o.invalid, *o.unknown...) {

@@ -65,6 +65,9 @@ func (s *Store) createTx(ctx context.Context, tx pgx.Tx, in NewContact) (*Contac
 	prefs := Preferences{}
 	prefs.apply(in.Preferences)
 	c := &Contact{ID: uuid.Must(uuid.NewV7()), Values: in.Values(), Status: StatusActive, Preferences: prefs, Version: 1}
+	if err := s.checkSuppressed(ctx, tx, &in, c.Values); err != nil {
+		return nil, err
+	}
 	c.Normalized.Email = EmailKey(c.Email)
 	checkDup := c.Normalized.Email != nil && !in.AllowDuplicate
 	var dupKey *string
@@ -119,7 +122,33 @@ func (s *Store) createTx(ctx context.Context, tx pgx.Tx, in NewContact) (*Contac
 	if err := a.Flush(ctx, tx); err != nil {
 		return nil, err
 	}
+	if in.Consented != nil {
+		if err := in.Consented(ctx, tx, c); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// checkSuppressed fails with KindSuppressed when the new contact's email or phone is on the
+// suppression list and it carries no new consent.
+func (s *Store) checkSuppressed(ctx context.Context, tx pgx.Tx, in *NewContact, v Values) error {
+	if s.suppressor == nil || in.Consented != nil {
+		return nil
+	}
+	hit := in.suppressed
+	if !in.suppressionChecked {
+		hits, err := s.suppressor.SuppressedTx(ctx, tx, []Values{v}, s.region)
+		if err != nil {
+			return err
+		}
+		hit = hits[0]
+	}
+	if hit {
+		return SuppressedError("the email or phone belongs to a person who was erased or withdrew every consent; " +
+			"create them again only with a new consent event (consent)")
+	}
+	return nil
 }
 
 // lockEmailSQL takes the transaction-scoped advisory lock on a lower-cased normalized email

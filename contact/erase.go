@@ -348,3 +348,19 @@ func ScrubJSONColumnTx(ctx context.Context, tx pgx.Tx, p *Personal, table, key, 
 	}
 	return nil
 }
+
+// Suppressor says whether people are on the suppression list (package erasure keeps it): an
+// import, a sync or a create never re-creates a suppressed person.
+type Suppressor interface {
+	// SuppressedTx reports, by position in vs, whether each one's email or phone is suppressed,
+	// in one query for all. defaultRegion reads phones without a country code.
+	SuppressedTx(ctx context.Context, q db.Querier, vs []Values, defaultRegion string) ([]bool, error)
+}
+
+// SuppressedMessage is the reason an item is refused because its person is suppressed.
+const SuppressedMessage = "suppressed"
+
+// SuppressedError is the KindSuppressed error of a suppressed person.
+func SuppressedError(format string, args ...any) error {
+	return &db.Error{Kind: db.KindSuppressed, Message: fmt.Sprintf(format, args...)}
+}

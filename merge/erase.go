@@ -24,3 +24,17 @@ func EraseTx(ctx context.Context, tx pgx.Tx, contactIDs []uuid.UUID) error {
 	}
 	return nil
 }
+
+// MergesOf returns the merges involving the contacts (as survivor or merged), oldest first.
+func (s *Store) MergesOf(ctx context.Context, contactIDs []uuid.UUID) ([]*Merge, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+mergeColumns+` FROM merges
+		WHERE survivor_id = ANY($1) OR merged_ids && $1 ORDER BY created_at, id`, contactIDs)
+	if err != nil {
+		return nil, fmt.Errorf("merge: merges of contacts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Merge, error) { return scanMerge(r) })
+	if err != nil {
+		return nil, fmt.Errorf("merge: merges of contacts: %w", err)
+	}
+	return out, nil
+}
