@@ -41,6 +41,9 @@ func toItemProblem(err error) *itemProblem {
 	}
 	status := kindStatus[de.Kind]
 	t := problemTypes[status]
+	if kt, ok := kindTypes[de.Kind]; ok {
+		t = kt
+	}
 	p := &itemProblem{Type: t[0], Title: t[1], Status: status, Detail: de.Message, ExistingContactID: de.ExistingID}
 	for _, f := range de.Fields {
 		p.Errors = append(p.Errors, problemField(f))

@@ -187,7 +187,7 @@ func (s *server) personExport(ctx context.Context, id uuid.UUID) (*personExportJ
 		doc.Groups = append(doc.Groups, groupMembershipJSON(g))
 	}
 	for cur := (*communication.Cursor)(nil); ; {
-		page, next, err := s.app.Communications.List(ctx, ids[0], cur, 1000)
+		page, next, err := s.app.Communications.List(ctx, ids[0], cur, 500)
 		if err != nil {
 			return nil, err
 		}

@@ -311,7 +311,7 @@ func ScrubAuditTx(ctx context.Context, tx pgx.Tx, p *Personal) error {
 // for every row): the rows are found by one regular-expression scan, each is scrubbed with
 // ScrubJSON and written back. For packages' own tables only.
 func ScrubJSONColumnTx(ctx context.Context, tx pgx.Tx, p *Personal, table, key, col, cond string) error {
-	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT %[2]s::text, %[3]s FROM %[1]s WHERE %[3]s::text ~* ANY($1) AND (%[4]s) FOR UPDATE`,
+	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT %[2]s::text, %[3]s FROM %[1]s WHERE %[3]s::text ~* ANY($1) AND (%[4]s) AND $2::uuid[] IS NOT NULL FOR UPDATE`,
 		table, key, col, cond), p.Patterns(), p.ContactIDs)
 	if err != nil {
 		return fmt.Errorf("contact: scrub %s: %w", table, err)
