@@ -71,7 +71,7 @@ func newPerson(t *testing.T) person {
 	digits := fmt.Sprintf("%03d", time.Now().UnixNano()%1000)
 	return person{first: first, last: last, email: strings.ToLower(randomWord(t, "e")) + "@example.org",
 		email2: strings.ToLower(randomWord(t, "f")) + "@example.net",
-		phone: "+44 20 7946 0" + digits, phoneDigits: "2079460" + digits}
+		phone:  "+44 20 7946 0" + digits, phoneDigits: "2079460" + digits}
 }
 
 // needles are the person's values as a dump would hold them (lower-cased).
