@@ -99,6 +99,7 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	a.Imports.SetSuppressor(a.Erasure.Suppressions)
 	a.Consent.SetSuppressor(a.Erasure.Suppressions)
 	a.Sync.Suppressor = a.Erasure.Suppressions
+	a.Retention.SetEraser(a.Erasure)
 	return a, nil
 }
 
