@@ -154,15 +154,26 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// Patterns returns the SQL regular expressions (case-insensitive, ~*) that find p's values in a
-// text: each needle anywhere, each name as a whole word.
+// patternsPerRE is how many values one regular expression of Patterns looks for: a scan tests
+// every row against each expression, so an erasure of many people (a retention run's batch)
+// costs a few alternations per row rather than one expression per value.
+const patternsPerRE = 100
+
+// Patterns returns the SQL regular expressions (case-insensitive, ~* ANY) that find p's values
+// in a text: each needle anywhere, each name as a whole word, a hundred values an expression.
 func (p *Personal) Patterns() []string {
-	out := make([]string, 0, len(p.Needles)+len(p.Words))
+	all := make([]string, 0, len(p.Needles)+len(p.Words))
 	for _, n := range p.Needles {
-		out = append(out, quoteRE(n))
+		all = append(all, quoteRE(n))
 	}
 	for _, w := range p.Words {
-		out = append(out, `\m`+quoteRE(w)+`\M`)
+		all = append(all, `\m`+quoteRE(w)+`\M`)
+	}
+	var out []string
+	for len(all) > 0 {
+		n := min(patternsPerRE, len(all))
+		out = append(out, "(?:"+strings.Join(all[:n], "|")+")")
+		all = all[n:]
 	}
 	return out
 }
