@@ -358,6 +358,9 @@ func (s *Store) History(ctx context.Context, contactID uuid.UUID) (*History, err
 	if err != nil {
 		return nil, err
 	}
+	if err := contact.Require(ctx, s.db.Pool, root, false); err != nil {
+		return nil, err
+	}
 	ids := make([]uuid.UUID, 0, len(fold))
 	for id := range fold {
 		ids = append(ids, id)

@@ -268,7 +268,8 @@ func wordRune(r rune) bool {
 }
 
 // ScrubJSON returns raw with every string value that Mentions one of p's values replaced by
-// ErasedMarker, and whether it changed anything. Keys and other values stay.
+// ErasedMarker and every object entry whose key mentions them removed, and whether it changed
+// anything. Other keys and values stay.
 func (p *Personal) ScrubJSON(raw []byte) ([]byte, bool, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
@@ -291,6 +292,12 @@ func (p *Personal) ScrubJSON(raw []byte) ([]byte, bool, error) {
 			}
 		case map[string]any:
 			for k := range x {
+				if p.Mentions(k) {
+					// A key that is a value (a model's term counts): the entry goes.
+					delete(x, k)
+					changed = true
+					continue
+				}
 				x[k] = walk(x[k])
 			}
 		}

@@ -40,8 +40,8 @@ func TestPersonalMentions(t *testing.T) {
 			t.Errorf("SQL patterns on %q = %v, want %v", tt.text, sql, tt.want)
 		}
 	}
-	out, changed, err := p.ScrubJSON([]byte(`{"a": ["Al", "Bob"], "b": {"email": "ada@example.com"}, "n": 1.5}`))
-	if err != nil || !changed || string(out) != `{"a":["[erased]","Bob"],"b":{"email":"[erased]"},"n":1.5}` {
+	out, changed, err := p.ScrubJSON([]byte(`{"a": ["Al", "Bob"], "b": {"email": "ada@example.com"}, "n": 1.5, "counts": {"lovelace": 2, "smith": 9}}`))
+	if err != nil || !changed || string(out) != `{"a":["[erased]","Bob"],"b":{"email":"[erased]"},"counts":{"smith":9},"n":1.5}` {
 		t.Errorf("ScrubJSON = %s, %v, %v", out, changed, err)
 	}
 }

@@ -3,7 +3,8 @@
 // person's canonical email and phone on the suppression list as keyed HMACs, hands the contacts
 // to every contact.Owned concern's EraseTx, scrubs the merges' snapshots and the copies other
 // packages keep outside rows keyed by the contact (Scrubber: import error rows, stored
-// idempotent responses, sync run errors, audit entries and events of other contacts), and
+// idempotent responses, sync run errors, trained models' term counts, audit entries and events of
+// other contacts), and
 // leaves a tombstone. The suppression list answers, for imports, sync and creates, whether an
 // email or phone belongs to a suppressed person, one query per batch.
 //
