@@ -191,6 +191,14 @@ func TestErasureLeavesNoTraceInADump(t *testing.T) {
 	wantProblem(t, b.do(t, http.MethodGet, base, nil), http.StatusGone)
 	wantProblem(t, b.do(t, http.MethodGet, "/api/contacts/"+second.ID.String(), nil), http.StatusGone)
 	wantProblem(t, b.do(t, http.MethodGet, base+"/export", nil), http.StatusGone)
+	for _, sub := range []string{"/audit", "/consents", "/communications", "/timeline", "/relationships", "/reachability?channel=email&purpose=marketing"} {
+		wantProblem(t, b.do(t, http.MethodGet, base+sub, nil), http.StatusGone)
+	}
+	rec = b.do(t, http.MethodPost, "/api/reachability", body{"contactIds": []uuid.UUID{id}, "channel": "email", "purpose": "marketing"})
+	wantStatus(t, rec, http.StatusOK)
+	if !strings.Contains(rec.Body.String(), `"reason":"erased"`) {
+		t.Errorf("bulk reachability of an erased contact: %s", rec.Body)
+	}
 	wantProblem(t, b.do(t, http.MethodDelete, base+"?erase=true", nil), http.StatusGone)
 	wantProblem(t, b.do(t, http.MethodPost, "/api/merges/"+mergeID.String()+"/undo", nil), http.StatusGone)
 	if n := b.count(t, "contacts", "status = 'erased' AND erased_at IS NOT NULL AND erased_by LIKE 'apikey:%' AND id = ANY($1)", []uuid.UUID{id, second.ID}); n != 2 {
