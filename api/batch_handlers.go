@@ -41,6 +41,9 @@ func toItemProblem(err error) *itemProblem {
 	}
 	status := kindStatus[de.Kind]
 	t := problemTypes[status]
+	if kt, ok := kindTypes[de.Kind]; ok {
+		t = kt
+	}
 	p := &itemProblem{Type: t[0], Title: t[1], Status: status, Detail: de.Message, ExistingContactID: de.ExistingID}
 	for _, f := range de.Fields {
 		p.Errors = append(p.Errors, problemField(f))
@@ -85,7 +88,7 @@ func (s *server) batchContacts(c *gin.Context) {
 	results := make([]batchResultJSON, len(items))
 	b.Items = b.Items[:0]
 	for i, item := range items {
-		it, errs := readBatchItem(item, i)
+		it, errs := s.readBatchItem(item, i)
 		if len(errs) > 0 {
 			results[i] = batchResultJSON{Index: i, Status: contact.BatchError, Error: toItemProblem(&db.Error{
 				Kind: db.KindInvalid, Message: "the item has invalid fields", Fields: errs})}
@@ -118,7 +121,7 @@ func (s *server) batchContacts(c *gin.Context) {
 
 // readBatchItem decodes one item of a batch; errs lists its mistyped and unknown fields, named
 // contacts[i].field.
-func readBatchItem(o *object, i int) (contact.BatchItem, []db.FieldError) {
+func (s *server) readBatchItem(o *object, i int) (contact.BatchItem, []db.FieldError) {
 	it := contact.BatchItem{Index: i, Fields: contact.Update{Preferences: readPreferences(o)}}
 	for _, f := range contact.Fields {
 		*f.Update(&it.Fields) = o.str(f.Name)
@@ -129,6 +132,7 @@ func readBatchItem(o *object, i int) (contact.BatchItem, []db.FieldError) {
 	for _, r := range o.children("relationships") {
 		it.Relationships = append(it.Relationships, readRelationship(r))
 	}
+	it.Consented = s.readCreateConsent(o)
 	o.rejectUnknown()
 	var errs []db.FieldError
 	for _, f := range append(*o.invalid, *o.unknown...) {

@@ -152,17 +152,7 @@ func (s *server) recordConsent(c *gin.Context) {
 	if o == nil {
 		return
 	}
-	in := consent.NewEvent{Channel: o.str("channel").Value, Purpose: o.str("purpose").Value, Status: o.str("status").Value,
-		LawfulBasis: o.str("lawfulBasis").Value, Explanation: o.str("explanation").Value, Source: o.str("source").Value,
-		DoubleOptInAt: o.timestamp("doubleOptInAt")}
-	if at := o.timestamp("capturedAt"); at != nil {
-		in.CapturedAt = *at
-	}
-	if p, _ := o.child("proof"); p != nil {
-		in.Proof = consent.Proof{IP: p.str("ip").Value, UserAgent: p.str("userAgent").Value, NoticeVersion: p.str("noticeVersion").Value}
-		p.rejectUnknown()
-	}
-	o.rejectUnknown()
+	in := readConsentEvent(o)
 	if !o.finishWith(c, func() error { return in.Validate(time.Now()) }) {
 		return
 	}

@@ -134,6 +134,7 @@ func (s *server) createContact(c *gin.Context) {
 		in.Relationships = append(in.Relationships, readRelationship(r))
 	}
 	in.Tags = readTags(o, "tags").Value
+	in.Consented = s.readCreateConsent(o)
 	o.rejectUnknown()
 	if !o.finishWith(c, in.Validate) {
 		return
@@ -231,6 +232,14 @@ func (s *server) updateContact(c *gin.Context) {
 func (s *server) archiveContact(c *gin.Context) {
 	id, ok := pathID(c, "contactId", "contact")
 	if !ok {
+		return
+	}
+	erase, ok := boolQuery(c, "erase")
+	if !ok {
+		return
+	}
+	if erase {
+		s.eraseContact(c, id)
 		return
 	}
 	if err := s.app.Contacts.ArchiveContact(c.Request.Context(), id); err != nil {

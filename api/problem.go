@@ -36,6 +36,7 @@ var problemTypes = map[int][2]string{
 	http.StatusNotFound:              {"https://contactd.dev/problems/not-found", "Not found"},
 	http.StatusMethodNotAllowed:      {"https://contactd.dev/problems/method-not-allowed", "Method not allowed"},
 	http.StatusConflict:              {"https://contactd.dev/problems/conflict", "Conflict"},
+	http.StatusGone:                  {"https://contactd.dev/problems/gone", "Gone"},
 	http.StatusPreconditionFailed:    {"https://contactd.dev/problems/precondition-failed", "Precondition failed"},
 	http.StatusRequestEntityTooLarge: {"https://contactd.dev/problems/too-large", "Request body too large"},
 	http.StatusUnsupportedMediaType:  {"https://contactd.dev/problems/unsupported-media-type", "Unsupported media type"},
@@ -56,6 +57,12 @@ var kindStatus = map[db.Kind]int{
 	db.KindUnavailable:        http.StatusServiceUnavailable,
 	db.KindTooManyRequests:    http.StatusTooManyRequests,
 	db.KindGone:               http.StatusGone,
+	db.KindSuppressed:         http.StatusConflict,
+}
+
+// kindTypes are the problem types of kinds that share their status with another kind.
+var kindTypes = map[db.Kind][2]string{
+	db.KindSuppressed: {"https://contactd.dev/problems/suppressed", "Suppressed"},
 }
 
 // unavailableRetryAfter is the Retry-After (seconds) of a 503 answered while the database is
@@ -102,6 +109,9 @@ func writeError(c *gin.Context, err error) {
 	if errors.As(err, &de) && kindStatus[de.Kind] != 0 {
 		status := kindStatus[de.Kind]
 		p := newProblem(c, status, de.Message)
+		if t, ok := kindTypes[de.Kind]; ok {
+			p.Type, p.Title = t[0], t[1]
+		}
 		for _, f := range de.Fields {
 			p.Errors = append(p.Errors, problemField(f))
 		}

@@ -108,10 +108,10 @@ func TestRetentionPolicies(t *testing.T) {
 		t.Fatalf("%d archived, %v", archived, err)
 	}
 
-	// Erasure is not in this build: an erase policy is stored but cannot run.
+	// Erasure is wired (erasure.Service): an erase policy runs.
 	erase := decode[retentionPolicyOut](t, b.do(t, http.MethodPost, "/api/retention-policies", body{"name": "forget", "action": "erase",
 		"filter": body{"noLawfulBasis": true, "inactiveDays": 365}}))
-	wantStatus(t, b.do(t, http.MethodPost, "/api/retention-policies/"+erase.ID+"/run", nil), http.StatusConflict)
+	wantStatus(t, b.do(t, http.MethodPost, "/api/retention-policies/"+erase.ID+"/run", nil), http.StatusAccepted)
 
 	wantStatus(t, b.do(t, http.MethodDelete, "/api/retention-policies/"+pol.ID, nil), http.StatusNoContent)
 	wantStatus(t, b.do(t, http.MethodGet, "/api/retention-policies/"+pol.ID, nil), http.StatusNotFound)

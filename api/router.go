@@ -120,6 +120,7 @@ func NewRouter(cfg Config) http.Handler {
 	a.PATCH("/contacts/:contactId", write, s.updateContact)
 	a.DELETE("/contacts/:contactId", write, s.archiveContact)
 	a.GET("/contacts/:contactId/audit", read, s.contactAudit)
+	a.GET("/contacts/:contactId/export", read, s.exportPerson)
 	a.POST("/contacts/:contactId/relationships", write, s.addRelationship)
 	a.GET("/contacts/:contactId/relationships", read, s.listRelationships)
 	a.PATCH("/contacts/:contactId/relationships/:relationshipId", write, s.updateRelationship)

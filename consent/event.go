@@ -142,21 +142,44 @@ func (s *Store) RecordEvent(ctx context.Context, contactID uuid.UUID, in NewEven
 	if err := in.Validate(time.Now()); err != nil {
 		return nil, err
 	}
-	var out []Event
+	var out *Event
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		target := contactID
-		if in.Status == Granted {
-			var err error
-			if target, err = survivorTx(ctx, tx, contactID); err != nil {
-				return err
-			}
-		}
 		var err error
-		out, err = s.insertTx(ctx, tx, target, []NewEvent{in})
+		out, err = s.recordTx(ctx, tx, contactID, in)
 		return err
 	})
+	return out, err
+}
+
+// RecordEventTx validates and appends a consent event as RecordEvent does, in the caller's
+// transaction (a create that carries its consent).
+func (s *Store) RecordEventTx(ctx context.Context, tx pgx.Tx, contactID uuid.UUID, in NewEvent) (*Event, error) {
+	if err := in.Validate(time.Now()); err != nil {
+		return nil, err
+	}
+	return s.recordTx(ctx, tx, contactID, in)
+}
+
+func (s *Store) recordTx(ctx context.Context, tx pgx.Tx, contactID uuid.UUID, in NewEvent) (*Event, error) {
+	target := contactID
+	if in.Status == Granted {
+		var err error
+		if target, err = survivorTx(ctx, tx, contactID); err != nil {
+			return nil, err
+		}
+	}
+	if err := contact.Require(ctx, tx, target, false); err != nil {
+		return nil, err
+	}
+	out, err := s.insertTx(ctx, tx, target, []NewEvent{in})
 	if err != nil {
 		return nil, err
+	}
+	if in.Status == Granted && s.suppressor != nil {
+		// A grant lifts what the contact's withdrawal of everything put on the list.
+		if err := s.suppressor.LiftContactTx(ctx, tx, target); err != nil {
+			return nil, err
+		}
 	}
 	return &out[0], nil
 }
@@ -207,12 +230,8 @@ func (s *Store) OptOut(ctx context.Context, contactID uuid.UUID, channel, purpos
 	}
 	var out []Event
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM contacts WHERE id = $1)`, contactID).Scan(&exists); err != nil {
-			return fmt.Errorf("consent: opt-out %s: %w", contactID, err)
-		}
-		if !exists {
-			return db.NotFound("contact %s not found", contactID)
+		if err := contact.Require(ctx, tx, contactID, false); err != nil {
+			return err
 		}
 		// Every (channel, purpose) asked for whose own latest event is not a withdrawal already.
 		rows, err := tx.Query(ctx, `
@@ -243,8 +262,14 @@ func (s *Store) OptOut(ctx context.Context, contactID uuid.UUID, channel, purpos
 			evs[i] = NewEvent{Channel: p[0], Purpose: p[1], Status: Withdrawn, LawfulBasis: "consent", Source: source,
 				CapturedAt: now, Explanation: "opt-out"}
 		}
-		out, err = s.insertTx(ctx, tx, contactID, evs)
-		return err
+		if out, err = s.insertTx(ctx, tx, contactID, evs); err != nil {
+			return err
+		}
+		if channel == "" && purpose == "" && s.suppressor != nil {
+			// Withdrawn from everything: imports and sync must not bring the person back.
+			return s.suppressor.SuppressContactTx(ctx, tx, contactID)
+		}
+		return nil
 	})
 	return out, err
 }
@@ -331,6 +356,9 @@ const MaxHistory = 1000
 func (s *Store) History(ctx context.Context, contactID uuid.UUID) (*History, error) {
 	root, fold, err := s.fold(ctx, contactID)
 	if err != nil {
+		return nil, err
+	}
+	if err := contact.Require(ctx, s.db.Pool, root, false); err != nil {
 		return nil, err
 	}
 	ids := make([]uuid.UUID, 0, len(fold))

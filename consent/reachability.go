@@ -24,6 +24,7 @@ const MaxReachabilityIDs = 10000
 const (
 	ReasonNotFound       = "not_found"       // no such contact
 	ReasonArchived       = "archived"        // the contact (or its survivor) is archived
+	ReasonErased         = "erased"          // the person was erased (a tombstone)
 	ReasonWithdrawn      = "withdrawn"       // consent withdrawn on a record of the contact
 	ReasonNoConsent      = "no_consent"      // an opt-in purpose and no grant on record
 	ReasonNoLawfulBasis  = "no_lawful_basis" // grants, but none on a basis the purpose accepts
@@ -53,8 +54,11 @@ func (s *Store) Reachable(ctx context.Context, contactID uuid.UUID, channel, pur
 	if err != nil {
 		return nil, err
 	}
-	if as[0].Reason == ReasonNotFound {
+	switch as[0].Reason {
+	case ReasonNotFound:
 		return nil, db.NotFound("contact %s not found", contactID)
+	case ReasonErased:
+		return nil, db.Gone("contact %s was erased", contactID)
 	}
 	return &as[0], nil
 }

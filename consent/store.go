@@ -1,11 +1,14 @@
 package consent
 
 import (
+	"context"
 	"crypto/rand"
 	"sync"
 	"time"
 
 	"github.com/contactd/contactd/internal/db"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // Store keeps purposes and consent events and answers reachability. It is safe for concurrent
@@ -19,7 +22,20 @@ type Store struct {
 	zones sync.Map // IANA name -> *time.Location
 	// purposes caches the purposes reachability has read: a purpose never changes once created.
 	purposes sync.Map // name -> *Purpose
+	// suppressor keeps the suppression list (SetSuppressor).
+	suppressor Suppressor
 }
+
+// Suppressor keeps the suppression list (package erasure): a contact that withdraws everything
+// goes on it, and a later grant takes it off.
+type Suppressor interface {
+	SuppressContactTx(ctx context.Context, tx pgx.Tx, contactID uuid.UUID) error
+	LiftContactTx(ctx context.Context, tx pgx.Tx, contactID uuid.UUID) error
+}
+
+// SetSuppressor has an opt-out of everything put the contact's email and phone on the
+// suppression list, and a grant take them off.
+func (s *Store) SetSuppressor(sp Suppressor) { s.suppressor = sp }
 
 // MinKeyLen is the shortest unsubscribe key SetUnsubscribeKey accepts, in bytes.
 const MinKeyLen = 32

@@ -70,6 +70,9 @@ type BatchItem struct {
 	// ExternalID is the item's id in Source; required when matching on it, and recorded for a
 	// contact the item creates.
 	ExternalID string
+	// Consented records a new consent event with a contact the item creates (see
+	// NewContact.Consented).
+	Consented func(ctx context.Context, tx pgx.Tx, c *Contact) error
 }
 
 // BatchStatus is what a batch did with one item.
@@ -188,7 +191,8 @@ func (b *Batch) validateItem(it *BatchItem) error {
 
 // newContact is the item as a new contact: its present, non-null fields.
 func (it *BatchItem) newContact(allowDuplicate bool) NewContact {
-	in := NewContact{Preferences: it.Fields.Preferences, Relationships: it.Relationships, AllowDuplicate: allowDuplicate}
+	in := NewContact{Preferences: it.Fields.Preferences, Relationships: it.Relationships, AllowDuplicate: allowDuplicate,
+		Consented: it.Consented}
 	for _, f := range Fields {
 		if o := f.update(&it.Fields); o.Set && !o.Null {
 			*f.input(&in) = o.Value
@@ -227,6 +231,10 @@ func (s *Store) writeBatchTx(ctx context.Context, tx pgx.Tx, b Batch, valid []bo
 			return fmt.Errorf("contact: lock batch emails: %w", err)
 		}
 	}
+	suppressed, err := s.suppressedItems(ctx, tx, b, valid)
+	if err != nil {
+		return err
+	}
 	var jobs []river.InsertManyParams
 	queued := map[uuid.UUID]bool{}
 	for i := range b.Items {
@@ -238,7 +246,7 @@ func (s *Store) writeBatchTx(ctx context.Context, tx pgx.Tx, b Batch, valid []bo
 		if err != nil {
 			return fmt.Errorf("contact: batch savepoint: %w", err)
 		}
-		res, normalize, err := s.writeItem(ctx, sp, b, it, refs)
+		res, normalize, err := s.writeItem(ctx, sp, b, it, refs, suppressed[i])
 		if err != nil {
 			if k := db.ErrorKind(err); k == db.KindInternal || k == db.KindUnavailable {
 				return err
@@ -274,8 +282,26 @@ func (s *Store) writeBatchTx(ctx context.Context, tx pgx.Tx, b Batch, valid []bo
 	return nil
 }
 
+// suppressedItems checks the valid items' emails and phones against the suppression list in one
+// query, by position in b.Items (nil without a suppressor).
+func (s *Store) suppressedItems(ctx context.Context, tx pgx.Tx, b Batch, valid []bool) ([]bool, error) {
+	out := make([]bool, len(b.Items))
+	if s.suppressor == nil {
+		return out, nil
+	}
+	vs := make([]Values, len(b.Items))
+	for i := range b.Items {
+		if !valid[i] {
+			continue
+		}
+		in := b.Items[i].newContact(false)
+		vs[i] = in.Values()
+	}
+	return s.suppressor.SuppressedTx(ctx, tx, vs, s.region)
+}
+
 // writeItem creates or updates one valid item in tx and says whether it needs normalizing.
-func (s *Store) writeItem(ctx context.Context, tx pgx.Tx, b Batch, it *BatchItem, refs map[string]uuid.UUID) (BatchResult, bool, error) {
+func (s *Store) writeItem(ctx context.Context, tx pgx.Tx, b Batch, it *BatchItem, refs map[string]uuid.UUID, suppressed bool) (BatchResult, bool, error) {
 	res := BatchResult{Index: it.Index}
 	existing, err := s.matchItem(ctx, tx, b, it, refs)
 	if err != nil {
@@ -305,6 +331,7 @@ func (s *Store) writeItem(ctx context.Context, tx pgx.Tx, b Batch, it *BatchItem
 	if err := in.Validate(); err != nil {
 		return res, false, err
 	}
+	in.suppressionChecked, in.suppressed = s.suppressor != nil, suppressed
 	c, err := s.createTx(ctx, tx, in)
 	if err != nil {
 		return res, false, err

@@ -1,7 +1,10 @@
 package contact
 
 import (
+	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/google/uuid"
 )
@@ -15,6 +18,9 @@ const (
 	StatusActive   Status = "active"
 	StatusArchived Status = "archived"
 	StatusMerged   Status = "merged"
+	// StatusErased is a tombstone: the person's data was erased (Art. 17); only the id, when
+	// and by whom remain.
+	StatusErased Status = "erased"
 )
 
 // Contact is a person in the CRM with the forms the normalize job derived from it.
@@ -105,6 +111,13 @@ type NewContact struct {
 	// KeepUnparseablePhone accepts a phone without 4 to 20 digits (it is stored and flagged
 	// invalid) instead of rejecting the contact: imports keep what they were sent.
 	KeepUnparseablePhone bool
+	// Consented, when set, records a new consent event the create carries, in its transaction,
+	// for the new contact: it lets a person on the suppression list be created again (it also
+	// takes them off the list).
+	Consented func(ctx context.Context, tx pgx.Tx, c *Contact) error
+	// suppressionChecked says a batch checked the suppression list for the item already;
+	// suppressed is its answer.
+	suppressionChecked, suppressed bool
 }
 
 // NewRelationship is the input for relating a contact to a user or an account.

@@ -65,6 +65,9 @@ func (s *Store) createTx(ctx context.Context, tx pgx.Tx, in NewContact) (*Contac
 	prefs := Preferences{}
 	prefs.apply(in.Preferences)
 	c := &Contact{ID: uuid.Must(uuid.NewV7()), Values: in.Values(), Status: StatusActive, Preferences: prefs, Version: 1}
+	if err := s.checkSuppressed(ctx, tx, &in, c.Values); err != nil {
+		return nil, err
+	}
 	c.Normalized.Email = EmailKey(c.Email)
 	checkDup := c.Normalized.Email != nil && !in.AllowDuplicate
 	var dupKey *string
@@ -119,7 +122,33 @@ func (s *Store) createTx(ctx context.Context, tx pgx.Tx, in NewContact) (*Contac
 	if err := a.Flush(ctx, tx); err != nil {
 		return nil, err
 	}
+	if in.Consented != nil {
+		if err := in.Consented(ctx, tx, c); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// checkSuppressed fails with KindSuppressed when the new contact's email or phone is on the
+// suppression list and it carries no new consent.
+func (s *Store) checkSuppressed(ctx context.Context, tx pgx.Tx, in *NewContact, v Values) error {
+	if s.suppressor == nil || in.Consented != nil {
+		return nil
+	}
+	hit := in.suppressed
+	if !in.suppressionChecked {
+		hits, err := s.suppressor.SuppressedTx(ctx, tx, []Values{v}, s.region)
+		if err != nil {
+			return err
+		}
+		hit = hits[0]
+	}
+	if hit {
+		return SuppressedError("the email or phone belongs to a person who was erased or withdrew every consent; " +
+			"create them again only with a new consent event (consent)")
+	}
+	return nil
 }
 
 // lockEmailSQL takes the transaction-scoped advisory lock on a lower-cased normalized email
@@ -197,6 +226,9 @@ func (s *Store) GetContact(ctx context.Context, id uuid.UUID) (*Contact, error) 
 	if err != nil {
 		return nil, fmt.Errorf("contact: get %s: %w", id, err)
 	}
+	if c.Status == StatusErased {
+		return nil, erasedError(id)
+	}
 	if c.MergedInto != nil {
 		end, err := s.survivorOf(ctx, id)
 		if err != nil {
@@ -266,6 +298,9 @@ func (s *Store) updateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, u Update)
 	}
 	if c.Status == StatusMerged {
 		return nil, nil, &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}
+	}
+	if c.Status == StatusErased {
+		return nil, nil, erasedError(id)
 	}
 	if u.IfVersion != 0 && u.IfVersion != c.Version {
 		return nil, nil, &db.Error{Kind: db.KindPreconditionFailed, Message: fmt.Sprintf("contact is at version %d, not %d", c.Version, u.IfVersion)}
@@ -358,6 +393,8 @@ func ArchiveTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, a *Audit) (bool, er
 		return false, nil
 	case StatusMerged:
 		return false, &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}
+	case StatusErased:
+		return false, erasedError(id)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE contacts SET status = 'archived', version = version + 1, updated_at = now() WHERE id = $1`, id); err != nil {
 		return false, fmt.Errorf("contact: archive %s: %w", id, err)
@@ -460,6 +497,9 @@ func Require(ctx context.Context, q db.Querier, id uuid.UUID, forWrite bool) err
 	}
 	if err != nil {
 		return fmt.Errorf("contact: look up %s: %w", id, err)
+	}
+	if status == StatusErased {
+		return erasedError(id)
 	}
 	if forWrite && status == StatusMerged {
 		return &db.Error{Kind: db.KindConflict, Message: "contact has been merged into another contact"}

@@ -23,6 +23,16 @@ type Store struct {
 	refs Refs
 	// tagger sets and reads contacts' tags (package tag); see SetTagger.
 	tagger Tagger
+	// suppressor refuses creates of suppressed people (package erasure); see SetSuppressor.
+	suppressor Suppressor
+	region     string
+}
+
+// SetSuppressor has creates (one or in a batch) of a person on the suppression list fail with
+// KindSuppressed unless they carry a new consent (NewContact.Consented). defaultRegion reads
+// phones without a country code.
+func (s *Store) SetSuppressor(sp Suppressor, defaultRegion string) {
+	s.suppressor, s.region = sp, defaultRegion
 }
 
 // Tagger sets and reads contacts' tags, which package tag owns: the contact store sets a

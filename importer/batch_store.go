@@ -61,7 +61,7 @@ func (s *Store) CommitImportBatch(ctx context.Context, id uuid.UUID, batch *Impo
 			_, err := tx.Exec(ctx, `UPDATE imports SET status = 'cancelled', finished_at = now() WHERE id = $1`, id)
 			return err
 		}
-		w := importWriter{tx: tx, importID: id, source: source, mode: mode, actor: contact.ActorFrom(ctx)}
+		w := importWriter{tx: tx, importID: id, source: source, mode: mode, actor: contact.ActorFrom(ctx), suppressed: s.suppressed}
 		if err := w.write(ctx, batch, &res); err != nil {
 			return err
 		}
@@ -102,6 +102,8 @@ type importWriter struct {
 	source   string
 	mode     ImportMode
 	actor    string
+	// suppressed, when set, refuses new contacts of suppressed people.
+	suppressed contact.Suppressor
 }
 
 func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *ImportBatchResult) error {
@@ -162,6 +164,10 @@ func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *Impor
 		fresh = append(fresh, r)
 		newIDs[r] = uuid.Must(uuid.NewV7())
 	}
+	fresh, err = w.withoutSuppressed(ctx, batch, fresh)
+	if err != nil {
+		return err
+	}
 	if err := w.insertFresh(ctx, fresh, newIDs); err != nil {
 		return err
 	}
@@ -209,6 +215,35 @@ func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *Impor
 		return fmt.Errorf("importer: record row errors: %w", err)
 	}
 	return nil
+}
+
+// withoutSuppressed returns the fresh rows whose person is not on the suppression list, in one
+// query for the batch, and records the others as row errors (reason "suppressed"): an import
+// never re-creates an erased person or one who withdrew everything.
+func (w *importWriter) withoutSuppressed(ctx context.Context, batch *ImportBatch, fresh []*ImportRow) ([]*ImportRow, error) {
+	if w.suppressed == nil || len(fresh) == 0 {
+		return fresh, nil
+	}
+	vs := make([]contact.Values, len(fresh))
+	for i, r := range fresh {
+		vs[i] = contact.Values{Email: r.Email, Phone: r.Phone}
+		if r.Normalized.Phone != nil {
+			vs[i].Phone = r.Normalized.Phone
+		}
+	}
+	hit, err := w.suppressed.SuppressedTx(ctx, w.tx, vs, "ZZ")
+	if err != nil {
+		return nil, err
+	}
+	kept := fresh[:0:0]
+	for i, r := range fresh {
+		if hit[i] {
+			batch.Errors = append(batch.Errors, ImportRowError{Index: r.Index, Line: r.Line, Message: contact.SuppressedMessage})
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept, nil
 }
 
 // attachOtherRefs attaches the records' further external references to their contacts, except

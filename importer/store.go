@@ -12,10 +12,16 @@ import (
 // for concurrent use.
 type Store struct {
 	db *db.DB
+	// suppressed says which new contacts are suppressed people (SetSuppressor).
+	suppressed contact.Suppressor
 }
 
 // NewStore returns a Store over d.
 func NewStore(d *db.DB) *Store { return &Store{db: d} }
+
+// SetSuppressor has imports check the rows that would create a contact against the
+// suppression list: a suppressed person's row is an error row (reason "suppressed").
+func (s *Store) SetSuppressor(sp contact.Suppressor) { s.suppressed = sp }
 
 // ExternalRefs is the contact.Owned concern of external references: each is one contact's
 // identity in a source, and follows its contact into a merge and back out of an undo.

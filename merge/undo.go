@@ -63,6 +63,16 @@ type snapshot struct {
 	rows    map[string]json.RawMessage
 }
 
+// hasKey reports whether the JSON object raw has the key.
+func hasKey(raw []byte, key string) bool {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil {
+		return false
+	}
+	_, ok := top[key]
+	return ok
+}
+
 func readSnapshot(raw []byte) (*snapshot, error) {
 	var snap snapshot
 	if err := json.Unmarshal(raw, &snap); err != nil {
@@ -92,6 +102,9 @@ func (s *Store) undoTx(ctx context.Context, tx pgx.Tx, id, survivorID uuid.UUID,
 	}
 	if undoneAt != nil {
 		return nil, db.Conflict("merge %s has already been undone", id)
+	}
+	if erased := hasKey(raw, "erased"); erased {
+		return nil, db.Gone("merge %s cannot be undone: its contacts were erased", id)
 	}
 	if err := checkUndoable(ctx, tx, id, survivorID, mergedIDs, current); err != nil {
 		return nil, err

@@ -94,5 +94,11 @@ func newApp(pool *pgxpool.Pool, cfg config) (*app.App, error) {
 	a.Sources.SetSealer(cfg.Sealer)
 	a.Webhooks.SetSealer(cfg.Sealer)
 	a.Webhooks.SetGuard(webhook.Guard{AllowPrivate: cfg.WebhookAllowPrivate})
+	a.SetDefaultRegion(cfg.DefaultRegion)
+	if cfg.SuppressionKey != "" {
+		if err := a.Erasure.Suppressions.SetKey([]byte(cfg.SuppressionKey)); err != nil {
+			return nil, fmt.Errorf("CONTACTD_SUPPRESSION_KEY: %w", err)
+		}
+	}
 	return a, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/consent"
+	"github.com/contactd/contactd/erasure"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/nyaruka/phonenumbers"
 )
@@ -38,6 +39,8 @@ type config struct {
 	UnsubscribeKey string
 	// EventsRetention is how long the change feed keeps events; zero keeps them all.
 	EventsRetention time.Duration
+	// SuppressionKey keys the suppression list's HMACs; empty means a random key per process.
+	SuppressionKey string
 	// WebhookAllowPrivate lets webhooks reach loopback, private and link-local addresses.
 	WebhookAllowPrivate bool
 }
@@ -51,6 +54,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DefaultRegion:  strings.ToUpper(cmp.Or(getenv("CONTACTD_DEFAULT_REGION"), "US")),
 		PublicURL:      strings.TrimRight(cmp.Or(getenv("CONTACTD_PUBLIC_URL"), "http://localhost:8080"), "/"),
 		UnsubscribeKey: getenv("CONTACTD_UNSUBSCRIBE_KEY"),
+		SuppressionKey: getenv("CONTACTD_SUPPRESSION_KEY"),
+	}
+	if c.SuppressionKey != "" && len(c.SuppressionKey) < erasure.MinKeyLen {
+		return c, fmt.Errorf("CONTACTD_SUPPRESSION_KEY: want at least %d bytes (e.g. openssl rand -hex 32)", erasure.MinKeyLen)
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return c, fmt.Errorf("CONTACTD_PUBLIC_URL: want an http or https URL such as https://crm.example.com")

@@ -143,6 +143,9 @@ func runServe(ctx context.Context, cfg config, args []string, stdout, stderr io.
 	if err := checkSecrets(ctx, cfg, a, logger); err != nil {
 		return err
 	}
+	if cfg.SuppressionKey == "" {
+		logger.Warn("CONTACTD_SUPPRESSION_KEY is not set: the suppression list is keyed with a random key of this process, so erased and withdrawn people are recognized only by this process until it restarts")
+	}
 	if cfg.UnsubscribeKey == "" {
 		logger.Warn("CONTACTD_UNSUBSCRIBE_KEY is not set: unsubscribe links are signed with a random key of this process and stop working when it restarts or on other processes")
 	} else if err := a.Consent.SetUnsubscribeKey([]byte(cfg.UnsubscribeKey)); err != nil {
@@ -238,6 +241,9 @@ func runWorker(ctx context.Context, cfg config, args []string, stderr io.Writer)
 	}
 	if err := checkSecrets(ctx, cfg, a, logger); err != nil {
 		return err
+	}
+	if cfg.SuppressionKey == "" {
+		logger.Warn("CONTACTD_SUPPRESSION_KEY is not set: the suppression list is keyed with a random key of this process, so erased and withdrawn people are recognized only by this process until it restarts")
 	}
 	client, err := startWorkers(ctx, cfg, a, logger)
 	if err != nil {

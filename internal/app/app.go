@@ -10,6 +10,7 @@ import (
 	"github.com/contactd/contactd/consent"
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
+	"github.com/contactd/contactd/erasure"
 	"github.com/contactd/contactd/event"
 	"github.com/contactd/contactd/group"
 	"github.com/contactd/contactd/idempotency"
@@ -60,6 +61,9 @@ type App struct {
 	Retention *retention.Store
 	// Owned are the concerns whose contact-owned rows merges, undos and erasure carry.
 	Owned []contact.Owned
+	// Erasure erases people (Art. 17) and keeps the suppression list imports, sync and creates
+	// consult.
+	Erasure *erasure.Service
 }
 
 // New wires every store over pool, whose database must be migrated. extra concerns are
@@ -89,5 +93,20 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	a.Sources = source.NewStore(d, nil, map[string]source.Type{"http": httpsource.Type{}})
 	a.Sync = &syncengine.Engine{Sources: a.Sources, Matcher: a.Engine, Tags: a.Tags,
 		Connectors: map[string]syncengine.NewConnector{"http": httpsource.New}}
+	// Erasure reaches every concern, the merges, and the copies kept outside contact-owned rows.
+	a.Erasure = erasure.New(d, a.Owned, a.Imports, a.Idempotency, a.Sources, a.Dedupe, event.Scrubber{})
+	a.SetDefaultRegion("US")
+	a.Imports.SetSuppressor(a.Erasure.Suppressions)
+	a.Consent.SetSuppressor(a.Erasure.Suppressions)
+	a.Sync.Suppressor = a.Erasure.Suppressions
+	a.Retention.SetEraser(a.Erasure)
 	return a, nil
+}
+
+// SetDefaultRegion sets the region phones without a country code are read in when they are
+// checked against the suppression list (creates, sync) or put on it.
+func (a *App) SetDefaultRegion(region string) {
+	a.Contacts.SetSuppressor(a.Erasure.Suppressions, region)
+	a.Erasure.Suppressions.SetDefaultRegion(region)
+	a.Sync.DefaultRegion = region
 }

@@ -25,7 +25,8 @@ const (
 	KindForbidden                      // credentials lack the scope
 	KindUnavailable                    // the database cannot be reached; retrying later may work
 	KindTooManyRequests                // the caller is over its rate limit
-	KindGone                           // what was asked for existed but was deleted for good (retention)
+	KindGone                           // what was asked for existed but is gone for good (erased, or deleted by retention)
+	KindSuppressed                     // the person is on the suppression list (erased or withdrew everything)
 )
 
 // FieldError names one invalid input field (in the API's camelCase path notation, such as

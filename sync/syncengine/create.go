@@ -85,6 +85,9 @@ func (e *Engine) createPage(ctx context.Context, tx pgx.Tx, src *source.Source, 
 		}
 		unknown = append(unknown, it)
 	}
+	if unknown, err = withoutSuppressedItems(ctx, tx, e.Suppressor, e.DefaultRegion, unknown, func(it *item) contact.Values { return it.vals }, func(it *item) string { return it.r.RemoteID }, st); err != nil {
+		return err
+	}
 	// The duplicate check reads committed contacts through the pool.
 	cs := make([]*contact.Contact, len(unknown))
 	for i, it := range unknown {

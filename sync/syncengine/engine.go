@@ -34,6 +34,11 @@ type Engine struct {
 	Tags    Tagger
 	// Connectors build a connector per source type.
 	Connectors map[string]NewConnector
+	// Suppressor, when set, refuses records that would create a suppressed person (erased, or
+	// withdrawn from everything): each is a run error "suppressed". DefaultRegion reads their
+	// phones.
+	Suppressor    contact.Suppressor
+	DefaultRegion string
 }
 
 // Progress receives the run after each committed page.

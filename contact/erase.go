@@ -1,0 +1,384 @@
+package contact
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/matcher"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// ErasedMarker replaces every value an erasure removes from a record that stays (an audit
+// entry's before and after, a stored message): the fact of the change is kept, not its values.
+const ErasedMarker = "[erased]"
+
+// Personal is what an erasure knows of the people it erases: their contacts and every personal
+// value they held, to find the copies other packages keep outside rows keyed by the contact.
+type Personal struct {
+	// ContactIDs are every contact of the people, merged records included, sorted.
+	ContactIDs []uuid.UUID
+	// Emails are their canonical emails (matcher.EmailKey) and Phones their E.164 numbers,
+	// for the suppression list.
+	Emails, Phones []string
+	// Needles are every personal value they held, as written and normalized (names, emails,
+	// phones, from the contacts, their alternates and their audit history), and the contact
+	// ids: a stored text holding one of them is about them.
+	Needles []string
+	// Words are the needles that are names: they match only as whole words.
+	Words []string
+}
+
+// PersonTx resolves contacts to the whole people they are: the contact at the end of each one's
+// chain of merges and every contact merged into it, directly or down a chain. It locks them in
+// id order and returns them sorted, without those erased already. An unknown id is KindNotFound.
+func PersonTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) ([]uuid.UUID, error) {
+	var found int
+	var all []uuid.UUID
+	err := tx.QueryRow(ctx, `
+		WITH RECURSIVE up (id, merged_into, start, depth) AS (
+			SELECT id, merged_into, id, 0 FROM contacts WHERE id = ANY($1)
+			UNION ALL
+			SELECT c.id, c.merged_into, up.start, up.depth + 1 FROM contacts c JOIN up ON c.id = up.merged_into
+			WHERE up.depth < 1000),
+		roots AS (SELECT DISTINCT ON (start) id FROM up ORDER BY start, depth DESC),
+		down AS (
+			SELECT id FROM roots
+			UNION SELECT c.id FROM contacts c JOIN down d ON c.merged_into = d.id)
+		SELECT (SELECT count(DISTINCT start) FROM up), coalesce(array_agg(id ORDER BY id), '{}') FROM down`, ids).Scan(&found, &all)
+	if err != nil {
+		return nil, fmt.Errorf("contact: people of %v: %w", ids, err)
+	}
+	if distinct := len(slices.Compact(slices.SortedFunc(slices.Values(ids), db.CompareUUID))); found < distinct {
+		return nil, db.NotFound("contact not found among %d ids", len(ids))
+	}
+	rows, err := tx.Query(ctx, `SELECT id FROM contacts WHERE id = ANY($1) AND status <> 'erased' ORDER BY id FOR UPDATE`, all)
+	if err != nil {
+		return nil, fmt.Errorf("contact: lock people: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("contact: lock people: %w", err)
+	}
+	return out, nil
+}
+
+// personalFields are the audited fields whose values are personal and worth looking for.
+var personalFields = []string{"firstName", "lastName", "email", "phone", "normalized.email", "normalized.phone"}
+
+// PersonalTx reads every personal value the contacts hold or held: their fields, normalized
+// forms, alternates, extra values and the values of their audit history. defaultRegion reads
+// phones not normalized yet.
+func PersonalTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, defaultRegion string) (*Personal, error) {
+	p := &Personal{ContactIDs: ids}
+	rows, err := tx.Query(ctx, `
+		SELECT 'name', v FROM contacts c, unnest(ARRAY[c.first_name, c.last_name, c.first_name || ' ' || c.last_name]) v
+			WHERE c.id = ANY($1) AND v IS NOT NULL
+		UNION SELECT 'email', v FROM contacts c, unnest(ARRAY[c.email, c.email_normalized]) v WHERE c.id = ANY($1) AND v IS NOT NULL
+		UNION SELECT 'phone', v FROM contacts c, unnest(ARRAY[c.phone, c.phone_e164]) v WHERE c.id = ANY($1) AND v IS NOT NULL
+		UNION SELECT a.kind, v FROM contact_alternates a, unnest(ARRAY[a.value, a.normalized]) v
+			WHERE (a.contact_id = ANY($1) OR a.from_contact_id = ANY($1)) AND v IS NOT NULL
+		UNION SELECT 'extra', v FROM contacts c, jsonb_path_query(c.extra, 'strict $.**') j, LATERAL (SELECT j #>> '{}' AS v) x
+			WHERE c.id = ANY($1) AND c.extra IS NOT NULL AND jsonb_typeof(j) = 'string'
+		UNION SELECT CASE WHEN f.k LIKE '%mail' THEN 'email' WHEN f.k LIKE '%hone' THEN 'phone' ELSE 'name' END, v
+			FROM audit_log l, jsonb_each(l.changes) f(k, ch), unnest(ARRAY[ch ->> 'before', ch ->> 'after']) v
+			WHERE l.contact_id = ANY($1) AND l.entity_type = 'contact' AND f.k = ANY($2)
+				AND jsonb_typeof(ch) = 'object' AND v IS NOT NULL`, ids, personalFields)
+	if err != nil {
+		return nil, fmt.Errorf("contact: personal values: %w", err)
+	}
+	type kv struct{ kind, v string }
+	vals, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kv, error) {
+		var x kv
+		err := r.Scan(&x.kind, &x.v)
+		return x, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("contact: personal values: %w", err)
+	}
+	needles, words, emails, phones := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, id := range ids {
+		needles[id.String()] = true
+	}
+	for _, x := range vals {
+		v := strings.TrimSpace(x.v)
+		if len([]rune(v)) < 2 {
+			continue
+		}
+		kind := x.kind
+		if kind == "extra" {
+			switch {
+			case strings.Contains(v, "@"):
+				kind = "email"
+			case matcher.PhoneDigits(v) >= 7:
+				kind = "phone"
+			default:
+				continue
+			}
+		}
+		switch kind {
+		case "name":
+			words[strings.ToLower(v)] = true
+		case "email":
+			needles[strings.ToLower(v)] = true
+			if k := matcher.EmailKey(v); k != "" {
+				emails[k] = true
+			}
+		case "phone":
+			needles[strings.ToLower(v)] = true
+			if ph := matcher.NormalizePhone(v, defaultRegion); ph.E164 != "" {
+				phones[ph.E164] = true
+				needles[ph.E164] = true
+				needles[strings.TrimPrefix(ph.E164, "+")] = true
+			}
+		}
+	}
+	p.Needles, p.Words = sortedKeys(needles), sortedKeys(words)
+	p.Emails, p.Phones = sortedKeys(emails), sortedKeys(phones)
+	return p, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// patternsPerRE is how many values one regular expression of Patterns looks for: a scan tests
+// every row against each expression, so an erasure of many people (a retention run's batch)
+// costs a few alternations per row rather than one expression per value.
+const patternsPerRE = 100
+
+// Patterns returns the SQL regular expressions (case-insensitive, ~* ANY) that find p's values
+// in a text: each needle anywhere, each name as a whole word, a hundred values an expression.
+func (p *Personal) Patterns() []string {
+	all := make([]string, 0, len(p.Needles)+len(p.Words))
+	for _, n := range p.Needles {
+		all = append(all, quoteRE(n))
+	}
+	for _, w := range p.Words {
+		all = append(all, `\m`+quoteRE(w)+`\M`)
+	}
+	var out []string
+	for len(all) > 0 {
+		n := min(patternsPerRE, len(all))
+		out = append(out, "(?:"+strings.Join(all[:n], "|")+")")
+		all = all[n:]
+	}
+	return out
+}
+
+// quoteRE escapes s for a PostgreSQL regular expression (ARE).
+func quoteRE(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`\.+*?()|[]{}^$`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// EraseTx turns the contacts (locked by PersonTx) into tombstones: every personal column is
+// null, the status is erased, erased_at and erased_by say when and by whom. Their alternates go;
+// their audit entries stay with every value replaced by ErasedMarker, so that the trail still
+// says what changed and when; each gets an "erase" entry (its contact.erased event names the
+// id alone). Other concerns' rows are not touched: see package erasure.
+func EraseTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, actor string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	set := make([]string, 0, len(Fields))
+	for _, f := range Fields {
+		set = append(set, f.Column+" = NULL")
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE audit_log SET changes = coalesce((SELECT jsonb_object_agg(k, CASE
+			WHEN jsonb_typeof(v) = 'object' AND (v ? 'before' OR v ? 'after') THEN jsonb_build_object(
+				'before', CASE WHEN v -> 'before' IS NULL OR v -> 'before' = 'null' THEN 'null'::jsonb ELSE to_jsonb($2::text) END,
+				'after', CASE WHEN v -> 'after' IS NULL OR v -> 'after' = 'null' THEN 'null'::jsonb ELSE to_jsonb($2::text) END)
+			ELSE to_jsonb($2::text) END) FROM jsonb_each(changes) AS e(k, v)), '{}')
+		WHERE contact_id = ANY($1) OR entity_id = ANY($1)`, ids, ErasedMarker)
+	b.Queue(`DELETE FROM contact_alternates WHERE contact_id = ANY($1) OR from_contact_id = ANY($1)`, ids)
+	b.Queue(`UPDATE contacts SET `+strings.Join(set, ", ")+`, preferences = '{}', extra = NULL, email_normalized = NULL,
+			phone_e164 = NULL, phone_extension = NULL, phone_valid = NULL, normalized_at = NULL,
+			status = 'erased', erased_at = now(), erased_by = $2, version = version + 1, updated_at = now()
+		WHERE id = ANY($1)`, ids, actor)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("contact: erase: %w", err)
+	}
+	a := &Audit{actor: actor}
+	for _, id := range ids {
+		a.Add("erase", "contact", id, &id, nil)
+	}
+	return a.Flush(ctx, tx)
+}
+
+// erasedError is the KindGone error of an erased contact.
+func erasedError(id uuid.UUID) error { return db.Gone("contact %s was erased", id) }
+
+// Mentions reports whether s holds one of p's values: a needle anywhere, a name as a whole
+// word, ignoring case (the same rule as Patterns).
+func (p *Personal) Mentions(s string) bool {
+	l := strings.ToLower(s)
+	for _, n := range p.Needles {
+		if strings.Contains(l, n) {
+			return true
+		}
+	}
+	for _, w := range p.Words {
+		for i := 0; ; {
+			j := strings.Index(l[i:], w)
+			if j < 0 {
+				break
+			}
+			start, end := i+j, i+j+len(w)
+			if !wordRune(lastRune(l[:start])) && !wordRune(firstRune(l[end:])) {
+				return true
+			}
+			i = start + 1
+		}
+	}
+	return false
+}
+
+func lastRune(s string) rune {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return r
+}
+
+func firstRune(s string) rune {
+	r, _ := utf8.DecodeRuneInString(s)
+	return r
+}
+
+func wordRune(r rune) bool {
+	return r != utf8.RuneError && (r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r))
+}
+
+// ScrubJSON returns raw with every string value that Mentions one of p's values replaced by
+// ErasedMarker and every object entry whose key mentions them removed, and whether it changed
+// anything. Other keys and values stay.
+func (p *Personal) ScrubJSON(raw []byte) ([]byte, bool, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, false, fmt.Errorf("contact: scrub: %w", err)
+	}
+	changed := false
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case string:
+			if p.Mentions(x) {
+				changed = true
+				return ErasedMarker
+			}
+		case []any:
+			for i := range x {
+				x[i] = walk(x[i])
+			}
+		case map[string]any:
+			for k := range x {
+				if p.Mentions(k) {
+					// A key that is a value (a model's term counts): the entry goes.
+					delete(x, k)
+					changed = true
+					continue
+				}
+				x[k] = walk(x[k])
+			}
+		}
+		return v
+	}
+	v = walk(v)
+	if !changed {
+		return raw, false, nil
+	}
+	out, err := json.Marshal(v)
+	return out, true, err
+}
+
+// MergePartnersSQL is a SQL condition on a contact id column (%s): the contact shared a merge
+// with one of the people ($2) and is not one of them. Only such contacts' rows can hold copies
+// of the people's values (an undone merge's survivor held them while merged).
+const MergePartnersSQL = `%[1]s IN (SELECT unnest(m.survivor_id || m.merged_ids) FROM merges m
+	WHERE m.survivor_id = ANY($2) OR m.merged_ids && $2) AND NOT %[1]s = ANY($2)`
+
+// ScrubAuditTx replaces p's values in the audit entries of the other contacts that shared a
+// merge with them (an undone merge's entries on the survivor, whose before or after held the
+// erased person's values). The erased contacts' own entries are EraseTx's.
+func ScrubAuditTx(ctx context.Context, tx pgx.Tx, p *Personal) error {
+	return ScrubJSONColumnTx(ctx, tx, p, "audit_log", "id", "changes", fmt.Sprintf(MergePartnersSQL, "contact_id"))
+}
+
+// ScrubJSONColumnTx replaces p's values in column col (jsonb) of every row of table (keyed by
+// key) whose text matches p.Patterns and cond (SQL over $2, the people's contact ids; "true"
+// for every row): the rows are found by one regular-expression scan, each is scrubbed with
+// ScrubJSON and written back. For packages' own tables only.
+func ScrubJSONColumnTx(ctx context.Context, tx pgx.Tx, p *Personal, table, key, col, cond string) error {
+	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT %[2]s::text, %[3]s FROM %[1]s WHERE %[3]s::text ~* ANY($1) AND (%[4]s) AND $2::uuid[] IS NOT NULL FOR UPDATE`,
+		table, key, col, cond), p.Patterns(), p.ContactIDs)
+	if err != nil {
+		return fmt.Errorf("contact: scrub %s: %w", table, err)
+	}
+	type row struct {
+		key string
+		raw []byte
+	}
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		err := r.Scan(&x.key, &x.raw)
+		return x, err
+	})
+	if err != nil {
+		return fmt.Errorf("contact: scrub %s: %w", table, err)
+	}
+	var keys, vals []string
+	for _, r := range found {
+		out, changed, err := p.ScrubJSON(r.raw)
+		if err != nil {
+			return fmt.Errorf("contact: scrub %s %s: %w", table, r.key, err)
+		}
+		if changed {
+			keys, vals = append(keys, r.key), append(vals, string(out))
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, fmt.Sprintf(`UPDATE %[1]s t SET %[3]s = u.v::jsonb FROM unnest($1::text[], $2::text[]) AS u(k, v)
+		WHERE t.%[2]s::text = u.k`, table, key, col), keys, vals)
+	if err != nil {
+		return fmt.Errorf("contact: scrub %s: %w", table, err)
+	}
+	return nil
+}
+
+// Suppressor says whether people are on the suppression list (package erasure keeps it): an
+// import, a sync or a create never re-creates a suppressed person.
+type Suppressor interface {
+	// SuppressedTx reports, by position in vs, whether each one's email or phone is suppressed,
+	// in one query for all. defaultRegion reads phones without a country code.
+	SuppressedTx(ctx context.Context, q db.Querier, vs []Values, defaultRegion string) ([]bool, error)
+}
+
+// SuppressedMessage is the reason an item is refused because its person is suppressed.
+const SuppressedMessage = "suppressed"
+
+// SuppressedError is the KindSuppressed error of a suppressed person.
+func SuppressedError(format string, args ...any) error {
+	return &db.Error{Kind: db.KindSuppressed, Message: fmt.Sprintf(format, args...)}
+}

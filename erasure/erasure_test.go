@@ -1,0 +1,50 @@
+package erasure_test
+
+import (
+	"testing"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/apptest"
+	"github.com/contactd/contactd/internal/db"
+	"github.com/google/uuid"
+)
+
+// TestEraseIsIdempotentAndWholePerson: erasing a merged record erases its survivor too, and
+// erasing again changes nothing and is no error; an unknown id is not found.
+func TestEraseIsIdempotentAndWholePerson(t *testing.T) {
+	t.Parallel()
+	b := apptest.New(t)
+	a, err := b.App.Contacts.CreateContact(b.Ctx, contact.NewContact{FirstName: "Ada", Email: "ada@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := b.App.Contacts.CreateContact(b.Ctx, contact.NewContact{FirstName: "Ada", Email: "ada2@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep, err := b.App.Contacts.CreateContact(b.Ctx, contact.NewContact{FirstName: "Bob", Email: "bob@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.App.Merges.MergeContacts(b.Ctx, mergeReq(a.ID, c.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.App.Erasure.Erase(b.Ctx, []uuid.UUID{c.ID}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.Count(t, `SELECT count(*) FROM contacts WHERE status = 'erased' AND first_name IS NULL AND email IS NULL`); n != 2 {
+		t.Errorf("%d tombstones, want 2 (the merged record's survivor too)", n)
+	}
+	if _, err := b.App.Contacts.GetContact(b.Ctx, keep.ID); err != nil {
+		t.Errorf("another person: %v", err)
+	}
+	_, err = b.App.Contacts.GetContact(b.Ctx, a.ID)
+	apptest.RequireKind(t, err, db.KindGone)
+	if err := b.App.Erasure.Erase(b.Ctx, []uuid.UUID{a.ID, c.ID}, "test"); err != nil {
+		t.Errorf("erasing again: %v", err)
+	}
+	if n := b.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'erase'`); n != 2 {
+		t.Errorf("%d erase entries, want 2", n)
+	}
+	apptest.RequireKind(t, b.App.Erasure.Erase(b.Ctx, []uuid.UUID{uuid.New()}, "test"), db.KindNotFound)
+}
