@@ -191,7 +191,7 @@ func (s *Store) answerSimple(ctx context.Context, ids []uuid.UUID, offset int, o
 	}
 	defer rows.Close()
 	var r simpleRow
-	dest := []any{&r.n, &r.simple, &r.active, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &r.prefs,
+	dest := []any{&r.n, &r.simple, &r.active, &r.erased, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &r.prefs,
 		&r.hasEvent, &r.eventID, &r.status, &r.basis, &r.captured, &r.recorded}
 	for rows.Next() {
 		r.prefs = r.prefs[:0]
@@ -206,7 +206,7 @@ func (s *Store) answerSimple(ctx context.Context, ids []uuid.UUID, offset int, o
 			folded[ids[i]] = append(folded[ids[i]], offset+i)
 			continue
 		}
-		row := reachRow{input: ids[i], active: r.active, hasEmail: r.hasEmail, emailValid: r.emailValid,
+		row := reachRow{input: ids[i], active: r.active, erased: r.erased, hasEmail: r.hasEmail, emailValid: r.emailValid,
 			hasPhone: r.hasPhone, phoneValid: r.phoneValid}
 		if len(r.prefs) > 0 {
 			if err := json.Unmarshal(r.prefs, &row.prefs); err != nil {
@@ -233,13 +233,13 @@ var eventStatuses = []string{"", Granted, Withdrawn}
 
 // simpleRow is one row of simpleSQL, scanned into fixed fields.
 type simpleRow struct {
-	n                                              int64
-	simple, active, hasEmail, emailValid, hasPhone bool
-	phoneValid, hasEvent                           bool
-	prefs                                          []byte
-	eventID                                        uuid.UUID
-	status, basis                                  int32
-	captured, recorded                             time.Time
+	n                                            int64
+	simple, active, erased, hasEmail, emailValid bool
+	hasPhone, phoneValid, hasEvent               bool
+	prefs                                        []byte
+	eventID                                      uuid.UUID
+	status, basis                                int32
+	captured, recorded                           time.Time
 }
 
 // scanFolded runs reachSQL for the contacts ids and hands each row to fn with the latest event
@@ -257,7 +257,7 @@ func scanFolded(ctx context.Context, q db.Querier, ids []uuid.UUID, channel, pur
 		var joined, captured, recorded []time.Time
 		var evIDs []uuid.UUID
 		var statuses, bases []string
-		if err := rows.Scan(&r.input, &r.active, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &prefs,
+		if err := rows.Scan(&r.input, &r.active, &r.erased, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &prefs,
 			&isRoot, &joined, &evIDs, &statuses, &bases, &captured, &recorded); err != nil {
 			return fmt.Errorf("consent: reachability: %w", err)
 		}
@@ -286,7 +286,7 @@ func scanFolded(ctx context.Context, q db.Querier, ids []uuid.UUID, channel, pur
 // and planning does not look at the 10,000 ids as = ANY would.
 const simpleSQL = `
 	SELECT i.n, c.merged_into IS NULL AND c.id NOT IN (SELECT m.merged_into FROM contacts m WHERE m.merged_into IS NOT NULL),
-		c.status = 'active', c.email IS NOT NULL, c.email_normalized IS NOT NULL, c.phone IS NOT NULL,
+		c.status = 'active', c.status = 'erased', c.email IS NOT NULL, c.email_normalized IS NOT NULL, c.phone IS NOT NULL,
 		coalesce(c.phone_valid, true), NULLIF(c.preferences, '{}'::jsonb),
 		e.id IS NOT NULL, coalesce(e.id, '00000000-0000-0000-0000-000000000000'::uuid),
 		coalesce(array_position('{granted,withdrawn}'::text[], e.status), 0),
@@ -314,7 +314,7 @@ const reachSQL = foldSQL + `,
 				array_agg(status) AS status, array_agg(lawful_basis) AS basis, array_agg(captured_at) AS captured,
 				array_agg(recorded_at) AS recorded
 			FROM cur GROUP BY root)
-		SELECT r.input, c.status = 'active', c.email IS NOT NULL, c.email_normalized IS NOT NULL, c.phone IS NOT NULL,
+		SELECT r.input, c.status = 'active', c.status = 'erased', c.email IS NOT NULL, c.email_normalized IS NOT NULL, c.phone IS NOT NULL,
 			coalesce(c.phone_valid, true), c.preferences,
 			a.is_root, a.joined, a.ids, a.status, a.basis, a.captured, a.recorded
 		FROM root r JOIN contacts c ON c.id = r.root LEFT JOIN agg a ON a.root = r.root`
@@ -323,7 +323,7 @@ const reachSQL = foldSQL + `,
 // is active, its address flags and preferences.
 type reachRow struct {
 	input                                      uuid.UUID
-	active                                     bool
+	active, erased                             bool
 	hasEmail, emailValid, hasPhone, phoneValid bool
 	prefs                                      contact.Preferences
 }
@@ -332,7 +332,11 @@ type reachRow struct {
 // own is the latest event of each record folded into the contact's root.
 func (s *Store) answer(r *reachRow, own []ownEvent, channel string, p *Purpose, now time.Time) Answer {
 	a := Answer{ContactID: r.input}
-	if !r.active {
+	switch {
+	case r.erased:
+		a.Reason = ReasonErased
+		return a
+	case !r.active:
 		a.Reason = ReasonArchived
 		return a
 	}

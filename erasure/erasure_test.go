@@ -3,6 +3,7 @@ package erasure_test
 import (
 	"testing"
 
+	"github.com/contactd/contactd/consent"
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/apptest"
 	"github.com/contactd/contactd/internal/db"
@@ -47,4 +48,17 @@ func TestEraseIsIdempotentAndWholePerson(t *testing.T) {
 		t.Errorf("%d erase entries, want 2", n)
 	}
 	apptest.RequireKind(t, b.App.Erasure.Erase(b.Ctx, []uuid.UUID{uuid.New()}, "test"), db.KindNotFound)
+
+	// Reachability answers an erased person as erased, the merged record and its survivor alike.
+	_, err = b.App.Consent.Reachable(b.Ctx, a.ID, "email", "service")
+	apptest.RequireKind(t, err, db.KindGone)
+	as, err := b.App.Consent.ReachableMany(b.Ctx, []uuid.UUID{a.ID, c.ID, keep.ID}, "email", "service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{consent.ReasonErased, consent.ReasonErased, ""} {
+		if as[i].Reason == consent.ReasonErased != (want == consent.ReasonErased) || (want != "" && as[i].Allowed) {
+			t.Errorf("answer %d: %+v, want reason %q", i, as[i], want)
+		}
+	}
 }
