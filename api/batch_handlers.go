@@ -129,6 +129,8 @@ func readBatchItem(o *object, i int) (contact.BatchItem, []db.FieldError) {
 	for _, r := range o.children("relationships") {
 		it.Relationships = append(it.Relationships, readRelationship(r))
 	}
+	it.Fields.Custom = readCustom(o)
+	it.Fields.Type = o.str("type")
 	o.rejectUnknown()
 	var errs []db.FieldError
 	for _, f := range append(*o.invalid, *o.unknown...) {

@@ -188,7 +188,11 @@ func (b *Batch) validateItem(it *BatchItem) error {
 
 // newContact is the item as a new contact: its present, non-null fields.
 func (it *BatchItem) newContact(allowDuplicate bool) NewContact {
-	in := NewContact{Preferences: it.Fields.Preferences, Relationships: it.Relationships, AllowDuplicate: allowDuplicate}
+	in := NewContact{Preferences: it.Fields.Preferences, Relationships: it.Relationships, AllowDuplicate: allowDuplicate,
+		Custom: it.Fields.Custom, Tags: it.Fields.Tags.Value}
+	if it.Fields.Type.Set && !it.Fields.Type.Null {
+		in.Type = it.Fields.Type.Value
+	}
 	for _, f := range Fields {
 		if o := f.update(&it.Fields); o.Set && !o.Null {
 			*f.input(&in) = o.Value
