@@ -373,3 +373,43 @@ func claimCustomValue(ctx context.Context, tx pgx.Tx, id uuid.UUID, key string, 
 	}
 	return nil
 }
+
+// Apply validates custom input against the definitions and returns cur with it applied, with
+// every wrong value named customFields.<key>; creating says the contact is new (its required
+// fields must have values). Bulk writers (imports, sync) validate with it, then claim unique
+// values with ClaimCustomTx in their transaction, which holds the definitions' shared lock
+// (DefinitionsTx).
+func (defs Definitions) Apply(cur CustomValues, in CustomInput, creating bool) (CustomValues, db.FieldErrors) {
+	return defs.apply(cur, in, creating)
+}
+
+// ClaimCustomTx checks, under each value's lock, that no active contact but id has a value of
+// a unique field that next sets anew (relative to cur), failing with a conflict naming
+// customFields.<key> and the contact that has it. The locks are held until tx ends.
+func ClaimCustomTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, defs Definitions, cur, next CustomValues) error {
+	return claimCustomTx(ctx, tx, id, defs, cur, next)
+}
+
+// Match returns the definition an import column names: by key, else by label, compared
+// case-insensitively and ignoring spaces, dashes and underscores; nil when none.
+func (defs Definitions) Match(column string) *CustomField {
+	if d := defs[column]; d != nil {
+		return d
+	}
+	fold := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			switch r {
+			case ' ', '-', '_', '.':
+				return -1
+			}
+			return r
+		}, strings.ToLower(strings.TrimSpace(s)))
+	}
+	c := fold(column)
+	for _, k := range slices.Sorted(maps.Keys(defs)) {
+		if d := defs[k]; fold(d.Key) == c || fold(d.Label) == c {
+			return d
+		}
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -61,7 +62,7 @@ func (s *Store) CommitImportBatch(ctx context.Context, id uuid.UUID, batch *Impo
 			_, err := tx.Exec(ctx, `UPDATE imports SET status = 'cancelled', finished_at = now() WHERE id = $1`, id)
 			return err
 		}
-		w := importWriter{tx: tx, importID: id, source: source, mode: mode, actor: contact.ActorFrom(ctx)}
+		w := importWriter{tx: tx, importID: id, source: source, mode: mode, actor: contact.ActorFrom(ctx), tagger: s.tagger}
 		if err := w.write(ctx, batch, &res); err != nil {
 			return err
 		}
@@ -102,6 +103,7 @@ type importWriter struct {
 	source   string
 	mode     ImportMode
 	actor    string
+	tagger   Tagger
 }
 
 func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *ImportBatchResult) error {
@@ -127,6 +129,9 @@ func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *Impor
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("importer: look up external ids: %w", err)
+	}
+	if err := w.resolveCustom(ctx, batch, known); err != nil {
+		return err
 	}
 
 	// New contacts, in file order; a record repeating an external id of this batch updates the
@@ -191,6 +196,9 @@ func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *Impor
 	if err := w.attachOtherRefs(ctx, batch.Rows, owner); err != nil {
 		return err
 	}
+	if err := w.addTags(ctx, batch.Rows, owner); err != nil {
+		return err
+	}
 
 	failedRecords := map[int64]bool{}
 	for _, e := range batch.Errors {
@@ -253,6 +261,15 @@ func (r *ImportRow) merge(later *ImportRow, mode ImportMode) {
 	if r.Email == later.Email {
 		r.Normalized.Email = later.Normalized.Email
 	}
+	for k, v := range later.CustomValues {
+		if _, has := r.CustomValues[k]; !has || mode == ImportOverwrite {
+			if r.CustomValues == nil {
+				r.CustomValues = contact.CustomValues{}
+			}
+			r.CustomValues[k] = v
+		}
+	}
+	r.Tags = append(r.Tags, later.Tags...)
 	if r.Phone == later.Phone {
 		r.Normalized.Phone, r.Normalized.PhoneExtension, r.Normalized.PhoneValid = later.Normalized.Phone, later.Normalized.PhoneExtension, later.Normalized.PhoneValid
 	}
@@ -264,7 +281,7 @@ func (w *importWriter) insertFresh(ctx context.Context, fresh []*ImportRow, ids 
 	}
 	err := contact.CopyTx(ctx, w.tx, len(fresh), func(i int, c *contact.Contact) map[string]any {
 		r := fresh[i]
-		c.ID, c.Values, c.Normalized = ids[r], r.Values, r.Normalized
+		c.ID, c.Values, c.Normalized, c.Custom = ids[r], r.Values, r.Normalized, r.CustomValues
 		return r.Extra
 	})
 	if err != nil {
@@ -299,6 +316,13 @@ func (r *ImportRow) auditJSON(buf []byte, source string, importID uuid.UUID) []b
 		buf = append(buf, f.Name...)
 		buf = append(buf, `":{"before":null,"after":`...)
 		buf = appendJSON(buf, *v)
+		buf = append(buf, '}')
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.CustomValues)) {
+		buf = append(buf, ',')
+		buf = appendJSON(buf, contact.CustomPrefix+k)
+		buf = append(buf, `:{"before":null,"after":`...)
+		buf = appendJSON(buf, r.CustomValues[k])
 		buf = append(buf, '}')
 	}
 	return append(buf, '}')
@@ -337,6 +361,7 @@ func (w *importWriter) applyUpdates(ctx context.Context, order []uuid.UUID, upda
 		before := *c
 		for _, r := range recs {
 			applyImport(c, r, w.mode)
+			applyCustom(c, r, w.mode)
 		}
 		changes := c.Changes(&before)
 		if len(changes) == 0 {

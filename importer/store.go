@@ -12,6 +12,8 @@ import (
 // for concurrent use.
 type Store struct {
 	db *db.DB
+	// tagger gives imported contacts their tags (package tag); see SetTagger.
+	tagger Tagger
 }
 
 // NewStore returns a Store over d.
