@@ -134,10 +134,17 @@ func (c *Contact) Changes(before *Contact) map[string]Change {
 	return changes
 }
 
-// MatchedFieldChanged reports whether changes touch a field the matcher reads.
+// MatchedFieldChanged reports whether changes touch a field the matcher reads: a field of
+// Fields it reads, or a custom field (email and phone ones are alternates to the matcher; the
+// change does not say the type, so every custom change re-keys the contact).
 func MatchedFieldChanged(changes map[string]Change) bool {
 	for _, f := range Fields {
 		if _, ok := changes[f.Name]; ok && f.Matched {
+			return true
+		}
+	}
+	for k := range changes {
+		if strings.HasPrefix(k, CustomPrefix) {
 			return true
 		}
 	}
