@@ -89,6 +89,13 @@ func (s *Store) UpdateAccount(ctx context.Context, id uuid.UUID, u AccountUpdate
 	}
 	var out *Account
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		if u.ParentID.Set && !u.ParentID.Null {
+			// The hierarchy's lock before any row lock: the new parent's key share lock (the
+			// foreign key) must not wait on a writer that waits for the hierarchy.
+			if _, err := tx.Exec(ctx, hierarchyLockSQL); err != nil {
+				return fmt.Errorf("relationship: lock account hierarchy: %w", err)
+			}
+		}
 		a, err := scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1 FOR UPDATE`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return db.NotFound("account %s not found", id)
