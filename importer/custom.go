@@ -15,9 +15,9 @@ import (
 
 // Tagger gives contacts tags in an import's transaction; package tag implements it.
 type Tagger interface {
-	// AddManyTx gives each contact the tags (cleaned) it lacks, auditing each contact it
+	// AddByContactTx gives each contact the tags (cleaned) it lacks, auditing each contact it
 	// changes in a.
-	AddManyTx(ctx context.Context, tx pgx.Tx, a *contact.Audit, tags map[uuid.UUID][]string) error
+	AddByContactTx(ctx context.Context, tx pgx.Tx, a *contact.Audit, tags map[uuid.UUID][]string) error
 }
 
 // SetTagger sets where imports' tags go. Call it once, before the store is used; without it a
@@ -135,7 +135,7 @@ func (w *importWriter) addTags(ctx context.Context, rows []ImportRow, owner map[
 		return errors.New("importer: no tag store wired (SetTagger)")
 	}
 	a := contact.NewAudit(ctx)
-	if err := w.tagger.AddManyTx(ctx, w.tx, a, tags); err != nil {
+	if err := w.tagger.AddByContactTx(ctx, w.tx, a, tags); err != nil {
 		return err
 	}
 	return a.Flush(ctx, w.tx)

@@ -9,9 +9,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// AddManyTx gives each contact the tags (cleaned, see Clean) it lacks, in one statement, and
+// AddByContactTx gives each contact its own tags (cleaned, see Clean) it lacks, in one statement, and
 // audits every contact it changes in a (importer.Tagger: an import's tags).
-func (s *Store) AddManyTx(ctx context.Context, tx pgx.Tx, a *contact.Audit, tags map[uuid.UUID][]string) error {
+func (s *Store) AddByContactTx(ctx context.Context, tx pgx.Tx, a *contact.Audit, tags map[uuid.UUID][]string) error {
 	var names []string
 	seen := map[string]bool{}
 	for _, list := range tags {
