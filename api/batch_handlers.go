@@ -133,6 +133,8 @@ func (s *server) readBatchItem(o *object, i int) (contact.BatchItem, []db.FieldE
 		it.Relationships = append(it.Relationships, readRelationship(r))
 	}
 	it.Consented = s.readCreateConsent(o)
+	it.Fields.Custom = readCustom(o)
+	it.Fields.Type = o.str("type")
 	o.rejectUnknown()
 	var errs []db.FieldError
 	for _, f := range append(*o.invalid, *o.unknown...) {

@@ -17,22 +17,25 @@ import (
 
 // contactJSON is a contact as the API shows it.
 type contactJSON struct {
-	ID            uuid.UUID          `json:"id"`
-	FirstName     *string            `json:"firstName"`
-	LastName      *string            `json:"lastName"`
-	Email         *string            `json:"email"`
-	Phone         *string            `json:"phone"`
-	Title         *string            `json:"title"`
-	Company       *string            `json:"company"`
-	Status        contact.Status     `json:"status"`
-	MergedInto    *uuid.UUID         `json:"mergedInto"`
-	Preferences   preferencesJSON    `json:"preferences"`
-	Relationships []relationshipJSON `json:"relationships"`
-	Tags          []string           `json:"tags"`
-	Normalized    normalizedJSON     `json:"normalized"`
-	Version       int64              `json:"version"`
-	CreatedAt     time.Time          `json:"createdAt"`
-	UpdatedAt     time.Time          `json:"updatedAt"`
+	ID            uuid.UUID            `json:"id"`
+	FirstName     *string              `json:"firstName"`
+	LastName      *string              `json:"lastName"`
+	Email         *string              `json:"email"`
+	Phone         *string              `json:"phone"`
+	Title         *string              `json:"title"`
+	Company       *string              `json:"company"`
+	Status        contact.Status       `json:"status"`
+	MergedInto    *uuid.UUID           `json:"mergedInto"`
+	Preferences   preferencesJSON      `json:"preferences"`
+	Relationships []relationshipJSON   `json:"relationships"`
+	Tags          []string             `json:"tags"`
+	Type          contact.ContactType  `json:"type"`
+	CustomFields  contact.CustomValues `json:"customFields"`
+	Extra         map[string]any       `json:"extra"`
+	Normalized    normalizedJSON       `json:"normalized"`
+	Version       int64                `json:"version"`
+	CreatedAt     time.Time            `json:"createdAt"`
+	UpdatedAt     time.Time            `json:"updatedAt"`
 	// Score is the search relevance, present only in a search's results.
 	Score *float64 `json:"score,omitempty"`
 }
@@ -81,6 +84,7 @@ func toContactJSON(c *contact.Contact) contactJSON {
 		Normalized: normalizedJSON{Email: c.Normalized.Email, Phone: c.Normalized.Phone,
 			PhoneExtension: c.Normalized.PhoneExtension, PhoneValid: c.Normalized.PhoneValid, At: c.Normalized.At},
 		Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		Type: c.Type(), CustomFields: customFieldsOf(c), Extra: extraOf(c),
 	}
 }
 
@@ -135,6 +139,8 @@ func (s *server) createContact(c *gin.Context) {
 	}
 	in.Tags = readTags(o, "tags").Value
 	in.Consented = s.readCreateConsent(o)
+	in.Custom = readCustom(o)
+	in.Type = o.str("type").Value
 	o.rejectUnknown()
 	if !o.finishWith(c, in.Validate) {
 		return
@@ -203,6 +209,8 @@ func (s *server) updateContact(c *gin.Context) {
 		*f.Update(&u) = o.str(f.Name)
 	}
 	u.Tags = readTags(o, "tags")
+	u.Custom = readCustom(o)
+	u.Type = o.str("type")
 	o.rejectUnknown()
 	if !o.finishWith(c, u.Validate) {
 		return
@@ -254,7 +262,13 @@ func (s *server) archiveContact(c *gin.Context) {
 // naming it; an invalid value 422 naming it. It reports false when it has answered.
 func (s *server) listFilter(c *gin.Context, also ...string) (contact.Filter, []problemField, bool) {
 	q := c.Request.URL.Query()
-	if unknown := contact.UnknownParams(q, also...); len(unknown) > 0 {
+	unknown := contact.UnknownParams(q, also...)
+	unknownCustom, err := s.app.Contacts.UnknownCustomParams(c.Request.Context(), q)
+	if err != nil {
+		writeError(c, err)
+		return contact.Filter{}, nil, false
+	}
+	if unknown = append(unknown, unknownCustom...); len(unknown) > 0 {
 		fields := make([]problemField, len(unknown))
 		for i, name := range unknown {
 			fields[i] = problemField{name, "is not a filter or parameter of this endpoint"}

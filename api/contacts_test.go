@@ -59,8 +59,8 @@ func TestCreateContact(t *testing.T) {
 
 	// The JSON names are exactly the spec's camelCase ones, nothing more.
 	raw := decode[map[string]any](t, rec)
-	wantKeys := []string{"company", "createdAt", "email", "firstName", "id", "lastName", "mergedInto", "normalized", "phone",
-		"preferences", "relationships", "status", "tags", "title", "updatedAt", "version"}
+	wantKeys := []string{"company", "createdAt", "customFields", "email", "extra", "firstName", "id", "lastName", "mergedInto", "normalized", "phone",
+		"preferences", "relationships", "status", "tags", "title", "type", "updatedAt", "version"}
 	if k := sortedKeys(raw); !slices.Equal(k, wantKeys) {
 		t.Errorf("contact keys %q, want %q", k, wantKeys)
 	}

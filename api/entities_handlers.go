@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/relationship"
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 )
@@ -16,10 +18,11 @@ type userJSON struct {
 }
 
 type accountJSON struct {
-	ID        uuid.UUID `json:"id"`
-	Name      string    `json:"name"`
-	Domain    *string   `json:"domain"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID        uuid.UUID  `json:"id"`
+	Name      string     `json:"name"`
+	Domain    *string    `json:"domain"`
+	CreatedAt time.Time  `json:"createdAt"`
+	ParentID  *uuid.UUID `json:"parentId"`
 }
 
 func (s *server) createUser(c *gin.Context) {
@@ -78,11 +81,16 @@ func (s *server) createAccount(c *gin.Context) {
 		return
 	}
 	name, domain := o.str("name").Value, o.str("domain").Value
+	parent := readParentID(o)
 	o.rejectUnknown()
 	if !o.finish(c) {
 		return
 	}
-	a, err := s.app.Relations.CreateAccount(c.Request.Context(), name, domain)
+	var parentID *uuid.UUID
+	if parent.Set && !parent.Null {
+		parentID = &parent.Value
+	}
+	a, err := s.app.Relations.CreateAccountIn(c.Request.Context(), name, domain, parentID)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -120,4 +128,43 @@ func (s *server) listAccounts(c *gin.Context) {
 		data = append(data, accountJSON(a))
 	}
 	c.JSON(http.StatusOK, gin.H{"data": data, "nextCursor": encodeCursor(next)})
+}
+
+// readParentID reads an account's parentId: a UUID or null.
+func readParentID(o *object) contact.Opt[uuid.UUID] {
+	v := o.str("parentId")
+	if !v.Set || v.Null {
+		return contact.Opt[uuid.UUID]{Set: v.Set, Null: v.Null}
+	}
+	id, err := uuid.Parse(v.Value)
+	if err != nil {
+		o.bad("parentId", "must be an account id (UUID) or null")
+		return contact.Opt[uuid.UUID]{}
+	}
+	return contact.Some(id)
+}
+
+func (s *server) updateAccount(c *gin.Context) {
+	id, ok := pathID(c, "id", "account")
+	if !ok {
+		return
+	}
+	o := readBody(c)
+	if o == nil {
+		return
+	}
+	u := relationship.AccountUpdate{Name: o.str("name"), Domain: o.str("domain"), ParentID: readParentID(o)}
+	if u.Name.Null {
+		o.bad("name", "is required")
+	}
+	o.rejectUnknown()
+	if !o.finish(c) {
+		return
+	}
+	a, err := s.app.Relations.UpdateAccount(c.Request.Context(), id, u)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, accountJSON(*a))
 }

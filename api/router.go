@@ -203,5 +203,12 @@ func NewRouter(cfg Config) http.Handler {
 	a.POST("/accounts", write, s.createAccount)
 	a.GET("/accounts", read, s.listAccounts)
 	a.GET("/accounts/:id", read, s.getAccount)
+	a.PATCH("/accounts/:id", write, s.updateAccount)
+
+	a.POST("/fields", write, s.createField)
+	a.GET("/fields", read, s.listFields)
+	a.GET("/fields/:key", read, s.getField)
+	a.PATCH("/fields/:key", write, s.updateField)
+	a.DELETE("/fields/:key", write, s.deleteField)
 	return r
 }

@@ -192,7 +192,10 @@ func (b *Batch) validateItem(it *BatchItem) error {
 // newContact is the item as a new contact: its present, non-null fields.
 func (it *BatchItem) newContact(allowDuplicate bool) NewContact {
 	in := NewContact{Preferences: it.Fields.Preferences, Relationships: it.Relationships, AllowDuplicate: allowDuplicate,
-		Consented: it.Consented}
+		Consented: it.Consented, Custom: it.Fields.Custom, Tags: it.Fields.Tags.Value}
+	if it.Fields.Type.Set && !it.Fields.Type.Null {
+		in.Type = it.Fields.Type.Value
+	}
 	for _, f := range Fields {
 		if o := f.update(&it.Fields); o.Set && !o.Null {
 			*f.input(&in) = o.Value

@@ -41,6 +41,12 @@ type Contact struct {
 	Relationships []Relationship
 	// Tags are the contact's tags in name order (filled by Create, Get, Update and List).
 	Tags []string
+	// Custom are the contact's custom field values by key (see CustomField).
+	Custom CustomValues
+	// Extra is what imports kept that maps to no field: unknown columns by name.
+	Extra map[string]any
+	// ExplicitType is the contact's type when set; nil derives it (see Contact.Type).
+	ExplicitType *ContactType
 }
 
 // Preferences are a contact's communication preferences.
@@ -106,6 +112,11 @@ type NewContact struct {
 	Relationships                                     []NewRelationship
 	// Tags are the contact's tags, cleaned by the Tagger's rules (package tag).
 	Tags []string
+	// Custom are the contact's custom field values by key, validated against the definitions
+	// when the contact is written.
+	Custom CustomInput
+	// Type sets the contact's type explicitly ("" derives it).
+	Type string
 	// AllowDuplicate creates the contact even when an active contact has the same normalized email.
 	AllowDuplicate bool
 	// KeepUnparseablePhone accepts a phone without 4 to 20 digits (it is stored and flagged
@@ -157,6 +168,11 @@ type Update struct {
 	Preferences *PreferencesPatch
 	// Tags, when Set, replace the contact's tags (null or empty removes them all).
 	Tags Opt[[]string]
+	// Custom changes the custom field values it has keys for (a nil value removes one); the
+	// others are kept. Validated against the definitions when written.
+	Custom CustomInput
+	// Type, when Set, sets the contact's type; Null (or "") derives it again.
+	Type Opt[string]
 	// IfVersion, when non-zero, makes the update fail with KindPreconditionFailed unless the
 	// contact is at that version.
 	IfVersion int64

@@ -64,10 +64,16 @@ func (s *Store) CreateContact(ctx context.Context, in NewContact) (*Contact, err
 func (s *Store) createTx(ctx context.Context, tx pgx.Tx, in NewContact) (*Contact, error) {
 	prefs := Preferences{}
 	prefs.apply(in.Preferences)
-	c := &Contact{ID: uuid.Must(uuid.NewV7()), Values: in.Values(), Status: StatusActive, Preferences: prefs, Version: 1}
+	c := &Contact{ID: uuid.Must(uuid.NewV7()), Values: in.Values(), Status: StatusActive, Preferences: prefs, Version: 1,
+		ExplicitType: typePtr(in.Type)}
 	if err := s.checkSuppressed(ctx, tx, &in, c.Values); err != nil {
 		return nil, err
 	}
+	custom, err := customValuesTx(ctx, tx, c.ID, nil, in.Custom, true)
+	if err != nil {
+		return nil, err
+	}
+	c.Custom = custom
 	c.Normalized.Email = EmailKey(c.Email)
 	checkDup := c.Normalized.Email != nil && !in.AllowDuplicate
 	var dupKey *string
@@ -85,12 +91,14 @@ func (s *Store) createTx(ctx context.Context, tx pgx.Tx, in NewContact) (*Contac
 	}
 	inserted := false
 	b.Queue(`
-		INSERT INTO contacts (id, first_name, last_name, email, phone, title, company, preferences, email_normalized)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+		INSERT INTO contacts (id, first_name, last_name, email, phone, title, company, preferences, email_normalized,
+			custom_fields, contact_type)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12
 		WHERE $10::text IS NULL OR NOT EXISTS (
 			SELECT 1 FROM contacts WHERE lower(email_normalized) = $10 AND status = 'active' AND email_normalized IS NOT NULL)
 		RETURNING created_at, updated_at`,
 		c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.Preferences, c.Normalized.Email, dupKey,
+		c.Custom, c.ExplicitType,
 	).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&c.CreatedAt, &c.UpdatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -317,6 +325,17 @@ func (s *Store) updateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, u Update)
 		}
 	}
 	c.Preferences.apply(u.Preferences)
+	if u.Custom != nil {
+		if c.Custom, err = customValuesTx(ctx, tx, c.ID, c.Custom, u.Custom, false); err != nil {
+			return nil, nil, err
+		}
+	}
+	if u.Type.Set {
+		c.ExplicitType = nil
+		if !u.Type.Null {
+			c.ExplicitType = typePtr(u.Type.Value)
+		}
+	}
 	if c.FirstName == nil && c.LastName == nil && c.Email == nil && c.Phone == nil {
 		return nil, nil, db.FieldErrors{{Field: "firstName", Message: "a contact needs a name, an email or a phone"}}.Err()
 	}
@@ -352,10 +371,11 @@ func (s *Store) updateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, u Update)
 	err = tx.QueryRow(ctx, `
 		UPDATE contacts SET first_name = $2, last_name = $3, email = $4, phone = $5, title = $6,
 			company = $7, preferences = $8, email_normalized = $9, phone_e164 = $10,
-			phone_extension = $11, phone_valid = $12, version = version + 1, updated_at = now()
+			phone_extension = $11, phone_valid = $12, custom_fields = $13, contact_type = $14,
+			version = version + 1, updated_at = now()
 		WHERE id = $1 RETURNING version, updated_at`,
 		c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.Preferences,
-		c.Normalized.Email, c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid,
+		c.Normalized.Email, c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid, c.Custom, c.ExplicitType,
 	).Scan(&c.Version, &c.UpdatedAt)
 	if err != nil {
 		return nil, nil, fmt.Errorf("contact: update %s: %w", id, err)

@@ -7,8 +7,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ExportContact is a contact's exported fields (not its preferences, version or relationships)
-// with every external reference it has, as "source:id".
+// ExportContact is a contact's exported fields (not its preferences, version or relationships),
+// its tags and custom values, with every external reference it has, as "source:id".
 type ExportContact struct {
 	Contact
 	ExternalIDs []string
@@ -43,7 +43,10 @@ func (s *Store) ExportContacts(ctx context.Context, f Filter, fn func(*ExportCon
 func exportRows(ctx context.Context, tx pgx.Tx, refs, where string, args []any, fn func(*ExportContact) error) error {
 	rows, err := tx.Query(ctx, `SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company,
 		c.status, c.email_normalized, c.phone_e164, c.phone_extension, c.phone_valid, c.created_at, c.updated_at,
-		coalesce(x.refs, '{}') FROM contacts c `+refs+`
+		coalesce(x.refs, '{}'), c.custom_fields,
+		coalesce((SELECT array_agg(t.name ORDER BY t.name_key) FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id
+			WHERE ct.contact_id = c.id), '{}')
+		FROM contacts c `+refs+`
 		WHERE `+where+` ORDER BY c.id`, args...)
 	if err != nil {
 		return fmt.Errorf("contact: export: %w", err)
@@ -55,7 +58,7 @@ func exportRows(ctx context.Context, tx pgx.Tx, refs, where string, args []any, 
 		c := &ec.Contact
 		if err := rows.Scan(&c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.Title, &c.Company,
 			&c.Status, &c.Normalized.Email, &c.Normalized.Phone, &c.Normalized.PhoneExtension, &c.Normalized.PhoneValid,
-			&c.CreatedAt, &c.UpdatedAt, &ec.ExternalIDs); err != nil {
+			&c.CreatedAt, &c.UpdatedAt, &ec.ExternalIDs, &c.Custom, &c.Tags); err != nil {
 			return fmt.Errorf("contact: export: %w", err)
 		}
 		if err := fn(&ec); err != nil {

@@ -127,13 +127,24 @@ func (c *Contact) Changes(before *Contact) map[string]Change {
 	if !before.Preferences.Equal(c.Preferences) {
 		changes["preferences"] = Change{Before: before.Preferences, After: c.Preferences}
 	}
+	customChanges(changes, before.Custom, c.Custom)
+	if b, a := typeValue(before.ExplicitType), typeValue(c.ExplicitType); b != a {
+		changes["type"] = Change{Before: b, After: a}
+	}
 	return changes
 }
 
-// MatchedFieldChanged reports whether changes touch a field the matcher reads.
+// MatchedFieldChanged reports whether changes touch a field the matcher reads: a field of
+// Fields it reads, or a custom field (email and phone ones are alternates to the matcher; the
+// change does not say the type, so every custom change re-keys the contact).
 func MatchedFieldChanged(changes map[string]Change) bool {
 	for _, f := range Fields {
 		if _, ok := changes[f.Name]; ok && f.Matched {
+			return true
+		}
+	}
+	for k := range changes {
+		if strings.HasPrefix(k, CustomPrefix) {
 			return true
 		}
 	}
@@ -156,7 +167,8 @@ var contactColumns = func() string {
 		cols = append(cols, "c."+f.Column)
 	}
 	cols = append(cols, "c.status", "c.preferences", "c.version", "c.email_normalized", "c.phone_e164",
-		"c.phone_extension", "c.phone_valid", "c.normalized_at", "c.created_at", "c.updated_at", "c.merged_into")
+		"c.phone_extension", "c.phone_valid", "c.normalized_at", "c.created_at", "c.updated_at", "c.merged_into",
+		"c.custom_fields", "c.extra", "c.contact_type")
 	return strings.Join(cols, ", ")
 }()
 
@@ -192,12 +204,12 @@ func byID(cs []*Contact) map[uuid.UUID]*Contact {
 // ScanTargets returns where a row of Columns scans into c, for queries that read more columns
 // after them.
 func ScanTargets(c *Contact) []any {
-	targets := make([]any, 0, len(Fields)+13)
+	targets := make([]any, 0, len(Fields)+16)
 	targets = append(targets, &c.ID)
 	for _, f := range Fields {
 		targets = append(targets, f.Ptr(&c.Values))
 	}
 	return append(targets, &c.Status, &c.Preferences, &c.Version, &c.Normalized.Email, &c.Normalized.Phone,
 		&c.Normalized.PhoneExtension, &c.Normalized.PhoneValid, &c.Normalized.At, &c.CreatedAt, &c.UpdatedAt,
-		&c.MergedInto)
+		&c.MergedInto, &c.Custom, &c.Extra, &c.ExplicitType)
 }

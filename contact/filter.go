@@ -42,6 +42,12 @@ type Filter struct {
 	// the group selects nothing.
 	GroupID *uuid.UUID
 	Group   *GroupSelection
+	// Type is the contacts' type (explicit or derived, see Contact.Type).
+	Type ContactType
+	// IncludeChildAccounts widens AccountID to the accounts below it.
+	IncludeChildAccounts bool
+	// Custom are the conditions on custom fields (cf.<key>), resolved by ResolveCustom.
+	Custom []CustomCondition
 }
 
 // GroupSelection is what a group selects: a static group's members (Static, the group's id)
@@ -51,10 +57,11 @@ type GroupSelection struct {
 	Smart  *Filter
 }
 
-// FilterParams are the query parameters ParseFilter reads. Custom fields (cf.<key>) and
-// contact types (type) will join them.
+// FilterParams are the query parameters ParseFilter reads, besides custom fields' (cf.<key>,
+// cf.<key>.gte, cf.<key>.lte).
 var FilterParams = []string{"q", "company", "role", "account", "status", "tag", "anyTag", "group",
-	"emailDomain", "hasEmail", "hasPhone", "createdAfter", "createdBefore", "updatedAfter", "updatedBefore"}
+	"emailDomain", "hasEmail", "hasPhone", "createdAfter", "createdBefore", "updatedAfter", "updatedBefore",
+	"type", "includeChildAccounts"}
 
 // MaxQueryLen bounds a search text and each filter value.
 const MaxQueryLen = 200
@@ -63,7 +70,7 @@ const MaxQueryLen = 200
 func UnknownParams(q url.Values, also ...string) []string {
 	var out []string
 	for k := range q {
-		if !slices.Contains(FilterParams, k) && !slices.Contains(also, k) {
+		if !slices.Contains(FilterParams, k) && !slices.Contains(also, k) && !isCustomParam(k) {
 			out = append(out, k)
 		}
 	}
@@ -104,6 +111,7 @@ func ParseFilter(q url.Values) (Filter, db.FieldErrors) {
 	f.CreatedBefore = filterTime(q, "createdBefore", &errs)
 	f.UpdatedAfter = filterTime(q, "updatedAfter", &errs)
 	f.UpdatedBefore = filterTime(q, "updatedBefore", &errs)
+	parseOrganize(q, &f, &errs)
 	return f, errs
 }
 
@@ -233,7 +241,7 @@ func (f Filter) Where(args []any) (string, []any) {
 			UNION SELECT contact_id FROM contact_users WHERE lower(relationship_type) = lower(`+r+`) AND removed_at IS NULL)`)
 	}
 	if f.AccountID != nil {
-		where = append(where, "c.id IN (SELECT contact_id FROM contact_accounts WHERE account_id = "+arg(*f.AccountID)+" AND removed_at IS NULL)")
+		where = append(where, f.accountSQL(arg))
 	}
 	for _, t := range f.Tags {
 		where = append(where, "c.id IN (SELECT ct.contact_id FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE t.name_key = "+arg(t)+")")
@@ -270,6 +278,7 @@ func (f Filter) Where(args []any) (string, []any) {
 			where = append(where, r.op+arg(*r.t))
 		}
 	}
+	where = f.whereOrganize(where, arg)
 	return strings.Join(where, " AND "), args
 }
 

@@ -23,8 +23,15 @@ func AlternatesOf(ctx context.Context, q interface {
 	if len(ids) == 0 {
 		return out, nil
 	}
+	// The values of email and phone custom fields count as alternates: the matcher blocks on
+	// them and compares them as it does a merged contact's address.
 	rows, err := q.Query(ctx, `SELECT contact_id, kind, value, normalized FROM contact_alternates
-		WHERE contact_id = ANY($1) ORDER BY contact_id, kind, value`, ids)
+		WHERE contact_id = ANY($1)
+		UNION ALL
+		SELECT c.id, d.type, c.custom_fields ->> d.key, CASE WHEN d.type = 'email' THEN c.custom_fields ->> d.key END
+		FROM contacts c JOIN custom_fields d ON d.type IN ('email', 'phone') AND c.custom_fields ? d.key
+		WHERE c.id = ANY($1)
+		ORDER BY 1, 2, 3`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("contact: alternates: %w", err)
 	}

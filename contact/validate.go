@@ -119,6 +119,8 @@ func (n *NewContact) Validate() error {
 		errs.Add("firstName", "a contact needs a name, an email or a phone")
 	}
 	validatePreferences(&errs, n.Preferences)
+	n.Type = strings.ToLower(strings.TrimSpace(n.Type))
+	validType(&errs, "type", n.Type)
 	if len(n.Relationships) > MaxRelationships {
 		errs.Add("relationships", "must have at most %d entries", MaxRelationships)
 	}
@@ -196,6 +198,10 @@ func (u *Update) Validate() error {
 		}
 	}
 	validatePreferences(&errs, u.Preferences)
+	if u.Type.Set && !u.Type.Null {
+		u.Type.Value = strings.ToLower(strings.TrimSpace(u.Type.Value))
+		validType(&errs, "type", u.Type.Value)
+	}
 	return errs.Err()
 }
 

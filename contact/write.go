@@ -26,10 +26,10 @@ var writeSQL = func() string {
 	set = append(set, "preferences = u.prefs", "email_normalized = u.ne", "phone_e164 = u.np",
 		"phone_extension = u.nx", "phone_valid = u.nv",
 		fmt.Sprintf("normalized_at = CASE WHEN $%d THEN now() ELSE c.normalized_at END", n+6),
-		"version = c.version + 1", "updated_at = now()")
-	cols = append(cols, "prefs", "ne", "np", "nx", "nv")
+		"version = c.version + 1", "updated_at = now()", "custom_fields = coalesce(u.cf, '{}')", "contact_type = u.ct")
+	cols = append(cols, "prefs", "ne", "np", "nx", "nv", "cf", "ct")
 	types = append(types, fmt.Sprintf("$%d::jsonb[]", n+1), fmt.Sprintf("$%d::text[]", n+2), fmt.Sprintf("$%d::text[]", n+3),
-		fmt.Sprintf("$%d::text[]", n+4), fmt.Sprintf("$%d::bool[]", n+5))
+		fmt.Sprintf("$%d::text[]", n+4), fmt.Sprintf("$%d::bool[]", n+5), fmt.Sprintf("$%d::jsonb[]", n+7), fmt.Sprintf("$%d::text[]", n+8))
 	return `UPDATE contacts c SET ` + strings.Join(set, ", ") + `
 		FROM unnest(` + strings.Join(types, ", ") + `) AS u(` + strings.Join(cols, ", ") + `)
 		WHERE c.id = u.id RETURNING c.id, c.version, c.updated_at`
@@ -53,6 +53,7 @@ func WriteTx(ctx context.Context, tx pgx.Tx, cs []*Contact, stampNormalized bool
 	prefs := make([]Preferences, n)
 	ne, np, nx := make([]*string, n), make([]*string, n), make([]*string, n)
 	nv := make([]*bool, n)
+	cf, ct := make([]CustomValues, n), make([]*ContactType, n)
 	byID := make(map[uuid.UUID]*Contact, n)
 	for k, c := range cs {
 		ids[k] = c.ID
@@ -61,12 +62,13 @@ func WriteTx(ctx context.Context, tx pgx.Tx, cs []*Contact, stampNormalized bool
 			fields[i][k] = f.Get(&c.Values)
 		}
 		prefs[k], ne[k], np[k], nx[k], nv[k] = c.Preferences, c.Normalized.Email, c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid
+		cf[k], ct[k] = c.Custom, c.ExplicitType
 	}
 	args := []any{ids}
 	for _, col := range fields {
 		args = append(args, col)
 	}
-	args = append(args, prefs, ne, np, nx, nv, stampNormalized)
+	args = append(args, prefs, ne, np, nx, nv, stampNormalized, cf, ct)
 	rows, err := tx.Query(ctx, writeSQL, args...)
 	if err != nil {
 		return fmt.Errorf("contact: write contacts: %w", err)
@@ -112,6 +114,9 @@ var restoreSQL = func() string {
 	for i, c := range cols {
 		set[i] = c + " = r." + c
 	}
+	// Snapshots older than custom fields and contact types have neither: the contact keeps its own.
+	set = append(set, "custom_fields = coalesce(r.custom_fields, c.custom_fields)",
+		"contact_type = CASE WHEN r.custom_fields IS NULL THEN c.contact_type ELSE r.contact_type END")
 	return `UPDATE contacts c SET ` + strings.Join(set, ", ") + `, version = c.version + 1, updated_at = now()
 		FROM jsonb_populate_recordset(null::contacts, $1) r WHERE c.id = r.id AND c.id = ANY($2)`
 }()
@@ -161,12 +166,13 @@ var copyColumns = func() []string {
 		cols = append(cols, f.Column)
 	}
 	return append(cols, "email_normalized", "phone_e164", "phone_extension", "phone_valid", "normalized_at", "extra",
-		"created_at", "updated_at")
+		"created_at", "updated_at", "custom_fields", "contact_type")
 }()
 
 // CopyTx inserts n new active contacts with COPY, for bulk writers (imports): row fills the
-// i-th contact's ID, Values and Normalized forms (computed already: they are stamped fresh) and
-// returns its extra data (nil for none). The caller audits them (CopyAuditTx) and enqueues their
+// i-th contact's ID, Values, Custom (validated and claimed already: see ImportCustomTx),
+// ExplicitType and Normalized forms (computed already: they are stamped fresh) and returns its
+// extra data (nil for none). The caller audits them (CopyAuditTx) and enqueues their
 // checks.
 func CopyTx(ctx context.Context, tx pgx.Tx, n int, row func(i int, c *Contact) (extra map[string]any)) error {
 	now := time.Now()
@@ -183,8 +189,12 @@ func CopyTx(ctx context.Context, tx pgx.Tx, n int, row func(i int, c *Contact) (
 			if extra != nil {
 				x = extra
 			}
+			custom := c.Custom
+			if custom == nil {
+				custom = CustomValues{}
+			}
 			return append(vals, c.Normalized.Email, c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid,
-				now, x, now, now), nil
+				now, x, now, now, custom, c.ExplicitType), nil
 		}))
 	if err != nil {
 		return fmt.Errorf("contact: copy contacts: %w", err)

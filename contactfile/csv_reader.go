@@ -65,7 +65,7 @@ func newCSVDecoder(br *bufio.Reader, mapping map[string]string, maxRecord int) (
 	d.m = Mapping{
 		HeaderLine:     line,
 		Columns:        buildMapping(header, explicit),
-		ContactdExport: slices.Equal(header, exportHeader[:]),
+		ContactdExport: len(header) >= len(exportHeader) && slices.Equal(header[:len(exportHeader)], exportHeader[:]),
 	}
 	return d, nil
 }
@@ -205,6 +205,8 @@ func (d *csvDecoder) set(row *Row, c Column, v string) {
 				row.ExternalIDs = append(row.ExternalIDs, s)
 			}
 		}
+	case FieldTags:
+		row.addTags(v, ";")
 	case FieldExtra:
 		row.setExtra(c.Name, v)
 	}

@@ -15,6 +15,8 @@ type CSVWriter struct {
 	w           *bufio.Writer
 	buf         []byte
 	wroteHeader bool
+	// custom are the custom field keys that have a column each.
+	custom []string
 }
 
 // NewCSVWriter returns a CSVWriter writing to w.
@@ -52,6 +54,12 @@ func (cw *CSVWriter) Write(row *ExportRow) error {
 	b = appendTime(b, row.UpdatedAt)
 	b = append(b, ',')
 	b = appendCSVCell(b, strings.Join(row.ExternalIDs, ";"))
+	b = append(b, ',')
+	b = appendCSVCell(b, strings.Join(row.Tags, ";"))
+	for _, k := range cw.custom {
+		b = append(b, ',')
+		b = appendCSVCell(b, CustomText(row.Custom[k]))
+	}
 	b = append(b, '\n')
 	cw.buf = b
 	_, err := cw.w.Write(b)
@@ -68,8 +76,19 @@ func (cw *CSVWriter) Flush() error {
 
 func (cw *CSVWriter) writeHeader() {
 	cw.wroteHeader = true
-	cw.w.WriteString(strings.Join(exportHeader[:], ","))
-	cw.w.WriteByte('\n')
+	b := cw.buf[:0]
+	for i, h := range exportHeader {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, h...)
+	}
+	b = append(b, ",tags"...)
+	for _, k := range cw.custom {
+		b = append(b, ',')
+		b = appendCSVCell(b, k)
+	}
+	cw.w.Write(append(b, '\n'))
 }
 
 // appendTime appends t in RFC 3339 UTC, or nothing for the zero time.

@@ -28,6 +28,8 @@ const (
 	FieldCompany     Field = "company"
 	FieldExternalID  Field = "externalId"
 	FieldExternalIDs Field = "externalIds"
+	// FieldTags holds tags separated by ";".
+	FieldTags Field = "tags"
 	// FieldIgnore drops the column: contactd's derived export columns
 	// (normalizedEmail, ...) map to it, and so can an explicit mapping ("-").
 	FieldIgnore Field = "-"
@@ -124,6 +126,7 @@ var knownHeaders = map[string]Field{
 	"externalid": FieldExternalID, "id": FieldExternalID, "recordid": FieldExternalID,
 	"contactid": FieldExternalID, "uid": FieldExternalID,
 	"externalids": FieldExternalIDs,
+	"tags":        FieldTags, "categories": FieldTags,
 	// contactd's export columns that are derived from others.
 	"normalizedemail": FieldIgnore, "normalizedphone": FieldIgnore,
 	"phoneextension": FieldIgnore, "phonevalid": FieldIgnore,

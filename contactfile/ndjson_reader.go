@@ -58,6 +58,14 @@ func (d *ndjsonDecoder) next(row *Row, build bool) error {
 	d.slots = [len(ndjsonOrder)]string{}
 	scanObject(string(b), func(rawKey, val string) {
 		key := unquote(rawKey)
+		switch key {
+		case "tags":
+			readNDJSONTags(row, val)
+			return
+		case "customFields":
+			readNDJSONCustom(row, val)
+			return
+		}
 		if slot, ok := ndjsonSlot[key]; ok {
 			if slot >= 0 {
 				d.slots[slot] = val
@@ -201,4 +209,46 @@ func extraValue(raw string) string {
 // jsonMessage shortens a decoding error for a person.
 func jsonMessage(err error) string {
 	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// readNDJSONTags reads a tags value: an array of strings or one
+// ";"-separated string; anything else is kept as extra data.
+func readNDJSONTags(row *Row, raw string) {
+	var list []string
+	if json.Unmarshal([]byte(raw), &list) == nil {
+		for _, t := range list {
+			row.addTags(t, "\x00")
+		}
+		return
+	}
+	var s string
+	if json.Unmarshal([]byte(raw), &s) == nil {
+		row.addTags(s, ";")
+		return
+	}
+	row.setExtra("tags", extraValue(raw))
+}
+
+// readNDJSONCustom reads a customFields object: each value as text (an
+// array's strings joined by ";"); anything but an object is extra data.
+func readNDJSONCustom(row *Row, raw string) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal([]byte(raw), &m) != nil || m == nil {
+		row.setExtra("customFields", extraValue(raw))
+		return
+	}
+	for k, v := range m {
+		var list []string
+		text := extraValue(string(v))
+		if json.Unmarshal(v, &list) == nil {
+			text = strings.Join(list, ";")
+		}
+		if text == "" || text == "null" {
+			continue
+		}
+		if row.Custom == nil {
+			row.Custom = map[string]string{}
+		}
+		row.Custom[k] = text
+	}
 }

@@ -33,8 +33,8 @@ func TestNDJSONReader(t *testing.T) {
 	if got := res.rows[0].Extra["team"]; got != "compilers" {
 		t.Errorf("Extra[team] = %q", got)
 	}
-	if got := res.rows[2].Extra["tags"]; got != `["pascal","oberon"]` {
-		t.Errorf("Extra[tags] = %q", got)
+	if got := res.rows[2].Tags; strings.Join(got, "|") != "pascal|oberon" {
+		t.Errorf("Tags = %q", got)
 	}
 	var errs []string
 	for _, e := range res.rowErrs {

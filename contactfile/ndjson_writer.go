@@ -2,6 +2,7 @@ package contactfile
 
 import (
 	"bufio"
+	"encoding/json"
 	"io"
 	"time"
 	"unicode/utf8"
@@ -60,7 +61,21 @@ func (nw *NDJSONWriter) Write(row *ExportRow) error {
 		}
 		b = appendJSONString(b, id)
 	}
-	b = append(b, "]}\n"...)
+	b = append(b, `],"tags":[`...)
+	for i, t := range row.Tags {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, t)
+	}
+	b = append(b, ']')
+	if len(row.Custom) > 0 {
+		// Values are strings, numbers, booleans and lists of strings: they always encode.
+		cf, _ := json.Marshal(row.Custom)
+		b = append(b, `,"customFields":`...)
+		b = append(b, cf...)
+	}
+	b = append(b, "}\n"...)
 	nw.buf = b
 	_, err := nw.w.Write(b)
 	return err

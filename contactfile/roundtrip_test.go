@@ -58,3 +58,64 @@ func TestRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestRoundTripTagsAndCustom writes tags and custom values in each format and
+// reads them back: tags (with separators in them escaped where the format
+// can) in every format, custom values as CSV columns (Extra by key) and as
+// NDJSON customFields.
+func TestRoundTripTagsAndCustom(t *testing.T) {
+	t.Parallel()
+	for _, f := range []Format{CSV, NDJSON, VCard} {
+		t.Run(string(f), func(t *testing.T) {
+			t.Parallel()
+			row := ExportRow{ID: "c1", FirstName: "Ada", Tags: []string{"VIP", "Big, Co", "=x"},
+				Custom: map[string]any{"industry": "Software", "employees": 42.5, "vip": true, "regions": []any{"EU", "US"}}}
+			var buf bytes.Buffer
+			w, err := NewExportWriter(&buf, f, []string{"employees", "industry", "regions", "vip"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Write(&row); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			_, res := readString(t, buf.String(), Options{})
+			if len(res.rows) != 1 {
+				t.Fatalf("rows %d, errors %v %v\n%s", len(res.rows), res.rowErrs, res.err, buf.String())
+			}
+			got := res.rows[0]
+			if !slices.Equal(got.Tags, row.Tags) {
+				t.Errorf("tags %q, want %q\n%s", got.Tags, row.Tags, buf.String())
+			}
+			want := map[string]string{"industry": "Software", "employees": "42.5", "vip": "true", "regions": "EU;US"}
+			var custom map[string]string
+			switch f {
+			case CSV:
+				custom = got.Extra
+			case NDJSON:
+				custom = got.Custom
+			default:
+				return // vCard carries no custom fields
+			}
+			for k, v := range want {
+				if custom[k] != v {
+					t.Errorf("custom %s = %q, want %q (%v)", k, custom[k], v, custom)
+				}
+			}
+		})
+	}
+}
+
+func TestReadTagsColumnAndCategories(t *testing.T) {
+	t.Parallel()
+	_, res := readString(t, "First Name,Tags,Industry\nAda, vip ; partner ;,Retail\n", Options{})
+	if len(res.rows) != 1 || !slices.Equal(res.rows[0].Tags, []string{"vip", "partner"}) || res.rows[0].Extra["Industry"] != "Retail" {
+		t.Fatalf("csv: %+v", res.rows)
+	}
+	_, res = readString(t, "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ada\r\nCATEGORIES:vip,big\\, co\r\nEND:VCARD\r\n", Options{})
+	if len(res.rows) != 1 || !slices.Equal(res.rows[0].Tags, []string{"vip", "big, co"}) {
+		t.Fatalf("vcard: %+v", res.rows)
+	}
+}

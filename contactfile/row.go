@@ -48,6 +48,22 @@ type Row struct {
 	// Extra holds the non-empty values of unmapped columns (NDJSON keys,
 	// vCard properties) by their name in the file; nil when there are none.
 	Extra map[string]string
+	// Tags are the record's tags: a CSV tags column (";"-separated), vCard
+	// CATEGORIES, an NDJSON tags array; trimmed, in file order.
+	Tags []string
+	// Custom holds an NDJSON customFields object's values by key, as text
+	// (a multi-valued one joined by ";"); nil when there is none. CSV
+	// columns of custom fields arrive in Extra under their column name.
+	Custom map[string]string
+}
+
+// addTags appends the non-empty, trimmed parts of v split at sep.
+func (r *Row) addTags(v, sep string) {
+	for s := range strings.SplitSeq(v, sep) {
+		if s = strings.TrimSpace(s); s != "" {
+			r.Tags = append(r.Tags, s)
+		}
+	}
 }
 
 // RowError reports a record that could not be read. It is not fatal: the

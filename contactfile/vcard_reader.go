@@ -158,6 +158,10 @@ func (d *vcardDecoder) apply(row *Row, p *vcardProp, truncated bool, fn *string)
 		row.Company = cmpOr(row.Company, strings.TrimSpace(unescapeText(org)))
 	case "TITLE":
 		row.Title = cmpOr(row.Title, strings.TrimSpace(unescapeText(v)))
+	case "CATEGORIES":
+		for _, t := range splitUnescaped(v, ',') {
+			row.addTags(unescapeText(t), "\x00")
+		}
 	case "UID":
 		row.ExternalID = cmpOr(row.ExternalID, strings.TrimSpace(unescapeText(v)))
 	case "X-CONTACTD-STATUS":
@@ -252,4 +256,21 @@ func isQuotedPrintable(l []byte) bool {
 
 func isVCard(v []byte) bool {
 	return strings.EqualFold(string(bytes.TrimSpace(v)), "VCARD")
+}
+
+// splitUnescaped splits a vCard value at sep where it is not escaped by a
+// backslash.
+func splitUnescaped(v string, sep byte) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '\\':
+			i++
+		case sep:
+			out = append(out, v[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, v[start:])
 }

@@ -53,6 +53,16 @@ func (vw *VCardWriter) Write(row *ExportRow) error {
 	for _, id := range row.ExternalIDs {
 		vw.prop("X-CONTACTD-EXTERNAL-ID:", id, false)
 	}
+	if len(row.Tags) > 0 {
+		vw.line = append(vw.line[:0], "CATEGORIES:"...)
+		for i, t := range row.Tags {
+			if i > 0 {
+				vw.line = append(vw.line, ',')
+			}
+			vw.line = appendVCardText(vw.line, t, false)
+		}
+		vw.fold()
+	}
 	if !row.UpdatedAt.IsZero() {
 		vw.line = append(vw.line[:0], "REV:"...)
 		vw.line = row.UpdatedAt.UTC().AppendFormat(vw.line, "20060102T150405Z")

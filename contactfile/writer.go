@@ -3,6 +3,8 @@ package contactfile
 import (
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -25,6 +27,35 @@ type ExportRow struct {
 	UpdatedAt  time.Time
 	// ExternalIDs are the contact's external references as "source:id".
 	ExternalIDs []string
+	// Tags are the contact's tags.
+	Tags []string
+	// Custom are the contact's custom field values by key: strings,
+	// float64, bool, or lists of strings ([]string or []any).
+	Custom map[string]any
+}
+
+// CustomText is a custom value as a CSV cell holds it: a number in its
+// shortest form, a list joined by ";".
+func CustomText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case []string:
+		return strings.Join(x, ";")
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = CustomText(e)
+		}
+		return strings.Join(parts, ";")
+	}
+	return fmt.Sprint(v)
 }
 
 // Writer writes exported contacts in one format. Writes are buffered: call
@@ -42,10 +73,17 @@ type Writer interface {
 const writeBufferSize = 64 << 10
 
 // NewWriter returns a Writer of the given format writing to w.
-func NewWriter(w io.Writer, f Format) (Writer, error) {
+func NewWriter(w io.Writer, f Format) (Writer, error) { return NewExportWriter(w, f, nil) }
+
+// NewExportWriter returns a Writer of the given format writing to w; a CSV
+// one has a column for each of the custom field keys, after the tags
+// column. NDJSON writes every custom value whatever the keys.
+func NewExportWriter(w io.Writer, f Format, customKeys []string) (Writer, error) {
 	switch f {
 	case CSV:
-		return NewCSVWriter(w), nil
+		cw := NewCSVWriter(w)
+		cw.custom = customKeys
+		return cw, nil
 	case NDJSON:
 		return NewNDJSONWriter(w), nil
 	case VCard:
@@ -61,9 +99,10 @@ var exportHeader = [...]string{
 	"status", "createdAt", "updatedAt", "externalIds",
 }
 
-// ExportHeader returns the columns of contactd's CSV export, in order. A
-// Reader recognises a file with exactly this header and undoes its formula
-// escaping.
+// ExportHeader returns the fixed columns of contactd's CSV export, in
+// order; the export adds a tags column and a column per custom field after
+// them. A Reader recognises a file whose header begins with these and
+// undoes its formula escaping.
 func ExportHeader() []string { return append([]string(nil), exportHeader[:]...) }
 
 // exportTimeLayout is how export times are written (in UTC).

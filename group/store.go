@@ -338,7 +338,11 @@ const maxDepth = 5
 // select by other groups. An unknown group, or smart groups that select by each other in a
 // cycle, is an invalid "group".
 func (s *Store) Resolve(ctx context.Context, f *contact.Filter) error {
-	return s.resolve(ctx, f, map[uuid.UUID]bool{}, 0)
+	if err := s.resolve(ctx, f, map[uuid.UUID]bool{}, 0); err != nil {
+		return err
+	}
+	// Custom field conditions (cf.<key>), the filter's and its smart groups'.
+	return contact.ResolveCustom(ctx, s.db.Pool, f)
 }
 
 func (s *Store) resolve(ctx context.Context, f *contact.Filter, seen map[uuid.UUID]bool, depth int) error {

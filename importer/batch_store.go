@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -61,7 +62,8 @@ func (s *Store) CommitImportBatch(ctx context.Context, id uuid.UUID, batch *Impo
 			_, err := tx.Exec(ctx, `UPDATE imports SET status = 'cancelled', finished_at = now() WHERE id = $1`, id)
 			return err
 		}
-		w := importWriter{tx: tx, importID: id, source: source, mode: mode, actor: contact.ActorFrom(ctx), suppressed: s.suppressed}
+		w := importWriter{tx: tx, importID: id, source: source, mode: mode, actor: contact.ActorFrom(ctx), suppressed: s.suppressed,
+			tagger: s.tagger}
 		if err := w.write(ctx, batch, &res); err != nil {
 			return err
 		}
@@ -104,6 +106,7 @@ type importWriter struct {
 	actor    string
 	// suppressed, when set, refuses new contacts of suppressed people.
 	suppressed contact.Suppressor
+	tagger     Tagger
 }
 
 func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *ImportBatchResult) error {
@@ -129,6 +132,9 @@ func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *Impor
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("importer: look up external ids: %w", err)
+	}
+	if err := w.resolveCustom(ctx, batch, known); err != nil {
+		return err
 	}
 
 	// New contacts, in file order; a record repeating an external id of this batch updates the
@@ -195,6 +201,9 @@ func (w *importWriter) write(ctx context.Context, batch *ImportBatch, res *Impor
 		}
 	}
 	if err := w.attachOtherRefs(ctx, batch.Rows, owner); err != nil {
+		return err
+	}
+	if err := w.addTags(ctx, batch.Rows, owner); err != nil {
 		return err
 	}
 
@@ -288,6 +297,15 @@ func (r *ImportRow) merge(later *ImportRow, mode ImportMode) {
 	if r.Email == later.Email {
 		r.Normalized.Email = later.Normalized.Email
 	}
+	for k, v := range later.CustomValues {
+		if _, has := r.CustomValues[k]; !has || mode == ImportOverwrite {
+			if r.CustomValues == nil {
+				r.CustomValues = contact.CustomValues{}
+			}
+			r.CustomValues[k] = v
+		}
+	}
+	r.Tags = append(r.Tags, later.Tags...)
 	if r.Phone == later.Phone {
 		r.Normalized.Phone, r.Normalized.PhoneExtension, r.Normalized.PhoneValid = later.Normalized.Phone, later.Normalized.PhoneExtension, later.Normalized.PhoneValid
 	}
@@ -299,7 +317,7 @@ func (w *importWriter) insertFresh(ctx context.Context, fresh []*ImportRow, ids 
 	}
 	err := contact.CopyTx(ctx, w.tx, len(fresh), func(i int, c *contact.Contact) map[string]any {
 		r := fresh[i]
-		c.ID, c.Values, c.Normalized = ids[r], r.Values, r.Normalized
+		c.ID, c.Values, c.Normalized, c.Custom = ids[r], r.Values, r.Normalized, r.CustomValues
 		return r.Extra
 	})
 	if err != nil {
@@ -334,6 +352,13 @@ func (r *ImportRow) auditJSON(buf []byte, source string, importID uuid.UUID) []b
 		buf = append(buf, f.Name...)
 		buf = append(buf, `":{"before":null,"after":`...)
 		buf = appendJSON(buf, *v)
+		buf = append(buf, '}')
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.CustomValues)) {
+		buf = append(buf, ',')
+		buf = appendJSON(buf, contact.CustomPrefix+k)
+		buf = append(buf, `:{"before":null,"after":`...)
+		buf = appendJSON(buf, r.CustomValues[k])
 		buf = append(buf, '}')
 	}
 	return append(buf, '}')
@@ -372,6 +397,7 @@ func (w *importWriter) applyUpdates(ctx context.Context, order []uuid.UUID, upda
 		before := *c
 		for _, r := range recs {
 			applyImport(c, r, w.mode)
+			applyCustom(c, r, w.mode)
 		}
 		changes := c.Changes(&before)
 		if len(changes) == 0 {

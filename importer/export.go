@@ -3,6 +3,8 @@ package importer
 import (
 	"context"
 	"io"
+	"maps"
+	"slices"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/contactfile"
@@ -14,7 +16,12 @@ const flushEvery = 10000
 // Export streams the contacts the filter selects to w in the given format and returns how
 // many it wrote.
 func Export(ctx context.Context, store *contact.Store, f contact.Filter, format contactfile.Format, w io.Writer) (int, error) {
-	out, err := contactfile.NewWriter(w, format)
+	defs, err := store.CustomDefinitions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	// A column per custom field, by key: an import reads them back into the same fields.
+	out, err := contactfile.NewExportWriter(w, format, slices.Sorted(maps.Keys(defs)))
 	if err != nil {
 		return 0, err
 	}
@@ -45,5 +52,6 @@ func toExportRow(ec *contact.ExportContact, row *contactfile.ExportRow) {
 		NormalizedEmail: deref(c.Normalized.Email), NormalizedPhone: deref(c.Normalized.Phone),
 		PhoneExtension: deref(c.Normalized.PhoneExtension), PhoneValid: c.Normalized.PhoneValid,
 		Status: string(c.Status), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, ExternalIDs: ec.ExternalIDs,
+		Tags: c.Tags, Custom: c.Custom,
 	}
 }

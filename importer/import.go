@@ -9,6 +9,7 @@ import (
 	"github.com/contactd/contactd/contactfile"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/matcher"
+	"github.com/contactd/contactd/tag"
 	"github.com/google/uuid"
 )
 
@@ -103,6 +104,14 @@ type ImportRow struct {
 	Normalized contact.Normalized
 	Extra      map[string]any
 	OtherRefs  []ExternalRef
+	// Tags are the record's tags, cleaned.
+	Tags []string
+	// Custom are an NDJSON record's customFields, as text by key; CSV columns of custom fields
+	// are in Extra until the batch is written (they are matched against the definitions then).
+	Custom map[string]string
+	// CustomValues are the record's custom values, validated against the definitions when its
+	// batch is written.
+	CustomValues contact.CustomValues
 }
 
 // ExternalRef is a contact's identity in an external source.
@@ -137,7 +146,18 @@ func PrepareImportRow(in *contactfile.Row, defaultRegion string) (ImportRow, []I
 		}
 		return ImportRow{}, errs
 	}
-	row := ImportRow{Index: index, Line: in.Line, ExternalID: in.ExternalID, Values: nc.Values()}
+	row := ImportRow{Index: index, Line: in.Line, ExternalID: in.ExternalID, Values: nc.Values(), Custom: in.Custom}
+	if len(in.Tags) > 0 {
+		tags, errs := tag.Clean(in.Tags, "tags")
+		if len(errs) > 0 {
+			out := make([]ImportRowError, len(errs))
+			for i, e := range errs {
+				out[i] = ImportRowError{Index: index, Line: in.Line, Field: e.Field, Message: e.Message}
+			}
+			return ImportRow{}, out
+		}
+		row.Tags = tags
+	}
 	for _, ref := range in.ExternalIDs {
 		src, id, ok := strings.Cut(ref, ":")
 		if !ok || src == "" || id == "" || len(id) > MaxExternalIDLen || len(src) > 100 {

@@ -14,6 +14,8 @@ type Store struct {
 	db *db.DB
 	// suppressed says which new contacts are suppressed people (SetSuppressor).
 	suppressed contact.Suppressor
+	// tagger gives imported contacts their tags (package tag); see SetTagger.
+	tagger Tagger
 }
 
 // NewStore returns a Store over d.

@@ -132,6 +132,7 @@ func survivorValues(survivor *contact.Contact, contacts map[uuid.UUID]*contact.C
 		}
 	}
 	out.Preferences = mergePreferences(append([]*contact.Contact{survivor}, others...))
+	out.Custom = contact.MergeCustom(survivor, others)
 	return &out
 }
 

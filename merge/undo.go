@@ -242,6 +242,8 @@ func restoreSurvivor(ctx context.Context, tx pgx.Tx, cur, before, after *contact
 	default:
 		report = append(report, "survivor.preferences changed since the merge; kept the current ones")
 	}
+	custom, lines := contact.RestoreCustom(cur.Custom, before.Custom, after.Custom)
+	out.Custom, report = custom, append(report, lines...)
 	changes := out.Changes(cur)
 	if err := contact.WriteTx(ctx, tx, []*contact.Contact{&out}, false); err != nil {
 		return nil, nil, err

@@ -98,8 +98,8 @@ func (s *Store) CreateAccount(ctx context.Context, name, domain string) (*Accoun
 // GetAccount returns an account.
 func (s *Store) GetAccount(ctx context.Context, id uuid.UUID) (*Account, error) {
 	var a Account
-	err := s.db.Pool.QueryRow(ctx, `SELECT id, name, domain, created_at FROM accounts WHERE id = $1`, id).
-		Scan(&a.ID, &a.Name, &a.Domain, &a.CreatedAt)
+	err := s.db.Pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id).
+		Scan(&a.ID, &a.Name, &a.Domain, &a.CreatedAt, &a.ParentID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, db.NotFound("account %s not found", id)
 	}
@@ -111,7 +111,7 @@ func (s *Store) GetAccount(ctx context.Context, id uuid.UUID) (*Account, error) 
 
 // ListAccounts returns a page of accounts in id order after the cursor, and the next cursor.
 func (s *Store) ListAccounts(ctx context.Context, after *uuid.UUID, limit int) ([]Account, *uuid.UUID, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT id, name, domain, created_at FROM accounts
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+accountColumns+` FROM accounts
 		WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2`, after, limit+1)
 	if err != nil {
 		return nil, nil, fmt.Errorf("relationship: list accounts: %w", err)
@@ -139,4 +139,6 @@ type Account struct {
 	Name      string
 	Domain    *string
 	CreatedAt time.Time
+	// ParentID is the account this one belongs to in the hierarchy; nil for a root.
+	ParentID *uuid.UUID
 }

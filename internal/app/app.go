@@ -82,6 +82,7 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	a.Contacts.SetRefs(a.Imports)
 	a.Tags = tag.NewStore(d)
 	a.Contacts.SetTagger(a.Tags)
+	a.Imports.SetTagger(a.Tags)
 	a.Groups = group.NewStore(d)
 	// A normalized contact is rekeyed and checked for duplicates.
 	a.Contacts.SetIndex(a.Dedupe)

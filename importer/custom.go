@@ -1,0 +1,161 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/db"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Tagger gives contacts tags in an import's transaction; package tag implements it.
+type Tagger interface {
+	// AddByContactTx gives each contact the tags (cleaned) it lacks, auditing each contact it
+	// changes in a.
+	AddByContactTx(ctx context.Context, tx pgx.Tx, a *contact.Audit, tags map[uuid.UUID][]string) error
+}
+
+// SetTagger sets where imports' tags go. Call it once, before the store is used; without it a
+// record's tags fail the record.
+func (s *Store) SetTagger(t Tagger) { s.tagger = t }
+
+// customOf moves a record's values for custom fields out of its extra data: the columns (or
+// NDJSON customFields keys) that name a field by key or label. What names no field stays in
+// the extra data (a customFields key under "customFields.<key>").
+func (r *ImportRow) customOf(defs contact.Definitions) contact.CustomInput {
+	in := contact.CustomInput{}
+	var fields map[string]string
+	if r.Extra != nil {
+		fields, _ = r.Extra["fields"].(map[string]string)
+	}
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		if d := defs.Match(name); d != nil {
+			if _, dup := in[d.Key]; !dup {
+				in[d.Key] = fields[name]
+				delete(fields, name)
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Custom)) {
+		if d := defs.Match(k); d != nil {
+			in[d.Key] = r.Custom[k]
+			continue
+		}
+		if fields == nil {
+			fields = map[string]string{}
+			if r.Extra == nil {
+				r.Extra = map[string]any{}
+			}
+			r.Extra["fields"] = fields
+		}
+		fields[contact.CustomPrefix+k] = r.Custom[k]
+	}
+	if r.Extra != nil && fields != nil && len(fields) == 0 {
+		delete(r.Extra, "fields")
+		if len(r.Extra) == 0 {
+			r.Extra = nil
+		}
+	}
+	return in
+}
+
+// resolveCustom validates the batch's custom values against the definitions (read under their
+// shared lock) and claims the unique ones; a record that fails becomes a row error and is not
+// written. known are the contacts the batch's external ids already refer to.
+func (w *importWriter) resolveCustom(ctx context.Context, batch *ImportBatch, known map[string]uuid.UUID) error {
+	defs, err := contact.DefinitionsTx(ctx, w.tx)
+	if err != nil {
+		return err
+	}
+	if len(defs) == 0 {
+		return nil
+	}
+	claimed := map[string]string{} // key and value → the external id that has it
+	kept := batch.Rows[:0]
+	for i := range batch.Rows {
+		r := batch.Rows[i]
+		id, isKnown := known[r.ExternalID]
+		if isKnown && w.mode == ImportSkip {
+			kept = append(kept, r)
+			continue
+		}
+		vals, errs := defs.Apply(nil, r.customOf(defs), !isKnown)
+		for _, k := range slices.Sorted(maps.Keys(vals)) {
+			d := defs[k]
+			if !d.Unique {
+				continue
+			}
+			ck := k + "\x00" + strings.ToLower(contact.CustomValueText(vals[k]))
+			if other, ok := claimed[ck]; ok && other != r.ExternalID {
+				errs.Add(contact.CustomPrefix+k, "another record of this import has this value of the unique field %s", k)
+			}
+			claimed[ck] = r.ExternalID
+		}
+		if len(errs) == 0 {
+			err := contact.ClaimCustomTx(ctx, w.tx, id, defs, nil, vals)
+			var de *db.Error
+			if errors.As(err, &de) && de.Kind == db.KindConflict {
+				errs = append(errs, de.Fields...)
+			} else if err != nil {
+				return err
+			}
+		}
+		if len(errs) > 0 {
+			for _, e := range errs {
+				batch.Errors = append(batch.Errors, ImportRowError{Index: r.Index, Line: r.Line, Field: e.Field, Message: e.Message})
+			}
+			continue
+		}
+		if len(vals) > 0 {
+			r.CustomValues = vals
+		}
+		kept = append(kept, r)
+	}
+	batch.Rows = kept
+	return nil
+}
+
+// addTags gives the contacts written the records' tags.
+func (w *importWriter) addTags(ctx context.Context, rows []ImportRow, owner map[*ImportRow]uuid.UUID) error {
+	tags := map[uuid.UUID][]string{}
+	for i := range rows {
+		if cid, ok := owner[&rows[i]]; ok && len(rows[i].Tags) > 0 {
+			tags[cid] = append(tags[cid], rows[i].Tags...)
+		}
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	if w.tagger == nil {
+		return errors.New("importer: no tag store wired (SetTagger)")
+	}
+	a := contact.NewAudit(ctx)
+	if err := w.tagger.AddByContactTx(ctx, w.tx, a, tags); err != nil {
+		return err
+	}
+	return a.Flush(ctx, w.tx)
+}
+
+// applyCustom applies a record's custom values to a stored contact: fill sets the keys the
+// contact has no value for, overwrite every key the record has.
+func applyCustom(c *contact.Contact, r *ImportRow, mode ImportMode) {
+	if len(r.CustomValues) == 0 {
+		return
+	}
+	out := maps.Clone(c.Custom)
+	if out == nil {
+		out = contact.CustomValues{}
+	}
+	for k, v := range r.CustomValues {
+		if _, has := out[k]; has && mode == ImportFill {
+			continue
+		}
+		out[k] = v
+	}
+	c.Custom = out
+}
