@@ -74,7 +74,7 @@ func PersonTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) ([]uuid.UUID, err
 var personalFields = []string{"firstName", "lastName", "email", "phone", "normalized.email", "normalized.phone"}
 
 // PersonalTx reads every personal value the contacts hold or held: their fields, normalized
-// forms, alternates, extra values and the values of their audit history. defaultRegion reads
+// forms, alternates, extra and custom values (those shaped like an email or a phone) and the values of their audit history. defaultRegion reads
 // phones not normalized yet.
 func PersonalTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, defaultRegion string) (*Personal, error) {
 	p := &Personal{ContactIDs: ids}
@@ -87,6 +87,8 @@ func PersonalTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, defaultRegion s
 			WHERE (a.contact_id = ANY($1) OR a.from_contact_id = ANY($1)) AND v IS NOT NULL
 		UNION SELECT 'extra', v FROM contacts c, jsonb_path_query(c.extra, 'strict $.**') j, LATERAL (SELECT j #>> '{}' AS v) x
 			WHERE c.id = ANY($1) AND c.extra IS NOT NULL AND jsonb_typeof(j) = 'string'
+		UNION SELECT 'extra', v FROM contacts c, jsonb_path_query(c.custom_fields, 'strict $.**') j, LATERAL (SELECT j #>> '{}' AS v) x
+			WHERE c.id = ANY($1) AND jsonb_typeof(j) = 'string'
 		UNION SELECT CASE WHEN f.k LIKE '%mail' THEN 'email' WHEN f.k LIKE '%hone' THEN 'phone' ELSE 'name' END, v
 			FROM audit_log l, jsonb_each(l.changes) f(k, ch), unnest(ARRAY[ch ->> 'before', ch ->> 'after']) v
 			WHERE l.contact_id = ANY($1) AND l.entity_type = 'contact' AND f.k = ANY($2)
@@ -211,7 +213,7 @@ func EraseTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, actor string) erro
 			ELSE to_jsonb($2::text) END) FROM jsonb_each(changes) AS e(k, v)), '{}')
 		WHERE contact_id = ANY($1) OR entity_id = ANY($1)`, ids, ErasedMarker)
 	b.Queue(`DELETE FROM contact_alternates WHERE contact_id = ANY($1) OR from_contact_id = ANY($1)`, ids)
-	b.Queue(`UPDATE contacts SET `+strings.Join(set, ", ")+`, preferences = '{}', extra = NULL, email_normalized = NULL,
+	b.Queue(`UPDATE contacts SET `+strings.Join(set, ", ")+`, preferences = '{}', extra = NULL, custom_fields = '{}', contact_type = NULL, email_normalized = NULL,
 			phone_e164 = NULL, phone_extension = NULL, phone_valid = NULL, normalized_at = NULL,
 			status = 'erased', erased_at = now(), erased_by = $2, version = version + 1, updated_at = now()
 		WHERE id = ANY($1)`, ids, actor)

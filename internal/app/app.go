@@ -95,7 +95,7 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	a.Sync = &syncengine.Engine{Sources: a.Sources, Matcher: a.Engine, Tags: a.Tags,
 		Connectors: map[string]syncengine.NewConnector{"http": httpsource.New}}
 	// Erasure reaches every concern, the merges, and the copies kept outside contact-owned rows.
-	a.Erasure = erasure.New(d, a.Owned, a.Imports, a.Idempotency, a.Sources, a.Dedupe, event.Scrubber{})
+	a.Erasure = erasure.New(d, a.Owned, a.Imports, a.Idempotency, a.Sources, a.Dedupe, event.Scrubber{}, contact.SearchTerms{})
 	a.SetDefaultRegion("US")
 	a.Imports.SetSuppressor(a.Erasure.Suppressions)
 	a.Consent.SetSuppressor(a.Erasure.Suppressions)
