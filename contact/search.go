@@ -7,7 +7,7 @@ import (
 )
 
 // A search (Filter.Q) finds its candidates through indexes only, then ranks them (migration
-// 00032 has the indexes and the table of names):
+// 00019 has the indexes and the table of names):
 //
 //   - names: each word of the query is looked up in search_terms, the distinct first and last
 //     names, where a word finds the names within a few edits of it (trigrams, and for short
@@ -129,7 +129,7 @@ func searchCandidates(q string, args []any) (string, []any) {
 	return with + strings.Join(branches, "\nUNION ALL\n"), args
 }
 
-// orgWordsSQL is the words of contact c's company and title, as migration 00032 indexes them.
+// orgWordsSQL is the words of contact c's company and title, as migration 00019 indexes them.
 const orgWordsSQL = `regexp_split_to_array(lower(coalesce(c.company, '') || ' ' || coalesce(c.title, '')), '[^[:alnum:]]+')`
 
 // digitsOnly is s if it is all ASCII digits, else "".

@@ -105,7 +105,7 @@ func Sequence(ctx context.Context, d *db.DB) (int, error) {
 }
 
 // dataSQL is an event's data: its own, or derived from the audit entry it names (the trigger
-// of migration 00040 stores the reference, not a copy); an entry that is gone leaves the
+// of migration 00021 stores the reference, not a copy); an entry that is gone leaves the
 // contact's id.
 const dataSQL = `coalesce(e.data, (SELECT d.data FROM audit_log a
 	CROSS JOIN LATERAL event_of_audit(a.action, a.entity_type, a.entity_id, a.contact_id, a.changes) d
