@@ -63,7 +63,7 @@ func scanRun(row pgx.Row) (*Run, error) {
 var actionSQL = map[string]string{
 	ActionArchive:             `c.status = 'active'`,
 	ActionPurgeCommunications: `EXISTS (SELECT 1 FROM communications m WHERE m.contact_id = c.id)`,
-	ActionErase:               `true`,
+	ActionErase:               `c.status <> 'erased'`,
 }
 
 // selectSQL is the one query of dry runs and runs: the contacts the action would change among
