@@ -32,22 +32,6 @@ func setup(t testing.TB) bundle {
 	return bundle{ctx: a.Ctx, pool: a.Pool, app: a.App, rs: a.App.Retention}
 }
 
-// tableEraser is the simplest correct erasure over the contacts table, standing in for the
-// erasure package's: it removes the personal fields, takes the contact out of the active ones
-// and audits an "erase" entry per contact as actor.
-type tableEraser struct{}
-
-func (tableEraser) EraseTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, actor string) error {
-	if _, err := tx.Exec(ctx, `UPDATE contacts SET first_name = NULL, last_name = NULL, email = NULL, email_normalized = NULL,
-			phone = NULL, phone_e164 = NULL, title = NULL, company = NULL, status = 'archived', updated_at = now()
-		WHERE id = ANY($1::uuid[])`, ids); err != nil {
-		return err
-	}
-	return contact.CopyAuditTx(ctx, tx, actor, "erase", len(ids), func(i int, buf []byte) (uuid.UUID, []byte) {
-		return ids[i], append(buf, "{}"...)
-	})
-}
-
 // newContact creates an active contact, made to look last touched daysAgo days ago (its row and
 // its audit trail).
 func (b bundle) newContact(t testing.TB, name string, daysAgo int, tags ...string) uuid.UUID {

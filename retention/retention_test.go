@@ -173,9 +173,11 @@ func (b bundle) count(t testing.TB, sql string, args ...any) int {
 	return n
 }
 
-// flakyEraser fails its call number failOn (from 1) and erases through tableEraser otherwise,
-// as a process killed in the middle of a batch would leave it: that batch rolled back.
+// flakyEraser fails its call number failOn (from 1) and erases through next (the app's
+// erasure) otherwise, as a process killed in the middle of a batch would leave it: that batch
+// rolled back.
 type flakyEraser struct {
+	next          retention.Eraser
 	calls, failOn int
 }
 
@@ -184,7 +186,7 @@ func (f *flakyEraser) EraseTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, a
 	if f.calls == f.failOn {
 		return errors.New("killed")
 	}
-	return tableEraser{}.EraseTx(ctx, tx, ids, actor)
+	return f.next.EraseTx(ctx, tx, ids, actor)
 }
 
 func TestEraseRunResumesAfterItsLastCommittedBatch(t *testing.T) {
@@ -199,7 +201,7 @@ func TestEraseRunResumesAfterItsLastCommittedBatch(t *testing.T) {
 	b.consent(t, kept, "granted")
 	b.age(t, kept, 800)
 	b.exec(t, `UPDATE consent_events SET captured_at = now() - interval '800 days' WHERE contact_id = $1`, kept)
-	b.rs.SetEraser(&flakyEraser{failOn: 3})
+	b.rs.SetEraser(&flakyEraser{next: b.app.Erasure, failOn: 3})
 	p := b.policy(t, "erase", `{"inactiveDays": 365, "noLawfulBasis": true}`)
 	dry := b.dryRun(t, p)
 	if dry.Matched != 7 {
@@ -271,6 +273,7 @@ func TestPurgeCommunications(t *testing.T) {
 func TestErasePoliciesNeedAnEraser(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	b.rs.SetEraser(nil) // the app sets package erasure's
 	b.newContact(t, "someone", 800)
 	p := b.policy(t, "erase", `{}`)
 	_, err := b.rs.DryRun(b.ctx, p.ID)
