@@ -3,12 +3,20 @@ package carddav_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/apptest"
 	"github.com/contactd/contactd/sync/carddav"
 	"github.com/contactd/contactd/sync/source"
+	"github.com/google/uuid"
 )
 
 type bundle struct {
@@ -172,6 +180,123 @@ func TestSyncDuplicateCards(t *testing.T) {
 			}
 			b.srv.Remove(t, b.book, "ada.vcf")
 			wantStats(t, b.sync(t, false), source.RunSucceeded, 0, 0, 1)
+		})
+	}
+}
+
+// TestSyncPush checks push against the real servers: a local edit of a synced contact is PUT
+// with If-Match the card's ETag, keeping what contactd does not model, and the next pull does
+// not re-import it; an edit on both sides to different fields keeps both, on both sides.
+func TestSyncPush(t *testing.T) {
+	t.Parallel()
+	for _, srv := range carddav.Servers(t) {
+		t.Run(srv.Name, func(t *testing.T) {
+			t.Parallel()
+			b := apptest.New(t)
+			sealer, err := source.ParseKey("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.App.Sources.SetSealer(sealer)
+			book, user := srv.Book(t)
+			target, _ := url.Parse(book)
+			target.Path = ""
+			var mu sync.Mutex
+			var ifMatch []string // the If-Match of each PUT
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPut {
+					mu.Lock()
+					ifMatch = append(ifMatch, r.Header.Get("If-Match"))
+					mu.Unlock()
+				}
+				proxy.ServeHTTP(w, r)
+			}))
+			t.Cleanup(front.Close)
+			fbook := front.URL + strings.TrimPrefix(book, target.String())
+			cfg := fmt.Sprintf(`{"url": %q, "username": %q, "password": "pw"}`, fbook, user)
+			src, err := b.App.Sources.Create(b.Ctx, source.NewSource{Type: "carddav", Name: "phone", Config: json.RawMessage(cfg), Direction: "both"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bd := bundle{Bundle: b, srv: srv, book: book, src: src}
+			get := func() (body, etag string) {
+				t.Helper()
+				req, _ := http.NewRequest(http.MethodGet, book+"ada.vcf", nil)
+				req.SetBasicAuth(user, "pw")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				bs, _ := io.ReadAll(resp.Body)
+				return string(bs), resp.Header.Get("ETag")
+			}
+
+			srv.Put(t, book, "ada.vcf", card("ada", "Ada", "Lovelace", "ada@example.com", "TEL:+44 20 7946 0018\nX-CUSTOM:kept\n"))
+			wantStats(t, bd.sync(t, false), source.RunSucceeded, 1, 0, 0)
+			var id uuid.UUID
+			if err := b.Pool.QueryRow(b.Ctx, `SELECT contact_id FROM sync_links WHERE remote_id LIKE '%/ada.vcf'`).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+
+			// A local edit: pushed with If-Match, what contactd does not model kept.
+			_, etag := get()
+			if _, err := b.App.Contacts.UpdateContact(b.Ctx, id, contact.Update{LastName: contact.Some("King")}); err != nil {
+				t.Fatal(err)
+			}
+			run := bd.sync(t, false)
+			if run.Status != source.RunSucceeded || run.Stats.Pushed != 1 || run.Stats.Updated != 0 || len(ifMatch) != 1 || etag == "" || ifMatch[0] != etag {
+				t.Fatalf("push: %s pushed %d updated %d errors %v; If-Match %q, the card's ETag %q",
+					run.Status, run.Stats.Pushed, run.Stats.Updated, run.Stats.Errors, ifMatch, etag)
+			}
+			body, _ := get()
+			for _, want := range []string{"N:King;Ada;;;", "X-CUSTOM:kept", "UID:ada"} {
+				if !strings.Contains(body, want) {
+					t.Fatalf("the pushed card lacks %q:\n%s", want, body)
+				}
+			}
+			// The next pull sees its own write: nothing re-imported, nothing audited.
+			audits := b.Count(t, `SELECT count(*) FROM audit_log`)
+			run = bd.sync(t, false)
+			if run.Stats.Pushed != 0 || run.Stats.Updated != 0 || run.Stats.Created != 0 || b.Count(t, `SELECT count(*) FROM audit_log`) != audits {
+				t.Fatalf("after the push: pushed %d updated %d created %d, audits %d -> %d", run.Stats.Pushed, run.Stats.Updated,
+					run.Stats.Created, audits, b.Count(t, `SELECT count(*) FROM audit_log`))
+			}
+
+			// Both sides edit different fields: the remote's phone comes in, the local title
+			// goes out; no conflict.
+			remote := strings.Replace(strings.Replace(body, "+44 20 7946 0018", "+44 20 7946 0999", 1), "\r\n", "\n", -1)
+			srv.Put(t, book, "ada.vcf", remote)
+			if _, err := b.App.Contacts.UpdateContact(b.Ctx, id, contact.Update{Title: contact.Some("Countess")}); err != nil {
+				t.Fatal(err)
+			}
+			_, etag = get()
+			run = bd.sync(t, false)
+			if run.Status != source.RunSucceeded || run.Stats.Updated != 1 || run.Stats.Pushed != 1 || run.Stats.Conflicts != 0 {
+				t.Fatalf("both sides: %s updated %d pushed %d conflicts %d errors %v", run.Status, run.Stats.Updated, run.Stats.Pushed,
+					run.Stats.Conflicts, run.Stats.Errors)
+			}
+			if ifMatch[len(ifMatch)-1] != etag {
+				t.Fatalf("the second push's If-Match %q, the card's ETag %q", ifMatch[len(ifMatch)-1], etag)
+			}
+			c, err := b.App.Contacts.GetContact(b.Ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Phone == nil || *c.Phone != "+44 20 7946 0999" || c.Title == nil || *c.Title != "Countess" || c.LastName == nil || *c.LastName != "King" {
+				t.Fatalf("contact after both sides: %+v", c.Values)
+			}
+			body, _ = get()
+			for _, want := range []string{"TITLE:Countess", "+44 20 7946 0999", "N:King;Ada;;;", "X-CUSTOM:kept"} {
+				if !strings.Contains(body, want) {
+					t.Fatalf("the card after both sides lacks %q:\n%s", want, body)
+				}
+			}
+			run = bd.sync(t, false)
+			if run.Stats.Pushed != 0 || run.Stats.Updated != 0 {
+				t.Fatalf("settled: pushed %d updated %d", run.Stats.Pushed, run.Stats.Updated)
+			}
 		})
 	}
 }
