@@ -89,7 +89,7 @@ type WriteResult struct {
 // HTTP source).
 var ErrNotSupported = errors.New("syncengine: not supported by this connector")
 
-// Connector is what the engine needs of a remote system. HTTP sources and (next) CardDAV
+// Connector is what the engine needs of a remote system. HTTP sources and CardDAV
 // address books implement it.
 type Connector interface {
 	// Changes returns the page of changes after checkpoint (nil: from the beginning, a full
