@@ -31,8 +31,10 @@ func TestSourcesAndSync(t *testing.T) {
 	}))
 	t.Cleanup(remote.Close)
 
-	// carddav is not supported yet; bad fields are all named.
-	p := wantProblem(t, b.do(t, http.MethodPost, "/api/sources", body{"type": "carddav", "name": "dav", "config": body{}}), http.StatusUnprocessableEntity)
+	// Bad fields are all named.
+	p := wantProblem(t, b.do(t, http.MethodPost, "/api/sources", body{"type": "carddav", "name": "dav", "config": body{"password": "x"}}), http.StatusUnprocessableEntity)
+	wantFields(t, p, "config.url", "config.username")
+	p = wantProblem(t, b.do(t, http.MethodPost, "/api/sources", body{"type": "ldap", "name": "dir", "config": body{}}), http.StatusUnprocessableEntity)
 	wantFields(t, p, "type")
 	p = wantProblem(t, b.do(t, http.MethodPost, "/api/sources", body{"type": "http", "name": "", "schedule": "soon",
 		"config": body{"url": remote.URL, "idPath": "id", "fieldMapping": body{"shoeSize": "s"}}}), http.StatusUnprocessableEntity)

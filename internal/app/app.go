@@ -19,6 +19,7 @@ import (
 	"github.com/contactd/contactd/merge"
 	"github.com/contactd/contactd/relationship"
 	"github.com/contactd/contactd/retention"
+	"github.com/contactd/contactd/sync/carddav"
 	"github.com/contactd/contactd/sync/httpsource"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/contactd/contactd/sync/syncengine"
@@ -91,9 +92,9 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	a.Merges = merge.NewStore(d, a.Contacts, a.Owned...)
 	a.Engine = &dedupe.Engine{Store: a.Dedupe, Contacts: a.Contacts, Merger: a.Merges}
 	// Secrets are sealed with no key until the binary sets one (SetSealer).
-	a.Sources = source.NewStore(d, nil, map[string]source.Type{"http": httpsource.Type{}})
+	a.Sources = source.NewStore(d, nil, map[string]source.Type{"http": httpsource.Type{}, "carddav": carddav.Type{}})
 	a.Sync = &syncengine.Engine{Sources: a.Sources, Matcher: a.Engine, Tags: a.Tags,
-		Connectors: map[string]syncengine.NewConnector{"http": httpsource.New}}
+		Connectors: map[string]syncengine.NewConnector{"http": httpsource.New, "carddav": carddav.New}}
 	// Erasure reaches every concern, the merges, and the copies kept outside contact-owned rows.
 	a.Erasure = erasure.New(d, a.Owned, a.Imports, a.Idempotency, a.Sources, a.Dedupe, event.Scrubber{}, contact.SearchTerms{})
 	a.SetDefaultRegion("US")

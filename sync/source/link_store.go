@@ -188,6 +188,18 @@ func UnseenTx(ctx context.Context, tx pgx.Tx, sourceID, runID uuid.UUID, limit i
 	return out, nil
 }
 
+// LinkedElsewhereTx says whether another live link of the source (another remote record, not
+// deleted) points at the contact: two cards of one person linked to one contact.
+func LinkedElsewhereTx(ctx context.Context, tx pgx.Tx, sourceID, contactID uuid.UUID, remoteID string) (bool, error) {
+	var ok bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sync_links
+		WHERE source_id = $1 AND contact_id = $2 AND remote_id <> $3 AND NOT deleted)`, sourceID, contactID, remoteID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("source: other links of contact %s: %w", contactID, err)
+	}
+	return ok, nil
+}
+
 // LiveLinks counts the source's links whose records were not deleted.
 func (s *Store) LiveLinks(ctx context.Context, sourceID uuid.UUID) (int64, error) {
 	var n int64

@@ -54,11 +54,7 @@ func scanSource(row pgx.Row) (*Source, error) {
 func (s *Store) check(errs *db.FieldErrors, id uuid.UUID, typ string, cfg json.RawMessage, dir Direction, old map[string]string) (json.RawMessage, []byte, []string) {
 	t, ok := s.types[typ]
 	if !ok {
-		if typ == "carddav" {
-			errs.Add("type", "carddav is not supported yet (only http)")
-		} else {
-			errs.Add("type", "must be http or carddav")
-		}
+		errs.Add("type", "must be http or carddav")
 		return nil, nil, nil
 	}
 	if len(cfg) == 0 {

@@ -76,7 +76,8 @@ func TestCreateRejects(t *testing.T) {
 		in     source.NewSource
 		fields []string
 	}{
-		{"carddav", source.NewSource{Type: "carddav", Name: "x", Config: json.RawMessage(`{}`)}, []string{"type"}},
+		{"carddav", source.NewSource{Type: "carddav", Name: "x", Config: json.RawMessage(`{"url": "dav.example", "shoeSize": 1}`)}, []string{"config"}},
+		{"type", source.NewSource{Type: "ldap", Name: "x", Config: json.RawMessage(`{}`)}, []string{"type"}},
 		{"secret without key", source.NewSource{Type: "http", Name: "x", Config: json.RawMessage(httpConfig)},
 			[]string{"config.headers.X-Api-Key", "config.token"}},
 		{"push", source.NewSource{Type: "http", Name: "x", Direction: "push",

@@ -214,6 +214,11 @@ func (e *Engine) remoteDeleted(ctx context.Context, tx pgx.Tx, link, next *sourc
 		// survivor lives on.
 		return nil
 	}
+	if other, err := source.LinkedElsewhereTx(ctx, tx, link.SourceID, link.ContactID, link.RemoteID); err != nil || other {
+		// Another card of the source is linked to the contact (two cards of one person): the
+		// contact is archived when its last card goes.
+		return err
+	}
 	changed, err := contact.ArchiveTx(ctx, tx, link.ContactID, a)
 	if err != nil {
 		return err

@@ -30,6 +30,11 @@ type Record struct {
 	// hands it back in Write.Raw, so that a connector writes back untouched what contactd does
 	// not model.
 	Raw []byte
+	// Note is a problem with the record that does not stop the run (a card without a UID, or
+	// with another card's UID), reported on the run's errors. A record with a Note and no
+	// Values (a card that does not parse) is only reported: it counts as listed (seen), and
+	// its link, if any, is left as it was.
+	Note string
 }
 
 // Page is one page of changes.
@@ -50,6 +55,9 @@ type Page struct {
 	Restart bool
 	// Requests counts the HTTP requests the page took (retries included).
 	Requests int
+	// Notes are problems that did not stop the page (a refused sync token), reported on the
+	// run's errors.
+	Notes []source.RunError
 }
 
 // Write is one record to write remotely, with a precondition.
@@ -81,7 +89,7 @@ type WriteResult struct {
 // HTTP source).
 var ErrNotSupported = errors.New("syncengine: not supported by this connector")
 
-// Connector is what the engine needs of a remote system. HTTP sources and (next) CardDAV
+// Connector is what the engine needs of a remote system. HTTP sources and CardDAV
 // address books implement it.
 type Connector interface {
 	// Changes returns the page of changes after checkpoint (nil: from the beginning, a full

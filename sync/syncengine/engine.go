@@ -127,9 +127,11 @@ func (e *Engine) pull(ctx context.Context, conn Connector, run *source.Run, src 
 			p.listing = true
 		}
 		st := source.Stats{Requests: int64(page.Requests)}
+		st.Errors = append(st.Errors, page.Notes...)
 		if err := e.fetchStubs(ctx, conn, src, page, &st); err != nil {
 			return &failure{st, fmt.Errorf("page %d: %w", pages, err)}, nil
 		}
+		noted(page, &st)
 		err = e.Sources.DB().RetryTx(ctx, func(tx pgx.Tx) error {
 			pst := st
 			pst.Errors = append([]source.RunError(nil), st.Errors...)
@@ -168,6 +170,22 @@ func (e *Engine) pull(ctx context.Context, conn Connector, run *source.Run, src 
 		return nil, e.sweep(ctx, p, total, progress)
 	}
 	return nil, nil
+}
+
+// noted reports the page's record notes (Record.Note) on the run. A record that is only a note
+// (no values: a card that does not parse) becomes a stub, so that a listing counts it as seen
+// and nothing is applied from it: nothing the remote holds is dropped silently or swept.
+func noted(page *Page, st *source.Stats) {
+	for i := range page.Records {
+		r := &page.Records[i]
+		if r.Note == "" {
+			continue
+		}
+		st.Errors = append(st.Errors, source.RunError{Ref: r.RemoteID, Message: r.Note})
+		if r.Values == nil && !r.Deleted {
+			r.Stub = true
+		}
+	}
 }
 
 // foundEmpty says a full sync found nothing where the source has live links.

@@ -26,6 +26,7 @@ type card struct {
 	etag                 int
 	version              int // the remote's change counter when it last changed
 	deleted              bool
+	note                 string // Record.Note (with no values: a record that does not parse)
 }
 
 // book is an in-memory remote address book: a connector over it lists changes since a version
@@ -85,7 +86,7 @@ func (bk *book) get(id string) *card {
 
 func (bk *book) record(id string, c *card) syncengine.Record {
 	return syncengine.Record{RemoteID: id, ETag: strconv.Itoa(c.etag), Values: maps.Clone(c.values), Emails: c.emails,
-		Phones: c.phones, Tags: c.tags, Raw: c.raw, Deleted: c.deleted}
+		Phones: c.phones, Tags: c.tags, Raw: c.raw, Deleted: c.deleted, Note: c.note}
 }
 
 func (bk *book) Changes(_ context.Context, cp json.RawMessage) (*syncengine.Page, error) {

@@ -339,6 +339,33 @@ func TestEmptySideGuardAndSweep(t *testing.T) {
 	}
 }
 
+// TestRecordNotes checks that a record's note is reported on the run, that a noted record with
+// values is applied, and that one that is only a note (it does not parse) changes nothing and
+// is not swept as gone by a full listing.
+func TestRecordNotes(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{})
+	w.book.listing = true
+	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), nil, nil, nil)
+	w.book.put("b", vals("Alan", "Turing", "alan@example.com"), nil, nil, nil)
+	w.book.cards["a"].note = "the card has no UID"
+	run := w.sync(t)
+	if run.Stats.Created != 2 || len(run.Stats.Errors) != 1 || run.Stats.Errors[0] != (source.RunError{Ref: "a", Message: "the card has no UID"}) {
+		t.Fatalf("noted record: created %d, errors %+v", run.Stats.Created, run.Stats.Errors)
+	}
+	// b no longer parses: reported, its contact left as it was, not swept.
+	w.book.mu.Lock()
+	w.book.cards["a"].note = ""
+	w.book.cards["b"].values, w.book.cards["b"].note = nil, "the card does not parse"
+	w.book.cards["b"].etag++
+	w.book.mu.Unlock()
+	run = w.run(t, source.RunOptions{Full: true})
+	if run.Status != source.RunSucceeded || run.Stats.Deleted != 0 || run.Stats.Updated != 0 || len(run.Stats.Errors) != 1 ||
+		run.Stats.Errors[0] != (source.RunError{Ref: "b", Message: "the card does not parse"}) || w.contactOf(t, "b").Status != contact.StatusActive {
+		t.Fatalf("note-only record: %s %+v, b is %s", run.Status, run.Stats, w.contactOf(t, "b").Status)
+	}
+}
+
 // TestFirstPullInOnePage checks the set-based create of a page: an invalid record is reported
 // by its id and the others are written; two records of the page with one email are one
 // contact; a record that is a contact we have is linked; each created contact is audited and

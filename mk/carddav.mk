@@ -1,0 +1,9 @@
+# CardDAV pull next to vdirsyncer 0.19 on a Radicale book of 10,000 cards (issue 10): prints
+# seconds and requests of an initial sync, a run with nothing changed and one after 1% changed.
+# Needs python3-radicale and vdirsyncer (apt-get) and PostgreSQL at DATABASE_URL.
+# Targets for contactd: initial ≤ 30 s, incremental ≤ 5 s.
+CARDDAV_CARDS ?= 10000
+
+.PHONY: bench-carddav
+bench-carddav:
+	$(GO) run ./tools/carddavbench -n $(CARDDAV_CARDS)

@@ -1,0 +1,334 @@
+// Command carddavbench measures contactd's CardDAV pull next to vdirsyncer's on the same
+// Radicale book (make bench-carddav): it builds a book of -n cards by writing the .vcf files
+// straight into Radicale's storage folder, counts every request through a proxy, and prints
+// seconds and requests side by side for an initial sync, a run with nothing changed and a run
+// after 1% of the cards changed remotely.
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/contactd/contactd/internal/app"
+	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/internal/fakedata"
+	"github.com/contactd/contactd/migrations"
+	"github.com/contactd/contactd/sync/carddav"
+	"github.com/contactd/contactd/sync/source"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+func main() {
+	n := flag.Int("n", 10000, "cards in the book")
+	skipVdir := flag.Bool("no-vdirsyncer", false, "measure contactd only")
+	flag.Parse()
+	if err := run(context.Background(), *n, !*skipVdir); err != nil {
+		fmt.Fprintln(os.Stderr, "carddavbench:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	name     string
+	seconds  float64
+	requests int64
+	note     string
+}
+
+func run(ctx context.Context, n int, vdir bool) error {
+	dir, err := os.MkdirTemp("", "carddavbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	book := filepath.Join(dir, "storage", "collection-root", "bench", "book")
+	if err := os.MkdirAll(book, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(book, ".Radicale.props"), []byte(`{"tag": "VADDRESSBOOK"}`), 0o644); err != nil {
+		return err
+	}
+	for i := range n {
+		if err := writeCard(book, i, 0); err != nil {
+			return err
+		}
+	}
+	radicale, stop, err := startRadicale(dir)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	var requests atomic.Int64
+	target, _ := url.Parse(radicale)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	bookURL := srv.URL + "/bench/book/"
+
+	// Radicale indexes the files it was given on the first listing: done once, not measured.
+	t0 := time.Now()
+	if err := warm(radicale + "/bench/book/"); err != nil {
+		return err
+	}
+	fmt.Printf("book of %d cards built; Radicale's first listing (indexing) took %.1fs\n", n, time.Since(t0).Seconds())
+
+	var out []result
+	measure := func(name string, f func() (string, error)) error {
+		requests.Store(0)
+		start := time.Now()
+		note, err := f()
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		out = append(out, result{name, time.Since(start).Seconds(), requests.Load(), note})
+		fmt.Printf("  %-40s %7.1fs %7d requests  %s\n", name, out[len(out)-1].seconds, out[len(out)-1].requests, note)
+		return nil
+	}
+	changed := 0
+	change := func() error {
+		changed++
+		for i := range max(n/100, 1) {
+			if err := writeCard(book, (i*97+changed*13)%n, changed); err != nil {
+				return err
+			}
+		}
+		return warm(radicale + "/bench/book/")
+	}
+
+	a, pool, err := database(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	src, err := a.Sources.Create(ctx, source.NewSource{Type: "carddav", Name: "bench",
+		Config: []byte(fmt.Sprintf(`{"url": %q, "username": "bench"}`, bookURL))})
+	if err != nil {
+		return err
+	}
+	syncOnce := func() (string, error) {
+		run, _, err := a.Sources.StartRun(ctx, src.ID, false)
+		if err != nil {
+			return "", err
+		}
+		r, err := a.Sync.Run(ctx, run.ID, nil)
+		if err != nil {
+			return "", err
+		}
+		if r.Status != source.RunSucceeded {
+			return "", fmt.Errorf("run %s: %v", r.Status, r.Stats.Errors)
+		}
+		st := r.Stats
+		return fmt.Sprintf("pulled %d created %d updated %d linked %d deleted %d errors %d", st.Pulled, st.Created, st.Updated, st.Linked, st.Deleted, len(st.Errors)), nil
+	}
+	fmt.Println("contactd's connector alone (sync-collection + addressbook-multiget, cards mapped, no database):")
+	if err := measure("connector initial pull", func() (string, error) {
+		conn, err := carddav.New(&source.Source{Config: []byte(fmt.Sprintf(`{"url": %q, "username": "bench"}`, bookURL))}, nil)
+		if err != nil {
+			return "", err
+		}
+		var cp []byte
+		cards := 0
+		for {
+			page, err := conn.Changes(ctx, cp)
+			if err != nil {
+				return "", err
+			}
+			cards += len(page.Records)
+			cp = page.Checkpoint
+			if !page.More {
+				return fmt.Sprintf("%d cards", cards), nil
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	fmt.Println("contactd (sync-collection + addressbook-multiget, into PostgreSQL):")
+	if err := measure("contactd initial", syncOnce); err != nil {
+		return err
+	}
+	if err := measure("contactd nothing changed", syncOnce); err != nil {
+		return err
+	}
+	if err := change(); err != nil {
+		return err
+	}
+	if err := measure("contactd after 1% changed", syncOnce); err != nil {
+		return err
+	}
+	var contacts int
+	_ = pool.QueryRow(ctx, `SELECT count(*) FROM contacts`).Scan(&contacts)
+	fmt.Printf("  contacts in the database: %d\n", contacts)
+
+	if vdir {
+		fmt.Println("vdirsyncer 0.19 (two-way with a local folder):")
+		cfg, err := vdirsyncerConfig(dir, bookURL)
+		if err != nil {
+			return err
+		}
+		vs := func(args ...string) error {
+			cmd := exec.Command("vdirsyncer", append([]string{"-c", cfg}, args...)...)
+			cmd.Stdin = strings.NewReader(strings.Repeat("y\n", 10))
+			if b, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("vdirsyncer %v: %w\n%s", args, err, b)
+			}
+			return nil
+		}
+		// vdirsyncer gives up on a request after aiohttp's 5 minutes, which Radicale's listing
+		// of a big book can take on a loaded machine: its failure is printed, not fatal.
+		err = vs("discover")
+		if err == nil {
+			err = measure("vdirsyncer initial", func() (string, error) { return "", vs("sync") })
+		}
+		if err == nil {
+			err = measure("vdirsyncer nothing changed", func() (string, error) { return "", vs("sync") })
+		}
+		if err == nil {
+			if err = change(); err == nil {
+				err = measure("vdirsyncer after 1% changed", func() (string, error) { return "", vs("sync") })
+			}
+		}
+		if err != nil {
+			fmt.Printf("  vdirsyncer failed: %v\n", err)
+		}
+	}
+	fmt.Printf("\n%-40s %9s %9s\n", "", "seconds", "requests")
+	for _, r := range out {
+		fmt.Printf("%-40s %9.1f %9d\n", r.name, r.seconds, r.requests)
+	}
+	return nil
+}
+
+// writeCard writes card i of the book, in its version v.
+func writeCard(book string, i, v int) error {
+	first := fakedata.FirstNames[(i*7)%len(fakedata.FirstNames)]
+	last := fakedata.LastNames[(i*31)%len(fakedata.LastNames)]
+	card := fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bench-%d\r\nN:%s;%s;;;\r\nFN:%s %s\r\nEMAIL;TYPE=work:%s.%s.%d@example.com\r\n"+
+		"TEL;TYPE=cell:+1 555 %07d\r\nORG:Company %d\r\nTITLE:Title v%d\r\nNOTE:card %d version %d\r\nEND:VCARD\r\n",
+		i, last, first, first, last, first, last, i, i, i%500, v, i, v)
+	return os.WriteFile(filepath.Join(book, fmt.Sprintf("bench-%d.vcf", i)), []byte(card), 0o644)
+}
+
+func startRadicale(dir string) (string, func(), error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	log, _ := os.Create(filepath.Join(dir, "radicale.log"))
+	cmd := exec.Command("/usr/bin/python3", "-m", "radicale", "--storage-filesystem-folder", filepath.Join(dir, "storage"),
+		"--server-hosts", fmt.Sprintf("127.0.0.1:%d", port), "--auth-type", "none", "--logging-level", "warning")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("start Radicale (apt-get install python3-radicale): %w", err)
+	}
+	stop := func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() }
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for range 200 {
+		if resp, err := http.Get(base + "/"); err == nil {
+			resp.Body.Close()
+			return base, stop, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	return "", nil, fmt.Errorf("radicale did not start")
+}
+
+// warm asks Radicale for the book's sync state, which makes it index changed files.
+func warm(book string) error {
+	req, _ := http.NewRequest("REPORT", book, strings.NewReader(`<d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>`))
+	req.SetBasicAuth("bench", "")
+	req.Header.Set("Content-Type", "application/xml")
+	resp, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMultiStatus {
+		return fmt.Errorf("warm-up REPORT: %s", resp.Status)
+	}
+	return nil
+}
+
+func vdirsyncerConfig(dir, book string) (string, error) {
+	local := filepath.Join(dir, "vdir")
+	if err := os.MkdirAll(local, 0o755); err != nil {
+		return "", err
+	}
+	cfg := fmt.Sprintf(`[general]
+status_path = "%s/vdir-status"
+
+[pair bench]
+a = "bench_remote"
+b = "bench_local"
+collections = null
+conflict_resolution = "a wins"
+
+[storage bench_remote]
+type = "carddav"
+url = "%s"
+username = "bench"
+password = "x"
+
+[storage bench_local]
+type = "filesystem"
+path = "%s"
+fileext = ".vcf"
+`, dir, book, local)
+	p := filepath.Join(dir, "vdirsyncer.conf")
+	return p, os.WriteFile(p, []byte(cfg), 0o644)
+}
+
+// database makes a fresh, migrated database for the run.
+func database(ctx context.Context) (*app.App, *pgxpool.Pool, error) {
+	server := cmp.Or(os.Getenv("DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	cfg, err := pgx.ParseConfig(server)
+	if err != nil {
+		return nil, nil, err
+	}
+	admin, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, _ = admin.Exec(ctx, `DROP DATABASE IF EXISTS contactd_carddavbench WITH (FORCE)`)
+	if _, err := admin.Exec(ctx, `CREATE DATABASE contactd_carddavbench`); err != nil {
+		return nil, nil, err
+	}
+	admin.Close(ctx)
+	pc, err := pgxpool.ParseConfig(server)
+	if err != nil {
+		return nil, nil, err
+	}
+	pc.ConnConfig.Database = "contactd_carddavbench"
+	pc.AfterConnect = db.AfterConnect
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := migrations.Up(ctx, pool); err != nil {
+		return nil, nil, err
+	}
+	a, err := app.New(pool)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, pool, nil
+}
