@@ -492,6 +492,17 @@ func (e *Engine) place(ctx context.Context, tx pgx.Tx, src *source.Source, r *Re
 		}
 		return err
 	}
+	// A record held back from its page's set write (the same person as an earlier record of the
+	// page, an uncertain match) is checked here, so that no path re-creates a suppressed person.
+	if e.Suppressor != nil {
+		hit, err := e.Suppressor.SuppressedTx(ctx, tx, []contact.Values{vals}, e.DefaultRegion)
+		if err != nil {
+			return err
+		}
+		if hit[0] {
+			return &db.Error{Kind: db.KindSuppressed, Message: suppressedMessage}
+		}
+	}
 	d.By = "created"
 	next.Decision = mustJSON(d)
 	id := uuid.Must(uuid.NewV7())

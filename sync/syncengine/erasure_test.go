@@ -39,4 +39,15 @@ func TestPullNeverRecreatesAnErasedPerson(t *testing.T) {
 	if n := b.Count(t, `SELECT count(*) FROM contacts WHERE id = $1 AND status = 'erased' AND last_name IS NULL`, ada.ID); n != 1 {
 		t.Errorf("the tombstone was written to")
 	}
+
+	// Two new records of theirs in one page: the second, held back as the same person as the
+	// first, goes the one-by-one way, which refuses it too.
+	b.remote.put("p5", "Ada", "Lovelace", "ada@example.com", false)
+	b.remote.put("p6", "A.", "Lovelace", "ada@example.com", false)
+	if run := b.sync(t, false); run.Stats.Created != 0 {
+		t.Fatalf("run: %+v", run.Stats)
+	}
+	if n := b.Count(t, `SELECT count(*) FROM contacts WHERE status <> 'erased' AND email_normalized ILIKE 'ada@%'`); n != 0 {
+		t.Errorf("the erased person came back through a page's second record (%d contacts)", n)
+	}
 }

@@ -8,7 +8,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// withoutSuppressed returns the items whose person is not on the suppression list, in one query
+// suppressedMessage is the run error of a record that would re-create a suppressed person.
+const suppressedMessage = contact.SuppressedMessage + ": the record's email or phone belongs to a person who was erased or withdrew every consent"
+
+// withoutSuppressedItems returns the items whose person is not on the suppression list, in one query
 // for the page, and reports the others as run errors "suppressed": a sync never re-creates an
 // erased person or one who withdrew everything.
 func withoutSuppressedItems[T any](ctx context.Context, tx pgx.Tx, sp contact.Suppressor, region string, items []T,
@@ -27,8 +30,7 @@ func withoutSuppressedItems[T any](ctx context.Context, tx pgx.Tx, sp contact.Su
 	kept := items[:0:0]
 	for i, it := range items {
 		if hit[i] {
-			st.Errors = append(st.Errors, source.RunError{Ref: ref(it), Message: contact.SuppressedMessage +
-				": the record's email or phone belongs to a person who was erased or withdrew every consent"})
+			st.Errors = append(st.Errors, source.RunError{Ref: ref(it), Message: suppressedMessage})
 			continue
 		}
 		kept = append(kept, it)
