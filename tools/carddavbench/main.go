@@ -1,8 +1,10 @@
 // Command carddavbench measures contactd's CardDAV pull next to vdirsyncer's on the same
 // Radicale book (make bench-carddav): it builds a book of -n cards by writing the .vcf files
 // straight into Radicale's storage folder, counts every request through a proxy, and prints
-// seconds and requests side by side for an initial sync, a run with nothing changed and a run
-// after 1% of the cards changed remotely.
+// seconds and requests side by side for an initial sync, a run with nothing changed, a run
+// after 1% of the cards changed remotely and, for contactd (a two-way source), a run after 1%
+// changed on each side: 1% remotely and 1% other contacts edited in contactd, which the run
+// pushes with If-Match.
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,16 +21,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/app"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/internal/fakedata"
 	"github.com/contactd/contactd/migrations"
 	"github.com/contactd/contactd/sync/carddav"
 	"github.com/contactd/contactd/sync/source"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -102,22 +109,33 @@ func run(ctx context.Context, n int, vdir bool) error {
 		return nil
 	}
 	changed := 0
-	change := func() error {
+	// remote are the cards a change writes remotely (its version v).
+	remote := func(v int) []int {
+		cards := make([]int, max(n/100, 1))
+		for i := range cards {
+			cards[i] = (i*97 + v*13) % n
+		}
+		return cards
+	}
+	changeCards := func() ([]int, error) {
 		changed++
-		for i := range max(n/100, 1) {
-			if err := writeCard(book, (i*97+changed*13)%n, changed); err != nil {
-				return err
+		cards := remote(changed)
+		for _, i := range cards {
+			if err := writeCard(book, i, changed); err != nil {
+				return nil, err
 			}
 		}
-		return warm(radicale + "/bench/book/")
+		return cards, warm(radicale + "/bench/book/")
 	}
+	change := func() error { _, err := changeCards(); return err }
 
 	a, pool, err := database(ctx)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	src, err := a.Sources.Create(ctx, source.NewSource{Type: "carddav", Name: "bench",
+	// Two-way: a run pulls, then pushes the linked contacts edited here since their last sync.
+	src, err := a.Sources.Create(ctx, source.NewSource{Type: "carddav", Name: "bench", Direction: string(source.Both),
 		Config: []byte(fmt.Sprintf(`{"url": %q, "username": "bench"}`, bookURL))})
 	if err != nil {
 		return err
@@ -135,7 +153,8 @@ func run(ctx context.Context, n int, vdir bool) error {
 			return "", fmt.Errorf("run %s: %v", r.Status, r.Stats.Errors)
 		}
 		st := r.Stats
-		return fmt.Sprintf("pulled %d created %d updated %d linked %d deleted %d errors %d", st.Pulled, st.Created, st.Updated, st.Linked, st.Deleted, len(st.Errors)), nil
+		return fmt.Sprintf("pulled %d created %d updated %d linked %d deleted %d pushed %d conflicts %d errors %d",
+			st.Pulled, st.Created, st.Updated, st.Linked, st.Deleted, st.Pushed, st.Conflicts, len(st.Errors)), nil
 	}
 	fmt.Println("contactd's connector alone (sync-collection + addressbook-multiget, cards mapped, no database):")
 	if err := measure("connector initial pull", func() (string, error) {
@@ -170,6 +189,9 @@ func run(ctx context.Context, n int, vdir bool) error {
 		return err
 	}
 	if err := measure("contactd after 1% changed", syncOnce); err != nil {
+		return err
+	}
+	if err := bothSides(ctx, a, pool, src.ID, book, srv.URL, changeCards, measure, syncOnce); err != nil {
 		return err
 	}
 	var contacts int
@@ -213,6 +235,145 @@ func run(ctx context.Context, n int, vdir bool) error {
 		fmt.Printf("%-40s %9.1f %9d\n", r.name, r.seconds, r.requests)
 	}
 	return nil
+}
+
+// bothSides changes 1% of the cards remotely and edits 1% other linked contacts through
+// contactd's store (audited, updated_at bumped, as an API edit would), times one run, and checks
+// that the run pushed the local edits (on the server) and pulled the remote ones (into the
+// database).
+func bothSides(ctx context.Context, a *app.App, pool *pgxpool.Pool, sourceID uuid.UUID, book, server string,
+	change func() ([]int, error), measure func(string, func() (string, error)) error, syncOnce func() (string, error)) error {
+	links, err := linkedCards(ctx, pool, sourceID)
+	if err != nil {
+		return err
+	}
+	theirs, err := change()
+	if err != nil {
+		return err
+	}
+	remote := map[int]bool{}
+	for _, i := range theirs {
+		remote[i] = true
+	}
+	const edit = "Title edited here"
+	var ours []int
+	for i := 0; len(ours) < len(theirs) && i < len(links); i++ {
+		if remote[i] {
+			continue
+		}
+		id, ok := links[i]
+		if !ok {
+			return fmt.Errorf("card %d has no linked contact", i)
+		}
+		if _, err := a.Contacts.UpdateContact(ctx, id, contact.Update{Title: contact.Some(fmt.Sprintf("%s %d", edit, i))}); err != nil {
+			return fmt.Errorf("edit the contact of card %d: %w", i, err)
+		}
+		ours = append(ours, i)
+	}
+	pushed := ""
+	if err := measure("contactd after 1% changed on each side", func() (string, error) {
+		note, err := syncOnce()
+		pushed = note
+		return note, err
+	}); err != nil {
+		return err
+	}
+	if !strings.Contains(pushed, fmt.Sprintf(" pushed %d ", len(ours))) {
+		return fmt.Errorf("each side: %d contacts edited here, the run says %s", len(ours), pushed)
+	}
+	// On the server: every edited card in Radicale's storage, and one of them through HTTP.
+	for _, i := range ours {
+		b, err := os.ReadFile(filepath.Join(book, fmt.Sprintf("bench-%d.vcf", i)))
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(b), fmt.Sprintf("TITLE:%s %d\r\n", edit, i)) {
+			return fmt.Errorf("each side: card %d on the server lacks the edit made here:\n%s", i, b)
+		}
+	}
+	sample := ours[len(ours)/2]
+	resp, err := http.Get(fmt.Sprintf("%s/bench/book/bench-%d.vcf", server, sample))
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), fmt.Sprintf("TITLE:%s %d\r\n", edit, sample)) {
+		return fmt.Errorf("each side: GET card %d: %s\n%s", sample, resp.Status, b)
+	}
+	// In the database: every remote change (TITLE:Title v<version>) on its contact, and the
+	// local edits kept.
+	ids := make([]uuid.UUID, 0, len(theirs)+len(ours))
+	for _, i := range append(append([]int{}, theirs...), ours...) {
+		ids = append(ids, links[i])
+	}
+	cs, err := a.Contacts.GetContacts(ctx, ids)
+	if err != nil {
+		return err
+	}
+	byID := map[uuid.UUID]*contact.Contact{}
+	for _, c := range cs {
+		byID[c.ID] = c
+	}
+	title := func(i int) string {
+		if c := byID[links[i]]; c != nil && c.Title != nil {
+			return *c.Title
+		}
+		return ""
+	}
+	for _, i := range theirs {
+		if want := fmt.Sprintf("Title v%d", remoteVersion(book, i)); title(i) != want || want == "Title v0" {
+			return fmt.Errorf("each side: contact of card %d has title %q, the server %q", i, title(i), want)
+		}
+	}
+	for _, i := range ours {
+		if want := fmt.Sprintf("%s %d", edit, i); title(i) != want {
+			return fmt.Errorf("each side: contact of card %d has title %q after the run, edited to %q", i, title(i), want)
+		}
+	}
+	fmt.Printf("  checked: %d edits made here on the server (card %d fetched), %d remote edits in the database\n", len(ours), sample, len(theirs))
+	return nil
+}
+
+var cardHref = regexp.MustCompile(`/bench-(\d+)\.vcf$`)
+
+// linkedCards maps each card of the book to the contact its link names.
+func linkedCards(ctx context.Context, pool *pgxpool.Pool, sourceID uuid.UUID) (map[int]uuid.UUID, error) {
+	rows, err := pool.Query(ctx, `SELECT remote_id, contact_id FROM sync_links WHERE source_id = $1 AND NOT deleted`, sourceID)
+	if err != nil {
+		return nil, err
+	}
+	links := map[int]uuid.UUID{}
+	var href string
+	var id uuid.UUID
+	_, err = pgx.ForEachRow(rows, []any{&href, &id}, func() error {
+		m := cardHref.FindStringSubmatch(href)
+		if m == nil {
+			return fmt.Errorf("link %q is no card of the book", href)
+		}
+		i, _ := strconv.Atoi(m[1])
+		links[i] = id
+		return nil
+	})
+	return links, err
+}
+
+// remoteVersion is the version of card i in Radicale's storage (its NOTE), 0 if unreadable.
+func remoteVersion(book string, i int) int {
+	b, err := os.ReadFile(filepath.Join(book, fmt.Sprintf("bench-%d.vcf", i)))
+	if err != nil {
+		return 0
+	}
+	var card, v int
+	for _, line := range strings.Split(string(b), "\r\n") {
+		if _, err := fmt.Sscanf(line, "NOTE:card %d version %d", &card, &v); err == nil {
+			return v
+		}
+	}
+	return 0
 }
 
 // writeCard writes card i of the book, in its version v.
