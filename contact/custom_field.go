@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/contactd/contactd/contactfile"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/matcher"
 )
@@ -323,31 +324,6 @@ func (d *CustomField) multi(parts []string) (any, string) {
 	return out, ""
 }
 
-// CustomValueText is a stored value as text, as CSV export writes it and import reads it back: a number
-// in its shortest form, a multi_enum's options joined by ";".
-func CustomValueText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	case []string:
-		return strings.Join(x, ";")
-	case []any:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = fmt.Sprint(e)
-		}
-		return strings.Join(parts, ";")
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
 // CustomValues are a contact's custom field values by key, in their stored forms (see
 // CustomField.Canonical). Values read back from the database are decoded JSON: a multi_enum is
 // []any.
@@ -471,7 +447,7 @@ func RestoreCustom(cur, before, after CustomValues) (CustomValues, []string) {
 				out[k] = b
 			}
 		default:
-			report = append(report, fmt.Sprintf("survivor.%s%s changed since the merge; kept %s", CustomPrefix, k, CustomValueText(c)))
+			report = append(report, fmt.Sprintf("survivor.%s%s changed since the merge; kept %s", CustomPrefix, k, contactfile.CustomText(c)))
 		}
 	}
 	return out, report

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/contactfile"
 	"github.com/contactd/contactd/internal/db"
 )
 
@@ -120,9 +121,9 @@ func FuzzCustomFieldCanonical(f *testing.F) {
 				continue
 			}
 			// A stored value reads back as itself.
-			again, msg := d.Canonical(contact.CustomValueText(v))
+			again, msg := d.Canonical(contactfile.CustomText(v))
 			if msg != "" || fmt.Sprint(again) != fmt.Sprint(v) {
-				t.Fatalf("%s: %q → %#v → %q → %#v (%s)", d.Type, s, v, contact.CustomValueText(v), again, msg)
+				t.Fatalf("%s: %q → %#v → %q → %#v (%s)", d.Type, s, v, contactfile.CustomText(v), again, msg)
 			}
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/contactd/contactd/contactfile"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -351,7 +352,7 @@ func claimCustomValue(ctx context.Context, tx pgx.Tx, id uuid.UUID, key string, 
 	var other uuid.UUID
 	found := false
 	b := &pgx.Batch{}
-	b.Queue(customValueLockSQL, key+":"+strings.ToLower(CustomValueText(v)))
+	b.Queue(customValueLockSQL, key+":"+strings.ToLower(contactfile.CustomText(v)))
 	// Its snapshot is taken after the lock is held: a writer of the value that held it before
 	// has committed and is seen.
 	b.Queue(`SELECT id FROM contacts WHERE custom_fields @> $1::jsonb AND status = 'active' AND id <> $2 ORDER BY id LIMIT 1`,

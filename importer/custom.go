@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/contactfile"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -90,7 +91,7 @@ func (w *importWriter) resolveCustom(ctx context.Context, batch *ImportBatch, kn
 			if !d.Unique {
 				continue
 			}
-			ck := k + "\x00" + strings.ToLower(contact.CustomValueText(vals[k]))
+			ck := k + "\x00" + strings.ToLower(contactfile.CustomText(vals[k]))
 			if other, ok := claimed[ck]; ok && other != r.ExternalID {
 				errs.Add(contact.CustomPrefix+k, "another record of this import has this value of the unique field %s", k)
 			}
