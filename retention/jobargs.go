@@ -1,7 +1,7 @@
 package retention
 
 import (
-	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 )
@@ -17,10 +17,7 @@ func (RunArgs) Kind() string { return "retention_run" }
 
 // InsertOpts makes the job unique per policy while it waits or runs (one run per policy at a
 // time, with the unique index on retention_runs); a retry resumes the run from its cursor.
-func (RunArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: db.QueueBulk, MaxAttempts: 5,
-		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: db.ActiveJobStates}}
-}
+func (RunArgs) InsertOpts() river.InsertOpts { return runs.RunInsertOpts() }
 
 // DueArgs asks for the runs of every policy whose schedule is due to be queued. One periodic
 // job (fixed at client start) serves every policy, including ones created since.
@@ -30,6 +27,4 @@ type DueArgs struct{}
 func (DueArgs) Kind() string { return "retention_due" }
 
 // InsertOpts makes the job unique while it waits or runs.
-func (DueArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: db.ActiveJobStates}}
-}
+func (DueArgs) InsertOpts() river.InsertOpts { return runs.DueInsertOpts() }

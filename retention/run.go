@@ -9,19 +9,20 @@ import (
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
 // RunStatus is where a run is.
-type RunStatus string
+type RunStatus = runs.Status
 
 // The run statuses.
 const (
-	RunQueued    RunStatus = "queued"
-	RunRunning   RunStatus = "running"
-	RunSucceeded RunStatus = "succeeded"
-	RunFailed    RunStatus = "failed"
+	RunQueued    = runs.Queued
+	RunRunning   = runs.Running
+	RunSucceeded = runs.Succeeded
+	RunFailed    = runs.Failed
 )
 
 // Run is one application of a policy.
@@ -46,10 +47,16 @@ type Run struct {
 }
 
 // Done says the run has ended.
-func (r *Run) Done() bool { return r.Status == RunSucceeded || r.Status == RunFailed }
+func (r *Run) Done() bool { return r.Status.Done() }
 
 const runColumns = `id, policy_id, status, action, filter, as_of, matched, processed, error, queued_at, started_at,
 	finished_at, cursor`
+
+// ledger is the retention runs table, one run per policy at a time.
+var ledger = runs.Ledger{Runs: "retention_runs", Owner: "policy_id", Owners: "retention_policies", Columns: runColumns,
+	Noun: "retention policy"}
+
+func runID(r *Run) uuid.UUID { return r.ID }
 
 func scanRun(row pgx.Row) (*Run, error) {
 	var r Run
@@ -154,13 +161,8 @@ func (s *Store) StartRunTx(ctx context.Context, tx pgx.Tx, policyID uuid.UUID) (
 	if err != nil {
 		return nil, false, err
 	}
-	active, err := scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM retention_runs
-		WHERE policy_id = $1 AND status IN ('queued', 'running')`, policyID))
-	if err == nil {
-		return active, false, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, fmt.Errorf("retention: active run of %s: %w", policyID, err)
+	if active, found, err := runs.Active(ctx, tx, ledger, policyID, scanRun); err != nil || found {
+		return active, false, err
 	}
 	if err := s.canRun(p.Action); err != nil {
 		return nil, false, err
@@ -179,47 +181,18 @@ func (s *Store) StartRunTx(ctx context.Context, tx pgx.Tx, policyID uuid.UUID) (
 // EnqueueDue queues a run of every policy whose schedule is due and moves each one's next due
 // time a schedule on; it returns how many runs it queued.
 func (s *Store) EnqueueDue(ctx context.Context) (int, error) {
-	n := 0
-	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		n = 0
-		rows, err := tx.Query(ctx, `UPDATE retention_policies SET next_due_at = now() + schedule_seconds * interval '1 second'
-			WHERE id IN (SELECT id FROM retention_policies WHERE next_due_at <= now() AND schedule_seconds IS NOT NULL
-				ORDER BY next_due_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
-			RETURNING id`)
-		if err != nil {
-			return fmt.Errorf("retention: due policies: %w", err)
+	return runs.EnqueueDue(ctx, s.db, ledger, func(ctx context.Context, tx pgx.Tx, id uuid.UUID) (bool, error) {
+		_, started, err := s.StartRunTx(ctx, tx, id)
+		if db.ErrorKind(err) == db.KindConflict {
+			return false, nil // an erase policy in a build without erasure: nothing to queue
 		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-		if err != nil {
-			return fmt.Errorf("retention: due policies: %w", err)
-		}
-		for _, id := range ids {
-			_, started, err := s.StartRunTx(ctx, tx, id)
-			if db.ErrorKind(err) == db.KindConflict {
-				continue // an erase policy in a build without erasure: nothing to queue
-			}
-			if err != nil {
-				return err
-			}
-			if started {
-				n++
-			}
-		}
-		return nil
+		return started, err
 	})
-	return n, err
 }
 
 // GetRun returns a run of a policy.
 func (s *Store) GetRun(ctx context.Context, policyID, runID uuid.UUID) (*Run, error) {
-	r, err := scanRun(s.db.Pool.QueryRow(ctx, `SELECT `+runColumns+` FROM retention_runs WHERE id = $1 AND policy_id = $2`, runID, policyID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, db.NotFound("run %s of retention policy %s not found", runID, policyID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("retention: get run %s: %w", runID, err)
-	}
-	return r, nil
+	return runs.Get(ctx, s.db.Pool, ledger, policyID, runID, scanRun)
 }
 
 // ListRuns returns a page of a policy's runs, newest first, after the cursor (a run id), and
@@ -228,22 +201,7 @@ func (s *Store) ListRuns(ctx context.Context, policyID uuid.UUID, limit int, bef
 	if _, err := s.Get(ctx, policyID); err != nil {
 		return nil, nil, err
 	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT `+runColumns+` FROM retention_runs
-		WHERE policy_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3`, policyID, before, limit+1)
-	if err != nil {
-		return nil, nil, fmt.Errorf("retention: list runs: %w", err)
-	}
-	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Run, error) { return scanRun(r) })
-	if err != nil {
-		return nil, nil, fmt.Errorf("retention: list runs: %w", err)
-	}
-	var next *uuid.UUID
-	if len(runs) > limit {
-		runs = runs[:limit]
-		id := runs[len(runs)-1].ID
-		next = &id
-	}
-	return runs, next, nil
+	return runs.List(ctx, s.db.Pool, ledger, policyID, limit, before, scanRun, runID)
 }
 
 // Execute works a run to its end, a batch per transaction, and returns it as it ended. The

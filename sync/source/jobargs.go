@@ -1,7 +1,7 @@
 package source
 
 import (
-	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 )
@@ -17,10 +17,7 @@ func (RunArgs) Kind() string { return "sync_run" }
 
 // InsertOpts makes the job unique per source while it waits or runs (one run per source at a
 // time); a retry resumes the run from the checkpoint of its last committed page.
-func (RunArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: db.QueueBulk, MaxAttempts: 5,
-		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: db.ActiveJobStates}}
-}
+func (RunArgs) InsertOpts() river.InsertOpts { return runs.RunInsertOpts() }
 
 // DueArgs asks for the runs of every source whose schedule is due to be enqueued. One periodic
 // job (fixed at client start) serves every source, including ones created since.
@@ -30,6 +27,4 @@ type DueArgs struct{}
 func (DueArgs) Kind() string { return "sync_due" }
 
 // InsertOpts makes the job unique while it waits or runs.
-func (DueArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: db.ActiveJobStates}}
-}
+func (DueArgs) InsertOpts() river.InsertOpts { return runs.DueInsertOpts() }

@@ -9,19 +9,20 @@ import (
 
 	"github.com/contactd/contactd/event"
 	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
 // RunStatus is where a run is.
-type RunStatus string
+type RunStatus = runs.Status
 
 // The run statuses.
 const (
-	RunQueued    RunStatus = "queued"
-	RunRunning   RunStatus = "running"
-	RunSucceeded RunStatus = "succeeded"
-	RunFailed    RunStatus = "failed"
+	RunQueued    = runs.Queued
+	RunRunning   = runs.Running
+	RunSucceeded = runs.Succeeded
+	RunFailed    = runs.Failed
 )
 
 // RunError is one record (or page) a run could not sync.
@@ -91,6 +92,11 @@ func scanRun(row pgx.Row) (*Run, error) {
 	return &r, err
 }
 
+// ledger is the sync runs table, one run per source at a time.
+var ledger = runs.Ledger{Runs: "sync_runs", Owner: "source_id", Owners: "sync_sources", Columns: runColumns, Noun: "source"}
+
+func runID(r *Run) uuid.UUID { return r.ID }
+
 // StartRun queues a run of the source and its job in one transaction. When the source has a
 // run queued or running already, that run is returned (started false) and nothing is queued:
 // one run per source at a time.
@@ -131,13 +137,8 @@ func (s *Store) startRunTx(ctx context.Context, tx pgx.Tx, sourceID uuid.UUID, o
 	if err != nil {
 		return nil, false, fmt.Errorf("source: lock %s: %w", sourceID, err)
 	}
-	active, err := scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM sync_runs
-		WHERE source_id = $1 AND status IN ('queued', 'running')`, sourceID))
-	if err == nil {
-		return active, false, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, fmt.Errorf("source: active run of %s: %w", sourceID, err)
+	if active, found, err := runs.Active(ctx, tx, ledger, sourceID, scanRun); err != nil || found {
+		return active, false, err
 	}
 	run, err := scanRun(tx.QueryRow(ctx, `INSERT INTO sync_runs (id, source_id, status, full_sync, allow_empty)
 		VALUES ($1, $2, 'queued', $3, $4) RETURNING `+runColumns, uuid.Must(uuid.NewV7()), sourceID, o.Full, o.AllowEmpty))
@@ -153,44 +154,15 @@ func (s *Store) startRunTx(ctx context.Context, tx pgx.Tx, sourceID uuid.UUID, o
 // EnqueueDue queues a run of every source whose schedule is due and moves each one's next due
 // time a schedule on; it returns how many runs it queued.
 func (s *Store) EnqueueDue(ctx context.Context) (int, error) {
-	n := 0
-	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		n = 0
-		rows, err := tx.Query(ctx, `UPDATE sync_sources SET next_due_at = now() + schedule_seconds * interval '1 second'
-			WHERE id IN (SELECT id FROM sync_sources WHERE next_due_at <= now() AND schedule_seconds IS NOT NULL
-				ORDER BY next_due_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
-			RETURNING id`)
-		if err != nil {
-			return fmt.Errorf("source: due sources: %w", err)
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-		if err != nil {
-			return fmt.Errorf("source: due sources: %w", err)
-		}
-		for _, id := range ids {
-			_, started, err := s.StartRunTx(ctx, tx, id, false)
-			if err != nil {
-				return err
-			}
-			if started {
-				n++
-			}
-		}
-		return nil
+	return runs.EnqueueDue(ctx, s.db, ledger, func(ctx context.Context, tx pgx.Tx, id uuid.UUID) (bool, error) {
+		_, started, err := s.StartRunTx(ctx, tx, id, false)
+		return started, err
 	})
-	return n, err
 }
 
 // GetRun returns a run of a source.
 func (s *Store) GetRun(ctx context.Context, sourceID, runID uuid.UUID) (*Run, error) {
-	r, err := scanRun(s.db.Pool.QueryRow(ctx, `SELECT `+runColumns+` FROM sync_runs WHERE id = $1 AND source_id = $2`, runID, sourceID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, db.NotFound("run %s of source %s not found", runID, sourceID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("source: get run %s: %w", runID, err)
-	}
-	return r, nil
+	return runs.Get(ctx, s.db.Pool, ledger, sourceID, runID, scanRun)
 }
 
 // ListRuns returns a page of a source's runs, newest first, after the cursor (a run id), and the
@@ -199,22 +171,7 @@ func (s *Store) ListRuns(ctx context.Context, sourceID uuid.UUID, limit int, bef
 	if _, err := s.Get(ctx, sourceID); err != nil {
 		return nil, nil, err
 	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT `+runColumns+` FROM sync_runs
-		WHERE source_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3`, sourceID, before, limit+1)
-	if err != nil {
-		return nil, nil, fmt.Errorf("source: list runs: %w", err)
-	}
-	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Run, error) { return scanRun(r) })
-	if err != nil {
-		return nil, nil, fmt.Errorf("source: list runs: %w", err)
-	}
-	var next *uuid.UUID
-	if len(runs) > limit {
-		runs = runs[:limit]
-		id := runs[len(runs)-1].ID
-		next = &id
-	}
-	return runs, next, nil
+	return runs.List(ctx, s.db.Pool, ledger, sourceID, limit, before, scanRun, runID)
 }
 
 // BeginRun marks a run running and returns it with its source and the checkpoint to go on
