@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/contactd/contactd/idempotency"
+	"github.com/contactd/contactd/webhook"
 )
 
 // TestIdempotencyKey: a repeat of a POST with the same key and body is answered the first
@@ -88,5 +89,36 @@ func TestIdempotencyConcurrent(t *testing.T) {
 	}
 	if n := b.count(t, "contacts", "true"); n != 2 {
 		t.Errorf("%d contacts, want 2 (the batch done once)", n)
+	}
+}
+
+// TestIdempotencyWorkMarkedOnEveryCreate: every POST that creates something records, in the
+// transaction of its work, that its Idempotency-Key's work is done, so that a repeat after a
+// crash between the work's commit and the stored response is told so instead of creating a
+// second one.
+func TestIdempotencyWorkMarkedOnEveryCreate(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.app.Webhooks.SetGuard(webhook.Guard{AllowPrivate: true})
+	for _, tc := range []struct {
+		path string
+		in   body
+	}{
+		{"/api/contacts", body{"firstName": "Ada", "email": "ada@example.com"}},
+		{"/api/users", body{"name": "Grace", "email": "grace@example.com"}},
+		{"/api/accounts", body{"name": "Acme"}},
+		{"/api/groups", body{"name": "VIP"}},
+		{"/api/webhooks", body{"url": "http://127.0.0.1:1/hook", "events": []string{"contact.created"}}},
+		{"/api/retention-policies", body{"name": "stale", "action": "archive", "filter": body{"inactiveDays": 365}}},
+		{"/api/sources", body{"type": "http", "name": "crm", "direction": "pull",
+			"config": body{"url": "https://crm.example.com/people", "itemsPath": "items", "idPath": "id",
+				"fieldMapping": body{"email": "email"}}}},
+	} {
+		key := "create-" + tc.path
+		rec := b.do(t, http.MethodPost, tc.path, tc.in, withHeader("Idempotency-Key", key))
+		wantStatus(t, rec, http.StatusCreated)
+		if n := b.count(t, "idempotency_keys", "key = '"+key+"' AND work_committed_at IS NOT NULL"); n != 1 {
+			t.Errorf("POST %s: the key's work is not marked done with the work", tc.path)
+		}
 	}
 }

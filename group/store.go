@@ -104,8 +104,9 @@ func (s *Store) Create(ctx context.Context, name string, filter url.Values) (*Gr
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	err := s.db.Pool.QueryRow(ctx, `INSERT INTO contact_groups (id, name, name_key, kind, filter) VALUES ($1, $2, lower($2), $3, $4)
-		RETURNING created_at, updated_at`, g.ID, g.Name, g.Kind, stored).Scan(&g.CreatedAt, &g.UpdatedAt)
+	err := s.db.WriteRow(ctx, func(r pgx.Row) error { return r.Scan(&g.CreatedAt, &g.UpdatedAt) },
+		`INSERT INTO contact_groups (id, name, name_key, kind, filter) VALUES ($1, $2, lower($2), $3, $4)
+		RETURNING created_at, updated_at`, g.ID, g.Name, g.Kind, stored)
 	if err != nil {
 		return nil, fmt.Errorf("group: create: %w", nameTaken(err, g.Name))
 	}

@@ -31,8 +31,8 @@ func (s *Store) CreateUser(ctx context.Context, name, email string) (*User, erro
 		return nil, err
 	}
 	u := &User{ID: uuid.Must(uuid.NewV7()), Name: name, Email: contact.Nullable(email)}
-	err := s.db.Pool.QueryRow(ctx, `INSERT INTO users (id, name, email) VALUES ($1, $2, $3) RETURNING created_at`,
-		u.ID, u.Name, u.Email).Scan(&u.CreatedAt)
+	err := s.db.WriteRow(ctx, func(r pgx.Row) error { return r.Scan(&u.CreatedAt) },
+		`INSERT INTO users (id, name, email) VALUES ($1, $2, $3) RETURNING created_at`, u.ID, u.Name, u.Email)
 	if err != nil {
 		return nil, fmt.Errorf("relationship: insert user: %w", err)
 	}
@@ -87,8 +87,8 @@ func (s *Store) CreateAccount(ctx context.Context, name, domain string) (*Accoun
 		return nil, err
 	}
 	a := &Account{ID: uuid.Must(uuid.NewV7()), Name: name, Domain: contact.Nullable(domain)}
-	err := s.db.Pool.QueryRow(ctx, `INSERT INTO accounts (id, name, domain) VALUES ($1, $2, $3) RETURNING created_at`,
-		a.ID, a.Name, a.Domain).Scan(&a.CreatedAt)
+	err := s.db.WriteRow(ctx, func(r pgx.Row) error { return r.Scan(&a.CreatedAt) },
+		`INSERT INTO accounts (id, name, domain) VALUES ($1, $2, $3) RETURNING created_at`, a.ID, a.Name, a.Domain)
 	if err != nil {
 		return nil, fmt.Errorf("relationship: insert account: %w", err)
 	}

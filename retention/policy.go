@@ -145,8 +145,10 @@ func (s *Store) Create(ctx context.Context, in NewPolicy) (*Policy, error) {
 		return nil, err
 	}
 	secs, due := scheduleArgs(sched, time.Now())
-	p, err := scanPolicy(s.db.Pool.QueryRow(ctx, `INSERT INTO retention_policies (id, name, action, filter, schedule_seconds, next_due_at)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+policyColumns, uuid.Must(uuid.NewV7()), name, action, crit, secs, due))
+	var p *Policy
+	err := s.db.WriteRow(ctx, func(r pgx.Row) (err error) { p, err = scanPolicy(r); return err },
+		`INSERT INTO retention_policies (id, name, action, filter, schedule_seconds, next_due_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+policyColumns, uuid.Must(uuid.NewV7()), name, action, crit, secs, due)
 	if err != nil {
 		return nil, fmt.Errorf("retention: create policy: %w", err)
 	}

@@ -154,10 +154,11 @@ func (s *Store) Create(ctx context.Context, in NewWebhook) (*Webhook, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := scanWebhook(s.db.Pool.QueryRow(ctx, `
+	var w *Webhook
+	err = s.db.WriteRow(ctx, func(r pgx.Row) (err error) { w, err = scanWebhook(r); return err }, `
 		INSERT INTO webhooks (id, url, events, secret, secret_sealed, active, cursor)
 		VALUES ($1, $2, $3, $4, $5, $6, (SELECT coalesce(max(seq), 0) FROM events))
-		RETURNING `+webhookColumns, id, in.URL, in.Events, plain, sealed, active))
+		RETURNING `+webhookColumns, id, in.URL, in.Events, plain, sealed, active)
 	if err != nil {
 		return nil, err
 	}
@@ -203,13 +204,15 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, p Patch) (*Webhook, er
 			return nil, err
 		}
 	}
-	return scanWebhook(s.db.Pool.QueryRow(ctx, `
+	var w *Webhook
+	err := s.db.WriteRow(ctx, func(r pgx.Row) (err error) { w, err = scanWebhook(r); return err }, `
 		UPDATE webhooks SET url = coalesce($2, url), events = coalesce($3, events),
 			secret = CASE WHEN $4::boolean THEN $6 ELSE secret END,
 			secret_sealed = CASE WHEN $4::boolean THEN $7 ELSE secret_sealed END,
 			cursor = CASE WHEN $5 AND NOT active THEN (SELECT coalesce(max(seq), 0) FROM events) ELSE cursor END,
 			active = coalesce($5, active), updated_at = now()
-		WHERE id = $1 RETURNING `+webhookColumns, id, p.URL, p.Events, p.Secret != nil, p.Active, plain, sealed))
+		WHERE id = $1 RETURNING `+webhookColumns, id, p.URL, p.Events, p.Secret != nil, p.Active, plain, sealed)
+	return w, err
 }
 
 // Delete removes a webhook and its delivery history.

@@ -67,6 +67,15 @@ func (d *DB) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return nil
 }
 
+// WriteRow runs one writing statement that returns a row (an INSERT or UPDATE ... RETURNING) in
+// a transaction of its own through InTx, so that the context's WithBeforeCommit hook (an
+// Idempotency-Key's mark that its work is done) commits with it; scan reads the row before the
+// transaction commits. A store's single-statement writes on a request's path use it rather than
+// the pool.
+func (d *DB) WriteRow(ctx context.Context, scan func(pgx.Row) error, sql string, args ...any) error {
+	return d.InTx(ctx, func(tx pgx.Tx) error { return scan(tx.QueryRow(ctx, sql, args...)) })
+}
+
 // RetryTx runs fn in a transaction, again (a few times, with a short backoff) when PostgreSQL
 // aborts it for a serialization failure or a deadlock, so that callers never see those. fn must
 // be safe to run more than once.

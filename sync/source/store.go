@@ -116,12 +116,15 @@ func (s *Store) Create(ctx context.Context, in NewSource) (*Source, error) {
 		return nil, err
 	}
 	src.Config, src.sealed, src.SecretNames = public, sealed, names
+	if src.SecretNames == nil {
+		src.SecretNames = []string{} // as a read of it gives: none set
+	}
 	secs, due := scheduleArgs(src.Schedule)
-	err := s.db.Pool.QueryRow(ctx, `INSERT INTO sync_sources (id, type, name, config, secrets, direction, conflict_policy,
+	err := s.db.WriteRow(ctx, func(r pgx.Row) error { return r.Scan(&src.NextDueAt, &src.CreatedAt, &src.UpdatedAt) },
+		`INSERT INTO sync_sources (id, type, name, config, secrets, direction, conflict_policy,
 			schedule_seconds, propagate_merges, next_due_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING next_due_at, created_at, updated_at`,
-		src.ID, src.Type, src.Name, src.Config, src.sealed, src.Direction, src.ConflictPolicy, secs, src.PropagateMerges, due,
-	).Scan(&src.NextDueAt, &src.CreatedAt, &src.UpdatedAt)
+		src.ID, src.Type, src.Name, src.Config, src.sealed, src.Direction, src.ConflictPolicy, secs, src.PropagateMerges, due)
 	if err != nil {
 		return nil, fmt.Errorf("source: create: %w", err)
 	}
