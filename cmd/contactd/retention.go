@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/contactd/contactd/retention"
 	"github.com/google/uuid"
 )
@@ -64,7 +65,7 @@ func runRetention(ctx context.Context, cfg config, args []string, stdout io.Writ
 		}
 		return nil
 	}
-	runs := make([]*retention.Run, 0, len(policies))
+	queued := make([]*retention.Run, 0, len(policies))
 	for _, p := range policies {
 		run, started, err := a.Retention.StartRun(ctx, p.ID)
 		if err != nil {
@@ -75,31 +76,25 @@ func runRetention(ctx context.Context, cfg config, args []string, stdout io.Writ
 		} else {
 			say(stdout, "policy %s already has run %s %s; following it\n", p.ID, run.ID, run.Status)
 		}
-		runs = append(runs, run)
+		queued = append(queued, run)
 	}
 	if !*wait {
-		for _, r := range runs {
+		for _, r := range queued {
 			say(stdout, "follow it with GET /api/retention-policies/%s/runs/%s\n", r.PolicyID, r.ID)
 		}
 		return nil
 	}
 	start := time.Now()
 	failed := 0
-	for _, r := range runs {
-		hinted := false
-		for !r.Done() {
-			if r.Status == retention.RunQueued && !hinted && time.Since(start) > 30*time.Second {
-				hinted = true
-				say(stdout, "no worker has picked run %s up yet: is `contactd serve` or `contactd worker` running?\n", r.ID)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(*poll):
-			}
+	for _, r := range queued {
+		err := follow(ctx, stdout, *poll, "run "+r.ID.String(), func() (runs.Status, error) {
 			if r, err = a.Retention.GetRun(ctx, r.PolicyID, r.ID); err != nil {
-				return fmt.Errorf("retention: %w", err)
+				return "", fmt.Errorf("retention: %w", err)
 			}
+			return r.Status, nil
+		})
+		if err != nil {
+			return err
 		}
 		say(stdout, "run %s of policy %s %s in %.1fs: %s %d of %d matched contacts\n", r.ID, r.PolicyID, r.Status,
 			time.Since(start).Seconds(), r.Action, r.Processed, r.Matched)

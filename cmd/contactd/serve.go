@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/contactd/contactd/sync/source"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/contactd/contactd/sync/source"
 
 	"github.com/contactd/contactd/api"
 	"github.com/contactd/contactd/internal/app"

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/google/uuid"
 	"github.com/mattn/go-isatty"
@@ -54,27 +55,17 @@ func runSync(ctx context.Context, cfg config, args []string, stdout io.Writer) e
 		tty = true
 	}
 	start := time.Now()
-	hinted := false
-	for {
-		run, err = a.Sources.GetRun(ctx, sourceID, run.ID)
-		if err != nil {
-			return fmt.Errorf("sync: %w", err)
+	err = follow(ctx, stdout, *poll, "run "+run.ID.String(), func() (runs.Status, error) {
+		if run, err = a.Sources.GetRun(ctx, sourceID, run.ID); err != nil {
+			return "", fmt.Errorf("sync: %w", err)
 		}
 		if tty {
 			say(stdout, "\r%s", progressLine(run, time.Since(start)))
 		}
-		if run.Status == source.RunSucceeded || run.Status == source.RunFailed {
-			break
-		}
-		if run.Status == source.RunQueued && !hinted && time.Since(start) > 30*time.Second {
-			hinted = true
-			say(stdout, "\nno worker has picked the run up yet: is `contactd serve` or `contactd worker` running?\n")
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(*poll):
-		}
+		return run.Status, nil
+	})
+	if err != nil {
+		return err
 	}
 	if tty {
 		say(stdout, "\n")
@@ -94,4 +85,30 @@ func progressLine(r *source.Run, took time.Duration) string {
 	st := r.Stats
 	return fmt.Sprintf("sync %s %-9s %6.1fs  pulled %d, created %d, updated %d, linked %d, deleted %d, pushed %d, conflicts %d, errors %d, requests %d",
 		r.ID, r.Status, took.Seconds(), st.Pulled, st.Created, st.Updated, st.Linked, st.Deleted, st.Pushed, st.Conflicts, len(st.Errors), st.Requests)
+}
+
+// follow polls a queued run until it has ended: get reads it (and shows what the caller wants
+// shown) and returns its status. A run still queued after 30 seconds gets one hint that no
+// worker may be running.
+func follow(ctx context.Context, stdout io.Writer, poll time.Duration, name string, get func() (runs.Status, error)) error {
+	start := time.Now()
+	hinted := false
+	for {
+		st, err := get()
+		if err != nil {
+			return err
+		}
+		if st.Done() {
+			return nil
+		}
+		if st == runs.Queued && !hinted && time.Since(start) > 30*time.Second {
+			hinted = true
+			say(stdout, "\nno worker has picked %s up yet: is `contactd serve` or `contactd worker` running?\n", name)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(poll):
+		}
+	}
 }
