@@ -20,7 +20,9 @@ import (
 // message must keep working.
 const tokenVersion = "v1"
 
-var b64 = base64.RawURLEncoding
+// b64 decodes strictly: a token whose last character carries stray bits is another spelling of
+// the same bytes, and an altered token must be refused.
+var b64 = base64.RawURLEncoding.Strict()
 
 // UnsubscribeToken returns the token of a one-click unsubscribe link for a contact on channel
 // for purpose (empty: all). It checks the contact and purpose exist.
