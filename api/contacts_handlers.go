@@ -24,6 +24,11 @@ type contactJSON struct {
 	Phone         *string              `json:"phone"`
 	Title         *string              `json:"title"`
 	Company       *string              `json:"company"`
+	Street        *string              `json:"street"`
+	City          *string              `json:"city"`
+	Region        *string              `json:"region"`
+	PostalCode    *string              `json:"postalCode"`
+	Country       *string              `json:"country"`
 	Status        contact.Status       `json:"status"`
 	MergedInto    *uuid.UUID           `json:"mergedInto"`
 	Preferences   preferencesJSON      `json:"preferences"`
@@ -76,7 +81,8 @@ func toContactJSON(c *contact.Contact) contactJSON {
 	}
 	return contactJSON{
 		ID: c.ID, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Phone: c.Phone,
-		Title: c.Title, Company: c.Company, Status: c.Status, MergedInto: c.MergedInto,
+		Title: c.Title, Company: c.Company, Street: c.Street, City: c.City, Region: c.Region, PostalCode: c.PostalCode,
+		Country: c.Country, Status: c.Status, MergedInto: c.MergedInto,
 		Preferences: preferencesJSON{CommunicationMethods: methods, Notifications: notificationsJSON{
 			Email: c.Preferences.Notifications.Email, SMS: c.Preferences.Notifications.SMS},
 			Frequency: c.Preferences.Frequency, TimeZone: c.Preferences.TimeZone, QuietHours: c.Preferences.QuietHours},

@@ -59,8 +59,9 @@ func TestCreateContact(t *testing.T) {
 
 	// The JSON names are exactly the spec's camelCase ones, nothing more.
 	raw := decode[map[string]any](t, rec)
-	wantKeys := []string{"company", "createdAt", "customFields", "email", "extra", "firstName", "id", "lastName", "mergedInto", "normalized", "phone",
-		"preferences", "relationships", "status", "tags", "title", "type", "updatedAt", "version"}
+	wantKeys := []string{"city", "company", "country", "createdAt", "customFields", "email", "extra", "firstName", "id", "lastName", "mergedInto",
+		"normalized", "phone", "postalCode", "preferences", "region", "relationships", "status", "street", "tags", "title", "type", "updatedAt",
+		"version"}
 	if k := sortedKeys(raw); !slices.Equal(k, wantKeys) {
 		t.Errorf("contact keys %q, want %q", k, wantKeys)
 	}

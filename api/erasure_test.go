@@ -63,7 +63,7 @@ func randomWord(t *testing.T, prefix string) string {
 
 // person is someone with values distinctive enough to search a database dump for.
 type person struct {
-	first, last, email, email2, phone, phoneDigits string
+	first, last, email, email2, phone, phoneDigits, street string
 }
 
 func newPerson(t *testing.T) person {
@@ -72,13 +72,13 @@ func newPerson(t *testing.T) person {
 	digits := fmt.Sprintf("%03d", time.Now().UnixNano()%1000)
 	return person{first: first, last: last, email: strings.ToLower(randomWord(t, "e")) + "@example.org",
 		email2: strings.ToLower(randomWord(t, "f")) + "@example.net",
-		phone:  "+44 20 7946 0" + digits, phoneDigits: "2079460" + digits}
+		phone:  "+44 20 7946 0" + digits, phoneDigits: "2079460" + digits, street: "12 " + randomWord(t, "Larkin") + " Road"}
 }
 
 // needles are the person's values as a dump would hold them (lower-cased).
 func (p person) needles() map[string]string {
 	return map[string]string{"first name": strings.ToLower(p.first), "last name": strings.ToLower(p.last),
-		"email": p.email, "second email": p.email2, "phone": p.phoneDigits}
+		"email": p.email, "second email": p.email2, "phone": p.phoneDigits, "street": strings.ToLower(p.street)}
 }
 
 // TestErasureLeavesNoTraceInADump is the test: a person is put in every place contactd
@@ -93,11 +93,11 @@ func TestErasureLeavesNoTraceInADump(t *testing.T) {
 	ctx := contact.WithActor(context.Background(), "test")
 	p, other := newPerson(t), newPerson(t)
 
-	// An import creates both; a third row fails, quoting the person's email.
-	csv := "externalId,firstName,lastName,email,phone,externalIds\n" +
-		fmt.Sprintf("p1,%s,%s,%s,%s,\n", p.first, p.last, p.email, p.phone) +
-		fmt.Sprintf("o1,%s,%s,%s,%s,\n", other.first, other.last, other.email, other.phone) +
-		fmt.Sprintf("x1,Bad,Row,bad@example.com,,%s\n", p.email)
+	// An import creates both; a third row fails, quoting the person's email and street.
+	csv := "externalId,firstName,lastName,email,phone,externalIds,street,city\n" +
+		fmt.Sprintf("p1,%s,%s,%s,%s,,%s,London\n", p.first, p.last, p.email, p.phone, p.street) +
+		fmt.Sprintf("o1,%s,%s,%s,%s,,%s,London\n", other.first, other.last, other.email, other.phone, other.street) +
+		fmt.Sprintf("x1,Bad,Row,bad@example.com,,%s,%s,\n", p.email, p.street)
 	im, err := b.app.Imports.CreateImport(ctx, importer.NewImport{Source: "fair", Format: "csv", FileSHA256: "x", Mode: importer.ImportSkip, DefaultRegion: "GB"}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -108,8 +108,10 @@ type Relationship struct {
 // NewContact is the input for creating a contact.
 type NewContact struct {
 	FirstName, LastName, Email, Phone, Title, Company string
-	Preferences                                       *PreferencesPatch
-	Relationships                                     []NewRelationship
+	// Street, City, Region, PostalCode and Country are the postal address.
+	Street, City, Region, PostalCode, Country string
+	Preferences                               *PreferencesPatch
+	Relationships                             []NewRelationship
 	// Tags are the contact's tags, cleaned by the Tagger's rules (package tag).
 	Tags []string
 	// Custom are the contact's custom field values by key, validated against the definitions
@@ -164,6 +166,8 @@ func Some[T any](v T) Opt[T] { return Opt[T]{Set: true, Value: v} }
 // Update is a partial update of a contact: fields not Set are kept.
 type Update struct {
 	FirstName, LastName, Email, Phone, Title, Company Opt[string]
+	// Street, City, Region, PostalCode and Country are the postal address's parts.
+	Street, City, Region, PostalCode, Country Opt[string]
 	// Preferences merge into the stored ones; nil keeps them.
 	Preferences *PreferencesPatch
 	// Tags, when Set, replace the contact's tags (null or empty removes them all).

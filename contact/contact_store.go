@@ -90,15 +90,8 @@ func (s *Store) createTx(ctx context.Context, tx pgx.Tx, in NewContact) (*Contac
 		b.Queue(lockEmailSQL, *dupKey)
 	}
 	inserted := false
-	b.Queue(`
-		INSERT INTO contacts (id, first_name, last_name, email, phone, title, company, preferences, email_normalized,
-			custom_fields, contact_type)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12
-		WHERE $10::text IS NULL OR NOT EXISTS (
-			SELECT 1 FROM contacts WHERE lower(email_normalized) = $10 AND status = 'active' AND email_normalized IS NOT NULL)
-		RETURNING created_at, updated_at`,
-		c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.Preferences, c.Normalized.Email, dupKey,
-		c.Custom, c.ExplicitType,
+	b.Queue(insertContactSQL, append([]any{c.ID, c.Preferences, c.Normalized.Email, dupKey, c.Custom, c.ExplicitType},
+		fieldArgs(&c.Values)...)...,
 	).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&c.CreatedAt, &c.UpdatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -368,14 +361,8 @@ func (s *Store) updateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, u Update)
 		// The job writes the new forms; until then there are none rather than stale ones.
 		c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid = nil, nil, nil
 	}
-	err = tx.QueryRow(ctx, `
-		UPDATE contacts SET first_name = $2, last_name = $3, email = $4, phone = $5, title = $6,
-			company = $7, preferences = $8, email_normalized = $9, phone_e164 = $10,
-			phone_extension = $11, phone_valid = $12, custom_fields = $13, contact_type = $14,
-			version = version + 1, updated_at = now()
-		WHERE id = $1 RETURNING version, updated_at`,
-		c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.Title, c.Company, c.Preferences,
-		c.Normalized.Email, c.Normalized.Phone, c.Normalized.PhoneExtension, c.Normalized.PhoneValid, c.Custom, c.ExplicitType,
+	err = tx.QueryRow(ctx, updateContactSQL, append([]any{c.ID, c.Preferences, c.Normalized.Email, c.Normalized.Phone,
+		c.Normalized.PhoneExtension, c.Normalized.PhoneValid, c.Custom, c.ExplicitType}, fieldArgs(&c.Values)...)...,
 	).Scan(&c.Version, &c.UpdatedAt)
 	if err != nil {
 		return nil, nil, fmt.Errorf("contact: update %s: %w", id, err)

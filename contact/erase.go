@@ -71,7 +71,9 @@ func PersonTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) ([]uuid.UUID, err
 }
 
 // personalFields are the audited fields whose values are personal and worth looking for.
-var personalFields = []string{"firstName", "lastName", "email", "phone", "normalized.email", "normalized.phone"}
+// A street is looked for as a whole phrase, like a name; a city, region, postal code or country
+// alone says nothing of the person and is not.
+var personalFields = []string{"firstName", "lastName", "email", "phone", "normalized.email", "normalized.phone", "street"}
 
 // PersonalTx reads every personal value the contacts hold or held: their fields, normalized
 // forms, alternates, extra and custom values (those shaped like an email or a phone) and the values of their audit history. defaultRegion reads
@@ -81,6 +83,7 @@ func PersonalTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, defaultRegion s
 	rows, err := tx.Query(ctx, `
 		SELECT 'name', v FROM contacts c, unnest(ARRAY[c.first_name, c.last_name, c.first_name || ' ' || c.last_name]) v
 			WHERE c.id = ANY($1) AND v IS NOT NULL
+		UNION SELECT 'name', c.street FROM contacts c WHERE c.id = ANY($1) AND c.street IS NOT NULL
 		UNION SELECT 'email', v FROM contacts c, unnest(ARRAY[c.email, c.email_normalized]) v WHERE c.id = ANY($1) AND v IS NOT NULL
 		UNION SELECT 'phone', v FROM contacts c, unnest(ARRAY[c.phone, c.phone_e164]) v WHERE c.id = ANY($1) AND v IS NOT NULL
 		UNION SELECT a.kind, v FROM contact_alternates a, unnest(ARRAY[a.value, a.normalized]) v

@@ -41,7 +41,7 @@ func (s *Store) ExportContacts(ctx context.Context, f Filter, fn func(*ExportCon
 
 // exportRows streams the selected rows to fn.
 func exportRows(ctx context.Context, tx pgx.Tx, refs, where string, args []any, fn func(*ExportContact) error) error {
-	rows, err := tx.Query(ctx, `SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company,
+	rows, err := tx.Query(ctx, `SELECT c.id, `+fieldColumns("c")+`,
 		c.status, c.email_normalized, c.phone_e164, c.phone_extension, c.phone_valid, c.created_at, c.updated_at,
 		coalesce(x.refs, '{}'), c.custom_fields,
 		coalesce((SELECT array_agg(t.name ORDER BY t.name_key) FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id
@@ -56,9 +56,9 @@ func exportRows(ctx context.Context, tx pgx.Tx, refs, where string, args []any, 
 	for rows.Next() {
 		ec = ExportContact{}
 		c := &ec.Contact
-		if err := rows.Scan(&c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.Title, &c.Company,
-			&c.Status, &c.Normalized.Email, &c.Normalized.Phone, &c.Normalized.PhoneExtension, &c.Normalized.PhoneValid,
-			&c.CreatedAt, &c.UpdatedAt, &ec.ExternalIDs, &c.Custom, &c.Tags); err != nil {
+		targets := append([]any{&c.ID}, fieldTargets(&c.Values)...)
+		if err := rows.Scan(append(targets, &c.Status, &c.Normalized.Email, &c.Normalized.Phone, &c.Normalized.PhoneExtension, &c.Normalized.PhoneValid,
+			&c.CreatedAt, &c.UpdatedAt, &ec.ExternalIDs, &c.Custom, &c.Tags)...); err != nil {
 			return fmt.Errorf("contact: export: %w", err)
 		}
 		if err := fn(&ec); err != nil {

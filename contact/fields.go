@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/contactd/contactd/internal/db"
@@ -12,6 +13,8 @@ import (
 // (imports), so that every use of a field goes through the registry (Fields).
 type Values struct {
 	FirstName, LastName, Email, Phone, Title, Company *string
+	// Street, City, Region, PostalCode and Country are the postal address.
+	Street, City, Region, PostalCode, Country *string
 }
 
 // FieldKind says how a field's value is validated and normalized.
@@ -42,6 +45,9 @@ type Field struct {
 	Matched bool
 	// Survivorship says how a merge picks the survivor's value.
 	Survivorship Survivorship
+	// Group names the fields a merge takes together, from one contact ("address"): a survivor
+	// never gets its street from one record and its city from another. Empty: the field alone.
+	Group string
 
 	value  func(*Values) **string
 	input  func(*NewContact) *string
@@ -54,9 +60,15 @@ type Survivorship int
 // The survivorship rules.
 const (
 	// SurvivorFirst keeps the survivor's value when it has one, else takes the most recently
-	// updated non-empty value of the merged contacts. A merge's fieldValues override it.
+	// updated non-empty value of the merged contacts. A merge's fieldValues override it. For a
+	// field of a Group, the same applies to the group as a whole: the survivor keeps its group
+	// when it has any of its values, else the most recently updated contact that has one gives
+	// all of them.
 	SurvivorFirst Survivorship = iota
 )
+
+// GroupAddress is the group of the postal address's fields.
+const GroupAddress = "address"
 
 // Ptr returns where v keeps the field.
 func (f *Field) Ptr(v *Values) **string { return f.value(v) }
@@ -90,6 +102,28 @@ var Fields = []*Field{
 	{Name: "company", Column: "company", MaxLen: MaxCompanyLen, Matched: true,
 		value: func(v *Values) **string { return &v.Company }, input: func(n *NewContact) *string { return &n.Company },
 		update: func(u *Update) *Opt[string] { return &u.Company }},
+	{Name: "street", Column: "street", MaxLen: MaxStreetLen, Group: GroupAddress,
+		value: func(v *Values) **string { return &v.Street }, input: func(n *NewContact) *string { return &n.Street },
+		update: func(u *Update) *Opt[string] { return &u.Street }},
+	{Name: "city", Column: "city", MaxLen: MaxCityLen, Group: GroupAddress,
+		value: func(v *Values) **string { return &v.City }, input: func(n *NewContact) *string { return &n.City },
+		update: func(u *Update) *Opt[string] { return &u.City }},
+	{Name: "region", Column: "region", MaxLen: MaxRegionLen, Group: GroupAddress,
+		value: func(v *Values) **string { return &v.Region }, input: func(n *NewContact) *string { return &n.Region },
+		update: func(u *Update) *Opt[string] { return &u.Region }},
+	{Name: "postalCode", Column: "postal_code", MaxLen: MaxPostalCodeLen, Group: GroupAddress,
+		value: func(v *Values) **string { return &v.PostalCode }, input: func(n *NewContact) *string { return &n.PostalCode },
+		update: func(u *Update) *Opt[string] { return &u.PostalCode }},
+	{Name: "country", Column: "country", MaxLen: MaxCountryLen, Group: GroupAddress,
+		value: func(v *Values) **string { return &v.Country }, input: func(n *NewContact) *string { return &n.Country },
+		update: func(u *Update) *Opt[string] { return &u.Country }},
+}
+
+// HasPostalAddress says whether v holds an address a letter can be sent to: a street, and a
+// city or a postal code.
+func HasPostalAddress(v *Values) bool {
+	set := func(p *string) bool { return p != nil && strings.TrimSpace(*p) != "" }
+	return set(v.Street) && (set(v.City) || set(v.PostalCode))
 }
 
 // FieldByName returns the field called name, or nil.
@@ -212,4 +246,64 @@ func ScanTargets(c *Contact) []any {
 	return append(targets, &c.Status, &c.Preferences, &c.Version, &c.Normalized.Email, &c.Normalized.Phone,
 		&c.Normalized.PhoneExtension, &c.Normalized.PhoneValid, &c.Normalized.At, &c.CreatedAt, &c.UpdatedAt,
 		&c.MergedInto, &c.Custom, &c.Extra, &c.ExplicitType)
+}
+
+// fieldArgs are v's fields in registry order, the arguments after the fixed ones of
+// insertContactSQL and updateContactSQL.
+func fieldArgs(v *Values) []any {
+	out := make([]any, len(Fields))
+	for i, f := range Fields {
+		out[i] = f.Get(v)
+	}
+	return out
+}
+
+// fieldParams lists the registry's columns and their parameters, numbered from first.
+func fieldParams(first int) (cols, params, sets []string) {
+	for i, f := range Fields {
+		p := "$" + strconv.Itoa(first+i)
+		cols, params, sets = append(cols, f.Column), append(params, p), append(sets, f.Column+" = "+p)
+	}
+	return cols, params, sets
+}
+
+// insertContactSQL creates a contact: $1 id, $2 preferences, $3 the normalized email, $4 the
+// key of the duplicate check (null: none), $5 custom fields, $6 the explicit type, then the
+// fields; it inserts nothing when the check finds an active contact with the address.
+var insertContactSQL = func() string {
+	cols, params, _ := fieldParams(7)
+	return `INSERT INTO contacts (id, preferences, email_normalized, custom_fields, contact_type, ` + strings.Join(cols, ", ") + `)
+		SELECT $1, $2, $3, $5, $6, ` + strings.Join(params, ", ") + `
+		WHERE $4::text IS NULL OR NOT EXISTS (
+			SELECT 1 FROM contacts WHERE lower(email_normalized) = $4 AND status = 'active' AND email_normalized IS NOT NULL)
+		RETURNING created_at, updated_at`
+}()
+
+// updateContactSQL writes a contact's fields: $1 id, $2 preferences, $3 the normalized email,
+// $4-$6 the normalized phone, its extension and validity, $7 custom fields, $8 the explicit
+// type, then the fields.
+var updateContactSQL = func() string {
+	_, _, sets := fieldParams(9)
+	return `UPDATE contacts SET preferences = $2, email_normalized = $3, phone_e164 = $4, phone_extension = $5,
+			phone_valid = $6, custom_fields = $7, contact_type = $8, ` + strings.Join(sets, ", ") + `,
+			version = version + 1, updated_at = now()
+		WHERE id = $1 RETURNING version, updated_at`
+}()
+
+// fieldColumns lists the registry's columns, qualified by alias.
+func fieldColumns(alias string) string {
+	cols := make([]string, len(Fields))
+	for i, f := range Fields {
+		cols[i] = alias + "." + f.Column
+	}
+	return strings.Join(cols, ", ")
+}
+
+// fieldTargets are where a scan of fieldColumns puts v's fields.
+func fieldTargets(v *Values) []any {
+	out := make([]any, len(Fields))
+	for i, f := range Fields {
+		out[i] = f.Ptr(v)
+	}
+	return out
 }

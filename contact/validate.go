@@ -17,11 +17,17 @@ const (
 	MaxNameLen    = 100
 	MaxTitleLen   = 200
 	MaxCompanyLen = 200
-	MaxEmailLen   = 254 // RFC 5321 path limit less the angle brackets
-	MaxPhoneLen   = 64
-	MaxRoleLen    = 100
-	MinPhoneDigit = 4
-	MaxPhoneDigit = 20
+	// The postal address's parts.
+	MaxStreetLen     = 300
+	MaxCityLen       = 100
+	MaxRegionLen     = 100
+	MaxPostalCodeLen = 20
+	MaxCountryLen    = 100
+	MaxEmailLen      = 254 // RFC 5321 path limit less the angle brackets
+	MaxPhoneLen      = 64
+	MaxRoleLen       = 100
+	MinPhoneDigit    = 4
+	MaxPhoneDigit    = 20
 	// MaxRelationships bounds the relationships created with one contact.
 	MaxRelationships = 100
 )

@@ -189,6 +189,10 @@ func (d *csvDecoder) set(row *Row, c Column, v string) {
 		row.Title = cmpOr(row.Title, v)
 	case FieldCompany:
 		row.Company = cmpOr(row.Company, v)
+	case FieldStreet, FieldCity, FieldRegion, FieldPostalCode, FieldCountry:
+		if p := row.addressPart(c.Field); *p == "" {
+			*p = oneLine(v)
+		}
 	case FieldExternalID:
 		row.ExternalID = cmpOr(row.ExternalID, v)
 	case FieldEmail:

@@ -56,6 +56,10 @@ func (cw *CSVWriter) Write(row *ExportRow) error {
 	b = appendCSVCell(b, strings.Join(row.ExternalIDs, ";"))
 	b = append(b, ',')
 	b = appendCSVCell(b, strings.Join(row.Tags, ";"))
+	for _, s := range [...]string{row.Street, row.City, row.Region, row.PostalCode, row.Country} {
+		b = append(b, ',')
+		b = appendCSVCell(b, s)
+	}
 	for _, k := range cw.custom {
 		b = append(b, ',')
 		b = appendCSVCell(b, CustomText(row.Custom[k]))
@@ -83,7 +87,8 @@ func (cw *CSVWriter) writeHeader() {
 		}
 		b = append(b, h...)
 	}
-	b = append(b, ",tags"...)
+	// The address after the tags: exports from before it still start with exportHeader.
+	b = append(b, ",tags,street,city,region,postalCode,country"...)
 	for _, k := range cw.custom {
 		b = append(b, ',')
 		b = appendCSVCell(b, k)

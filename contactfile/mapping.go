@@ -23,9 +23,15 @@ const (
 	// cell may hold several values separated by " ::: " (Google Contacts).
 	FieldEmail Field = "email"
 	// FieldPhone may be mapped from several columns, like FieldEmail.
-	FieldPhone       Field = "phone"
-	FieldTitle       Field = "title"
-	FieldCompany     Field = "company"
+	FieldPhone   Field = "phone"
+	FieldTitle   Field = "title"
+	FieldCompany Field = "company"
+	// The postal address's parts.
+	FieldStreet      Field = "street"
+	FieldCity        Field = "city"
+	FieldRegion      Field = "region"
+	FieldPostalCode  Field = "postalCode"
+	FieldCountry     Field = "country"
 	FieldExternalID  Field = "externalId"
 	FieldExternalIDs Field = "externalIds"
 	// FieldTags holds tags separated by ";".
@@ -123,6 +129,24 @@ var knownHeaders = map[string]Field{
 	"organizationtitle": FieldTitle,
 	"company":           FieldCompany, "companyname": FieldCompany, "organization": FieldCompany,
 	"organisation": FieldCompany, "organizationname": FieldCompany,
+	// The postal address: the spec's names, HubSpot's, Salesforce's Mailing*,
+	// Outlook's Business/Home ones and Google's "Address 1 - ..." ones.
+	"street": FieldStreet, "streetaddress": FieldStreet, "address": FieldStreet,
+	"address1": FieldStreet, "addressline1": FieldStreet, "mailingstreet": FieldStreet,
+	"businessstreet": FieldStreet, "homestreet": FieldStreet, "address1street": FieldStreet,
+	"city": FieldCity, "town": FieldCity, "mailingcity": FieldCity, "businesscity": FieldCity,
+	"homecity": FieldCity, "address1city": FieldCity,
+	"region": FieldRegion, "state": FieldRegion, "province": FieldRegion,
+	"stateprovince": FieldRegion, "stateorprovince": FieldRegion, "stateregion": FieldRegion,
+	"mailingstate": FieldRegion, "businessstate": FieldRegion, "homestate": FieldRegion,
+	"address1region": FieldRegion,
+	"postalcode":     FieldPostalCode, "zip": FieldPostalCode, "zipcode": FieldPostalCode,
+	"postcode": FieldPostalCode, "mailingpostalcode": FieldPostalCode,
+	"businesspostalcode": FieldPostalCode, "homepostalcode": FieldPostalCode,
+	"address1postalcode": FieldPostalCode,
+	"country":            FieldCountry, "countryregion": FieldCountry, "mailingcountry": FieldCountry,
+	"businesscountry": FieldCountry, "businesscountryregion": FieldCountry,
+	"homecountry": FieldCountry, "homecountryregion": FieldCountry, "address1country": FieldCountry,
 	"externalid": FieldExternalID, "id": FieldExternalID, "recordid": FieldExternalID,
 	"contactid": FieldExternalID, "uid": FieldExternalID,
 	"externalids": FieldExternalIDs,

@@ -120,6 +120,8 @@ func (d *ndjsonDecoder) set(row *Row, k string, raw string, fullName *string) er
 		row.Title = v
 	case FieldCompany:
 		row.Company = v
+	case FieldStreet, FieldCity, FieldRegion, FieldPostalCode, FieldCountry:
+		*row.addressPart(f) = oneLine(v)
 	case FieldExternalID:
 		row.ExternalID = cmpOr(row.ExternalID, v)
 	}
@@ -133,6 +135,8 @@ var ndjsonKeys = map[string]Field{
 	"name": FieldFullName, "email": FieldEmail, "emails": FieldEmail,
 	"phone": FieldPhone, "phones": FieldPhone, "title": FieldTitle,
 	"company": FieldCompany, "externalId": FieldExternalID, "id": FieldExternalID,
+	"street": FieldStreet, "city": FieldCity, "region": FieldRegion, "postalCode": FieldPostalCode,
+	"country":         FieldCountry,
 	"externalIds":     FieldExternalIDs,
 	"normalizedEmail": FieldIgnore, "normalizedPhone": FieldIgnore,
 	"phoneExtension": FieldIgnore, "phoneValid": FieldIgnore,
@@ -142,7 +146,7 @@ var ndjsonKeys = map[string]Field{
 // and the external id do not depend on map order.
 var ndjsonOrder = [...]string{
 	"firstName", "lastName", "fullName", "name", "email", "emails", "phone", "phones",
-	"title", "company", "externalId", "id", "externalIds",
+	"title", "company", "street", "city", "region", "postalCode", "country", "externalId", "id", "externalIds",
 }
 
 // ndjsonSlot maps a known key to its place in ndjsonOrder, or -1 for the

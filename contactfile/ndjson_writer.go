@@ -32,7 +32,9 @@ func (nw *NDJSONWriter) Write(row *ExportRow) error {
 	}{
 		{`,"firstName":`, row.FirstName}, {`,"lastName":`, row.LastName},
 		{`,"email":`, row.Email}, {`,"phone":`, row.Phone}, {`,"title":`, row.Title},
-		{`,"company":`, row.Company}, {`,"normalizedEmail":`, row.NormalizedEmail},
+		{`,"company":`, row.Company}, {`,"street":`, row.Street}, {`,"city":`, row.City},
+		{`,"region":`, row.Region}, {`,"postalCode":`, row.PostalCode}, {`,"country":`, row.Country},
+		{`,"normalizedEmail":`, row.NormalizedEmail},
 		{`,"normalizedPhone":`, row.NormalizedPhone}, {`,"phoneExtension":`, row.PhoneExtension},
 	}
 	for _, f := range fields {

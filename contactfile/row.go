@@ -41,6 +41,10 @@ type Row struct {
 	// Company is the organization's name (for vCard ORG, its first
 	// component).
 	Company string
+	// Street, City, Region, PostalCode and Country are the postal address
+	// (for vCard, the preferred ADR; a street of several lines is joined by
+	// ", ").
+	Street, City, Region, PostalCode, Country string
 	// ExternalIDs are "source:id" references as contactd's own exports
 	// write them: a CSV externalIds column (";"-separated), an NDJSON
 	// externalIds array, vCard X-CONTACTD-EXTERNAL-ID properties.
@@ -229,4 +233,34 @@ func (r *Row) setExtra(k, v string) {
 		v = old + "\n" + v
 	}
 	r.Extra[k] = v
+}
+
+// addressPart returns where the row keeps an address field.
+func (r *Row) addressPart(f Field) *string {
+	switch f {
+	case FieldStreet:
+		return &r.Street
+	case FieldCity:
+		return &r.City
+	case FieldRegion:
+		return &r.Region
+	case FieldPostalCode:
+		return &r.PostalCode
+	default:
+		return &r.Country
+	}
+}
+
+// oneLine joins the lines of a multi-line value (a street) with ", ".
+func oneLine(v string) string {
+	if !strings.ContainsAny(v, "\r\n") {
+		return strings.TrimSpace(v)
+	}
+	var parts []string
+	for _, l := range strings.FieldsFunc(v, func(r rune) bool { return r == '\r' || r == '\n' }) {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -25,7 +25,10 @@ type vcardDecoder struct {
 	pendingBegin int
 	emails       []prefValue
 	phones       []prefValue
-	cardBytes    int
+	// adrPref is the preference of the ADR the row's address came from
+	// (-1: none yet).
+	adrPref   int
+	cardBytes int
 }
 
 // prefValue is an email or phone with its preference (lower is preferred).
@@ -57,7 +60,7 @@ func (d *vcardDecoder) next(row *Row, build bool) error {
 	if err := d.findBegin(row); err != nil {
 		return err
 	}
-	d.emails, d.phones, d.cardBytes = d.emails[:0], d.phones[:0], 0
+	d.emails, d.phones, d.cardBytes, d.adrPref = d.emails[:0], d.phones[:0], 0, -1
 	var fn string
 	var rowErr *RowError
 	for {
@@ -158,6 +161,11 @@ func (d *vcardDecoder) apply(row *Row, p *vcardProp, truncated bool, fn *string)
 		row.Company = cmpOr(row.Company, strings.TrimSpace(unescapeText(org)))
 	case "TITLE":
 		row.Title = cmpOr(row.Title, strings.TrimSpace(unescapeText(v)))
+	case "ADR":
+		if d.adrPref < 0 || p.pref < d.adrPref {
+			d.adrPref = p.pref
+			setAddress(row, v)
+		}
 	case "CATEGORIES":
 		for _, t := range splitUnescaped(v, ',') {
 			row.addTags(unescapeText(t), "\x00")
@@ -273,4 +281,26 @@ func splitUnescaped(v string, sep byte) []string {
 		}
 	}
 	return append(out, v[start:])
+}
+
+// setAddress sets the row's address from an ADR value: post office box;
+// extended address; street; locality; region; postal code; country. The
+// street takes the extended address after it (an apartment), or the post
+// office box when it has neither.
+func setAddress(row *Row, v string) {
+	comp := splitUnescaped(v, ';')
+	part := func(i int) string {
+		if i < len(comp) {
+			return oneLine(unescapeText(comp[i]))
+		}
+		return ""
+	}
+	street := part(2)
+	if ext := part(1); ext != "" {
+		street = strings.TrimPrefix(street+", "+ext, ", ")
+	}
+	if street == "" {
+		street = part(0)
+	}
+	row.Street, row.City, row.Region, row.PostalCode, row.Country = street, part(3), part(4), part(5), part(6)
 }

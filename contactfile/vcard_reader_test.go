@@ -26,7 +26,6 @@ func TestVCardReader(t *testing.T) {
 			},
 			wantExtra: map[string]string{
 				"note": "Wrote the code that landed Apollo 11, and coined \"software engineering\".\nSecond line.",
-				"adr":  ";;2101 NASA Pkwy;Houston;TX;77058;USA",
 			},
 		},
 		{

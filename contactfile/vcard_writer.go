@@ -47,6 +47,16 @@ func (vw *VCardWriter) Write(row *ExportRow) error {
 	if row.Title != "" {
 		vw.prop("TITLE:", row.Title, false)
 	}
+	if row.Street != "" || row.City != "" || row.Region != "" || row.PostalCode != "" || row.Country != "" {
+		vw.line = append(vw.line[:0], "ADR:;;"...)
+		for i, s := range [...]string{row.Street, row.City, row.Region, row.PostalCode, row.Country} {
+			if i > 0 {
+				vw.line = append(vw.line, ';')
+			}
+			vw.line = appendVCardText(vw.line, s, true)
+		}
+		vw.fold()
+	}
 	if row.Status != "" {
 		vw.prop("X-CONTACTD-STATUS:", row.Status, false)
 	}

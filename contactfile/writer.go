@@ -10,16 +10,18 @@ import (
 
 // ExportRow is one contact as exported.
 type ExportRow struct {
-	ID              string
-	FirstName       string
-	LastName        string
-	Email           string
-	Phone           string
-	Title           string
-	Company         string
-	NormalizedEmail string
-	NormalizedPhone string
-	PhoneExtension  string
+	ID        string
+	FirstName string
+	LastName  string
+	Email     string
+	Phone     string
+	Title     string
+	Company   string
+	// Street, City, Region, PostalCode and Country are the postal address.
+	Street, City, Region, PostalCode, Country string
+	NormalizedEmail                           string
+	NormalizedPhone                           string
+	PhoneExtension                            string
 	// PhoneValid is nil when the phone was not checked (or there is none).
 	PhoneValid *bool
 	Status     string

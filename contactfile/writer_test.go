@@ -42,11 +42,11 @@ func TestCSVWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.SplitN(buf.String(), "\n", 3)
-	if want := strings.Join(ExportHeader(), ",") + ",tags"; lines[0] != want {
+	if want := strings.Join(ExportHeader(), ",") + ",tags,street,city,region,postalCode,country"; lines[0] != want {
 		t.Errorf("header %q, want %q", lines[0], want)
 	}
 	wantRow := `0190f1a2-0000-7000-8000-000000000001,Ada,Lovelace,Ada@Example.com,'+14155550100,Analyst,"Engines, Ltd",` +
-		`ada@example.com,'+14155550100,,true,active,2026-03-01T12:30:00Z,2026-03-01T13:30:00Z,google:c123;contactd:0190f1a2-0000-7000-8000-000000000001,`
+		`ada@example.com,'+14155550100,,true,active,2026-03-01T12:30:00Z,2026-03-01T13:30:00Z,google:c123;contactd:0190f1a2-0000-7000-8000-000000000001,,,,,,`
 	if lines[1] != wantRow {
 		t.Errorf("row\n %q\nwant\n %q", lines[1], wantRow)
 	}
@@ -63,7 +63,7 @@ func TestCSVWriterEmptyHasHeader(t *testing.T) {
 	if err := NewCSVWriter(&buf).Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if buf.String() != strings.Join(ExportHeader(), ",")+",tags\n" {
+	if buf.String() != strings.Join(ExportHeader(), ",")+",tags,street,city,region,postalCode,country\n" {
 		t.Errorf("got %q", buf.String())
 	}
 }

@@ -137,7 +137,9 @@ func PrepareImportRow(in *contactfile.Row, defaultRegion string) (ImportRow, []I
 	if len(in.ExternalID) > MaxExternalIDLen {
 		return ImportRow{}, []ImportRowError{{Index: index, Line: in.Line, Field: "externalId", Message: fmt.Sprintf("must be at most %d bytes", MaxExternalIDLen)}}
 	}
-	nc := contact.NewContact{FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, Phone: in.Phone, Title: in.Title, Company: in.Company, KeepUnparseablePhone: true}
+	nc := contact.NewContact{FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, Phone: in.Phone, Title: in.Title,
+		Company: in.Company, Street: in.Street, City: in.City, Region: in.Region, PostalCode: in.PostalCode, Country: in.Country,
+		KeepUnparseablePhone: true}
 	if err := nc.Validate(); err != nil {
 		de := err.(*db.Error)
 		errs := make([]ImportRowError, len(de.Fields))

@@ -107,13 +107,22 @@ func survivorValues(survivor *contact.Contact, contacts map[uuid.UUID]*contact.C
 	out := *survivor
 	out.Preferences = survivor.Preferences.Clone()
 	out.Relationships = nil
+	// A contact named for one field of a group gives the group's other fields too.
+	groupWinner := map[string]*contact.Contact{}
+	for _, f := range contact.Fields {
+		if id, ok := fieldValues[f.Name]; ok && f.Group != "" && groupWinner[f.Group] == nil {
+			groupWinner[f.Group] = contacts[id]
+		}
+	}
 	for _, f := range contact.Fields {
 		winner := survivor
 		if id, ok := fieldValues[f.Name]; ok {
 			winner = contacts[id]
-		} else if v := f.Get(&survivor.Values); (v == nil || *v == "") && f.Survivorship == contact.SurvivorFirst {
+		} else if g := groupWinner[f.Group]; g != nil {
+			winner = g
+		} else if !hasValue(f, survivor) && f.Survivorship == contact.SurvivorFirst {
 			for _, o := range others {
-				if v := f.Get(&o.Values); v != nil && *v != "" {
+				if hasValue(f, o) {
 					winner = o
 					break
 				}
@@ -134,6 +143,19 @@ func survivorValues(survivor *contact.Contact, contacts map[uuid.UUID]*contact.C
 	out.Preferences = mergePreferences(append([]*contact.Contact{survivor}, others...))
 	out.Custom = contact.MergeCustom(survivor, others)
 	return &out
+}
+
+// hasValue says whether c has a value for f: for a field of a group, any value of the group, so
+// that the group's values come from one contact.
+func hasValue(f *contact.Field, c *contact.Contact) bool {
+	for _, g := range contact.Fields {
+		if g == f || (f.Group != "" && g.Group == f.Group) {
+			if v := g.Get(&c.Values); v != nil && *v != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // mergePreferences merges the preferences of contacts (the survivor first, then the others by
