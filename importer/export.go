@@ -50,7 +50,7 @@ func toExportRow(ec *contact.ExportContact, row *contactfile.ExportRow) {
 		ID: c.ID.String(), FirstName: deref(c.FirstName), LastName: deref(c.LastName), Email: deref(c.Email),
 		Phone: deref(c.Phone), Title: deref(c.Title), Company: deref(c.Company),
 		Street: deref(c.Street), City: deref(c.City), Region: deref(c.Region), PostalCode: deref(c.PostalCode),
-		Country: deref(c.Country),
+		Country:         deref(c.Country),
 		NormalizedEmail: deref(c.Normalized.Email), NormalizedPhone: deref(c.Normalized.Phone),
 		PhoneExtension: deref(c.Normalized.PhoneExtension), PhoneValid: c.Normalized.PhoneValid,
 		Status: string(c.Status), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, ExternalIDs: ec.ExternalIDs,
