@@ -22,5 +22,5 @@ func ExampleType_CheckConfig() {
 	// Output:
 	// {"url":"https://crm.example/api/people","itemsPath":"data","idPath":"id","fieldMapping":{"email":"emails.0.value","shoeSize":"shoe"}}
 	// 1 secret: true
-	// config.fieldMapping.shoeSize - is not a contact field (one of firstName, lastName, email, phone, title, company)
+	// config.fieldMapping.shoeSize - is not a contact field (one of firstName, lastName, email, phone, title, company, street, city, region, postalCode, country)
 }
