@@ -7,4 +7,4 @@ CARDDAV_CARDS ?= 10000
 
 .PHONY: bench-carddav
 bench-carddav:
-	$(GO) run ./tools/carddavbench -n $(CARDDAV_CARDS)
+	$(GO) run ./tools/carddavbench -n $(CARDDAV_CARDS) $(CARDDAV_FLAGS)

@@ -9,24 +9,29 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 )
 
 // MaxBody bounds a response body (a multistatus of a whole book's etags, or a batch of cards).
 const MaxBody = 256 << 20
 
-// client sends a source's requests with its credentials and counts them.
+// client sends a source's requests with its credentials and counts them. It is safe for
+// concurrent use (a push sends several writes at once).
 type client struct {
 	http               *http.Client
 	username, password string
-	requests           int
+	requests           atomic.Int64
 }
+
+// sent is how many requests the client has sent.
+func (c *client) sent() int { return int(c.requests.Load()) }
 
 // Do sends a request with the source's credentials (webdav.HTTPClient, for discovery).
 func (c *client) Do(req *http.Request) (*http.Response, error) {
 	if c.username != "" || c.password != "" {
 		req.SetBasicAuth(c.username, c.password)
 	}
-	c.requests++
+	c.requests.Add(1)
 	return c.http.Do(req)
 }
 

@@ -17,12 +17,18 @@ import (
 // DefaultPageSize is how many cards a page carries (one addressbook-multiget).
 const DefaultPageSize = 500
 
+// DefaultWriters is how many writes (PUT, DELETE) a push has in flight at once.
+const DefaultWriters = 8
+
 // Connector syncs one carddav source's address book.
 type Connector struct {
 	cfg *Config
 	c   *client
 	// PageSize is how many cards a page carries and an addressbook-multiget asks for.
 	PageSize int
+	// Writers bounds how many writes of one Write call are in flight at once (1: one at a
+	// time). Each keeps its own precondition and result.
+	Writers int
 	// NoSyncCollection makes the connector list etags even where the server has
 	// sync-collection (tests of the fallback).
 	NoSyncCollection bool
@@ -45,8 +51,11 @@ func New(src *source.Source, secrets map[string]string) (syncengine.Connector, e
 }
 
 func newConnector(cfg *Config) *Connector {
-	return &Connector{cfg: cfg, c: &client{http: &http.Client{Timeout: 5 * time.Minute}, username: cfg.Username, password: cfg.Password},
-		PageSize: DefaultPageSize, Now: time.Now, uids: map[string]string{}}
+	// Keep a connection per writer between the batches of a push.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = DefaultWriters
+	return &Connector{cfg: cfg, c: &client{http: &http.Client{Timeout: 5 * time.Minute, Transport: tr}, username: cfg.Username, password: cfg.Password},
+		PageSize: DefaultPageSize, Writers: DefaultWriters, Now: time.Now, uids: map[string]string{}}
 }
 
 // checkpoint is a carddav source's position.
@@ -87,13 +96,13 @@ func (e *pageError) Requests() int { return e.requests }
 // (the engine fetches the changed ones). A full pass (a first sync, a refused sync token, a
 // listing) says so on every page (Page.Listing), so that the engine sweeps the cards gone.
 func (c *Connector) Changes(ctx context.Context, raw json.RawMessage) (*syncengine.Page, error) {
-	start := c.c.requests
+	start := c.c.sent()
 	page, err := c.changes(ctx, raw)
 	if err != nil {
 		c.pass = nil
-		return nil, &pageError{err: err, requests: c.c.requests - start}
+		return nil, &pageError{err: err, requests: c.c.sent() - start}
 	}
-	page.Requests = c.c.requests - start
+	page.Requests = c.c.sent() - start
 	return page, nil
 }
 
@@ -324,14 +333,14 @@ func (c *Connector) record(href, etag string, raw []byte) syncengine.Record {
 
 // Fetch returns the cards of stubs by href, in addressbook-multigets of PageSize.
 func (c *Connector) Fetch(ctx context.Context, hrefs []string) ([]syncengine.Record, int, error) {
-	start := c.c.requests
+	start := c.c.sent()
 	var out []syncengine.Record
 	for i := 0; i < len(hrefs); i += c.PageSize {
 		recs, err := c.multiget(ctx, hrefs[i:min(i+c.PageSize, len(hrefs))])
 		if err != nil {
-			return nil, c.c.requests - start, err
+			return nil, c.c.sent() - start, err
 		}
 		out = append(out, recs...)
 	}
-	return out, c.c.requests - start, nil
+	return out, c.c.sent() - start, nil
 }

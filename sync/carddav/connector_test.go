@@ -3,13 +3,16 @@ package carddav
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/contactd/contactd/sync/syncengine"
 )
@@ -348,6 +351,92 @@ func TestWriteServerMovesAndRewrites(t *testing.T) {
 			recs, _, _ := pull(t, c, nil)
 			if len(recs) != 1 || recs[0].RemoteID != res[0].RemoteID || recs[0].ETag != res[0].ETag {
 				t.Fatalf("pulled %+v, wrote %+v", recs, res)
+			}
+		})
+	}
+}
+
+// A push's writes are in flight Writers at a time, each with its own precondition and result:
+// the first Writers PUTs are held until all of them have arrived (serial writes would never
+// get there), no more than Writers are ever in flight, and the results come back in order —
+// creates where their keys say, a stale If-Match a conflict, a create at a taken key a
+// conflict naming it.
+func TestWriteConcurrent(t *testing.T) {
+	t.Parallel()
+	for _, s := range needServers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			_, book := s.book(t)
+			s.put(t, book, "ada.vcf", adaV3)
+			const writers = 4
+			target, _ := url.Parse(s.base)
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			var mu sync.Mutex
+			inFlight, most := 0, 0
+			all := make(chan struct{})
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodPut {
+					proxy.ServeHTTP(w, r)
+					return
+				}
+				mu.Lock()
+				inFlight++
+				most = max(most, inFlight)
+				if inFlight == writers {
+					select {
+					case <-all:
+					default:
+						close(all)
+					}
+				}
+				mu.Unlock()
+				select {
+				case <-all:
+				case <-time.After(time.Minute):
+					http.Error(w, "the writes were not concurrent", http.StatusTeapot)
+				}
+				proxy.ServeHTTP(w, r)
+				mu.Lock()
+				inFlight--
+				mu.Unlock()
+			}))
+			t.Cleanup(front.Close)
+			c := s.connector(front.URL + strings.TrimPrefix(book, s.base))
+			c.Writers = writers
+			recs, _, _ := pull(t, c, nil)
+			ada := recs[0]
+			var ws []syncengine.Write
+			for i := range 10 {
+				ws = append(ws, syncengine.Write{Key: fmt.Sprintf("c%d", i), Values: map[string]string{"firstName": fmt.Sprintf("C%d", i)}})
+			}
+			ws = append(ws, syncengine.Write{RemoteID: ada.RemoteID, IfMatch: `"stale"`, Values: map[string]string{"firstName": "X"}, Raw: ada.Raw},
+				syncengine.Write{Key: "c3", Values: map[string]string{"firstName": "again"}})
+			res, err := c.Write(ctx, ws)
+			if err != nil || len(res) != len(ws) {
+				t.Fatalf("write: %v, %d results", err, len(res))
+			}
+			// Whichever of c3's two creates came first made the card; the other is a conflict.
+			if res[3].Conflict {
+				res[3], res[11] = res[11], res[3]
+			}
+			for i := range 10 {
+				if r := res[i]; r.Err != nil || r.Conflict || !strings.HasSuffix(r.RemoteID, fmt.Sprintf("/c%d.vcf", i)) || r.ETag == "" {
+					t.Errorf("create %d: %+v", i, r)
+				}
+			}
+			if r := res[10]; !r.Conflict || r.RemoteID != ada.RemoteID {
+				t.Errorf("stale update: %+v", r)
+			}
+			if r := res[11]; !r.Conflict || !strings.HasSuffix(r.RemoteID, "/c3.vcf") {
+				t.Errorf("create at a taken key: %+v", r)
+			}
+			if most > writers {
+				t.Errorf("%d writes in flight at once, Writers is %d", most, writers)
+			}
+			got, _, _ := pull(t, s.connector(book), nil)
+			if len(got) != 11 {
+				t.Errorf("the book has %d cards, want 11", len(got))
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/contactd/contactd/sync/syncengine"
 	"github.com/emersion/go-vcard"
@@ -15,7 +16,8 @@ import (
 // contactd does not model is kept), a create with If-None-Match: * at Key.vcf, a delete with
 // If-Match. A failed precondition (412) is a Conflict. The result carries the card's href
 // (where the server put it) and its etag after the write, asked for when the server does not
-// send one (it rewrote the card).
+// send one (it rewrote the card). Up to Writers writes are in flight at once; each has its own
+// precondition and result, in the order of ws.
 func (c *Connector) Write(ctx context.Context, ws []syncengine.Write) ([]syncengine.WriteResult, error) {
 	if c.book == nil {
 		if err := c.find(ctx, ""); err != nil {
@@ -23,11 +25,25 @@ func (c *Connector) Write(ctx context.Context, ws []syncengine.Write) ([]synceng
 		}
 	}
 	out := make([]syncengine.WriteResult, len(ws))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(max(c.Writers, 1), len(ws)) {
+		wg.Go(func() {
+			for i := range next {
+				out[i] = c.write(ctx, &ws[i])
+			}
+		})
+	}
 	for i := range ws {
-		out[i] = c.write(ctx, &ws[i])
 		if ctx.Err() != nil {
-			return out, ctx.Err()
+			break
 		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return out, err
 	}
 	return out, nil
 }

@@ -222,6 +222,7 @@ func (e *Engine) write1(ctx context.Context, conn Connector, src *source.Source,
 		}
 		var one source.Stats
 		var links []*source.Link
+		a := contact.NewAudit(ctx)
 		for i, p := range ps {
 			r := res[i]
 			switch {
@@ -229,16 +230,24 @@ func (e *Engine) write1(ctx context.Context, conn Connector, src *source.Source,
 				one.Errors = append(one.Errors, source.RunError{Ref: ref(p), Message: r.Err.Error()})
 			case r.Conflict && p.link != nil && p.w.RemoteID != "":
 				conflicts = append(conflicts, p)
+			case r.Conflict && p.w.RemoteID == "" && r.RemoteID != "":
+				// The record at the contact's key: its own earlier create (a crash lost the link).
+				adopt := *p
+				adopt.w.RemoteID = r.RemoteID
+				conflicts = append(conflicts, &adopt)
 			case r.Conflict:
-				one.Errors = append(one.Errors, source.RunError{Ref: ref(p), Message: "a record with this key exists remotely already; it is linked when next pulled"})
+				one.Errors = append(one.Errors, source.RunError{Ref: ref(p), Message: "a record with this key exists remotely already, and the source did not say where"})
 			default:
-				l, err := e.written(ctx, tx, src, p, r, readAt)
+				l, err := e.written(ctx, tx, src, p, r, readAt, a)
 				if err != nil {
 					return err
 				}
 				links = append(links, l)
 				one.Pushed++
 			}
+		}
+		if err := a.Flush(ctx, tx); err != nil {
+			return err
 		}
 		if err := source.PutLinksTx(ctx, tx, links); err != nil {
 			return err
@@ -250,11 +259,55 @@ func (e *Engine) write1(ctx context.Context, conn Connector, src *source.Source,
 		return err
 	}
 	for _, p := range conflicts {
-		if err := e.resolve(ctx, conn, src, p, st); err != nil {
+		var err error
+		if p.link == nil {
+			err = e.adopt(ctx, conn, src, p, readAt, st)
+		} else {
+			err = e.resolve(ctx, conn, src, p, st)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// adopt settles a create refused because a record exists at the contact's key: contactd made
+// it (the key is the contact's id) and lost its link to a crash, or a push-only source never
+// pulls it. The record is linked to the contact and the contact written over it with If-Match,
+// once; a record that is gone meanwhile is created by the next run, and one linked to another
+// contact is reported.
+func (e *Engine) adopt(ctx context.Context, conn Connector, src *source.Source, p *pending, readAt time.Time, st *source.Stats) error {
+	recs, n, err := conn.Fetch(ctx, []string{p.w.RemoteID})
+	st.Requests += int64(n)
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 || recs[0].Deleted {
+		return nil
+	}
+	rec := recs[0]
+	var taken *source.Link
+	err = e.Sources.DB().InTx(ctx, func(tx pgx.Tx) error {
+		links, err := source.LinksTx(ctx, tx, src.ID, []string{rec.RemoteID})
+		taken = links[rec.RemoteID]
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if taken != nil {
+		if taken.ContactID != p.cid {
+			st.Errors = append(st.Errors, source.RunError{Ref: ref(p), Message: fmt.Sprintf("the record at this contact's key, %s, is linked to contact %s", rec.RemoteID, taken.ContactID)})
+		}
+		return nil
+	}
+	adopted := *p
+	adopted.reason = source.PushUpdate
+	adopted.link = &source.Link{SourceID: src.ID, RemoteID: rec.RemoteID, ContactID: p.cid, Raw: rec.Raw, Decision: mustJSON(decision{By: "pushed"})}
+	adopted.w = Write{RemoteID: rec.RemoteID, IfMatch: rec.ETag, Values: p.state.Values, Emails: p.state.Emails, Phones: p.state.Phones,
+		Tags: p.state.Tags, Raw: rec.Raw}
+	return e.writeOnce(ctx, conn, src, &adopted, readAt, st)
 }
 
 // refresh locks the links written and takes their contact from the database: a merge may have
@@ -299,8 +352,8 @@ func ref(p *pending) string {
 	return "contact " + p.cid.String()
 }
 
-// written is the link after a successful write.
-func (e *Engine) written(ctx context.Context, tx pgx.Tx, src *source.Source, p *pending, r WriteResult, readAt time.Time) (*source.Link, error) {
+// written is the link after a successful write; a create's sync note is added to a.
+func (e *Engine) written(ctx context.Context, tx pgx.Tx, src *source.Source, p *pending, r WriteResult, readAt time.Time, a *contact.Audit) (*source.Link, error) {
 	if p.w.Delete {
 		by := source.DeletedLocally
 		if p.reason == source.PushMerged {
@@ -323,11 +376,7 @@ func (e *Engine) written(ctx context.Context, tx pgx.Tx, src *source.Source, p *
 				return nil, err
 			}
 		}
-		a := contact.NewAudit(ctx)
 		a.Add("sync", "contact", p.cid, &p.cid, map[string]contact.Change{"sync": syncNote(src, r.RemoteID)})
-		if err := a.Flush(ctx, tx); err != nil {
-			return nil, err
-		}
 		return &source.Link{SourceID: src.ID, RemoteID: r.RemoteID, ContactID: p.cid, ETag: contact.Nullable(r.ETag),
 			ContentHash: stateHash(p.state, false), Payload: p.state, Decision: mustJSON(decision{By: "pushed"}), SyncedAt: readAt}, nil
 	}
@@ -412,8 +461,12 @@ func (e *Engine) writeOnce(ctx context.Context, conn Connector, src *source.Sour
 		if err := refresh(ctx, tx, src, []*pending{p}); err != nil {
 			return err
 		}
-		l, err := e.written(ctx, tx, src, p, res[0], readAt)
+		a := contact.NewAudit(ctx)
+		l, err := e.written(ctx, tx, src, p, res[0], readAt, a)
 		if err != nil {
+			return err
+		}
+		if err := a.Flush(ctx, tx); err != nil {
 			return err
 		}
 		if err := source.PutLinkTx(ctx, tx, l); err != nil {

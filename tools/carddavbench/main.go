@@ -4,7 +4,8 @@
 // seconds and requests side by side for an initial sync, a run with nothing changed, a run
 // after 1% of the cards changed remotely and, for contactd (a two-way source), a run after 1%
 // changed on each side: 1% remotely and 1% other contacts edited in contactd, which the run
-// pushes with If-Match.
+// pushes with If-Match. Then, as the floor of that push, Radicale alone taking the same number
+// of PUTs from a plain client, one at a time and 8 at a time.
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,12 +44,16 @@ import (
 func main() {
 	n := flag.Int("n", 10000, "cards in the book")
 	skipVdir := flag.Bool("no-vdirsyncer", false, "measure contactd only")
+	flag.StringVar(&dbName, "db", "contactd_carddavbench", "the database to (re)create for the run")
 	flag.Parse()
 	if err := run(context.Background(), *n, !*skipVdir); err != nil {
 		fmt.Fprintln(os.Stderr, "carddavbench:", err)
 		os.Exit(1)
 	}
 }
+
+// dbName is the database the run drops and creates.
+var dbName string
 
 type result struct {
 	name     string
@@ -192,6 +198,9 @@ func run(ctx context.Context, n int, vdir bool) error {
 		return err
 	}
 	if err := bothSides(ctx, a, pool, src.ID, book, srv.URL, changeCards, measure, syncOnce); err != nil {
+		return err
+	}
+	if err := radicaleFloor(book, bookURL, measure); err != nil {
 		return err
 	}
 	var contacts int
@@ -469,8 +478,8 @@ func database(ctx context.Context) (*app.App, *pgxpool.Pool, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	_, _ = admin.Exec(ctx, `DROP DATABASE IF EXISTS contactd_carddavbench WITH (FORCE)`)
-	if _, err := admin.Exec(ctx, `CREATE DATABASE contactd_carddavbench`); err != nil {
+	_, _ = admin.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{dbName}.Sanitize()+` WITH (FORCE)`)
+	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{dbName}.Sanitize()); err != nil {
 		return nil, nil, err
 	}
 	admin.Close(ctx)
@@ -478,7 +487,7 @@ func database(ctx context.Context) (*app.App, *pgxpool.Pool, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	pc.ConnConfig.Database = "contactd_carddavbench"
+	pc.ConnConfig.Database = dbName
 	pc.AfterConnect = db.AfterConnect
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
@@ -492,4 +501,77 @@ func database(ctx context.Context) (*app.App, *pgxpool.Pool, error) {
 		return nil, nil, err
 	}
 	return a, pool, nil
+}
+
+// radicaleFloor measures what 1% of the book's PUTs cost Radicale alone: a plain HTTP client
+// (no contactd) rewrites 1% of the cards with If-Match, one at a time and then 8 at a time, so
+// that a two-way run's push can be compared with the server's own cost per write. The cards'
+// etags are read first, outside the measurement.
+func radicaleFloor(dir, book string, measure func(string, func() (string, error)) error) error {
+	n := 0
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".vcf") {
+				n++
+			}
+		}
+	}
+	for round, writers := range []int{1, 8} {
+		cards := make([]int, max(n/100, 1))
+		etags := make([]string, len(cards))
+		for k := range cards {
+			cards[k] = (k*89 + 5000 + round) % n
+			resp, err := http.Get(fmt.Sprintf("%sbench-%d.vcf", book, cards[k]))
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			etags[k] = resp.Header.Get("ETag")
+		}
+		put := func(k int) error {
+			i := cards[k]
+			first := fakedata.FirstNames[(i*7)%len(fakedata.FirstNames)]
+			body := fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bench-%d\r\nFN:%s floor %d\r\nEND:VCARD\r\n", i, first, round)
+			req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("%sbench-%d.vcf", book, i), strings.NewReader(body))
+			req.Header.Set("If-Match", etags[k])
+			req.Header.Set("Content-Type", "text/vcard")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode/100 != 2 {
+				return fmt.Errorf("PUT card %d: %s", i, resp.Status)
+			}
+			return nil
+		}
+		name := fmt.Sprintf("Radicale alone: 1%% PUT, %d at a time", writers)
+		if err := measure(name, func() (string, error) {
+			next := make(chan int)
+			errs := make(chan error, len(cards))
+			var wg sync.WaitGroup
+			for range writers {
+				wg.Go(func() {
+					for k := range next {
+						errs <- put(k)
+					}
+				})
+			}
+			for k := range cards {
+				next <- k
+			}
+			close(next)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					return "", err
+				}
+			}
+			return fmt.Sprintf("%d PUTs with If-Match, no contactd", len(cards)), nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
