@@ -27,6 +27,7 @@ type card struct {
 	version              int // the remote's change counter when it last changed
 	deleted              bool
 	note                 string // Record.Note (with no values: a record that does not parse)
+	key                  string // the Write.Key it was created at
 }
 
 // book is an in-memory remote address book: a connector over it lists changes since a version
@@ -135,7 +136,7 @@ func (bk *book) Write(_ context.Context, ws []syncengine.Write) ([]syncengine.Wr
 		id := w.RemoteID
 		if id == "" {
 			for rid, c := range bk.cards {
-				if string(c.raw) == "key:"+w.Key {
+				if c.key == w.Key && !c.deleted {
 					out[i] = syncengine.WriteResult{RemoteID: rid, Conflict: true}
 				}
 			}
@@ -157,6 +158,9 @@ func (bk *book) Write(_ context.Context, ws []syncengine.Write) ([]syncengine.Wr
 			c.etag++
 		} else {
 			bk.putLocked(id, maps.Clone(w.Values), w.Emails, w.Phones, w.Tags)
+			if w.RemoteID == "" {
+				bk.cards[id].key = w.Key
+			}
 		}
 		out[i] = syncengine.WriteResult{RemoteID: id, ETag: strconv.Itoa(bk.cards[id].etag)}
 		bk.mu.Unlock()

@@ -3,6 +3,7 @@ package syncengine_test
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -469,5 +470,46 @@ func TestLocalDeleteMeetsRemoteChange(t *testing.T) {
 	ws := w.book.takeWrites()
 	if len(ws) != 2 || !ws[1].Delete || ws[1].IfMatch == ws[0].IfMatch || !w.book.get("a").deleted || run.Stats.Pushed != 1 {
 		t.Fatalf("writes %+v, pushed %d, remote deleted %v", ws, run.Stats.Pushed, w.book.get("a").deleted)
+	}
+}
+
+// A push-only source with pushNew whose create meets a record at the contact's key (its own
+// earlier create, whose link a crash lost) links that record and writes the contact over it
+// with If-Match, once: the next runs neither report it nor write it again.
+func TestPushNewAdoptsTheRecordAtItsKey(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{Direction: "push", Config: json.RawMessage(`{"pushNew": true}`)})
+	c, err := w.App.Contacts.CreateContact(w.Ctx, contact.NewContact{FirstName: "Grace", LastName: "Hopper", Email: "grace@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The record a crashed run created at the contact's key, with what the contact then said.
+	w.book.put("made-before", vals("Grace", "", "grace@example.com"), nil, nil, nil)
+	w.book.mu.Lock()
+	w.book.cards["made-before"].key = c.ID.String()
+	etag := strconv.Itoa(w.book.cards["made-before"].etag)
+	w.book.mu.Unlock()
+
+	run := w.sync(t)
+	if len(run.Stats.Errors) != 0 || run.Stats.Pushed != 1 {
+		t.Fatalf("pushed %d, errors %+v", run.Stats.Pushed, run.Stats.Errors)
+	}
+	ws := w.book.takeWrites()
+	if len(ws) != 2 || ws[1].RemoteID != "made-before" || ws[1].IfMatch != etag || ws[1].Values["lastName"] != "Hopper" {
+		t.Fatalf("writes %+v: want the create, then the contact written over the record at its key", ws)
+	}
+	if got := w.contactOf(t, "made-before"); got.ID != c.ID {
+		t.Fatalf("the record is linked to %s", got.ID)
+	}
+	if n := w.Count(t, `SELECT count(*) FROM sync_links`); n != 1 {
+		t.Fatalf("%d links", n)
+	}
+	for range 2 {
+		if run := w.sync(t); len(run.Stats.Errors) != 0 || run.Stats.Pushed != 0 {
+			t.Fatalf("a later run: pushed %d, errors %+v", run.Stats.Pushed, run.Stats.Errors)
+		}
+	}
+	if ws := w.book.takeWrites(); len(ws) != 0 {
+		t.Fatalf("later runs wrote %+v", ws)
 	}
 }
