@@ -87,12 +87,12 @@ func New(pool *pgxpool.Pool, extra ...contact.Owned) (*App, error) {
 	a.Groups = group.NewStore(d)
 	// A normalized contact is rekeyed and checked for duplicates.
 	a.Contacts.SetIndex(a.Dedupe)
-	a.Owned = append([]contact.Owned{relationship.Concern, tag.Concern, group.Concern, importer.ExternalRefs,
-		a.Dedupe.Reviews(), a.Dedupe.Keys(), source.Links, a.Consent.Concern(), communication.Concern, event.Concern}, extra...)
-	a.Merges = merge.NewStore(d, a.Contacts, a.Owned...)
-	a.Engine = &dedupe.Engine{Store: a.Dedupe, Contacts: a.Contacts, Merger: a.Merges}
 	// Secrets are sealed with no key until the binary sets one (SetSealer).
 	a.Sources = source.NewStore(d, nil, map[string]source.Type{"http": httpsource.Type{}, "carddav": carddav.Type{}})
+	a.Owned = append([]contact.Owned{relationship.Concern, tag.Concern, group.Concern, importer.ExternalRefs,
+		a.Dedupe.Reviews(), a.Dedupe.Keys(), a.Sources.Links(), a.Consent.Concern(), communication.Concern, event.Concern}, extra...)
+	a.Merges = merge.NewStore(d, a.Contacts, a.Owned...)
+	a.Engine = &dedupe.Engine{Store: a.Dedupe, Contacts: a.Contacts, Merger: a.Merges}
 	a.Sync = &syncengine.Engine{Sources: a.Sources, Matcher: a.Engine, Tags: a.Tags,
 		Connectors: map[string]syncengine.NewConnector{"http": httpsource.New, "carddav": carddav.New}}
 	// Erasure reaches every concern, the merges, and the copies kept outside contact-owned rows.

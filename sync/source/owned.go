@@ -1,9 +1,11 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/google/uuid"
@@ -16,13 +18,20 @@ import (
 // Erasure forgets the links, leaving a tombstone for each live record of a source that pushes,
 // so that its next run deletes the record remotely.
 //
-// A merge enqueues nothing: the next run of each source (scheduled or manual) finds the moved
-// links (propagateMerges) and the restored ones (an undo) and pushes what they call for.
-var Links contact.Owned = links{moved: contact.MovedRows{
-	Concern: "syncLinks", Table: "sync_links", Column: "contact_id", Key: []string{"source_id", "remote_id"},
-}}
+// A merge or an undo that touches contacts linked to a source with propagateMerges that pushes
+// queues that source's run in its own transaction (RequestPushTx): the survivor's record is
+// updated and the merged one deleted remotely (an undo: created again) right away, not at the
+// next scheduled run.
+func (s *Store) Links() contact.Owned {
+	return links{store: s, moved: contact.MovedRows{
+		Concern: "syncLinks", Table: "sync_links", Column: "contact_id", Key: []string{"source_id", "remote_id"},
+	}}
+}
 
-type links struct{ moved contact.MovedRows }
+type links struct {
+	store *Store
+	moved contact.MovedRows
+}
 
 func (l links) Name() string                              { return l.moved.Name() }
 func (l links) SnapshotSQL(v contact.SnapshotVars) string { return l.moved.SnapshotSQL(v) }
@@ -39,6 +48,9 @@ func (l links) MergeTx(ctx context.Context, tx pgx.Tx, ms []*contact.MergeSet) (
 		FROM unnest($1::uuid[], $2::uuid[]) AS u(id, s) WHERE r.contact_id = u.id`, merged, survivors)
 	if err != nil {
 		return nil, fmt.Errorf("source: move links: %w", err)
+	}
+	if err := l.store.RequestPushTx(ctx, tx, survivors); err != nil {
+		return nil, err
 	}
 	return make([]json.RawMessage, len(ms)), nil
 }
@@ -57,7 +69,40 @@ func (l links) UndoTx(ctx context.Context, tx pgx.Tx, u *contact.UndoSet) ([]str
 		u.Merged); err != nil {
 		return nil, fmt.Errorf("source: restore links: %w", err)
 	}
+	if err := l.store.RequestPushTx(ctx, tx, u.All); err != nil {
+		return nil, err
+	}
 	return report, nil
+}
+
+// RequestPushTx queues, in the caller's transaction, a run of every source with
+// propagateMerges that pushes and has a link to one of the contacts (a merge's survivors, an
+// undo's contacts), and counts the request on the source (push_requests): a run under way
+// pushes again before it finishes (FinishPushRun), so the request is never left to a later
+// scheduled run. Sources are locked in id order.
+func (s *Store) RequestPushTx(ctx context.Context, tx pgx.Tx, contactIDs []uuid.UUID) error {
+	if len(contactIDs) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `WITH due AS (
+			SELECT s.id FROM sync_sources s WHERE s.propagate_merges AND s.direction IN ('push', 'both')
+				AND EXISTS (SELECT 1 FROM sync_links l WHERE l.source_id = s.id AND l.contact_id = ANY($1))
+			ORDER BY s.id FOR UPDATE OF s)
+		UPDATE sync_sources s SET push_requests = s.push_requests + 1 FROM due WHERE s.id = due.id RETURNING s.id`, contactIDs)
+	if err != nil {
+		return fmt.Errorf("source: request pushes: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return fmt.Errorf("source: request pushes: %w", err)
+	}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	for _, id := range ids {
+		if _, _, err := s.startRunTx(ctx, tx, id, RunOptions{}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // EraseTx forgets the contacts' links, leaving tombstones for the live records of sources that

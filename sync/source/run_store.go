@@ -260,17 +260,51 @@ func (s *Store) FinishRun(ctx context.Context, runID uuid.UUID, extra Stats, fai
 	}
 	var run *Run
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		if err := s.AddStatsTx(ctx, tx, runID, extra); err != nil {
-			return err
-		}
 		var err error
-		run, err = scanRun(tx.QueryRow(ctx, `UPDATE sync_runs SET status = $2, finished_at = now() WHERE id = $1 RETURNING `+runColumns, runID, status))
-		if err != nil {
-			return fmt.Errorf("source: finish run %s: %w", runID, err)
-		}
-		return emitFinished(ctx, tx, run)
+		run, err = s.finishTx(ctx, tx, runID, extra, status)
+		return err
 	})
 	return run, err
+}
+
+func (s *Store) finishTx(ctx context.Context, tx pgx.Tx, runID uuid.UUID, extra Stats, status RunStatus) (*Run, error) {
+	if err := s.AddStatsTx(ctx, tx, runID, extra); err != nil {
+		return nil, err
+	}
+	run, err := scanRun(tx.QueryRow(ctx, `UPDATE sync_runs SET status = $2, finished_at = now() WHERE id = $1 RETURNING `+runColumns, runID, status))
+	if err != nil {
+		return nil, fmt.Errorf("source: finish run %s: %w", runID, err)
+	}
+	return run, emitFinished(ctx, tx, run)
+}
+
+// PushRequests is how many pushes merges and undos have asked of the source (RequestPushTx).
+func (s *Store) PushRequests(ctx context.Context, sourceID uuid.UUID) (int64, error) {
+	var n int64
+	if err := s.db.Pool.QueryRow(ctx, `SELECT push_requests FROM sync_sources WHERE id = $1`, sourceID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("source: push requests of %s: %w", sourceID, err)
+	}
+	return n, nil
+}
+
+// FinishPushRun ends a run that pushed as succeeded, unless a merge or an undo asked the source
+// for a push since the push began (its PushRequests are no longer seen): then the run stays
+// running and again is true, and the caller pushes once more. The check and the end hold the
+// source's row, as RequestPushTx does, so a request either makes this run push again or finds
+// it over and queues the next run.
+func (s *Store) FinishPushRun(ctx context.Context, runID, sourceID uuid.UUID, seen int64) (run *Run, again bool, err error) {
+	err = s.db.InTx(ctx, func(tx pgx.Tx) error {
+		var now int64
+		if err := tx.QueryRow(ctx, `SELECT push_requests FROM sync_sources WHERE id = $1 FOR UPDATE`, sourceID).Scan(&now); err != nil {
+			return fmt.Errorf("source: push requests of %s: %w", sourceID, err)
+		}
+		if again = now != seen; again {
+			return nil
+		}
+		run, err = s.finishTx(ctx, tx, runID, Stats{}, RunSucceeded)
+		return err
+	})
+	return run, again, err
 }
 
 // emitFinished writes the sync.finished event of a run that has just ended, in the transaction

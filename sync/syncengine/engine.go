@@ -81,7 +81,16 @@ func (e *Engine) Run(ctx context.Context, runID uuid.UUID, progress Progress) (*
 			return e.Sources.FinishRun(ctx, runID, extra.st, extra.err)
 		}
 	}
-	if src.Direction != source.Pull {
+	if src.Direction == source.Pull {
+		return e.Sources.FinishRun(ctx, runID, source.Stats{}, nil)
+	}
+	// Push, and again while merges or undos asked for one meanwhile (they queue a run, but
+	// this one is under way), at most maxPushRounds times.
+	for round := 1; ; round++ {
+		seen, err := e.Sources.PushRequests(ctx, src.ID)
+		if err != nil {
+			return nil, err
+		}
 		st, err := e.push(ctx, conn, src)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -96,9 +105,19 @@ func (e *Engine) Run(ctx context.Context, runID uuid.UUID, progress Progress) (*
 		if progress != nil {
 			progress(0, total)
 		}
+		if round == maxPushRounds {
+			return e.Sources.FinishRun(ctx, runID, source.Stats{}, nil)
+		}
+		out, again, err := e.Sources.FinishPushRun(ctx, runID, src.ID, seen)
+		if err != nil || !again {
+			return out, err
+		}
 	}
-	return e.Sources.FinishRun(ctx, runID, source.Stats{}, nil)
 }
+
+// maxPushRounds bounds how many times one run pushes for merges made while it pushed; what a
+// steady stream of merges asks after that waits for the next run.
+const maxPushRounds = 5
 
 // failure ends a run as failed with what the failed step did.
 type failure struct {

@@ -1,17 +1,23 @@
 package syncengine_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/merge"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/contactd/contactd/sync/syncengine"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
 )
 
 func TestSetsMergeThreeWaysAndRawIsKept(t *testing.T) {
@@ -243,7 +249,7 @@ func TestErasedContactIsDeletedRemotely(t *testing.T) {
 	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), nil, nil, nil)
 	w.sync(t)
 	c := w.contactOf(t, "a")
-	err := w.App.DB.InTx(w.Ctx, func(tx pgx.Tx) error { return source.Links.EraseTx(w.Ctx, tx, []uuid.UUID{c.ID}) })
+	err := w.App.DB.InTx(w.Ctx, func(tx pgx.Tx) error { return w.sources.Links().EraseTx(w.Ctx, tx, []uuid.UUID{c.ID}) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,5 +517,130 @@ func TestPushNewAdoptsTheRecordAtItsKey(t *testing.T) {
 	}
 	if ws := w.book.takeWrites(); len(ws) != 0 {
 		t.Fatalf("later runs wrote %+v", ws)
+	}
+}
+
+// queuedRun is the source's queued run, if any.
+func (w twoWay) queuedRun(t *testing.T, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) *uuid.UUID {
+	t.Helper()
+	var id uuid.UUID
+	err := q.QueryRow(w.Ctx, `SELECT id FROM sync_runs WHERE source_id = $1 AND status = 'queued'`, w.src.ID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &id
+}
+
+// A merge of two linked contacts queues the source's run in the merge's own transaction
+// (propagateMerges, a source that pushes; not a pull-only source linked to them too); that
+// run updates the survivor's record and deletes the merged one. An undo queues the next,
+// which creates the restored contact's record again.
+func TestMergeQueuesItsPushInItsTransaction(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{Direction: "both", PropagateMerges: true})
+	pullOnly, err := w.sources.Create(w.Ctx, source.NewSource{Type: "fake", Name: "pull", Direction: "pull", PropagateMerges: true, Config: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), []string{}, []string{}, []string{})
+	w.book.put("b", vals("Ada", "King", "countess@example.com"), []string{}, []string{}, []string{})
+	w.sync(t)
+	ca, cb := w.contactOf(t, "a"), w.contactOf(t, "b")
+	if _, err := w.Pool.Exec(w.Ctx, `INSERT INTO sync_links (source_id, remote_id, contact_id, content_hash, payload, decision)
+		SELECT $1, remote_id, contact_id, content_hash, payload, decision FROM sync_links WHERE source_id = $2`, pullOnly.ID, w.src.ID); err != nil {
+		t.Fatal(err)
+	}
+	if w.queuedRun(t, w.Pool) != nil {
+		t.Fatal("a run is queued before the merge")
+	}
+	var m *merge.Merge
+	err = w.App.DB.InTx(w.Ctx, func(tx pgx.Tx) error {
+		var err error
+		if m, err = w.App.Merges.MergeTx(w.Ctx, tx, mergeRequest(ca.ID, cb.ID)); err != nil {
+			return err
+		}
+		rivertest.RequireInsertedTx[*riverpgxv5.Driver](w.Ctx, t, tx, &source.RunArgs{SourceID: w.src.ID}, nil)
+		if w.queuedRun(t, tx) == nil {
+			t.Error("no run queued in the merge's transaction")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := w.Count(t, `SELECT count(*) FROM sync_runs WHERE source_id = '`+pullOnly.ID.String()+`'`); n != 0 {
+		t.Fatalf("the pull-only source got %d runs", n)
+	}
+	survivorRec, mergedRec := "a", "b"
+	merged := cb.ID
+	if m.SurvivorID == cb.ID {
+		survivorRec, mergedRec, merged = "b", "a", ca.ID
+	}
+	runID := w.queuedRun(t, w.Pool)
+	run, err := w.engine.Run(w.Ctx, *runID, nil)
+	if err != nil || run.Status != source.RunSucceeded || run.Stats.Pushed != 2 {
+		t.Fatalf("the queued run: %v %+v", err, run)
+	}
+	if !w.book.get(mergedRec).deleted || len(w.book.get(survivorRec).emails) != 1 {
+		t.Fatalf("after the queued run: merged record deleted %v, survivor's emails %v", w.book.get(mergedRec).deleted, w.book.get(survivorRec).emails)
+	}
+	w.book.takeWrites()
+
+	if _, _, err := w.App.Merges.UndoMerge(w.Ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	runID = w.queuedRun(t, w.Pool)
+	if runID == nil {
+		t.Fatal("the undo queued no run")
+	}
+	if run, err := w.engine.Run(w.Ctx, *runID, nil); err != nil || run.Status != source.RunSucceeded {
+		t.Fatalf("the run after the undo: %v %+v", err, run)
+	}
+	var created *syncengine.Write
+	for _, wr := range w.book.takeWrites() {
+		if wr.RemoteID == "" {
+			created = &wr
+		}
+	}
+	if created == nil || created.Key != merged.String() {
+		t.Fatalf("the restored contact's record was not created again (%+v)", created)
+	}
+}
+
+// A merge made while a run pushes (its run is under way, so the merge queues none) is pushed
+// by that run before it finishes.
+func TestMergeDuringAPushIsPushedByThatRun(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{Direction: "both", PropagateMerges: true})
+	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), []string{}, []string{}, []string{})
+	w.book.put("b", vals("Ada", "King", "countess@example.com"), []string{}, []string{}, []string{})
+	w.book.put("c", vals("Grace", "Hopper", "grace@example.com"), []string{}, []string{}, []string{})
+	w.sync(t)
+	ca, cb, cc := w.contactOf(t, "a"), w.contactOf(t, "b"), w.contactOf(t, "c")
+	if _, err := w.App.Contacts.UpdateContact(w.Ctx, cc.ID, contact.Update{Title: contact.Some("Rear Admiral")}); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	w.book.beforeWrite = func(syncengine.Write) {
+		once.Do(func() {
+			if _, err := w.App.Merges.Merge(w.Ctx, mergeRequest(ca.ID, cb.ID)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	run := w.sync(t)
+	if run.Stats.Pushed != 3 {
+		t.Fatalf("pushed %d: want c's edit, then the survivor's update and the merged record's delete", run.Stats.Pushed)
+	}
+	if w.queuedRun(t, w.Pool) != nil {
+		t.Fatal("a run is queued after the run that pushed the merge")
+	}
+	if !w.book.get("a").deleted && !w.book.get("b").deleted {
+		t.Fatal("the merged record is still there")
 	}
 }
