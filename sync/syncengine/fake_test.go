@@ -185,7 +185,9 @@ func (fakeType) CheckConfig(cfg json.RawMessage, _ source.Direction) (json.RawMe
 // twoWay is a test bundle with a source over a fake book, and its own engine.
 type twoWay struct {
 	apptest.Bundle
-	book    *book
+	book *book
+	// other is a second book, for sources of type "fake2".
+	other   *book
 	sources *source.Store
 	engine  *syncengine.Engine
 	src     *source.Source
@@ -194,10 +196,13 @@ type twoWay struct {
 func setupBook(t *testing.T, in source.NewSource) twoWay {
 	t.Helper()
 	b := apptest.New(t)
-	bk := newBook()
-	st := source.NewStore(b.App.DB, nil, map[string]source.Type{"fake": fakeType{}})
+	bk, other := newBook(), newBook()
+	st := source.NewStore(b.App.DB, nil, map[string]source.Type{"fake": fakeType{}, "fake2": fakeType{}})
 	eng := &syncengine.Engine{Sources: st, Matcher: b.App.Engine, Tags: b.App.Tags,
-		Connectors: map[string]syncengine.NewConnector{"fake": func(*source.Source, map[string]string) (syncengine.Connector, error) { return bk, nil }}}
+		Connectors: map[string]syncengine.NewConnector{
+			"fake":  func(*source.Source, map[string]string) (syncengine.Connector, error) { return bk, nil },
+			"fake2": func(*source.Source, map[string]string) (syncengine.Connector, error) { return other, nil },
+		}}
 	in.Type, in.Name = "fake", "book"
 	if in.Config == nil {
 		in.Config = json.RawMessage(`{}`)
@@ -206,7 +211,7 @@ func setupBook(t *testing.T, in source.NewSource) twoWay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return twoWay{Bundle: b, book: bk, sources: st, engine: eng, src: src}
+	return twoWay{Bundle: b, book: bk, other: other, sources: st, engine: eng, src: src}
 }
 
 // run works a run of the source: the one a merge or an undo queued, or a new one.

@@ -644,3 +644,61 @@ func TestMergeDuringAPushIsPushedByThatRun(t *testing.T) {
 		t.Fatal("the merged record is still there")
 	}
 }
+
+// The rule for a contact archived because one source deleted its record: the contact is gone
+// from contactd, so the other sources that push delete their records of it too (with
+// If-Match, like any local archive); the source that deleted it writes nothing. When the
+// record comes back to the first source, the contact is active again and the others create
+// their records again.
+func TestRemoteDeleteArchivesAndOtherSourcesDelete(t *testing.T) {
+	t.Parallel()
+	phone := setupBook(t, source.NewSource{Direction: "both"})
+	laptopSrc, err := phone.sources.Create(phone.Ctx, source.NewSource{Type: "fake2", Name: "laptop", Direction: "both", Config: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	laptop := phone
+	laptop.src, laptop.book = laptopSrc, phone.other
+	phone.book.put("p1", vals("Ada", "Lovelace", "ada@example.com"), nil, nil, nil)
+	laptop.book.put("l1", vals("Ada", "Lovelace", "ada@example.com"), nil, nil, nil)
+	phone.sync(t)
+	laptop.sync(t)
+	c := phone.contactOf(t, "p1")
+	if got := laptop.contactOf(t, "l1"); got.ID != c.ID {
+		t.Fatalf("the laptop's card is linked to %s, the phone's to %s", got.ID, c.ID)
+	}
+	etag := laptop.bookETag("l1")
+
+	phone.book.remove("p1")
+	if run := phone.sync(t); run.Stats.Deleted != 1 || run.Stats.Pushed != 0 {
+		t.Fatalf("phone: deleted %d pushed %d", run.Stats.Deleted, run.Stats.Pushed)
+	}
+	if got := phone.contactOf(t, "p1"); got.Status != contact.StatusArchived {
+		t.Fatalf("the contact is %s", got.Status)
+	}
+	phone.book.takeWrites()
+	run := laptop.sync(t)
+	ws := laptop.book.takeWrites()
+	if run.Stats.Pushed != 1 || len(ws) != 1 || !ws[0].Delete || ws[0].RemoteID != "l1" || ws[0].IfMatch != etag || !laptop.book.get("l1").deleted {
+		t.Fatalf("laptop: pushed %d, writes %+v", run.Stats.Pushed, ws)
+	}
+	if run := phone.sync(t); run.Stats.Pushed != 0 || len(phone.book.takeWrites()) != 0 {
+		t.Fatalf("the phone wrote after its own delete: pushed %d", run.Stats.Pushed)
+	}
+
+	phone.book.put("p1", vals("Ada", "Lovelace", "ada@example.com"), nil, nil, nil)
+	phone.sync(t)
+	if got := phone.contactOf(t, "p1"); got.Status != contact.StatusActive || got.ID != c.ID {
+		t.Fatalf("after the card came back: %s %s", got.ID, got.Status)
+	}
+	laptop.sync(t)
+	var created *syncengine.Write
+	for _, wr := range laptop.book.takeWrites() {
+		if wr.RemoteID == "" {
+			created = &wr
+		}
+	}
+	if created == nil || created.Key != c.ID.String() {
+		t.Fatalf("the laptop did not create its card again: %+v", created)
+	}
+}

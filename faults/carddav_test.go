@@ -1,0 +1,184 @@
+package faults
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// startRadicale starts a Radicale server over a book of n cards written straight into its
+// storage folder (as make bench-carddav does) and returns the book's URL once Radicale has
+// indexed it. It skips the test where Radicale is not installed, except in CI.
+func startRadicale(t *testing.T, user string, n int) (base, book string) {
+	t.Helper()
+	if out, err := exec.Command("/usr/bin/python3", "-c", "import radicale").CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Radicale is required in CI: %s", out)
+		}
+		t.Skipf("Radicale is not installed (scripts/test installs python3-radicale): %s", bytes.TrimSpace(out))
+	}
+	dir := t.TempDir()
+	folder := filepath.Join(dir, "storage", "collection-root", user, "book")
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(folder, ".Radicale.props"), []byte(`{"tag": "VADDRESSBOOK"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		card := fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:card-%d\r\nN:Card%d;Kill;;;\r\nFN:Kill Card%d\r\n"+
+			"EMAIL:card%d@example.com\r\nEND:VCARD\r\n", i, i, i, i)
+		if err := os.WriteFile(filepath.Join(folder, fmt.Sprintf("card-%d.vcf", i)), []byte(card), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	port := freePort(t)
+	log, err := os.Create(filepath.Join(dir, "radicale.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/usr/bin/python3", "-m", "radicale", "--storage-filesystem-folder", filepath.Join(dir, "storage"),
+		"--server-hosts", fmt.Sprintf("127.0.0.1:%d", port), "--auth-type", "none", "--logging-level", "warning")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	book = base + "/" + user + "/book/"
+	waitFor(t, time.Minute, "Radicale to answer", func() (bool, error) {
+		resp, err := http.Get(base + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil, nil
+	})
+	// Radicale indexes files it was given on its first listing: done here, before the run.
+	req, _ := http.NewRequest("REPORT", book, strings.NewReader(`<d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>`))
+	req.SetBasicAuth(user, "")
+	req.Header.Set("Content-Type", "application/xml")
+	resp, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMultiStatus {
+		t.Fatalf("Radicale's first listing: %s", resp.Status)
+	}
+	return base, book
+}
+
+// TestKillWorkerMidCardDAVSync kills the only worker while a sync run pulls a real Radicale
+// address book page by page (a proxy slows each addressbook-multiget), starts another, and
+// checks that the run resumes and succeeds with exactly one contact and one link per card, and
+// that the next run finds nothing to do.
+func TestKillWorkerMidCardDAVSync(t *testing.T) {
+	requireProcesses(t)
+	t.Parallel()
+	ctx := context.Background()
+	const cards, pageSize = 3000, 500 // carddav.DefaultPageSize
+	base, book := startRadicale(t, "fault", cards)
+	target, _ := url.Parse(base)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var multigets atomic.Int64
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "REPORT" {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if bytes.Contains(body, []byte("addressbook-multiget")) {
+				time.Sleep(time.Second)
+				defer multigets.Add(1)
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	pg := newCluster(t)
+	e, pool, token := newEnv(t, pg.url())
+	_, apiBase := e.serve(t, "api")
+	w1 := e.worker(t, "worker-1")
+	api := newClient(apiBase, token)
+	var src struct {
+		ID string `json:"id"`
+	}
+	api.mustJSON(t, http.MethodPost, "/api/sources", map[string]any{"type": "carddav", "name": "phone", "direction": "both",
+		"config": map[string]any{"url": front.URL + strings.TrimPrefix(book, base), "username": "fault"}}, http.StatusCreated, &src)
+	var run struct {
+		RunID string `json:"runId"`
+	}
+	api.mustJSON(t, http.MethodPost, "/api/sources/"+src.ID+"/sync", nil, http.StatusAccepted, &run)
+	// Kill once at least two pages are committed and the run is not over.
+	waitFor(t, 5*time.Minute, "the run to commit two pages", func() (bool, error) {
+		var created int
+		err := pool.QueryRow(ctx, `SELECT created FROM sync_runs WHERE id = $1`, run.RunID).Scan(&created)
+		return created >= 2*pageSize, err
+	})
+	w1.kill9()
+	var atKill int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM sync_links`).Scan(&atKill); err != nil {
+		t.Fatal(err)
+	}
+	if atKill >= cards {
+		t.Fatalf("the run had linked all %d cards before the kill: nothing was interrupted", atKill)
+	}
+	e.worker(t, "worker-2")
+	var status string
+	waitFor(t, 5*time.Minute, "the run to finish after the kill", func() (bool, error) {
+		err := pool.QueryRow(ctx, `SELECT status FROM sync_runs WHERE id = $1`, run.RunID).Scan(&status)
+		return status == "succeeded" || status == "failed", err
+	})
+	waitFor(t, 3*time.Minute, "every job to finish", func() (bool, error) {
+		n, err := pendingJobs(ctx, pool)
+		return n == 0, err
+	})
+	counts := func() (contacts, emails, links, perContact int) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT email) FROM contacts WHERE status = 'active'`).Scan(&contacts, &emails); err != nil {
+			t.Fatal(err)
+		}
+		if err := pool.QueryRow(ctx, `SELECT count(*), coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM sync_links WHERE NOT deleted GROUP BY contact_id) x`).Scan(&links, &perContact); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	contacts, emails, links, perContact := counts()
+	var all int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM contacts`).Scan(&all); err != nil {
+		t.Fatal(err)
+	}
+	if status != "succeeded" || contacts != cards || all != cards || emails != cards || links != cards || perContact != 1 {
+		t.Errorf("run %s; %d active contacts (%d in all), %d emails, %d contacts with links, at most %d links a contact; want %d cards once",
+			status, contacts, all, emails, links, perContact, cards)
+	}
+	// The next run: succeeds, creates nothing, archives nothing, pushes nothing.
+	var next struct {
+		RunID string `json:"runId"`
+	}
+	api.mustJSON(t, http.MethodPost, "/api/sources/"+src.ID+"/sync", nil, http.StatusAccepted, &next)
+	var nextStatus string
+	var created, deleted, pushed int
+	waitFor(t, 3*time.Minute, "the next run to finish", func() (bool, error) {
+		err := pool.QueryRow(ctx, `SELECT status, created, deleted, pushed FROM sync_runs WHERE id = $1`, next.RunID).Scan(&nextStatus, &created, &deleted, &pushed)
+		return nextStatus == "succeeded" || nextStatus == "failed", err
+	})
+	if c2, _, l2, _ := counts(); nextStatus != "succeeded" || created != 0 || deleted != 0 || pushed != 0 || c2 != cards || l2 != cards {
+		t.Errorf("next run %s: created %d deleted %d pushed %d; %d contacts, %d linked", nextStatus, created, deleted, pushed, c2, l2)
+	}
+	if n, err := lostJobs(ctx, pool); err != nil || n != 0 {
+		t.Errorf("%d jobs discarded or cancelled (%v)", n, err)
+	}
+	report("kill -9 worker mid-sync (carddav, Radicale)", fmt.Sprintf("killed with %d of %d cards linked; the same run resumed and succeeded: %d contacts and %d links for %d cards, at most %d link a contact; the next run created %d, deleted %d, pushed %d; %d multigets in all",
+		atKill, cards, contacts, links, cards, perContact, created, deleted, pushed, multigets.Load()), verdict(t))
+}
