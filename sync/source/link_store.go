@@ -274,18 +274,28 @@ type PushCandidate struct {
 // PushCandidates returns the source's links after remote id after (in remote id order, at
 // most limit) whose record may need writing remotely: their contact changed since they were
 // synced (its row or any audited change to it), was archived, merged away (when propagate), or
-// is active again after its record was deleted by a merge or an archive.
-func (s *Store) PushCandidates(ctx context.Context, sourceID uuid.UUID, propagate bool, after string, limit int) ([]PushCandidate, error) {
+// is active again after its record was deleted by a merge or an archive. With a scan that
+// has a watermark (BeginPush), only the links of the contacts changed since it are looked at:
+// every reason above is a change to the contact (a merge writes its survivor, an undo and an
+// un-archive their contacts), so the work follows the changes, not the links.
+func (s *Store) PushCandidates(ctx context.Context, sourceID uuid.UUID, propagate bool, scan *PushScan, after string, limit int) ([]PushCandidate, error) {
+	from := `sync_links l JOIN contacts c ON c.id = l.contact_id`
+	args := []any{sourceID, after, propagate, limit}
+	if scan != nil && scan.Since != nil {
+		// A join on unnest, not = ANY: see contact.ActiveWithEmailsTx.
+		from = `unnest($5::uuid[]) AS k(id) JOIN sync_links l ON l.contact_id = k.id JOIN contacts c ON c.id = l.contact_id`
+		args = append(args, scan.Changed)
+	}
 	rows, err := s.db.Pool.Query(ctx, `SELECT `+prefixed("l.", linkColumns)+`,
 			CASE WHEN l.deleted THEN 'recreate' WHEN l.merged_from IS NOT NULL THEN 'merged'
 				WHEN c.status = 'archived' THEN 'delete' ELSE 'update' END
-		FROM sync_links l JOIN contacts c ON c.id = l.contact_id
+		FROM `+from+`
 		WHERE l.source_id = $1 AND l.remote_id > $2 AND (
 			(NOT l.deleted AND l.merged_from IS NOT NULL AND $3)
 			OR (NOT l.deleted AND l.merged_from IS NULL AND c.status IN ('active', 'archived') AND (c.updated_at > l.synced_at
 				OR EXISTS (SELECT 1 FROM audit_log a WHERE a.contact_id = l.contact_id AND a.at > l.synced_at)))
 			OR (l.deleted AND l.deleted_by IN ('merge', 'local') AND l.merged_from IS NULL AND c.status = 'active'))
-		ORDER BY l.remote_id LIMIT $4`, sourceID, after, propagate, limit)
+		ORDER BY l.remote_id LIMIT $4`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("source: push candidates: %w", err)
 	}
@@ -300,6 +310,50 @@ func (s *Store) PushCandidates(ctx context.Context, sourceID uuid.UUID, propagat
 		return nil, fmt.Errorf("source: push candidates: %w", err)
 	}
 	return out, nil
+}
+
+// PushScan is where a push looks for changes: Since, the source's watermark (nil: every link),
+// the contacts Changed since (audited or updated), and Next, the watermark to record when the
+// push ends without record errors (AdvancePush).
+type PushScan struct {
+	Since   *time.Time
+	Changed []uuid.UUID
+	Next    time.Time
+}
+
+// BeginPush reads the source's push watermark, the contacts changed since, and the next
+// watermark: now, or the start of the oldest other transaction still open if earlier (a change
+// it commits later carries that start as its time, so it is at or after Next and the next push
+// sees it).
+func (s *Store) BeginPush(ctx context.Context, sourceID uuid.UUID) (*PushScan, error) {
+	var p PushScan
+	err := s.db.Pool.QueryRow(ctx, `SELECT push_watermark, least(now(), (SELECT min(xact_start) FROM pg_stat_activity
+			WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid())) FROM sync_sources WHERE id = $1`, sourceID).Scan(&p.Since, &p.Next)
+	if err != nil {
+		return nil, fmt.Errorf("source: push watermark of %s: %w", sourceID, err)
+	}
+	if p.Since == nil {
+		return &p, nil
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT a.contact_id FROM audit_log a WHERE a.at >= $1 AND a.contact_id IS NOT NULL
+		UNION SELECT c.id FROM contacts c WHERE c.updated_at >= $1`, *p.Since)
+	if err != nil {
+		return nil, fmt.Errorf("source: contacts changed since %s: %w", p.Since, err)
+	}
+	if p.Changed, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID]); err != nil {
+		return nil, fmt.Errorf("source: contacts changed since %s: %w", p.Since, err)
+	}
+	return &p, nil
+}
+
+// AdvancePush records a push's watermark (PushScan.Next) after a push that wrote or settled
+// every candidate: the next push looks at the changes since. A push with record errors keeps
+// the old watermark, so the failed records are candidates again.
+func (s *Store) AdvancePush(ctx context.Context, sourceID uuid.UUID, next time.Time) error {
+	if _, err := s.db.Pool.Exec(ctx, `UPDATE sync_sources SET push_watermark = greatest(push_watermark, $2) WHERE id = $1`, sourceID, next); err != nil {
+		return fmt.Errorf("source: advance push watermark of %s: %w", sourceID, err)
+	}
+	return nil
 }
 
 func prefixed(p, cols string) string {

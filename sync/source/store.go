@@ -241,7 +241,7 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, p Patch) (*Source, err
 		}
 		err = tx.QueryRow(ctx, `UPDATE sync_sources SET name = $2, config = $3, secrets = $4, direction = $5,
 				conflict_policy = $6, schedule_seconds = $7, propagate_merges = $8, next_due_at = $9,
-				version = version + 1, updated_at = now()
+				push_watermark = NULL, version = version + 1, updated_at = now()
 			WHERE id = $1 RETURNING next_due_at, version, updated_at`,
 			id, src.Name, src.Config, src.sealed, src.Direction, src.ConflictPolicy, secs, src.PropagateMerges, due,
 		).Scan(&src.NextDueAt, &src.Version, &src.UpdatedAt)

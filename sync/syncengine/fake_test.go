@@ -41,6 +41,8 @@ type book struct {
 	writes  []syncengine.Write
 	// beforeWrite runs before each write is applied (to change the record under it).
 	beforeWrite func(w syncengine.Write)
+	// fail, when it returns an error, fails the write with it (WriteResult.Err).
+	fail func(w syncengine.Write) error
 }
 
 func newBook() *book { return &book{cards: map[string]*card{}} }
@@ -130,6 +132,12 @@ func (bk *book) Write(_ context.Context, ws []syncengine.Write) ([]syncengine.Wr
 	for i, w := range ws {
 		if bk.beforeWrite != nil {
 			bk.beforeWrite(w)
+		}
+		if bk.fail != nil {
+			if err := bk.fail(w); err != nil {
+				out[i] = syncengine.WriteResult{RemoteID: w.RemoteID, Err: err}
+				continue
+			}
 		}
 		bk.mu.Lock()
 		bk.writes = append(bk.writes, w)

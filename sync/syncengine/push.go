@@ -53,9 +53,13 @@ func (e *Engine) push(ctx context.Context, conn Connector, src *source.Source) (
 	if err := e.pushTombstones(ctx, conn, src, &total); err != nil {
 		return total, err
 	}
+	scan, err := e.Sources.BeginPush(ctx, src.ID)
+	if err != nil {
+		return total, err
+	}
 	after := ""
 	for {
-		cands, err := e.Sources.PushCandidates(ctx, src.ID, src.PropagateMerges, after, pushBatch)
+		cands, err := e.Sources.PushCandidates(ctx, src.ID, src.PropagateMerges, scan, after, pushBatch)
 		if err != nil {
 			return total, err
 		}
@@ -64,6 +68,13 @@ func (e *Engine) push(ctx context.Context, conn Connector, src *source.Source) (
 		}
 		after = cands[len(cands)-1].Link.RemoteID
 		if err := e.pushLinks(ctx, conn, src, cands, &total); err != nil {
+			return total, err
+		}
+	}
+	// The changes up to scan.Next are written or settled unless a record failed (it stays a
+	// candidate: the watermark stays).
+	if len(total.Errors) == 0 {
+		if err := e.Sources.AdvancePush(ctx, src.ID, scan.Next); err != nil {
 			return total, err
 		}
 	}

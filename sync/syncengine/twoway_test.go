@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/merge"
@@ -700,5 +701,46 @@ func TestRemoteDeleteArchivesAndOtherSourcesDelete(t *testing.T) {
 	}
 	if created == nil || created.Key != c.ID.String() {
 		t.Fatalf("the laptop did not create its card again: %+v", created)
+	}
+}
+
+// A push looks only at the contacts changed since its source's last clean push (the
+// watermark), yet a record whose write failed is written by the next run although its contact
+// did not change again: a push with record errors keeps the watermark.
+func TestFailedPushIsRetriedByTheNextRun(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{Direction: "both"})
+	w.book.put("a", vals("Ada", "Lovelace", "ada@example.com"), nil, nil, nil)
+	w.book.put("b", vals("Alan", "Turing", "alan@example.com"), nil, nil, nil)
+	w.sync(t)
+	var mark *time.Time
+	if err := w.Pool.QueryRow(w.Ctx, `SELECT push_watermark FROM sync_sources WHERE id = $1`, w.src.ID).Scan(&mark); err != nil || mark == nil {
+		t.Fatalf("no watermark after a clean push: %v", err)
+	}
+	ca, cb := w.contactOf(t, "a"), w.contactOf(t, "b")
+	for _, id := range []uuid.UUID{ca.ID, cb.ID} {
+		if _, err := w.App.Contacts.UpdateContact(w.Ctx, id, contact.Update{Title: contact.Some("Edited")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.book.fail = func(wr syncengine.Write) error {
+		if wr.RemoteID == "a" {
+			return errors.New("the server is busy")
+		}
+		return nil
+	}
+	if run := w.sync(t); run.Stats.Pushed != 1 || len(run.Stats.Errors) != 1 || run.Stats.Errors[0].Ref != "a" {
+		t.Fatalf("pushed %d, errors %+v", run.Stats.Pushed, run.Stats.Errors)
+	}
+	w.book.fail = nil
+	w.book.takeWrites()
+	if run := w.sync(t); run.Stats.Pushed != 1 || len(run.Stats.Errors) != 0 {
+		t.Fatalf("retry: pushed %d, errors %+v", run.Stats.Pushed, run.Stats.Errors)
+	}
+	if ws := w.book.takeWrites(); len(ws) != 1 || ws[0].RemoteID != "a" || ws[0].Values["title"] != "Edited" {
+		t.Fatalf("retry wrote %+v", ws)
+	}
+	if run := w.sync(t); run.Stats.Pushed != 0 {
+		t.Fatalf("a quiet run pushed %d", run.Stats.Pushed)
 	}
 }
