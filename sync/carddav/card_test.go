@@ -63,6 +63,13 @@ func TestApply(t *testing.T) {
 			[]string{"VERSION:4.0", "UID:urn:uuid:alan", "tel:+44-161-555-0101"}},
 		{"new card", "", syncengine.Write{Values: map[string]string{"email": "x@example.com", "company": "Solo"}},
 			[]string{"VERSION:3.0", "FN:Solo", "EMAIL:x@example.com", "ORG:Solo"}},
+		// Custom fields are X-CONTACTD-<KEY> (underscores as dashes): set, changed, and one the
+		// write lacks removed (the read-back would show it otherwise).
+		{"custom fields", strings.Replace(adaV3, "X-CUSTOM:kept", "X-CUSTOM:kept\nX-CONTACTD-TIER:Gold\nX-CONTACTD-OLD-KEY:gone", 1),
+			syncengine.Write{Values: map[string]string{"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
+				"phone": "+44 20 7946 0018", "company": "Analytical Engines", "title": "Analyst",
+				"customFields.tier": "Silver", "customFields.first_order": "2026-01-02"}},
+			[]string{"X-CUSTOM:kept", "X-CONTACTD-TIER:Silver", "X-CONTACTD-FIRST-ORDER:2026-01-02"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/sync/syncengine"
 	"github.com/emersion/go-vcard"
 )
@@ -57,6 +58,19 @@ func apply(card vcard.Card, w *syncengine.Write, now time.Time) {
 			org = ""
 		}
 		setOne(card, vcard.FieldOrganization, org)
+	}
+	// Custom fields: X-CONTACTD-<KEY> for each value the write has; one it lacks is removed.
+	for name := range card {
+		if key, ok := customKeyOf(name); ok {
+			if _, keep := w.Values[contact.CustomPrefix+key]; !keep {
+				delete(card, name)
+			}
+		}
+	}
+	for name, v := range w.Values {
+		if key, ok := strings.CutPrefix(name, contact.CustomPrefix); ok && v != cur.values[name] {
+			setOne(card, customPropertyOf(key), v)
+		}
 	}
 	if w.Tags != nil && !sameSet(w.Tags, cur.tags) {
 		delete(card, vcard.FieldCategories)

@@ -300,3 +300,61 @@ func TestSyncPush(t *testing.T) {
 		})
 	}
 }
+
+// A custom field's value round-trips through X-CONTACTD-<KEY> on a real server: a card's
+// property is pulled into the contact (validated by the field's type), a local change is
+// pushed back into the property, and neither comes back as a change.
+func TestSyncCustomFields(t *testing.T) {
+	t.Parallel()
+	for _, srv := range carddav.Servers(t) {
+		t.Run(srv.Name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, srv)
+			if _, err := b.App.Contacts.CreateCustomField(b.Ctx, contact.CustomField{Key: "loyalty_tier", Label: "Loyalty tier",
+				Type: contact.CustomEnum, Options: []string{"Gold", "Silver"}}); err != nil {
+				t.Fatal(err)
+			}
+			srv.Put(t, b.book, "ada.vcf", card("ada", "Ada", "Lovelace", "ada@example.com", "X-CONTACTD-LOYALTY-TIER:gold\n"))
+			srv.Put(t, b.book, "alan.vcf", card("alan", "Alan", "Turing", "alan@example.com", "X-CONTACTD-LOYALTY-TIER:Bronze\n"))
+			run := b.sync(t, false)
+			if run.Stats.Created != 1 || len(run.Stats.Errors) != 1 || !strings.HasSuffix(run.Stats.Errors[0].Ref, "/alan.vcf") ||
+				!strings.Contains(run.Stats.Errors[0].Message, "customFields.loyalty_tier") {
+				t.Fatalf("created %d, errors %+v", run.Stats.Created, run.Stats.Errors)
+			}
+			var id uuid.UUID
+			if err := b.Pool.QueryRow(b.Ctx, `SELECT contact_id FROM sync_links WHERE remote_id LIKE '%/ada.vcf'`).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			c, err := b.App.Contacts.GetContact(b.Ctx, id)
+			if err != nil || c.Custom["loyalty_tier"] != "Gold" {
+				t.Fatalf("custom values %v (%v)", c.Custom, err)
+			}
+			if _, err := b.App.Contacts.UpdateContact(b.Ctx, id, contact.Update{Custom: contact.CustomInput{"loyalty_tier": "Silver"}}); err != nil {
+				t.Fatal(err)
+			}
+			if run := b.sync(t, false); run.Stats.Pushed != 1 || run.Stats.Updated != 0 {
+				t.Fatalf("push: pushed %d updated %d errors %+v", run.Stats.Pushed, run.Stats.Updated, run.Stats.Errors)
+			}
+			conn, err := carddav.New(b.src, map[string]string{"password": "pw"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := conn.Changes(b.Ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, r := range page.Records {
+				if strings.HasSuffix(r.RemoteID, "/ada.vcf") {
+					found = r.Values["customFields.loyalty_tier"] == "Silver" && strings.Contains(string(r.Raw), "X-CONTACTD-LOYALTY-TIER:Silver")
+				}
+			}
+			if !found {
+				t.Fatalf("the card on the server lacks X-CONTACTD-LOYALTY-TIER:Silver: %+v", page.Records)
+			}
+			if run := b.sync(t, false); run.Stats.Pushed != 0 || run.Stats.Updated != 0 {
+				t.Fatalf("echo: pushed %d updated %d", run.Stats.Pushed, run.Stats.Updated)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -11,6 +12,9 @@ import (
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/sync/source"
 )
+
+// customKey is a custom field key's form (contact.CustomField.Validate).
+var customKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // Config is an http source's settings. Header values, token and password are secrets: they are
 // sealed apart and never shown.
@@ -41,7 +45,9 @@ type Config struct {
 	// PageSize is sent as PageSizeParam (default "limit") when set.
 	PageSize      int    `json:"pageSize,omitempty"`
 	PageSizeParam string `json:"pageSizeParam,omitempty"`
-	// FieldMapping maps contact fields (contact.Fields names) to paths within an item.
+	// FieldMapping maps contact fields (contact.Fields names, or customFields.<key> for a custom
+	// field: its values are validated by the field's type when a record is applied) to paths
+	// within an item.
 	FieldMapping map[string]string `json:"fieldMapping"`
 }
 
@@ -74,9 +80,13 @@ func (Type) CheckConfig(raw json.RawMessage, dir source.Direction) (json.RawMess
 		errs.Add("config.fieldMapping", "must map at least one contact field")
 	}
 	for name, path := range c.FieldMapping {
-		if contact.FieldByName(name) == nil {
-			errs.Add("config.fieldMapping."+name, "is not a contact field (one of %s)", strings.Join(contact.FieldNames(), ", "))
-		} else if path == "" {
+		key, custom := strings.CutPrefix(name, contact.CustomPrefix)
+		switch {
+		case custom && !customKey.MatchString(key):
+			errs.Add("config.fieldMapping."+name, "is not a custom field key (customFields.<key>, the key in lower case letters, digits and _)")
+		case !custom && contact.FieldByName(name) == nil:
+			errs.Add("config.fieldMapping."+name, "is not a contact field (one of %s, or customFields.<key>)", strings.Join(contact.FieldNames(), ", "))
+		case path == "":
 			errs.Add("config.fieldMapping."+name, "must be a JSON path")
 		}
 	}

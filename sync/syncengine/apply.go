@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/contactfile"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/matcher"
 	"github.com/contactd/contactd/sync/source"
@@ -154,12 +156,18 @@ func (e *Engine) applyOne(ctx context.Context, tx pgx.Tx, src *source.Source, li
 
 func (e *Engine) applyRecord(ctx context.Context, tx pgx.Tx, src *source.Source, link *source.Link, r *Record, st *source.Stats) error {
 	var vals contact.Values
+	var custom contact.CustomValues
 	state := source.State{Values: map[string]string{}}
+	cw := &customWrite{}
 	if !r.Deleted {
 		var err error
-		if vals, state, err = recordState(r); err != nil {
+		if cw.defs, err = definitionsFor(ctx, tx, []*Record{r}); err != nil {
 			return err
 		}
+		if vals, custom, state, err = recordState(r, cw.defs); err != nil {
+			return err
+		}
+		cw.values = custom
 	}
 	hash := stateHash(state, r.Deleted)
 	if link != nil && bytes.Equal(link.ContentHash, hash) {
@@ -189,11 +197,11 @@ func (e *Engine) applyRecord(ctx context.Context, tx pgx.Tx, src *source.Source,
 				return err
 			}
 		}
-		if err := e.update(ctx, tx, src, link, r, vals, next, st, a); err != nil {
+		if err := e.update(ctx, tx, src, link, r, vals, cw, next, st, a); err != nil {
 			return err
 		}
 	default:
-		if err := e.place(ctx, tx, src, r, vals, next, st, a); err != nil {
+		if err := e.place(ctx, tx, src, r, vals, cw, next, st, a); err != nil {
 			return err
 		}
 	}
@@ -277,7 +285,35 @@ func policyTakesRemote(src *source.Source, remoteUpdated string, local *contact.
 // last sync is taken unless the contact changed it too (a conflict, settled by the source's
 // policy, recorded on the run and in the contact's audit); sets merge additions and removals
 // from both sides.
-func (e *Engine) update(ctx context.Context, tx pgx.Tx, src *source.Source, link *source.Link, r *Record, vals contact.Values, next *source.Link, st *source.Stats, a *contact.Audit) error {
+// customWrite is a record's custom field values (stored forms) with the definitions they
+// were validated by (nil when the record carries none: no lock was taken).
+type customWrite struct {
+	defs   contact.Definitions
+	values contact.CustomValues
+}
+
+// definitionsFor reads the custom field definitions under their shared lock when one of the
+// records carries a custom field (customFields.<key>), else nil.
+func definitionsFor(ctx context.Context, tx pgx.Tx, recs []*Record) (contact.Definitions, error) {
+	for _, r := range recs {
+		for name := range r.Values {
+			if strings.HasPrefix(name, contact.CustomPrefix) {
+				return contact.DefinitionsTx(ctx, tx)
+			}
+		}
+	}
+	return nil, nil
+}
+
+// claim claims the unique custom values c has anew since before.
+func (cw *customWrite) claim(ctx context.Context, tx pgx.Tx, c, before *contact.Contact) error {
+	if cw.defs == nil {
+		return nil
+	}
+	return contact.ClaimCustomTx(ctx, tx, c.ID, cw.defs, before.Custom, c.Custom)
+}
+
+func (e *Engine) update(ctx context.Context, tx pgx.Tx, src *source.Source, link *source.Link, r *Record, vals contact.Values, cw *customWrite, next *source.Link, st *source.Stats, a *contact.Audit) error {
 	cs, err := contact.LockTx(ctx, tx, []uuid.UUID{link.ContactID})
 	if err != nil {
 		return err
@@ -317,6 +353,41 @@ func (e *Engine) update(ctx context.Context, tx pgx.Tx, src *source.Source, link
 		}
 		*f.Ptr(&c.Values) = f.Get(&vals)
 	}
+	// Custom fields the record carries (or carried), by the same three-way rule.
+	c.Custom = maps.Clone(c.Custom)
+	if c.Custom == nil {
+		c.Custom = contact.CustomValues{}
+	}
+	for _, name := range customNames(link.Payload.Values, next.Payload.Values) {
+		key := strings.TrimPrefix(name, contact.CustomPrefix)
+		base, remote := link.Payload.Values[name], next.Payload.Values[name]
+		local := contactfile.CustomText(c.Custom[key])
+		if remote == base || remote == local {
+			continue
+		}
+		if local != base {
+			kept := "local"
+			if takeRemote {
+				kept = "remote"
+			}
+			st.Conflicts++
+			st.ConflictLog = append(st.ConflictLog, source.Conflict{Ref: r.RemoteID, ContactID: c.ID, Field: name,
+				Local: contact.Nullable(local), Remote: contact.Nullable(remote), Kept: kept})
+			conflicts[name] = contact.Change{Before: c.Custom[key], After: cw.values[key]}
+			conflicts["kept"] = contact.Change{After: kept}
+			if !takeRemote {
+				continue
+			}
+		}
+		if v, ok := cw.values[key]; ok {
+			c.Custom[key] = v
+		} else {
+			delete(c.Custom, key)
+		}
+	}
+	if err := cw.claim(ctx, tx, c, &before); err != nil {
+		return err
+	}
 	if len(conflicts) > 0 {
 		conflicts["sync"] = syncNote(src, r.RemoteID)
 		a.Add("sync_conflict", "contact", c.ID, &c.ID, conflicts)
@@ -325,7 +396,7 @@ func (e *Engine) update(ctx context.Context, tx pgx.Tx, src *source.Source, link
 	if err != nil {
 		return err
 	}
-	if setsDiverge || !maps.Equal(valuesMap(&c.Values), next.Payload.Values) {
+	if setsDiverge || !maps.Equal(contactValues(c), next.Payload.Values) {
 		// The contact keeps something the record lacks (a local change): the link stays as
 		// old as it was, so that the push finds it.
 		next.SyncedAt = link.SyncedAt
@@ -464,7 +535,7 @@ type decision struct {
 
 // place finds the contact of a record seen for the first time: the active contact with its
 // email, else the one the matcher is sure of (linked, its empty fields filled), else a new one.
-func (e *Engine) place(ctx context.Context, tx pgx.Tx, src *source.Source, r *Record, vals contact.Values, next *source.Link, st *source.Stats, a *contact.Audit) error {
+func (e *Engine) place(ctx context.Context, tx pgx.Tx, src *source.Source, r *Record, vals contact.Values, cw *customWrite, next *source.Link, st *source.Stats, a *contact.Audit) error {
 	var d decision
 	var target *uuid.UUID
 	if vals.Email != nil {
@@ -485,7 +556,7 @@ func (e *Engine) place(ctx context.Context, tx pgx.Tx, src *source.Source, r *Re
 	}
 	if target != nil {
 		next.ContactID, next.Decision = *target, mustJSON(d)
-		diverge, err := e.link(ctx, tx, src, r, vals, next.Payload, *target, st, a)
+		diverge, err := e.link(ctx, tx, src, r, vals, cw, next.Payload, *target, st, a)
 		if diverge {
 			// The contact has more than the record: the push finds it.
 			next.SyncedAt = time.Unix(0, 0).UTC()
@@ -506,7 +577,7 @@ func (e *Engine) place(ctx context.Context, tx pgx.Tx, src *source.Source, r *Re
 	d.By = "created"
 	next.Decision = mustJSON(d)
 	id := uuid.Must(uuid.NewV7())
-	if err := e.createMany(ctx, tx, src, []newContact{{id: id, remoteID: r.RemoteID, vals: vals, state: next.Payload}}); err != nil {
+	if err := e.createMany(ctx, tx, src, cw.defs, []newContact{{id: id, remoteID: r.RemoteID, vals: vals, custom: cw.values, state: next.Payload}}); err != nil {
 		return err
 	}
 	next.ContactID = id
@@ -538,7 +609,7 @@ func mustJSON(v any) json.RawMessage {
 
 // link ties a record to a contact we already have, filling the contact's empty fields and
 // adding the record's further emails, phones and tags.
-func (e *Engine) link(ctx context.Context, tx pgx.Tx, src *source.Source, r *Record, vals contact.Values, state source.State, id uuid.UUID, st *source.Stats, a *contact.Audit) (bool, error) {
+func (e *Engine) link(ctx context.Context, tx pgx.Tx, src *source.Source, r *Record, vals contact.Values, cw *customWrite, state source.State, id uuid.UUID, st *source.Stats, a *contact.Audit) (bool, error) {
 	cs, err := contact.LockTx(ctx, tx, []uuid.UUID{id})
 	if err != nil {
 		return false, err
@@ -552,6 +623,18 @@ func (e *Engine) link(ctx context.Context, tx pgx.Tx, src *source.Source, r *Rec
 		if f.Get(&c.Values) == nil {
 			*f.Ptr(&c.Values) = f.Get(&vals)
 		}
+	}
+	for k, v := range cw.values {
+		if _, ok := c.Custom[k]; !ok {
+			c.Custom = maps.Clone(c.Custom)
+			if c.Custom == nil {
+				c.Custom = contact.CustomValues{}
+			}
+			c.Custom[k] = v
+		}
+	}
+	if err := cw.claim(ctx, tx, c, &before); err != nil {
+		return false, err
 	}
 	// Against an empty base, the record's sets are all additions.
 	sets, diverge, err := e.mergeSets(ctx, tx, c, source.State{}, state)
@@ -570,5 +653,5 @@ func (e *Engine) link(ctx context.Context, tx pgx.Tx, src *source.Source, r *Rec
 		}
 	}
 	st.Linked++
-	return diverge || !maps.Equal(valuesMap(&c.Values), state.Values), nil
+	return diverge || !maps.Equal(contactValues(c), state.Values), nil
 }

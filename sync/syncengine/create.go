@@ -30,6 +30,7 @@ type newContact struct {
 	id       uuid.UUID
 	remoteID string
 	vals     contact.Values
+	custom   contact.CustomValues
 	state    source.State
 }
 
@@ -45,23 +46,28 @@ func (e *Engine) createPage(ctx context.Context, tx pgx.Tx, src *source.Source, 
 		return nil
 	}
 	type item struct {
-		r     *Record
-		vals  contact.Values
-		state source.State
-		key   string
-		d     decision
+		r      *Record
+		vals   contact.Values
+		custom contact.CustomValues
+		state  source.State
+		key    string
+		d      decision
 	}
 	var items []*item
 	var later []*Record // one by one, after the set write
 	owner := map[string]bool{}
 	var keys []string
+	defs, err := definitionsFor(ctx, tx, recs)
+	if err != nil {
+		return err
+	}
 	for _, r := range recs {
-		vals, state, err := recordState(r)
+		vals, custom, state, err := recordState(r, defs)
 		if err != nil {
 			st.Errors = append(st.Errors, source.RunError{Ref: r.RemoteID, Message: err.Error()})
 			continue
 		}
-		it := &item{r: r, vals: vals, state: state}
+		it := &item{r: r, vals: vals, custom: custom, state: state}
 		if vals.Email != nil {
 			it.key = contact.AlternateKey("email", *vals.Email)
 			if owner[it.key] {
@@ -106,7 +112,7 @@ func (e *Engine) createPage(ctx context.Context, tx pgx.Tx, src *source.Source, 
 		}
 		it.d.By = "created"
 		id := uuid.Must(uuid.NewV7())
-		create = append(create, newContact{id: id, remoteID: it.r.RemoteID, vals: it.vals, state: it.state})
+		create = append(create, newContact{id: id, remoteID: it.r.RemoteID, vals: it.vals, custom: it.custom, state: it.state})
 		links = append(links, &source.Link{SourceID: src.ID, RemoteID: it.r.RemoteID, ContactID: id,
 			ContentHash: stateHash(it.state, false), Payload: it.state, Raw: it.r.Raw, Decision: mustJSON(it.d),
 			ETag: contact.Nullable(it.r.ETag), RemoteUpdated: contact.Nullable(it.r.Updated)})
@@ -116,7 +122,7 @@ func (e *Engine) createPage(ctx context.Context, tx pgx.Tx, src *source.Source, 
 		if err != nil {
 			return fmt.Errorf("syncengine: savepoint: %w", err)
 		}
-		err = e.createMany(ctx, sp, src, create)
+		err = e.createMany(ctx, sp, src, defs, create)
 		if err == nil {
 			err = source.CopyLinksTx(ctx, sp, links)
 		}
@@ -186,9 +192,16 @@ func recordOf(recs []*Record, remoteID string) *Record {
 
 // createMany inserts new contacts for records with COPY, with their audit entries, alternates,
 // tags and normalize jobs.
-func (e *Engine) createMany(ctx context.Context, tx pgx.Tx, src *source.Source, cs []newContact) error {
+func (e *Engine) createMany(ctx context.Context, tx pgx.Tx, src *source.Source, defs contact.Definitions, cs []newContact) error {
+	for _, c := range cs {
+		if len(c.custom) > 0 {
+			if err := contact.ClaimCustomTx(ctx, tx, c.id, defs, nil, c.custom); err != nil {
+				return err
+			}
+		}
+	}
 	err := contact.CopyTx(ctx, tx, len(cs), func(i int, out *contact.Contact) map[string]any {
-		out.ID, out.Values = cs[i].id, cs[i].vals
+		out.ID, out.Values, out.Custom = cs[i].id, cs[i].vals, cs[i].custom
 		out.Normalized.Email = contact.EmailKey(cs[i].vals.Email)
 		return nil
 	})
@@ -196,7 +209,7 @@ func (e *Engine) createMany(ctx context.Context, tx pgx.Tx, src *source.Source, 
 		return err
 	}
 	err = contact.CopyAuditTx(ctx, tx, contact.ActorFrom(ctx), "create", len(cs), func(i int, buf []byte) (uuid.UUID, []byte) {
-		c := &contact.Contact{ID: cs[i].id, Values: cs[i].vals}
+		c := &contact.Contact{ID: cs[i].id, Values: cs[i].vals, Custom: cs[i].custom}
 		changes := c.Changes(nil)
 		changes["sync"] = syncNote(src, cs[i].remoteID)
 		for _, set := range sets[:2] {

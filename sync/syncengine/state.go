@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/contactfile"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/contactd/contactd/tag"
@@ -62,12 +63,20 @@ func cleanSet(kind string, vs []string, own *string) []string {
 	return out
 }
 
-// recordState validates a record's values as a created contact's would be, and returns them
-// with its state.
-func recordState(r *Record) (contact.Values, source.State, error) {
+// recordState validates a record's values as a created contact's would be, and returns them,
+// its custom field values (customFields.<key>, validated by the field's type in defs, in their
+// stored form) and its state (custom values as text, under their names).
+func recordState(r *Record, defs contact.Definitions) (contact.Values, contact.CustomValues, source.State, error) {
 	var in contact.NewContact
 	var errs db.FieldErrors
+	custom := contact.CustomInput{}
 	for name, v := range r.Values {
+		if key, ok := strings.CutPrefix(name, contact.CustomPrefix); ok {
+			if v = strings.TrimSpace(v); v != "" {
+				custom[key] = v
+			}
+			continue
+		}
 		f := contact.FieldByName(name)
 		if f == nil {
 			errs.Add(name, "is not a contact field")
@@ -75,22 +84,29 @@ func recordState(r *Record) (contact.Values, source.State, error) {
 		}
 		*f.Input(&in) = v
 	}
+	var canon contact.CustomValues
+	if len(custom) > 0 {
+		var cerrs db.FieldErrors
+		canon, cerrs = defs.Apply(nil, custom, false)
+		errs = append(errs, cerrs...)
+	}
 	if err := errs.Err(); err != nil {
-		return contact.Values{}, source.State{}, err
+		return contact.Values{}, nil, source.State{}, err
 	}
 	in.KeepUnparseablePhone = true
 	if err := in.Validate(); err != nil {
-		return contact.Values{}, source.State{}, err
+		return contact.Values{}, nil, source.State{}, err
 	}
 	vals := in.Values()
 	st := source.State{Values: valuesMap(&vals)}
+	addCustom(st.Values, canon)
 	st.Emails = cleanSet("email", r.Emails, vals.Email)
 	st.Phones = cleanSet("phone", r.Phones, vals.Phone)
 	tags := r.Tags
 	if tags != nil {
 		cleaned, terrs := tag.Clean(tags, "tags")
 		if len(terrs) > 0 {
-			return contact.Values{}, source.State{}, terrs.Err()
+			return contact.Values{}, nil, source.State{}, terrs.Err()
 		}
 		tags = cleaned
 		if tags == nil {
@@ -101,11 +117,40 @@ func recordState(r *Record) (contact.Values, source.State, error) {
 	for _, set := range sets[:2] {
 		for _, v := range *set.get(&st) {
 			if len([]rune(v)) > 320 {
-				return contact.Values{}, source.State{}, db.Invalid(set.name, "%q is too long", v)
+				return contact.Values{}, nil, source.State{}, db.Invalid(set.name, "%q is too long", v)
 			}
 		}
 	}
-	return vals, st, nil
+	return vals, canon, st, nil
+}
+
+// addCustom adds custom values to a state's values, as text under customFields.<key>.
+func addCustom(values map[string]string, custom contact.CustomValues) {
+	for k, v := range custom {
+		if t := contactfile.CustomText(v); t != "" {
+			values[contact.CustomPrefix+k] = t
+		}
+	}
+}
+
+// contactValues are a contact's values as a state has them: its fields and custom values.
+func contactValues(c *contact.Contact) map[string]string {
+	out := valuesMap(&c.Values)
+	addCustom(out, c.Custom)
+	return out
+}
+
+// customNames are the custom field names (customFields.<key>) of states' values, sorted.
+func customNames(states ...map[string]string) []string {
+	seen := map[string]bool{}
+	for _, st := range states {
+		for k := range st {
+			if strings.HasPrefix(k, contact.CustomPrefix) {
+				seen[k] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 func valuesMap(v *contact.Values) map[string]string {
@@ -118,10 +163,10 @@ func valuesMap(v *contact.Values) map[string]string {
 	return out
 }
 
-// localState is a contact's state projected on what base carries: its fields, and its
-// alternates and tags where base's record carries them.
+// localState is a contact's state projected on what base carries: its fields and custom
+// values, and its alternates and tags where base's record carries them.
 func localState(c *contact.Contact, alts []contact.Alternate, tags []string, carries source.State) source.State {
-	st := source.State{Values: valuesMap(&c.Values)}
+	st := source.State{Values: contactValues(c)}
 	if carries.Emails != nil || carries.Phones != nil {
 		var emails, phones []string
 		for _, a := range alts {

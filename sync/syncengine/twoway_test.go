@@ -744,3 +744,66 @@ func TestFailedPushIsRetriedByTheNextRun(t *testing.T) {
 		t.Fatalf("a quiet run pushed %d", run.Stats.Pushed)
 	}
 }
+
+// Custom fields on the sync path: a record's customFields.<key> values are validated by the
+// field's type (an invalid or unknown one is a run error naming the record and the field, and
+// the run goes on), stored in their canonical form, updated three ways like any field, and
+// written back by a push.
+func TestCustomFieldsSync(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{Direction: "both"})
+	for _, d := range []contact.CustomField{
+		{Key: "tier", Label: "Tier", Type: contact.CustomEnum, Options: []string{"Gold", "Silver"}},
+		{Key: "score", Label: "Score", Type: contact.CustomNumber},
+	} {
+		if _, err := w.App.Contacts.CreateCustomField(w.Ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	with := func(v map[string]string, kv ...string) map[string]string {
+		for i := 0; i < len(kv); i += 2 {
+			v[kv[i]] = kv[i+1]
+		}
+		return v
+	}
+	w.book.put("a", with(vals("Ada", "Lovelace", "ada@example.com"), "customFields.tier", "gold", "customFields.score", "12.50"), nil, nil, nil)
+	w.book.put("b", with(vals("Alan", "Turing", "alan@example.com"), "customFields.tier", "Platinum"), nil, nil, nil)
+	w.book.put("c", with(vals("Grace", "Hopper", "grace@example.com"), "customFields.nope", "x"), nil, nil, nil)
+	run := w.sync(t)
+	if run.Stats.Created != 1 || len(run.Stats.Errors) != 2 {
+		t.Fatalf("created %d, errors %+v", run.Stats.Created, run.Stats.Errors)
+	}
+	for i, want := range []struct{ ref, field string }{{"b", "customFields.tier"}, {"c", "customFields.nope"}} {
+		if e := run.Stats.Errors[i]; e.Ref != want.ref || !strings.Contains(e.Message, want.field) {
+			t.Errorf("error %d: %+v, want %s naming %s", i, e, want.ref, want.field)
+		}
+	}
+	c := w.contactOf(t, "a")
+	if c.Custom["tier"] != "Gold" || c.Custom["score"] != 12.5 {
+		t.Fatalf("custom values %v", c.Custom)
+	}
+	if run := w.sync(t); run.Stats.Updated != 0 || run.Stats.Pushed != 0 {
+		t.Fatalf("a quiet run updated %d pushed %d", run.Stats.Updated, run.Stats.Pushed)
+	}
+
+	// Remote: the tier changes; here: the score. Both are kept, on both sides.
+	w.book.put("a", with(vals("Ada", "Lovelace", "ada@example.com"), "customFields.tier", "Silver", "customFields.score", "12.5"), nil, nil, nil)
+	if _, err := w.App.Contacts.UpdateContact(w.Ctx, c.ID, contact.Update{Custom: contact.CustomInput{"score": 13.0}}); err != nil {
+		t.Fatal(err)
+	}
+	w.book.takeWrites()
+	run = w.sync(t)
+	if run.Stats.Updated != 1 || run.Stats.Pushed != 1 || run.Stats.Conflicts != 0 {
+		t.Fatalf("updated %d pushed %d conflicts %d", run.Stats.Updated, run.Stats.Pushed, run.Stats.Conflicts)
+	}
+	c = w.contactOf(t, "a")
+	if c.Custom["tier"] != "Silver" || c.Custom["score"] != 13.0 {
+		t.Fatalf("custom values after both edits %v", c.Custom)
+	}
+	if got := w.book.get("a").values; got["customFields.tier"] != "Silver" || got["customFields.score"] != "13" {
+		t.Fatalf("remote values after the push %v", got)
+	}
+	if run := w.sync(t); run.Stats.Updated != 0 || run.Stats.Pushed != 0 {
+		t.Fatalf("echo: updated %d pushed %d", run.Stats.Updated, run.Stats.Pushed)
+	}
+}
