@@ -44,7 +44,7 @@ func startRadicale(t *testing.T, user string, n int) (base, book string) {
 		first := fakedata.FirstNames[(i*7)%len(fakedata.FirstNames)]
 		last := fakedata.LastNames[(i*31)%len(fakedata.LastNames)]
 		card := fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:card-%d\r\nN:%s;%s;;;\r\nFN:%s %s\r\n"+
-			"EMAIL:card%d@example.com\r\nEND:VCARD\r\n", i, last, first, first, last, i)
+			"EMAIL:%s.%s.%d@example.com\r\nORG:Company %d\r\nEND:VCARD\r\n", i, last, first, first, last, first, last, i, i%500)
 		if err := os.WriteFile(filepath.Join(folder, fmt.Sprintf("card-%d.vcf", i)), []byte(card), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -148,22 +148,26 @@ func TestKillWorkerMidCardDAVSync(t *testing.T) {
 		n, err := pendingJobs(ctx, pool)
 		return n == 0, err
 	})
-	// One contact per card (whatever the matcher merged since: merged contacts count), one
-	// link per card, every link on a contact that exists.
-	counts := func() (contacts, emails, links, cardsLinked, merged int) {
+	// One contact per card: every card has one link; every contact was created by one card
+	// (a link decided "created", which keeps naming it after the matcher merged it away:
+	// merged_from), none twice; cards the matcher found to be a contact already are linked to
+	// it, not created.
+	counts := func() (contacts, links, cardsLinked, created, origins, merged int) {
 		t.Helper()
-		if err := pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT email), count(*) FILTER (WHERE status = 'merged') FROM contacts`).Scan(&contacts, &emails, &merged); err != nil {
+		if err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE status = 'merged') FROM contacts`).Scan(&contacts, &merged); err != nil {
 			t.Fatal(err)
 		}
-		if err := pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT l.remote_id) FROM sync_links l JOIN contacts c ON c.id = l.contact_id WHERE NOT l.deleted`).Scan(&links, &cardsLinked); err != nil {
+		if err := pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT l.remote_id), count(*) FILTER (WHERE l.decision->>'by' = 'created'),
+				count(DISTINCT coalesce(l.merged_from, l.contact_id)) FILTER (WHERE l.decision->>'by' = 'created')
+			FROM sync_links l JOIN contacts c ON c.id = l.contact_id WHERE NOT l.deleted`).Scan(&links, &cardsLinked, &created, &origins); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	contacts, emails, links, cardsLinked, merged := counts()
-	if status != "succeeded" || contacts != cards || emails != cards || links != cards || cardsLinked != cards {
-		t.Errorf("run %s; %d contacts (%d merged by the matcher since), %d emails, %d links for %d cards; want %d cards once",
-			status, contacts, merged, emails, links, cardsLinked, cards)
+	contacts, links, cardsLinked, created, origins, merged := counts()
+	if status != "succeeded" || links != cards || cardsLinked != cards || contacts != created || origins != created {
+		t.Errorf("run %s; %d links for %d cards; %d contacts (%d merged by the matcher since), %d cards created a contact, %d distinct contacts among them; want one link per card and one contact per created card",
+			status, links, cardsLinked, contacts, merged, created, origins)
 	}
 	// The next run: succeeds, creates nothing, archives nothing, pushes nothing.
 	var next struct {
@@ -171,17 +175,17 @@ func TestKillWorkerMidCardDAVSync(t *testing.T) {
 	}
 	api.mustJSON(t, http.MethodPost, "/api/sources/"+src.ID+"/sync", nil, http.StatusAccepted, &next)
 	var nextStatus string
-	var created, deleted, pushed int
+	var nextCreated, deleted, pushed int
 	waitFor(t, 3*time.Minute, "the next run to finish", func() (bool, error) {
-		err := pool.QueryRow(ctx, `SELECT status, created, deleted, pushed FROM sync_runs WHERE id = $1`, next.RunID).Scan(&nextStatus, &created, &deleted, &pushed)
+		err := pool.QueryRow(ctx, `SELECT status, created, deleted, pushed FROM sync_runs WHERE id = $1`, next.RunID).Scan(&nextStatus, &nextCreated, &deleted, &pushed)
 		return nextStatus == "succeeded" || nextStatus == "failed", err
 	})
-	if c2, _, l2, _, _ := counts(); nextStatus != "succeeded" || created != 0 || deleted != 0 || c2 != cards || l2 != cards {
-		t.Errorf("next run %s: created %d deleted %d; %d contacts, %d links", nextStatus, created, deleted, c2, l2)
+	if c2, l2, _, _, _, _ := counts(); nextStatus != "succeeded" || nextCreated != 0 || deleted != 0 || c2 != contacts || l2 != cards {
+		t.Errorf("next run %s: created %d deleted %d; %d contacts (%d before), %d links", nextStatus, nextCreated, deleted, c2, contacts, l2)
 	}
 	if n, err := lostJobs(ctx, pool); err != nil || n != 0 {
 		t.Errorf("%d jobs discarded or cancelled (%v)", n, err)
 	}
-	report("kill -9 worker mid-sync (carddav, Radicale)", fmt.Sprintf("killed with %d of %d cards linked; the same run resumed and succeeded: %d contacts (%d merged by the matcher) and %d links for %d cards; the next run succeeded, created %d, deleted %d, pushed %d (survivors' cards); %d multigets in all",
-		atKill, cards, contacts, merged, links, cards, created, deleted, pushed, multigets.Load()), verdict(t))
+	report("kill -9 worker mid-sync (carddav, Radicale)", fmt.Sprintf("killed with %d of %d cards linked; the same run resumed and succeeded: %d links for %d cards, %d contacts each created by one card (%d cards linked to a contact the matcher knew, %d contacts merged by it since); the next run succeeded, created %d, deleted %d, pushed %d; %d multigets in all",
+		atKill, cards, links, cards, contacts, cards-created, merged, nextCreated, deleted, pushed, multigets.Load()), verdict(t))
 }
