@@ -3,8 +3,10 @@ package httpsource
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,7 +81,8 @@ func (Type) CheckConfig(raw json.RawMessage, dir source.Direction) (json.RawMess
 	if len(c.FieldMapping) == 0 {
 		errs.Add("config.fieldMapping", "must map at least one contact field")
 	}
-	for name, path := range c.FieldMapping {
+	for _, name := range slices.Sorted(maps.Keys(c.FieldMapping)) {
+		path := c.FieldMapping[name]
 		key, custom := strings.CutPrefix(name, contact.CustomPrefix)
 		switch {
 		case custom && !customKey.MatchString(key):
