@@ -314,11 +314,11 @@ func ScrubJSONTextTx(ctx context.Context, tx pgx.Tx, p *Personal, table, key, co
 }
 
 // TextHitsSQL is a query of cols (over t) of the rows of table (as t) whose text expr is ILIKE
-// one of the patterns $1 (LikePatterns), each row once: a probe of expr's trigram index per
-// pattern, so that the rows read are those that may hold the values, whatever the table's size.
+// one of the patterns $1 (LikePatterns): planned with the patterns known, it is a bitmap scan
+// of expr's trigram index, so that the rows read are those that may hold the values, whatever
+// the table's size.
 func TextHitsSQL(table, expr, cols string) string {
-	return fmt.Sprintf(`SELECT DISTINCT h.* FROM unnest($1::text[]) AS n(pat)
-		CROSS JOIN LATERAL (SELECT %[3]s FROM %[1]s t WHERE %[2]s ILIKE n.pat) h`, table, expr, cols)
+	return fmt.Sprintf(`SELECT %[3]s FROM %[1]s t WHERE %[2]s ILIKE ANY($1::text[])`, table, expr, cols)
 }
 
 func scrubJSON(ctx context.Context, tx pgx.Tx, p *Personal, table, key, col, query string, arg any) error {
