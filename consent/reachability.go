@@ -30,11 +30,13 @@ const (
 	ReasonNoLawfulBasis  = "no_lawful_basis" // grants, but none on a basis the purpose accepts
 	ReasonNoAddress      = "no_address"      // no email or phone for the channel
 	ReasonInvalidAddress = "invalid_address" // the email or phone is invalid
-	ReasonPreferences    = "preferences"     // the contact's preferences exclude the channel
-	ReasonFrequency      = "frequency"       // the contact wants no non-service messages
-	ReasonQuietHours     = "quiet_hours"     // now is in the contact's quiet hours
-	ReasonConsent        = "consent"         // allowed: a grant on an accepted basis
-	ReasonNotWithdrawn   = "not_withdrawn"   // allowed: an opt-out purpose, not withdrawn
+	// ReasonNoPostalAddress: mail needs a postal address, which contactd does not keep yet.
+	ReasonNoPostalAddress = "no_postal_address"
+	ReasonPreferences     = "preferences"   // the contact's preferences exclude the channel
+	ReasonFrequency       = "frequency"     // the contact wants no non-service messages
+	ReasonQuietHours      = "quiet_hours"   // now is in the contact's quiet hours
+	ReasonConsent         = "consent"       // allowed: a grant on an accepted basis
+	ReasonNotWithdrawn    = "not_withdrawn" // allowed: an opt-out purpose, not withdrawn
 )
 
 // Answer says whether a contact may be reached on a channel for a purpose now.
@@ -184,8 +186,17 @@ const minPart = 1000
 // one statement; it returns the positions (offset by offset) of those that need the fold, by id.
 func (s *Store) answerSimple(ctx context.Context, ids []uuid.UUID, offset int, out []Answer, channel, purpose string,
 	p *Purpose, now time.Time) (map[uuid.UUID][]int, error) {
+	return scanSimple(ctx, s.db.Pool, ids, offset, out, channel, purpose, func(row *reachRow, events []ownEvent) Answer {
+		return s.answer(row, events, channel, p, now)
+	})
+}
+
+// scanSimple runs simpleSQL for ids and answers (with answer) each contact that stands alone
+// into out; it returns the positions of the others, as answerSimple does.
+func scanSimple(ctx context.Context, q db.Querier, ids []uuid.UUID, offset int, out []Answer, channel, purpose string,
+	answer func(*reachRow, []ownEvent) Answer) (map[uuid.UUID][]int, error) {
 	var folded map[uuid.UUID][]int
-	rows, err := s.db.Pool.Query(ctx, simpleSQL, ids, channel, purpose, LawfulBases)
+	rows, err := q.Query(ctx, simpleSQL, ids, channel, purpose, LawfulBases)
 	if err != nil {
 		return nil, fmt.Errorf("consent: reachability: %w", err)
 	}
@@ -220,7 +231,7 @@ func (s *Store) answerSimple(ctx context.Context, ids []uuid.UUID, offset int, o
 			events = append(events, ownEvent{ID: r.eventID, Root: true, Status: eventStatuses[r.status], Basis: LawfulBases[r.basis],
 				Captured: r.captured, Recorded: r.recorded})
 		}
-		out[i] = s.answer(&row, events, channel, p, now)
+		out[i] = answer(&row, events)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("consent: reachability: %w", err)
@@ -378,9 +389,12 @@ func (s *Store) answer(r *reachRow, own []ownEvent, channel string, p *Purpose, 
 }
 
 // addressReason checks the contact has a valid address for the channel. Postal addresses are
-// not kept yet, so mail is not checked.
+// not kept yet, so no contact can be sent mail: it answers no_postal_address rather than
+// telling a sender to post a letter to no address.
 func addressReason(r *reachRow, channel string) string {
 	switch channel {
+	case "mail":
+		return ReasonNoPostalAddress
 	case "email":
 		if !r.hasEmail {
 			return ReasonNoAddress
