@@ -32,7 +32,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-
 func main() {
 	n := flag.Int("n", 1000000, "contacts to generate")
 	keep := flag.Bool("keep", false, "keep the database afterwards")
