@@ -24,11 +24,6 @@ func (s *Store) ScrubTx(ctx context.Context, tx pgx.Tx, p *contact.Personal) err
 	if len(pats) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, contact.TextHitsSQL("idempotency_keys", responseTextSQL,
-		"t.api_key_id, t.key, convert_from(t.body, 'UTF8') AS body, t.headers::text AS headers"), pats)
-	if err != nil {
-		return fmt.Errorf("idempotency: scrub responses: %w", err)
-	}
 	var keyIDs []uuid.UUID
 	var keys []string
 	var (
@@ -36,12 +31,14 @@ func (s *Store) ScrubTx(ctx context.Context, tx pgx.Tx, p *contact.Personal) err
 		key, headers string
 		body         *string
 	)
-	_, err = pgx.ForEachRow(rows, []any{&keyID, &key, &body, &headers}, func() error {
-		if (body != nil && p.Mentions(*body)) || p.Mentions(headers) {
-			keyIDs, keys = append(keyIDs, keyID), append(keys, key)
-		}
-		return nil
-	})
+	err := contact.TextHitsTx(ctx, tx, "idempotency_keys", responseTextSQL,
+		"t.api_key_id, t.key, convert_from(t.body, 'UTF8') AS body, t.headers::text AS headers", pats,
+		[]any{&keyID, &key, &body, &headers}, func() error {
+			if (body != nil && p.Mentions(*body)) || p.Mentions(headers) {
+				keyIDs, keys = append(keyIDs, keyID), append(keys, key)
+			}
+			return nil
+		})
 	if err != nil {
 		return fmt.Errorf("idempotency: scrub responses: %w", err)
 	}

@@ -20,31 +20,25 @@ func (s *Store) ScrubTx(ctx context.Context, tx pgx.Tx, p *contact.Personal) err
 	if len(pats) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, contact.TextHitsSQL("import_errors", errorTextSQL, "t.import_id, t.row_index, t.seq, t.field, t.message"), pats)
-	if err != nil {
-		return fmt.Errorf("importer: scrub error rows: %w", err)
-	}
 	var imps []uuid.UUID
 	var idx []int64
 	var seqs []int32
 	var fields []bool
 	var (
-		imp          uuid.UUID
-		ri           int64
-		seq          int32
-		field        *string
-		message      string
-		scrubField   bool
-		scrubMessage bool
+		imp     uuid.UUID
+		ri      int64
+		seq     int32
+		field   *string
+		message string
 	)
-	_, err = pgx.ForEachRow(rows, []any{&imp, &ri, &seq, &field, &message}, func() error {
-		scrubField = field != nil && p.Mentions(*field)
-		scrubMessage = p.Mentions(message)
-		if scrubField || scrubMessage {
-			imps, idx, seqs, fields = append(imps, imp), append(idx, ri), append(seqs, seq), append(fields, scrubField)
-		}
-		return nil
-	})
+	err := contact.TextHitsTx(ctx, tx, "import_errors", errorTextSQL, "t.import_id, t.row_index, t.seq, t.field, t.message", pats,
+		[]any{&imp, &ri, &seq, &field, &message}, func() error {
+			scrubField := field != nil && p.Mentions(*field)
+			if scrubField || p.Mentions(message) {
+				imps, idx, seqs, fields = append(imps, imp), append(idx, ri), append(seqs, seq), append(fields, scrubField)
+			}
+			return nil
+		})
 	if err != nil {
 		return fmt.Errorf("importer: scrub error rows: %w", err)
 	}
@@ -54,14 +48,10 @@ func (s *Store) ScrubTx(ctx context.Context, tx pgx.Tx, p *contact.Personal) err
 			FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::boolean[]) AS u(i, r, s, f)
 			WHERE e.import_id = u.i AND e.row_index = u.r AND e.seq = u.s`, imps, idx, seqs, fields, contact.ErasedMarker)
 	}
-	names, err := tx.Query(ctx, contact.TextHitsSQL("imports", "t.file_name", "t.id, t.file_name"), pats)
-	if err != nil {
-		return fmt.Errorf("importer: scrub file names: %w", err)
-	}
 	var named []uuid.UUID
 	var id uuid.UUID
 	var name string
-	_, err = pgx.ForEachRow(names, []any{&id, &name}, func() error {
+	err = contact.TextHitsTx(ctx, tx, "imports", "t.file_name", "t.id, t.file_name", pats, []any{&id, &name}, func() error {
 		if p.Mentions(name) {
 			named = append(named, id)
 		}
