@@ -158,7 +158,7 @@ func eraseRun(ctx context.Context, pool *pgxpool.Pool, a *app.App, n, erase, bat
 	if err != nil {
 		return err
 	}
-	fmt.Printf("erase fixture: tagged %d contacts, %d import error rows, in %.1fs\n", erase, n/10, time.Since(start).Seconds())
+	fmt.Printf("erase fixture: tagged every %dth contact, %d import error rows, in %.1fs\n", max(1, n/erase), n/10, time.Since(start).Seconds())
 	p, err := a.Retention.Create(ctx, retention.NewPolicy{Name: "bench-erase", Action: retention.ActionErase,
 		Filter: json.RawMessage(`{"tag": "erase-me", "status": "all"}`)})
 	if err != nil {
