@@ -37,9 +37,10 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the database afterwards")
 	batch := flag.Int("batch", retention.DefaultBatchSize, "contacts per transaction of the run")
 	erase := flag.Int("erase", 0, "contacts an erase policy then erases (0: none)")
+	archive := flag.Bool("archive", true, "run the archive policy (false: the erase policy alone)")
 	flag.StringVar(&dbName, "db", "contactd_retentionbench", "the database to create (and drop)")
 	flag.Parse()
-	if err := run(context.Background(), *n, *batch, *erase, *keep); err != nil {
+	if err := run(context.Background(), *n, *batch, *erase, *archive, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "retentionbench:", err)
 		os.Exit(1)
 	}
@@ -48,7 +49,7 @@ func main() {
 // dbName is the database the benchmark creates.
 var dbName string
 
-func run(ctx context.Context, n, batch, erase int, keep bool) error {
+func run(ctx context.Context, n, batch, erase int, archive, keep bool) error {
 	server := cmp.Or(os.Getenv("DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 	cfg, err := pgx.ParseConfig(server)
 	if err != nil {
@@ -96,6 +97,9 @@ func run(ctx context.Context, n, batch, erase int, keep bool) error {
 		return err
 	}
 	a.Retention.BatchSize = batch
+	if !archive {
+		return eraseRun(ctx, pool, a, n, erase, batch)
+	}
 	p, err := a.Retention.Create(ctx, retention.NewPolicy{Name: "bench", Action: retention.ActionArchive,
 		Filter: json.RawMessage(`{"inactiveDays": 365, "noLawfulBasis": true}`)})
 	if err != nil {
