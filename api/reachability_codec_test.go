@@ -90,6 +90,9 @@ func BenchmarkBulkReachabilityCodec(b *testing.B) {
 				}
 				ids = append(ids, id)
 			}
+			if len(ids) != len(as) {
+				b.Fatal("not parsed")
+			}
 		}
 	})
 	b.Run("decode=uuids", func(b *testing.B) {
