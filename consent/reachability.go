@@ -30,7 +30,8 @@ const (
 	ReasonNoLawfulBasis  = "no_lawful_basis" // grants, but none on a basis the purpose accepts
 	ReasonNoAddress      = "no_address"      // no email or phone for the channel
 	ReasonInvalidAddress = "invalid_address" // the email or phone is invalid
-	// ReasonNoPostalAddress: mail needs a postal address, which contactd does not keep yet.
+	// ReasonNoPostalAddress: mail needs a postal address (a street, and a city or a postal
+	// code), and the contact has none.
 	ReasonNoPostalAddress = "no_postal_address"
 	ReasonPreferences     = "preferences"   // the contact's preferences exclude the channel
 	ReasonFrequency       = "frequency"     // the contact wants no non-service messages
@@ -202,7 +203,7 @@ func scanSimple(ctx context.Context, q db.Querier, ids []uuid.UUID, offset int, 
 	}
 	defer rows.Close()
 	var r simpleRow
-	dest := []any{&r.n, &r.simple, &r.active, &r.erased, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &r.prefs,
+	dest := []any{&r.n, &r.simple, &r.active, &r.erased, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &r.hasPostal, &r.prefs,
 		&r.hasEvent, &r.eventID, &r.status, &r.basis, &r.captured, &r.recorded}
 	for rows.Next() {
 		r.prefs = r.prefs[:0]
@@ -218,7 +219,7 @@ func scanSimple(ctx context.Context, q db.Querier, ids []uuid.UUID, offset int, 
 			continue
 		}
 		row := reachRow{input: ids[i], active: r.active, erased: r.erased, hasEmail: r.hasEmail, emailValid: r.emailValid,
-			hasPhone: r.hasPhone, phoneValid: r.phoneValid}
+			hasPhone: r.hasPhone, phoneValid: r.phoneValid, hasPostal: r.hasPostal}
 		if len(r.prefs) > 0 {
 			if err := json.Unmarshal(r.prefs, &row.prefs); err != nil {
 				return nil, fmt.Errorf("consent: reachability: preferences of %s: %w", ids[i], err)
@@ -246,7 +247,7 @@ var eventStatuses = []string{"", Granted, Withdrawn}
 type simpleRow struct {
 	n                                            int64
 	simple, active, erased, hasEmail, emailValid bool
-	hasPhone, phoneValid, hasEvent               bool
+	hasPhone, phoneValid, hasPostal, hasEvent    bool
 	prefs                                        []byte
 	eventID                                      uuid.UUID
 	status, basis                                int32
@@ -268,7 +269,7 @@ func scanFolded(ctx context.Context, q db.Querier, ids []uuid.UUID, channel, pur
 		var joined, captured, recorded []time.Time
 		var evIDs []uuid.UUID
 		var statuses, bases []string
-		if err := rows.Scan(&r.input, &r.active, &r.erased, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &prefs,
+		if err := rows.Scan(&r.input, &r.active, &r.erased, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &r.hasPostal, &prefs,
 			&isRoot, &joined, &evIDs, &statuses, &bases, &captured, &recorded); err != nil {
 			return fmt.Errorf("consent: reachability: %w", err)
 		}
@@ -298,7 +299,7 @@ func scanFolded(ctx context.Context, q db.Querier, ids []uuid.UUID, channel, pur
 const simpleSQL = `
 	SELECT i.n, c.merged_into IS NULL AND c.id NOT IN (SELECT m.merged_into FROM contacts m WHERE m.merged_into IS NOT NULL),
 		c.status = 'active', c.status = 'erased', c.email IS NOT NULL, c.email_normalized IS NOT NULL, c.phone IS NOT NULL,
-		coalesce(c.phone_valid, true), NULLIF(c.preferences, '{}'::jsonb),
+		coalesce(c.phone_valid, true), ` + postalSQL + `, NULLIF(c.preferences, '{}'::jsonb),
 		e.id IS NOT NULL, coalesce(e.id, '00000000-0000-0000-0000-000000000000'::uuid),
 		coalesce(array_position('{granted,withdrawn}'::text[], e.status), 0),
 		coalesce(array_position($4::text[], e.lawful_basis) - 1, 0),
@@ -326,9 +327,13 @@ const reachSQL = foldSQL + `,
 				array_agg(recorded_at) AS recorded
 			FROM cur GROUP BY root)
 		SELECT r.input, c.status = 'active', c.status = 'erased', c.email IS NOT NULL, c.email_normalized IS NOT NULL, c.phone IS NOT NULL,
-			coalesce(c.phone_valid, true), c.preferences,
+			coalesce(c.phone_valid, true), ` + postalSQL + `, c.preferences,
 			a.is_root, a.joined, a.ids, a.status, a.basis, a.captured, a.recorded
 		FROM root r JOIN contacts c ON c.id = r.root LEFT JOIN agg a ON a.root = r.root`
+
+// postalSQL says a contact (c) has a postal address a letter can be sent to: a street, and a
+// city or a postal code.
+const postalSQL = `(c.street IS NOT NULL AND (c.city IS NOT NULL OR c.postal_code IS NOT NULL))`
 
 // reachRow is what the reachability queries give for one contact asked about: whether its root
 // is active, its address flags and preferences.
@@ -336,6 +341,7 @@ type reachRow struct {
 	input                                      uuid.UUID
 	active, erased                             bool
 	hasEmail, emailValid, hasPhone, phoneValid bool
+	hasPostal                                  bool
 	prefs                                      contact.Preferences
 }
 
@@ -388,13 +394,14 @@ func (s *Store) answer(r *reachRow, own []ownEvent, channel string, p *Purpose, 
 	return a
 }
 
-// addressReason checks the contact has a valid address for the channel. Postal addresses are
-// not kept yet, so no contact can be sent mail: it answers no_postal_address rather than
-// telling a sender to post a letter to no address.
+// addressReason checks the contact has a valid address for the channel: an email, a phone, or
+// for mail a postal address (postalSQL).
 func addressReason(r *reachRow, channel string) string {
 	switch channel {
 	case "mail":
-		return ReasonNoPostalAddress
+		if !r.hasPostal {
+			return ReasonNoPostalAddress
+		}
 	case "email":
 		if !r.hasEmail {
 			return ReasonNoAddress
