@@ -84,7 +84,8 @@ func (p person) needles() map[string]string {
 // TestErasureLeavesNoTraceInADump is the issue's test: a person is put in every place contactd
 // keeps data (an import, with an error row quoting them; a merge with a second record of
 // theirs; communications; consent; a sync link's payload and a sync run's error; a review item;
-// the change feed; a stored Idempotency-Key response), erased, and then a full pg_dump of the
+// the change feed; a stored Idempotency-Key response; River jobs whose errors quote them),
+// erased, and then a full pg_dump of the
 // database holds none of their names, emails or phone; another person's data is all there.
 func TestErasureLeavesNoTraceInADump(t *testing.T) {
 	t.Parallel()
@@ -166,6 +167,16 @@ func TestErasureLeavesNoTraceInADump(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// River jobs that failed over them: a discarded one whose error names their email, and one
+	// to be retried whose errors name their phone and name and whose metadata holds the email.
+	if _, err := b.pool.Exec(ctx, `INSERT INTO river_job (args, kind, state, attempt, finalized_at, errors, metadata) VALUES
+		($1, 'normalize_contact', 'discarded', 1, now(), ARRAY[jsonb_build_object('at', now(), 'attempt', 1, 'error', 'cannot normalize ' || $2::text, 'trace', '')], '{}'),
+		($1, 'dedupe_contact', 'retryable', 1, NULL, ARRAY[jsonb_build_object('at', now(), 'attempt', 1, 'error', $3::text, 'trace', '')],
+			jsonb_build_object('note', $2::text))`,
+		fmt.Sprintf(`{"contact_id": %q}`, id), p.email, "phone "+p.phone+" of "+p.first+" "+p.last+" is busy"); err != nil {
+		t.Fatal(err)
+	}
+
 	// Every value is in the dump before: the search below can find them.
 	before := b.dump(t, bin)
 	for what, v := range p.needles() {
@@ -233,6 +244,11 @@ func TestErasureLeavesNoTraceInADump(t *testing.T) {
 	}
 	if n := b.count(t, "import_errors", "import_id = $1 AND message = $2", im.ID, contact.ErasedMarker); n != 1 {
 		t.Errorf("the error row quoting them is not kept scrubbed")
+	}
+	// The failed jobs stay, their failures told without the person.
+	if n := b.count(t, "river_job", "kind IN ('normalize_contact', 'dedupe_contact') AND errors[1] ->> 'error' LIKE '%' || $1 || '%'",
+		contact.ErasedMarker); n != 2 {
+		t.Errorf("%d failed jobs kept with their errors scrubbed, want 2", n)
 	}
 	// A replay of the create answers that the person was erased.
 	rec = b.do(t, http.MethodPost, "/api/contacts", body{"firstName": p.first, "lastName": p.last, "email": p.email2},

@@ -141,6 +141,23 @@ func TestReachabilityRules(t *testing.T) {
 			// An address stored before validation tightened: the normalizer could not read it.
 			b.exec(t, `UPDATE contacts SET email = 'not an address', email_normalized = NULL WHERE id = $1`, id)
 		}, "email", "service", false, consent.ReasonInvalidAddress},
+		{"mail without a postal address", func(t *testing.T, id uuid.UUID) {
+			b.record(t, id, grant("mail", "marketing", past))
+		}, "mail", "marketing", false, consent.ReasonNoPostalAddress},
+		{"mail with a street but neither city nor postal code", func(t *testing.T, id uuid.UUID) {
+			b.record(t, id, grant("mail", "marketing", past))
+			b.exec(t, `UPDATE contacts SET street = '1 Main St', country = 'US' WHERE id = $1`, id)
+		}, "mail", "marketing", false, consent.ReasonNoPostalAddress},
+		{"mail with a postal address", func(t *testing.T, id uuid.UUID) {
+			b.record(t, id, grant("mail", "marketing", past))
+			if _, err := b.app.Contacts.UpdateContact(b.ctx, id, contact.Update{Street: contact.Some("1 Main St"),
+				PostalCode: contact.Some("94105"), Country: contact.Some("US")}); err != nil {
+				t.Fatal(err)
+			}
+		}, "mail", "marketing", true, consent.ReasonConsent},
+		{"mail withdrawn says withdrawn first", func(t *testing.T, id uuid.UUID) {
+			b.record(t, id, withdraw("mail", "service", past))
+		}, "mail", "service", false, consent.ReasonWithdrawn},
 		{"invalid phone", func(t *testing.T, id uuid.UUID) {
 			b.exec(t, `UPDATE contacts SET phone_valid = false WHERE id = $1`, id)
 		}, "sms", "service", false, consent.ReasonInvalidAddress},

@@ -30,11 +30,14 @@ const (
 	ReasonNoLawfulBasis  = "no_lawful_basis" // grants, but none on a basis the purpose accepts
 	ReasonNoAddress      = "no_address"      // no email or phone for the channel
 	ReasonInvalidAddress = "invalid_address" // the email or phone is invalid
-	ReasonPreferences    = "preferences"     // the contact's preferences exclude the channel
-	ReasonFrequency      = "frequency"       // the contact wants no non-service messages
-	ReasonQuietHours     = "quiet_hours"     // now is in the contact's quiet hours
-	ReasonConsent        = "consent"         // allowed: a grant on an accepted basis
-	ReasonNotWithdrawn   = "not_withdrawn"   // allowed: an opt-out purpose, not withdrawn
+	// ReasonNoPostalAddress: mail needs a postal address (a street, and a city or a postal
+	// code), and the contact has none.
+	ReasonNoPostalAddress = "no_postal_address"
+	ReasonPreferences     = "preferences"   // the contact's preferences exclude the channel
+	ReasonFrequency       = "frequency"     // the contact wants no non-service messages
+	ReasonQuietHours      = "quiet_hours"   // now is in the contact's quiet hours
+	ReasonConsent         = "consent"       // allowed: a grant on an accepted basis
+	ReasonNotWithdrawn    = "not_withdrawn" // allowed: an opt-out purpose, not withdrawn
 )
 
 // Answer says whether a contact may be reached on a channel for a purpose now.
@@ -184,14 +187,23 @@ const minPart = 1000
 // one statement; it returns the positions (offset by offset) of those that need the fold, by id.
 func (s *Store) answerSimple(ctx context.Context, ids []uuid.UUID, offset int, out []Answer, channel, purpose string,
 	p *Purpose, now time.Time) (map[uuid.UUID][]int, error) {
+	return scanSimple(ctx, s.db.Pool, ids, offset, out, channel, purpose, func(row *reachRow, events []ownEvent) Answer {
+		return s.answer(row, events, channel, p, now)
+	})
+}
+
+// scanSimple runs simpleSQL for ids and answers (with answer) each contact that stands alone
+// into out; it returns the positions of the others, as answerSimple does.
+func scanSimple(ctx context.Context, q db.Querier, ids []uuid.UUID, offset int, out []Answer, channel, purpose string,
+	answer func(*reachRow, []ownEvent) Answer) (map[uuid.UUID][]int, error) {
 	var folded map[uuid.UUID][]int
-	rows, err := s.db.Pool.Query(ctx, simpleSQL, ids, channel, purpose, LawfulBases)
+	rows, err := q.Query(ctx, simpleSQL, ids, channel, purpose, LawfulBases)
 	if err != nil {
 		return nil, fmt.Errorf("consent: reachability: %w", err)
 	}
 	defer rows.Close()
 	var r simpleRow
-	dest := []any{&r.n, &r.simple, &r.active, &r.erased, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &r.prefs,
+	dest := []any{&r.n, &r.simple, &r.active, &r.erased, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &r.hasPostal, &r.prefs,
 		&r.hasEvent, &r.eventID, &r.status, &r.basis, &r.captured, &r.recorded}
 	for rows.Next() {
 		r.prefs = r.prefs[:0]
@@ -207,7 +219,7 @@ func (s *Store) answerSimple(ctx context.Context, ids []uuid.UUID, offset int, o
 			continue
 		}
 		row := reachRow{input: ids[i], active: r.active, erased: r.erased, hasEmail: r.hasEmail, emailValid: r.emailValid,
-			hasPhone: r.hasPhone, phoneValid: r.phoneValid}
+			hasPhone: r.hasPhone, phoneValid: r.phoneValid, hasPostal: r.hasPostal}
 		if len(r.prefs) > 0 {
 			if err := json.Unmarshal(r.prefs, &row.prefs); err != nil {
 				return nil, fmt.Errorf("consent: reachability: preferences of %s: %w", ids[i], err)
@@ -220,7 +232,7 @@ func (s *Store) answerSimple(ctx context.Context, ids []uuid.UUID, offset int, o
 			events = append(events, ownEvent{ID: r.eventID, Root: true, Status: eventStatuses[r.status], Basis: LawfulBases[r.basis],
 				Captured: r.captured, Recorded: r.recorded})
 		}
-		out[i] = s.answer(&row, events, channel, p, now)
+		out[i] = answer(&row, events)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("consent: reachability: %w", err)
@@ -235,7 +247,7 @@ var eventStatuses = []string{"", Granted, Withdrawn}
 type simpleRow struct {
 	n                                            int64
 	simple, active, erased, hasEmail, emailValid bool
-	hasPhone, phoneValid, hasEvent               bool
+	hasPhone, phoneValid, hasPostal, hasEvent    bool
 	prefs                                        []byte
 	eventID                                      uuid.UUID
 	status, basis                                int32
@@ -257,7 +269,7 @@ func scanFolded(ctx context.Context, q db.Querier, ids []uuid.UUID, channel, pur
 		var joined, captured, recorded []time.Time
 		var evIDs []uuid.UUID
 		var statuses, bases []string
-		if err := rows.Scan(&r.input, &r.active, &r.erased, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &prefs,
+		if err := rows.Scan(&r.input, &r.active, &r.erased, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &r.hasPostal, &prefs,
 			&isRoot, &joined, &evIDs, &statuses, &bases, &captured, &recorded); err != nil {
 			return fmt.Errorf("consent: reachability: %w", err)
 		}
@@ -287,7 +299,7 @@ func scanFolded(ctx context.Context, q db.Querier, ids []uuid.UUID, channel, pur
 const simpleSQL = `
 	SELECT i.n, c.merged_into IS NULL AND c.id NOT IN (SELECT m.merged_into FROM contacts m WHERE m.merged_into IS NOT NULL),
 		c.status = 'active', c.status = 'erased', c.email IS NOT NULL, c.email_normalized IS NOT NULL, c.phone IS NOT NULL,
-		coalesce(c.phone_valid, true), NULLIF(c.preferences, '{}'::jsonb),
+		coalesce(c.phone_valid, true), ` + postalSQL + `, NULLIF(c.preferences, '{}'::jsonb),
 		e.id IS NOT NULL, coalesce(e.id, '00000000-0000-0000-0000-000000000000'::uuid),
 		coalesce(array_position('{granted,withdrawn}'::text[], e.status), 0),
 		coalesce(array_position($4::text[], e.lawful_basis) - 1, 0),
@@ -315,9 +327,13 @@ const reachSQL = foldSQL + `,
 				array_agg(recorded_at) AS recorded
 			FROM cur GROUP BY root)
 		SELECT r.input, c.status = 'active', c.status = 'erased', c.email IS NOT NULL, c.email_normalized IS NOT NULL, c.phone IS NOT NULL,
-			coalesce(c.phone_valid, true), c.preferences,
+			coalesce(c.phone_valid, true), ` + postalSQL + `, c.preferences,
 			a.is_root, a.joined, a.ids, a.status, a.basis, a.captured, a.recorded
 		FROM root r JOIN contacts c ON c.id = r.root LEFT JOIN agg a ON a.root = r.root`
+
+// postalSQL says a contact (c) has a postal address a letter can be sent to: a street, and a
+// city or a postal code.
+const postalSQL = `(c.street IS NOT NULL AND (c.city IS NOT NULL OR c.postal_code IS NOT NULL))`
 
 // reachRow is what the reachability queries give for one contact asked about: whether its root
 // is active, its address flags and preferences.
@@ -325,6 +341,7 @@ type reachRow struct {
 	input                                      uuid.UUID
 	active, erased                             bool
 	hasEmail, emailValid, hasPhone, phoneValid bool
+	hasPostal                                  bool
 	prefs                                      contact.Preferences
 }
 
@@ -377,10 +394,14 @@ func (s *Store) answer(r *reachRow, own []ownEvent, channel string, p *Purpose, 
 	return a
 }
 
-// addressReason checks the contact has a valid address for the channel. Postal addresses are
-// not kept yet, so mail is not checked.
+// addressReason checks the contact has a valid address for the channel: an email, a phone, or
+// for mail a postal address (postalSQL).
 func addressReason(r *reachRow, channel string) string {
 	switch channel {
+	case "mail":
+		if !r.hasPostal {
+			return ReasonNoPostalAddress
+		}
 	case "email":
 		if !r.hasEmail {
 			return ReasonNoAddress

@@ -17,9 +17,11 @@ import (
 const foldSQL = `
 	WITH RECURSIVE input (id) AS (SELECT DISTINCT unnest($1::uuid[])),
 	up (input, id, merged_into, depth) AS (
-		SELECT c.id, c.id, c.merged_into, 0 FROM contacts c WHERE c.id IN (SELECT id FROM input)
+		SELECT c.id, c.id, c.merged_into, 0 FROM input i
+		CROSS JOIN LATERAL (SELECT c.id, c.merged_into FROM contacts c WHERE c.id = i.id OFFSET 0) c
 		UNION ALL
-		SELECT up.input, c.id, c.merged_into, up.depth + 1 FROM up JOIN contacts c ON c.id = up.merged_into
+		SELECT up.input, c.id, c.merged_into, up.depth + 1 FROM up
+		CROSS JOIN LATERAL (SELECT c.id, c.merged_into FROM contacts c WHERE c.id = up.merged_into OFFSET 0) c
 		WHERE up.depth < 1000),
 	root (input, root) AS (SELECT input, id FROM up WHERE merged_into IS NULL),
 	fold (root, id, joined) AS (

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -34,6 +35,9 @@ type Personal struct {
 	Needles []string
 	// Words are the needles that are names: they match only as whole words.
 	Words []string
+
+	once sync.Once
+	vf   *valueFinder
 }
 
 // PersonTx resolves contacts to the whole people they are: the contact at the end of each one's
@@ -159,42 +163,6 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// patternsPerRE is how many values one regular expression of Patterns looks for: a scan tests
-// every row against each expression, so an erasure of many people (a retention run's batch)
-// costs a few alternations per row rather than one expression per value.
-const patternsPerRE = 100
-
-// Patterns returns the SQL regular expressions (case-insensitive, ~* ANY) that find p's values
-// in a text: each needle anywhere, each name as a whole word, a hundred values an expression.
-func (p *Personal) Patterns() []string {
-	all := make([]string, 0, len(p.Needles)+len(p.Words))
-	for _, n := range p.Needles {
-		all = append(all, quoteRE(n))
-	}
-	for _, w := range p.Words {
-		all = append(all, `\m`+quoteRE(w)+`\M`)
-	}
-	var out []string
-	for len(all) > 0 {
-		n := min(patternsPerRE, len(all))
-		out = append(out, "(?:"+strings.Join(all[:n], "|")+")")
-		all = all[n:]
-	}
-	return out
-}
-
-// quoteRE escapes s for a PostgreSQL regular expression (ARE).
-func quoteRE(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`\.+*?()|[]{}^$`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // EraseTx turns the contacts (locked by PersonTx) into tombstones: every personal column is
 // null, the status is erased, erased_at and erased_by say when and by whom. Their alternates go;
 // their audit entries stay with every value replaced by ErasedMarker, so that the trail still
@@ -214,7 +182,7 @@ func EraseTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, actor string) erro
 				'before', CASE WHEN v -> 'before' IS NULL OR v -> 'before' = 'null' THEN 'null'::jsonb ELSE to_jsonb($2::text) END,
 				'after', CASE WHEN v -> 'after' IS NULL OR v -> 'after' = 'null' THEN 'null'::jsonb ELSE to_jsonb($2::text) END)
 			ELSE to_jsonb($2::text) END) FROM jsonb_each(changes) AS e(k, v)), '{}')
-		WHERE contact_id = ANY($1) OR entity_id = ANY($1)`, ids, ErasedMarker)
+		WHERE contact_id = ANY($1)`, ids, ErasedMarker)
 	b.Queue(`DELETE FROM contact_alternates WHERE contact_id = ANY($1) OR from_contact_id = ANY($1)`, ids)
 	b.Queue(`UPDATE contacts SET `+strings.Join(set, ", ")+`, preferences = '{}', extra = NULL, custom_fields = '{}', contact_type = NULL, email_normalized = NULL,
 			phone_e164 = NULL, phone_extension = NULL, phone_valid = NULL, normalized_at = NULL,
@@ -234,28 +202,9 @@ func EraseTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, actor string) erro
 func erasedError(id uuid.UUID) error { return db.Gone("contact %s was erased", id) }
 
 // Mentions reports whether s holds one of p's values: a needle anywhere, a name as a whole
-// word, ignoring case (the same rule as Patterns).
+// word, ignoring case. It reads s once however many values p has.
 func (p *Personal) Mentions(s string) bool {
-	l := strings.ToLower(s)
-	for _, n := range p.Needles {
-		if strings.Contains(l, n) {
-			return true
-		}
-	}
-	for _, w := range p.Words {
-		for i := 0; ; {
-			j := strings.Index(l[i:], w)
-			if j < 0 {
-				break
-			}
-			start, end := i+j, i+j+len(w)
-			if !wordRune(lastRune(l[:start])) && !wordRune(firstRune(l[end:])) {
-				return true
-			}
-			i = start + 1
-		}
-	}
-	return false
+	return p.finder().find(strings.ToLower(s))
 }
 
 func lastRune(s string) rune {
@@ -316,56 +265,125 @@ func (p *Personal) ScrubJSON(raw []byte) ([]byte, bool, error) {
 	return out, true, err
 }
 
-// MergePartnersSQL is a SQL condition on a contact id column (%s): the contact shared a merge
-// with one of the people ($2) and is not one of them. Only such contacts' rows can hold copies
-// of the people's values (an undone merge's survivor held them while merged).
-const MergePartnersSQL = `%[1]s IN (SELECT unnest(m.survivor_id || m.merged_ids) FROM merges m
-	WHERE m.survivor_id = ANY($2) OR m.merged_ids && $2) AND NOT %[1]s = ANY($2)`
+// MergePartnersTx returns the contacts that shared a merge with the people of p and are not
+// among them: only their rows can hold copies of the people's values (an undone merge's
+// survivor held them while merged). Found through the merges' indexes.
+func MergePartnersTx(ctx context.Context, tx pgx.Tx, p *Personal) ([]uuid.UUID, error) {
+	var out []uuid.UUID
+	err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT x), '{}') FROM merges m, unnest(m.survivor_id || m.merged_ids) x
+		WHERE (m.survivor_id = ANY($1) OR m.merged_ids && $1) AND x <> ALL($1)`, p.ContactIDs).Scan(&out)
+	if err != nil {
+		return nil, fmt.Errorf("contact: merge partners: %w", err)
+	}
+	return out, nil
+}
 
 // ScrubAuditTx replaces p's values in the audit entries of the other contacts that shared a
 // merge with them (an undone merge's entries on the survivor, whose before or after held the
 // erased person's values). The erased contacts' own entries are EraseTx's.
 func ScrubAuditTx(ctx context.Context, tx pgx.Tx, p *Personal) error {
-	return ScrubJSONColumnTx(ctx, tx, p, "audit_log", "id", "changes", fmt.Sprintf(MergePartnersSQL, "contact_id"))
+	partners, err := MergePartnersTx(ctx, tx, p)
+	if err != nil || len(partners) == 0 {
+		return err
+	}
+	return ScrubJSONRowsTx(ctx, tx, p, "audit_log", "id bigint", "changes", "t.contact_id = ANY($1)", partners)
 }
 
-// ScrubJSONColumnTx replaces p's values in column col (jsonb) of every row of table (keyed by
-// key) whose text matches p.Patterns and cond (SQL over $2, the people's contact ids; "true"
-// for every row): the rows are found by one regular-expression scan, each is scrubbed with
-// ScrubJSON and written back. For packages' own tables only.
-func ScrubJSONColumnTx(ctx context.Context, tx pgx.Tx, p *Personal, table, key, col, cond string) error {
-	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT %[2]s::text, %[3]s FROM %[1]s WHERE %[3]s::text ~* ANY($1) AND (%[4]s) AND $2::uuid[] IS NOT NULL FOR UPDATE`,
-		table, key, col, cond), p.Patterns(), p.ContactIDs)
+// ScrubJSONRowsTx replaces p's values in column col (jsonb) of the rows of table (keyed by key)
+// that cond selects (SQL over t and $1, arg; rows found through an index, such as a contact
+// id's):
+// each is scrubbed with ScrubJSON and written back if it changed. key is the key column and its
+// type ("id bigint"). For packages' own tables only.
+func ScrubJSONRowsTx(ctx context.Context, tx pgx.Tx, p *Personal, table, key, col, cond string, arg any) error {
+	name, _, _ := strings.Cut(key, " ")
+	return scrubJSON(ctx, tx, p, table, key, col, func(dest []any, each func() error) error {
+		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT t.%[2]s::text, t.%[3]s FROM %[1]s t WHERE %[4]s ORDER BY t.%[2]s FOR UPDATE`,
+			table, name, col, cond), arg)
+		if err != nil {
+			return err
+		}
+		_, err = pgx.ForEachRow(rows, dest, each)
+		return err
+	})
+}
+
+// ScrubJSONTextTx replaces p's values in column col (jsonb) of the rows of table (keyed by key)
+// whose text expr (over t, with a trigram index: gin_trgm_ops) may hold them: the rows are
+// found through the index (TextHitsSQL), each is scrubbed with ScrubJSON and written back if
+// it changed. key is as ScrubJSONRowsTx's. For packages' own tables only.
+func ScrubJSONTextTx(ctx context.Context, tx pgx.Tx, p *Personal, table, key, col, expr string) error {
+	pats := p.LikePatterns()
+	if len(pats) == 0 {
+		return nil
+	}
+	name, _, _ := strings.Cut(key, " ")
+	return scrubJSON(ctx, tx, p, table, key, col, func(dest []any, each func() error) error {
+		return TextHitsTx(ctx, tx, table, expr, "t."+name+"::text AS k, t."+col, pats, dest, each)
+	})
+}
+
+// TextHitsSQL is a query of cols (over t) of the rows of table (as t) whose text expr is ILIKE
+// one of the patterns $1 (LikePatterns), each row once. Each pattern is a probe of its own:
+// a trigram index only proposes rows, so each row it proposes is checked again, and against
+// one pattern that costs one comparison where ILIKE ANY would try every pattern (thousands
+// for a retention batch) on every row. Run it with TextHitsTx.
+func TextHitsSQL(table, expr, cols string) string {
+	return fmt.Sprintf(`SELECT DISTINCT h.* FROM unnest($1::text[]) AS n(pat)
+		CROSS JOIN LATERAL (SELECT %[3]s FROM %[1]s t WHERE %[2]s ILIKE n.pat) h`, table, expr, cols)
+}
+
+// TextHitsTx runs TextHitsSQL(table, expr, cols) with the patterns pats, scanning each row into
+// dest and calling fn. Each probe is a bitmap scan of expr's trigram index, so that the rows read
+// are those that may hold the values, whatever the table's size: the planner would rather test
+// every row of a small table against every pattern, which took seconds on 2,000 rows.
+func TextHitsTx(ctx context.Context, tx pgx.Tx, table, expr, cols string, pats []string, dest []any, fn func() error) error {
+	if _, err := tx.Exec(ctx, `SELECT set_config('enable_seqscan', 'off', true)`); err != nil {
+		return fmt.Errorf("contact: look up %s: %w", table, err)
+	}
+	rows, err := tx.Query(ctx, TextHitsSQL(table, expr, cols), pats)
 	if err != nil {
-		return fmt.Errorf("contact: scrub %s: %w", table, err)
+		return fmt.Errorf("contact: look up %s: %w", table, err)
 	}
-	type row struct {
-		key string
-		raw []byte
+	if _, err := pgx.ForEachRow(rows, dest, fn); err != nil {
+		return fmt.Errorf("contact: look up %s: %w", table, err)
 	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
-		var x row
-		err := r.Scan(&x.key, &x.raw)
-		return x, err
+	if _, err := tx.Exec(ctx, `SELECT set_config('enable_seqscan', 'on', true)`); err != nil {
+		return fmt.Errorf("contact: look up %s: %w", table, err)
+	}
+	return nil
+}
+
+// scrubJSON scrubs, in column col of table, the rows find yields (through dest, then each):
+// those whose value Mentions p are scrubbed with ScrubJSON and written back if they changed.
+func scrubJSON(ctx context.Context, tx pgx.Tx, p *Personal, table, key, col string,
+	find func(dest []any, each func() error) error) error {
+	var keys, vals []string
+	var k string
+	var raw []byte
+	err := find([]any{&k, &raw}, func() error {
+		if raw == nil || !p.Mentions(string(raw)) {
+			return nil
+		}
+		out, changed, err := p.ScrubJSON(raw)
+		if err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+		if changed {
+			keys, vals = append(keys, k), append(vals, string(out))
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("contact: scrub %s: %w", table, err)
 	}
-	var keys, vals []string
-	for _, r := range found {
-		out, changed, err := p.ScrubJSON(r.raw)
-		if err != nil {
-			return fmt.Errorf("contact: scrub %s %s: %w", table, r.key, err)
-		}
-		if changed {
-			keys, vals = append(keys, r.key), append(vals, string(out))
-		}
-	}
 	if len(keys) == 0 {
 		return nil
 	}
+	// The key is compared in its own type (its name is "column type"), so that its index finds
+	// the rows.
+	name, typ, _ := strings.Cut(key, " ")
 	_, err = tx.Exec(ctx, fmt.Sprintf(`UPDATE %[1]s t SET %[3]s = u.v::jsonb FROM unnest($1::text[], $2::text[]) AS u(k, v)
-		WHERE t.%[2]s::text = u.k`, table, key, col), keys, vals)
+		WHERE t.%[2]s = u.k::%[4]s`, table, name, col, typ), keys, vals)
 	if err != nil {
 		return fmt.Errorf("contact: scrub %s: %w", table, err)
 	}

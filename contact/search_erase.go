@@ -37,9 +37,14 @@ func (SearchTerms) ScrubTx(ctx context.Context, tx pgx.Tx, p *Personal) error {
 	if len(words) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `DELETE FROM search_terms s WHERE s.term = ANY($1) AND NOT EXISTS (
-			SELECT 1 FROM contacts c WHERE c.id <> ALL($2) AND (lower(c.first_name) = s.term OR lower(c.last_name) = s.term
-				OR regexp_split_to_array(lower(coalesce(c.company, '') || ' ' || coalesce(c.title, '')), '[^[:alnum:]]+') @> ARRAY[s.term]))`,
+	// One probe per index (first names, last names, company and title words) for each word:
+	// an OR of the three read the whole contacts table per word.
+	_, err := tx.Exec(ctx, `DELETE FROM search_terms s WHERE s.term = ANY($1)
+		AND NOT EXISTS (SELECT 1 FROM contacts c WHERE lower(c.first_name) = s.term AND c.id <> ALL($2))
+		AND NOT EXISTS (SELECT 1 FROM contacts c WHERE lower(c.last_name) = s.term AND c.id <> ALL($2))
+		AND NOT EXISTS (SELECT 1 FROM contacts c
+			WHERE regexp_split_to_array(lower(coalesce(c.company, '') || ' ' || coalesce(c.title, '')), '[^[:alnum:]]+') @> ARRAY[s.term]
+				AND c.id <> ALL($2))`,
 		words, p.ContactIDs)
 	if err != nil {
 		return fmt.Errorf("contact: erase search terms: %w", err)

@@ -11,5 +11,6 @@ import (
 // count the most common values of a field among two or more records, which a person with two
 // records of theirs can be. The entries that mention them go; the rest of the model stays.
 func (s *Store) ScrubTx(ctx context.Context, tx pgx.Tx, p *contact.Personal) error {
-	return contact.ScrubJSONColumnTx(ctx, tx, p, "matcher_models", "version", "model", "true")
+	// A handful of models: each is read and checked.
+	return contact.ScrubJSONRowsTx(ctx, tx, p, "matcher_models", "version int", "model", "$1::boolean", true)
 }

@@ -28,9 +28,9 @@ type Service struct {
 }
 
 // New returns a Service over d that erases every concern's rows (owned: internal/app's Owned)
-// and has the scrubbers scrub their copies.
+// and has the scrubbers scrub their copies; River's job rows are scrubbed too (see jobs).
 func New(d *db.DB, owned []contact.Owned, scrubbers ...Scrubber) *Service {
-	return &Service{db: d, owned: owned, scrubbers: scrubbers, Suppressions: NewSuppressions(d)}
+	return &Service{db: d, owned: owned, scrubbers: append(append([]Scrubber(nil), scrubbers...), jobs{}), Suppressions: NewSuppressions(d)}
 }
 
 // Erase erases the people of the contacts in one transaction (see EraseTx).

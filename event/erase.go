@@ -2,7 +2,6 @@ package event
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/jackc/pgx/v5"
@@ -13,7 +12,12 @@ import (
 // them becomes contact.ErasedMarker. Their own events are Concern's.
 type Scrubber struct{}
 
-// ScrubTx scrubs the events of the contacts that shared a merge with the people.
+// ScrubTx scrubs the events of the contacts that shared a merge with the people, found by
+// their contact ids.
 func (Scrubber) ScrubTx(ctx context.Context, tx pgx.Tx, p *contact.Personal) error {
-	return contact.ScrubJSONColumnTx(ctx, tx, p, "events", "id", "data", fmt.Sprintf(contact.MergePartnersSQL, "contact_id"))
+	partners, err := contact.MergePartnersTx(ctx, tx, p)
+	if err != nil || len(partners) == 0 {
+		return err
+	}
+	return contact.ScrubJSONRowsTx(ctx, tx, p, "events", "id bigint", "data", "t.contact_id = ANY($1) AND t.data IS NOT NULL", partners)
 }

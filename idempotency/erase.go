@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/contactd/contactd/contact"
 	"github.com/jackc/pgx/v5"
 )
@@ -15,14 +17,44 @@ const erasedBody = `{"type":"https://contactd.dev/problems/gone","title":"Gone",
 // ScrubTx replaces every stored response that mentions the people (their contact ids, emails,
 // phones or names) by a 410 problem document, so that a replay of the request answers that the
 // person was erased rather than their data. The key itself stays until it expires, so a repeat
-// is still not done twice. It scans the keys of the last day (TTL).
+// is still not done twice. The responses are found through the trigram index on their text
+// (responseTextSQL), then contact.Personal.Mentions decides on each.
 func (s *Store) ScrubTx(ctx context.Context, tx pgx.Tx, p *contact.Personal) error {
-	_, err := tx.Exec(ctx, `UPDATE idempotency_keys SET status = 410,
-			headers = '{"Content-Type": "application/problem+json"}', body = convert_to($2, 'UTF8')
-		WHERE body IS NOT NULL AND (convert_from(body, 'UTF8') ~* ANY($1) OR headers::text ~* ANY($1))`,
-		p.Patterns(), erasedBody)
+	pats := p.LikePatterns()
+	if len(pats) == 0 {
+		return nil
+	}
+	var keyIDs []uuid.UUID
+	var keys []string
+	var (
+		keyID        uuid.UUID
+		key, headers string
+		body         *string
+	)
+	err := contact.TextHitsTx(ctx, tx, "idempotency_keys", responseTextSQL,
+		"t.api_key_id, t.key, convert_from(t.body, 'UTF8') AS body, t.headers::text AS headers", pats,
+		[]any{&keyID, &key, &body, &headers}, func() error {
+			if (body != nil && p.Mentions(*body)) || p.Mentions(headers) {
+				keyIDs, keys = append(keyIDs, keyID), append(keys, key)
+			}
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("idempotency: scrub responses: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, `UPDATE idempotency_keys k SET status = 410,
+			headers = '{"Content-Type": "application/problem+json"}', body = convert_to($3, 'UTF8')
+		FROM unnest($1::uuid[], $2::text[]) AS u(a, k) WHERE k.api_key_id = u.a AND k.key = u.k AND k.body IS NOT NULL`,
+		keyIDs, keys, erasedBody)
 	if err != nil {
 		return fmt.Errorf("idempotency: scrub responses: %w", err)
 	}
 	return nil
 }
+
+// responseTextSQL is the text of a stored response (as t) that erasure looks in; its trigram
+// index is idempotency_keys_text_trgm_idx.
+const responseTextSQL = `(coalesce(encode(t.body, 'escape'), '') || ' ' || t.headers::text)`

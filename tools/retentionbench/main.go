@@ -3,7 +3,10 @@
 // (their create audit entries, communications for some, consent grants for others), then
 // dry-runs and runs an archive policy {inactiveDays: 365, noLawfulBasis: true} through the
 // retention store as the worker does, and prints the times, the contacts changed and the peak
-// memory of the process. It drops the database at the end unless -keep.
+// memory of the process. With -erase N, N contacts spread over the database are tagged and an
+// erase policy on the tag is then dry-run and run, through the real erasure, over a database
+// that also holds an import error row quoting every tenth contact's email: the erasure's
+// lookups of copies are timed at scale. It drops the database at the end unless -keep.
 package main
 
 import (
@@ -29,20 +32,24 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-const dbName = "contactd_retentionbench"
-
 func main() {
 	n := flag.Int("n", 1000000, "contacts to generate")
 	keep := flag.Bool("keep", false, "keep the database afterwards")
 	batch := flag.Int("batch", retention.DefaultBatchSize, "contacts per transaction of the run")
+	erase := flag.Int("erase", 0, "contacts an erase policy then erases (0: none)")
+	archive := flag.Bool("archive", true, "run the archive policy (false: the erase policy alone)")
+	flag.StringVar(&dbName, "db", "contactd_retentionbench", "the database to create (and drop)")
 	flag.Parse()
-	if err := run(context.Background(), *n, *batch, *keep); err != nil {
+	if err := run(context.Background(), *n, *batch, *erase, *archive, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "retentionbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, n, batch int, keep bool) error {
+// dbName is the database the benchmark creates.
+var dbName string
+
+func run(ctx context.Context, n, batch, erase int, archive, keep bool) error {
 	server := cmp.Or(os.Getenv("DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 	cfg, err := pgx.ParseConfig(server)
 	if err != nil {
@@ -90,6 +97,9 @@ func run(ctx context.Context, n, batch int, keep bool) error {
 		return err
 	}
 	a.Retention.BatchSize = batch
+	if !archive {
+		return eraseRun(ctx, pool, a, n, erase, batch)
+	}
 	p, err := a.Retention.Create(ctx, retention.NewPolicy{Name: "bench", Action: retention.ActionArchive,
 		Filter: json.RawMessage(`{"inactiveDays": 365, "noLawfulBasis": true}`)})
 	if err != nil {
@@ -126,6 +136,75 @@ func run(ctx context.Context, n, batch int, keep bool) error {
 	}
 	if audited != r.Processed || r.Processed != dry.Matched {
 		return fmt.Errorf("dry run matched %d, run archived %d, audited %d", dry.Matched, r.Processed, audited)
+	}
+	if erase > 0 {
+		return eraseRun(ctx, pool, a, n, erase, batch)
+	}
+	return nil
+}
+
+// eraseRun tags erase contacts spread over the n, adds an import error row quoting every tenth
+// contact's email, and dry-runs and runs an erase policy on the tag.
+func eraseRun(ctx context.Context, pool *pgxpool.Pool, a *app.App, n, erase, batch int) error {
+	start := time.Now()
+	_, err := pool.Exec(ctx, fmt.Sprintf(`
+		INSERT INTO tags (id, name, name_key) VALUES ('00000000-0000-0000-0000-0000000000e1', 'erase-me', 'erase-me');
+		INSERT INTO contact_tags (contact_id, tag_id)
+			SELECT id, '00000000-0000-0000-0000-0000000000e1' FROM (SELECT id, row_number() OVER (ORDER BY id) r FROM contacts) c
+			WHERE r %% %d = 0;
+		CREATE TABLE bench_erased AS SELECT c.email FROM contacts c JOIN contact_tags t ON t.contact_id = c.id;
+		INSERT INTO imports (id, source, format, file_sha256, file_size, mode, default_region, actor)
+			VALUES ('00000000-0000-0000-0000-0000000000e2', 'bench', 'csv', 'x', 1, 'skip', 'US', 'bench');
+		INSERT INTO import_errors (import_id, row_index, seq, line, field, message)
+			SELECT '00000000-0000-0000-0000-0000000000e2', r, 1, r + 1, 'email', '"' || email || '" is taken'
+			FROM (SELECT email, row_number() OVER (ORDER BY id) r FROM contacts) c WHERE r %% 10 = 0;
+		ANALYZE`, max(1, n/erase)))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("erase fixture: tagged every %dth contact, %d import error rows, in %.1fs\n", max(1, n/erase), n/10, time.Since(start).Seconds())
+	p, err := a.Retention.Create(ctx, retention.NewPolicy{Name: "bench-erase", Action: retention.ActionErase,
+		Filter: json.RawMessage(`{"tag": "erase-me", "status": "all"}`)})
+	if err != nil {
+		return err
+	}
+	var peak atomic.Uint64
+	stop := sampleHeap(&peak)
+	start = time.Now()
+	dry, err := a.Retention.DryRun(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("erase dry run: %d of %d contacts match, in %.1fs\n", dry.Matched, n, time.Since(start).Seconds())
+	start = time.Now()
+	r, _, err := a.Retention.StartRun(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	r, err = a.Retention.Execute(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	stop()
+	fmt.Printf("erase run: %s, matched %d, erased %d in %.1fs (%.0f contacts/s, batches of %d), peak Go heap in use %.1f MiB\n",
+		r.Status, r.Matched, r.Processed, took.Seconds(), float64(r.Processed)/took.Seconds(), batch, float64(peak.Load())/(1<<20))
+	var left, tombstones int64
+	if err := pool.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM import_errors e JOIN bench_erased b ON e.message = '"' || b.email || '" is taken'),
+			(SELECT count(*) FROM contacts WHERE status = 'erased')`).Scan(&left, &tombstones); err != nil {
+		return err
+	}
+	if tombstones != dry.Matched || r.Processed != dry.Matched {
+		return fmt.Errorf("dry run matched %d, run erased %d, %d tombstones", dry.Matched, r.Processed, tombstones)
+	}
+	var quoted int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM import_errors WHERE message = $1`, "[erased]").Scan(&quoted); err != nil {
+		return err
+	}
+	fmt.Printf("erase: %d import error rows scrubbed, %d still quoting an erased contact\n", quoted, left)
+	if left != 0 {
+		return fmt.Errorf("%d import error rows still quote an erased contact", left)
 	}
 	return nil
 }
