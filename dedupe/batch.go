@@ -202,15 +202,8 @@ func (e *Engine) loadBatch(ctx context.Context, md *matcher.Model, ids []uuid.UU
 			focus = append(focus, inBatch[c.ID])
 		}
 	}
-	merged, err := e.Contacts.MergedMembers(ctx, sc.ids())
-	if err != nil {
+	if err := sc.loadMerged(ctx, e.Contacts, m); err != nil {
 		return nil, nil, 0, err
-	}
-	for ci, c := range sc.contacts {
-		for _, mc := range merged[c.ID] {
-			sc.merged = append(sc.merged, m.Prepare(MatchRecord(mc)))
-			sc.mergedInto = append(sc.mergedInto, int32(ci))
-		}
 	}
 	return sc, focus, capped, nil
 }

@@ -7,9 +7,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// TestCheckKeepsTheScansClusteringRule: a check, one contact or a batch, does not merge a
-// contact into a survivor when it clearly differs from a contact merged into that survivor
-// before, as a scan's clustering would not put the three together. Roberta took over Robert's
+// TestCheckKeepsTheScansClusteringRule: a check, one contact or a batch, or a scan does not
+// merge a contact into a survivor when it clearly differs from a contact merged into that survivor
+// before, as one clustering of the three would not put them together. Roberta took over Robert's
 // address; Bob (Robert's private record) was merged into Robert first.
 func TestCheckKeepsTheScansClusteringRule(t *testing.T) {
 	t.Parallel()
@@ -25,6 +25,15 @@ func TestCheckKeepsTheScansClusteringRule(t *testing.T) {
 		{"a batch", func(b bundle, t *testing.T, id uuid.UUID) {
 			if _, err := b.engine.CheckBatch(b.ctx, []uuid.UUID{id}); err != nil {
 				t.Fatal(err)
+			}
+		}},
+		{"a scan", func(b bundle, t *testing.T, _ uuid.UUID) {
+			st, err := b.engine.Scan(b.ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Merges != 0 {
+				t.Errorf("the scan made %d merges; want none", st.Merges)
 			}
 		}},
 	}

@@ -75,8 +75,8 @@ type scanned struct {
 	best     map[[2]int32]float32 // the best record pair of each contact pair
 	edges    []matcher.Edge       // the same, as edges between contacts
 	clusters []int32              // contact index → cluster
-	// merged are the records of the contacts merged into the contacts (a batch check reads
-	// them), each in the cluster of contact mergedInto: a clustering keeps them free of
+	// merged are the records of the contacts merged into the contacts (a scan and a batch
+	// check read them), each in the cluster of contact mergedInto: a clustering keeps them free of
 	// conflicts too.
 	merged     []*matcher.Prepared
 	mergedInto []int32
@@ -169,7 +169,37 @@ func (e *Engine) load(ctx context.Context, md *matcher.Model) (*scanned, error) 
 		}
 		return nil
 	})
-	return sc, err
+	if err != nil {
+		return nil, err
+	}
+	return sc, sc.loadMerged(ctx, e.Contacts, m)
+}
+
+// mergedPage is how many contacts' merged members one query reads.
+const mergedPage = 10000
+
+// loadMerged reads the contacts merged into the loaded contacts, each pre-joined to the cluster
+// of the contact that holds it, so that a scan, like a batch check, never merges into a
+// survivor a contact that clearly differs from one merged into it before.
+func (sc *scanned) loadMerged(ctx context.Context, contacts Contacts, m *matcher.Matcher) error {
+	ids := sc.ids()
+	index := make(map[uuid.UUID]int32, len(ids))
+	for i, id := range ids {
+		index[id] = int32(i)
+	}
+	for from := 0; from < len(ids); from += mergedPage {
+		merged, err := contacts.MergedMembers(ctx, ids[from:min(from+mergedPage, len(ids))])
+		if err != nil {
+			return err
+		}
+		for _, id := range ids[from:min(from+mergedPage, len(ids))] {
+			for _, mc := range merged[id] {
+				sc.merged = append(sc.merged, m.Prepare(MatchRecord(mc)))
+				sc.mergedInto = append(sc.mergedInto, index[id])
+			}
+		}
+	}
+	return nil
 }
 
 // score scores every candidate pair of records on all cores (with focus, only the pairs with a
