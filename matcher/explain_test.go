@@ -64,6 +64,9 @@ var explainPairs = []struct {
 	{"namesakes at two employers",
 		Record{"firstName": "Brenda", "lastName": "Rodriguez", "email": "brenda.rodriguez@bellowscollege.net", "title": "Buyer", "company": "Bellows College"},
 		Record{"firstName": "Brenda", "lastName": "Rodriguez", "email": "brenda.rodriguez@virtucon.com", "title": "Buyer"}},
+	{"a common full name at two employers",
+		Record{"firstName": "Amanda", "lastName": "Rodriguez", "email": "amanda.rodriguez@initech.com", "company": "Initech", "title": "Buyer"},
+		Record{"firstName": "Amanda", "lastName": "Rodriguez", "email": "arodriguez@gmail.com", "title": "Buyer"}},
 	{"initial",
 		Record{"firstName": "J.", "lastName": "Smith", "email": "jsmith@initech.com", "company": "Initech"},
 		Record{"firstName": "John", "lastName": "Smith", "email": "jsmith@initech.com", "title": "Engineer"}},
@@ -79,6 +82,9 @@ func TestExplainGolden(t *testing.T) {
 		sum := e.Prior
 		for _, f := range e.Fields {
 			sum += f.Weight
+		}
+		if e.FullName != nil {
+			sum += e.FullName.Weight
 		}
 		if d := sum - e.Total; d > 0.01 || d < -0.01 {
 			t.Errorf("%s: fields add up to %.3f, total %.3f", p.name, sum, e.Total)

@@ -22,9 +22,13 @@ type Model struct {
 	weights [][]float64
 	prior   float64
 	tf      []map[string]float64 // per field: value → weight adjustment in bits
-	same    float64              // thresholds as weights
-	possib  float64
-	confl   float64
+	// fullU is, per common full name (fullNameKey), the share of people having it.
+	fullU map[string]float64
+	// fullBy is the field index of FullNameFrequency.DistinctBy, -1 for none.
+	fullBy int
+	same   float64 // thresholds as weights
+	possib float64
+	confl  float64
 }
 
 // ModelParams is the serialised form of a Model.
@@ -37,6 +41,10 @@ type ModelParams struct {
 	Lambda float64 `json:"lambda"`
 	// Fields holds the learnt probabilities, in settings order.
 	Fields []FieldParams `json:"fields"`
+	// FullNames, with Settings.FullNameFrequency, count the most common full
+	// names (see fullNameKey) among Records people (records, or distinct
+	// values of its DistinctBy field per full name).
+	FullNames *TermFrequencies `json:"fullNames,omitempty"`
 	// Training describes the training run.
 	Training TrainingStats `json:"training"`
 }
@@ -113,6 +121,16 @@ func newModel(m *Matcher, p ModelParams) (*Model, error) {
 				adj[v] = min(math.Log2(uExact/uTF), maxTFBoost)
 			}
 			md.tf[i] = adj
+		}
+	}
+	if f := p.FullNames; f != nil && f.Records > 0 && m.settings.FullNameFrequency != nil && m.swapA >= 0 {
+		md.fullU = make(map[string]float64, len(f.Counts))
+		md.fullBy = -1
+		if by := m.settings.FullNameFrequency.DistinctBy; by != "" {
+			md.fullBy = m.fieldIndex(by)
+		}
+		for v, c := range f.Counts {
+			md.fullU[v] = float64(c) / float64(f.Records)
 		}
 	}
 	t := m.settings.Thresholds
@@ -214,7 +232,42 @@ func (md *Model) scoreComparison(c *comparison, a, b *Prepared) float64 {
 			w += md.tf[i][md.m.tfValue(i, &a.vals[i])]
 		}
 	}
+	if md.fullU != nil {
+		w += md.fullNameAdjust(c, a, b)
+	}
 	return w
+}
+
+// fullNameAdjust returns the full-name term-frequency adjustment of a pair
+// whose two name fields both agree exactly: the name fields' weights
+// assume their parts independent, u(first) × u(last) with each part's own
+// term frequency, while the full name's own share of people, u(full), can
+// be larger (a common pairing like Maria Garcia). The adjustment is
+// log2(u(first) × u(last) / u(full)) when that is negative, and 0 when the
+// full name is not among the common ones counted. Two records that also
+// agree on the DistinctBy field (the same company) are not adjusted: the
+// full name is counted once per company, and at one company it is rarely
+// shared.
+func (md *Model) fullNameAdjust(c *comparison, a, b *Prepared) float64 {
+	ia, ib := md.m.swapA, md.m.swapB
+	if c[ia] != 1 || c[ib] != 1 {
+		return 0
+	}
+	if by := md.fullBy; by >= 0 && a.vals[by].key != "" && a.vals[by].key == b.vals[by].key {
+		return 0
+	}
+	uFull, ok := md.fullU[md.m.fullNameKey(a)]
+	if !ok {
+		return 0
+	}
+	u := 1.0
+	for _, i := range [2]int{ia, ib} {
+		u *= md.params.Fields[i].Levels[0].U
+		if md.tf[i] != nil {
+			u /= math.Exp2(md.tf[i][md.m.tfValue(i, &a.vals[i])])
+		}
+	}
+	return min(math.Log2(u/uFull), 0)
 }
 
 // Explanation tells a reviewer why a pair scored as it did.
@@ -223,12 +276,23 @@ type Explanation struct {
 	Prior float64 `json:"prior"`
 	// Fields explain each field's contribution.
 	Fields []FieldExplanation `json:"fields"`
-	// Total is the match weight: Prior plus every field's Weight.
+	// FullName, when the pair's full names agree and are common, is the
+	// full-name term-frequency adjustment (in bits, negative), beyond the
+	// name fields' own.
+	FullName *FullNameExplanation `json:"fullName,omitempty"`
+	// Total is the match weight: Prior plus every field's Weight, plus
+	// FullName's.
 	Total float64 `json:"total"`
 	// Probability is the match probability of Total.
 	Probability float64 `json:"probability"`
 	// Decision is the outcome at the model's thresholds.
 	Decision Decision `json:"decision"`
+}
+
+// FullNameExplanation is the full-name part of an Explanation.
+type FullNameExplanation struct {
+	Name   string  `json:"name"`   // the full name, as counted
+	Weight float64 `json:"weight"` // the adjustment in bits
 }
 
 // FieldExplanation is one field's part in an Explanation.
@@ -270,6 +334,12 @@ func (md *Model) Explain(a, b *Prepared) Explanation {
 		total += w
 		fe.Weight, fe.TF = round3(w), round3(fe.TF)
 		e.Fields = append(e.Fields, fe)
+	}
+	if md.fullU != nil {
+		if w := md.fullNameAdjust(&c, a, b); w != 0 {
+			e.FullName = &FullNameExplanation{Name: md.m.fullNameKey(a), Weight: round3(w)}
+			total += w
+		}
 	}
 	e.Total = round3(total)
 	e.Probability = weightToProb(total)
@@ -315,4 +385,39 @@ func sortCandidates(cs []Candidate) {
 	slices.SortFunc(cs, func(a, b Candidate) int {
 		return cmp.Or(cmp.Compare(b.Weight, a.Weight), cmp.Compare(a.Index, b.Index))
 	})
+}
+
+// ProfileNames names the features of Profile, in its order: for each
+// field, whether a record has a value ("firstName present") and whether
+// the value is among the model's common values of a term-frequency field
+// ("firstName common").
+func (md *Model) ProfileNames() []string {
+	out := make([]string, 0, 2*len(md.m.fields))
+	for _, f := range md.m.fields {
+		out = append(out, f.Name+" present", f.Name+" common")
+	}
+	return out
+}
+
+// Profile adds to counts (one per ProfileNames feature, allocated when
+// nil) the features of record p, and returns counts. The shares of these
+// features over the records a model was trained on, against those over the
+// records checked since, show whether the data has drifted from the model.
+func (md *Model) Profile(p *Prepared, counts []int64) []int64 {
+	if counts == nil {
+		counts = make([]int64, 2*len(md.m.fields))
+	}
+	for i := range md.m.fields {
+		v := &p.vals[i]
+		if v.s == "" {
+			continue
+		}
+		counts[2*i]++
+		if md.tf[i] != nil {
+			if _, ok := md.params.Fields[i].TermFrequencies.Counts[md.m.tfValue(i, v)]; ok {
+				counts[2*i+1]++
+			}
+		}
+	}
+	return counts
 }

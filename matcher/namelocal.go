@@ -1,6 +1,11 @@
 package matcher
 
-import "strings"
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // The e-mail local part of most work addresses is made from the person's
 // name (john.smith@, jsmith@, smith.j@). Two namesakes at different
@@ -138,4 +143,84 @@ func (m *Matcher) estimateNameLocalU(recs []*Prepared, source []uint8) float64 {
 		}
 	}
 	return (at + 0.5) / (total + 1)
+}
+
+// maxNameVariantEdits bounds the edits between two local parts at one
+// domain for the level emailNameVariant: jerry.li and larry.li (two edits)
+// look alike the way their names do. Two name-shaped addresses at one
+// domain further apart (jessica.cole@ and john.hunter@, robert.lewis@ and
+// robert.vargas@) are two colleagues' addresses, evidence that the records
+// are two people: they fall to else, as they did before the level existed.
+const maxNameVariantEdits = 2
+
+// fullNameKey is the full name of a record as full-name term frequencies
+// count it: the two SwapNames fields' values, in sorted order so that a
+// record with its names crossed counts with the others.
+func (m *Matcher) fullNameKey(p *Prepared) string {
+	a, b := m.tfValue(m.swapA, &p.vals[m.swapA]), m.tfValue(m.swapB, &p.vals[m.swapB])
+	if a == "" || b == "" {
+		return ""
+	}
+	if a > b {
+		a, b = b, a
+	}
+	return a + "|" + b
+}
+
+// fullNameFrequencies counts the full names of recs, each once per value
+// of the DistinctBy field, and keeps the most common ones counted at
+// least MinPeople times (nil without Settings.FullNameFrequency).
+func (m *Matcher) fullNameFrequencies(recs []*Prepared) *TermFrequencies {
+	f := m.settings.FullNameFrequency
+	if f == nil || m.swapA < 0 {
+		return nil
+	}
+	by := -1
+	if f.DistinctBy != "" {
+		by = m.fieldIndex(f.DistinctBy)
+	}
+	minPeople := f.MinPeople
+	if minPeople == 0 {
+		minPeople = 3
+	}
+	seen := map[string]bool{}
+	counts := map[string]int{}
+	n := 0
+	for i, r := range recs {
+		k := m.fullNameKey(r)
+		if k == "" {
+			continue
+		}
+		unit := k + "\x00"
+		if by >= 0 {
+			unit += r.vals[by].key
+		} else {
+			unit += strconv.Itoa(i)
+		}
+		if seen[unit] {
+			continue
+		}
+		seen[unit] = true
+		counts[k]++
+		n++
+	}
+	type kv struct {
+		v string
+		c int
+	}
+	var all []kv
+	for v, c := range counts {
+		if c >= minPeople {
+			all = append(all, kv{v, c})
+		}
+	}
+	slices.SortFunc(all, func(a, b kv) int { return cmp.Or(cmp.Compare(b.c, a.c), cmp.Compare(a.v, b.v)) })
+	if topK := m.settings.Training.TermFrequencyTopK; len(all) > topK {
+		all = all[:topK]
+	}
+	tf := &TermFrequencies{Records: n, Counts: make(map[string]int, len(all))}
+	for _, e := range all {
+		tf.Counts[e.v] = e.c
+	}
+	return tf
 }

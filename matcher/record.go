@@ -241,7 +241,8 @@ func (m *Matcher) holds(l *Level, a, b *value) bool {
 		la, lb := personalLocal(a.key), personalLocal(b.key)
 		return la != "" && la == lb && (a.aux == 1 || b.aux == 1)
 	case "emailNameVariant":
-		return (a.aux == 1 || b.aux == 1) && emailDomain(a.key) == emailDomain(b.key) && emailLocal(a.key) != emailLocal(b.key)
+		la, lb := emailLocal(a.key), emailLocal(b.key)
+		return (a.aux == 1 || b.aux == 1) && emailDomain(a.key) == emailDomain(b.key) && la != lb && withinLevenshtein(la, lb, maxNameVariantEdits)
 	case "emailChannel":
 		return isPersonalDomain(emailDomain(a.key)) != isPersonalDomain(emailDomain(b.key))
 	case "otherWorkDomain":

@@ -27,6 +27,11 @@ type Settings struct {
 	// SwapNames names two fields whose values are sometimes entered the
 	// wrong way round (first and last name); such pairs compare crossed.
 	SwapNames []string `json:"swapNames,omitempty"`
+	// FullNameFrequency, when set, adjusts a pair whose two SwapNames
+	// fields both agree exactly by how common the full name (the two
+	// together) is, beyond what each part's term frequency says: the parts
+	// of a common full name are not independent evidence.
+	FullNameFrequency *FullNameFrequency `json:"fullNameFrequency,omitempty"`
 	// Blocking rules: two records are candidates when one of the rules
 	// gives them the same key.
 	Blocking []BlockingRule `json:"blocking"`
@@ -42,6 +47,17 @@ type Settings struct {
 	Thresholds Thresholds `json:"thresholds"`
 	// Training tunes unsupervised training.
 	Training Training `json:"training,omitzero"`
+}
+
+// FullNameFrequency configures the full-name term-frequency adjustment.
+type FullNameFrequency struct {
+	// DistinctBy names a field: a full name counts once per value of it
+	// (records of one person usually share it), so that one person's
+	// duplicates do not make their name look common. Empty counts records.
+	DistinctBy string `json:"distinctBy,omitempty"`
+	// MinPeople is the fewest counts (of DistinctBy values) a full name
+	// needs before it is adjusted; 0 means 3.
+	MinPeople int `json:"minPeople,omitempty"`
 }
 
 // Field is one compared attribute of a record.
@@ -69,8 +85,10 @@ type Level struct {
 	// emailLocal, emailNameLocal (the same local part, spelt from either
 	// record's own name: its u is the share among pairs whose names
 	// agree, so it weighs only what it adds to the names),
-	// emailNameVariant (different local parts at one domain, either spelt
-	// from its record's name: the difference mirrors the names'), emailChannel
+	// emailNameVariant (local parts at most two edits apart at one domain,
+	// either spelt from its record's name: the difference mirrors the
+	// names', which weigh it already, so the level weighs 0; local parts
+	// further apart at one domain are two colleagues' and fall to else), emailChannel
 	// (one address private, at a free-mail provider, the other not),
 	// otherWorkDomain (both addresses at different non-free-mail
 	// domains: two employers), dateSwap or dateDays.
@@ -206,6 +224,17 @@ func (s *Settings) Validate() error {
 	}
 	if len(s.SwapNames) != 0 && (len(s.SwapNames) != 2 || !names[s.SwapNames[0]] || !names[s.SwapNames[1]]) {
 		bad("swapNames must name two fields")
+	}
+	if f := s.FullNameFrequency; f != nil {
+		if len(s.SwapNames) != 2 {
+			bad("fullNameFrequency needs swapNames")
+		}
+		if f.DistinctBy != "" && !names[f.DistinctBy] {
+			bad("fullNameFrequency: unknown field %q", f.DistinctBy)
+		}
+		if f.MinPeople < 0 {
+			bad("fullNameFrequency: minPeople %d < 0", f.MinPeople)
+		}
 	}
 	if len(s.Blocking) == 0 {
 		bad("want at least one blocking rule")

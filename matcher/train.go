@@ -94,10 +94,16 @@ func (m *Matcher) train(ctx context.Context, recs []*Prepared, source []uint8) (
 			if k <= len(f.levels) && f.levels[k-1].Kind == "emailNameLocal" {
 				lp.U = uName
 			}
+			if k <= len(f.levels) && f.levels[k-1].Kind == "emailNameVariant" {
+				// The local parts differ as the names do: the name levels weigh that
+				// difference already, so the level weighs nothing (see Level.Kind).
+				lp.U = lp.M
+			}
 			fp.Levels = append(fp.Levels, lp)
 		}
 		p.Fields = append(p.Fields, fp)
 	}
+	p.FullNames = m.fullNameFrequencies(recs)
 	return newModel(m, p)
 }
 

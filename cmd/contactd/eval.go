@@ -464,6 +464,9 @@ func showErrors(w io.Writer, md *matcher.Model, recs []*matcher.Prepared, edges 
 		for _, f := range e.Fields {
 			say(w, "    %-14s %-28q %-28q %-22s %6.2f\n", f.Field, f.A, f.B, f.Level, f.Weight)
 		}
+		if fn := e.FullName; fn != nil {
+			say(w, "    %-14s %-57q %-22s %6.2f\n", "fullName", fn.Name, "common", fn.Weight)
+		}
 	}
 	fp, fn := 0, 0
 	for _, e := range edges {
