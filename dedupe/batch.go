@@ -21,7 +21,9 @@ type BatchOutcome struct {
 	Reviews   int  `json:"reviews"`
 	Capped    int  `json:"blocksCapped"`
 	Rechecks  int  `json:"rechecksQueued"` // contacts left to a check of their own (see CheckBatch)
-	Retrained bool `json:"retrained"`      // a retraining was due first (see RetrainDue)
+	Retrained bool `json:"retrained"`      // a retraining was due first (see RetrainReason)
+	// RetrainReason says why, when Retrained.
+	RetrainReason string `json:"retrainReason,omitempty"`
 	// Loaded is how many active contacts the batch was checked against, its own included.
 	Loaded int `json:"contactsLoaded"`
 	// WaitSeconds is the time spent waiting for another batch check, TrainSeconds retraining,
@@ -54,13 +56,13 @@ func (e *Engine) CheckBatch(ctx context.Context, ids []uuid.UUID) (out BatchOutc
 	defer unlock()
 	wait := time.Since(start).Seconds()
 	start = time.Now()
-	retrained, err := e.retrainNowIfDue(ctx)
+	reason, err := e.retrainNowIfDue(ctx)
 	if err != nil {
 		return out, err
 	}
 	train := time.Since(start).Seconds()
 	out, err = e.checkBatch(ctx, ids)
-	out.WaitSeconds, out.Retrained, out.TrainSeconds = wait, retrained, train
+	out.WaitSeconds, out.Retrained, out.RetrainReason, out.TrainSeconds = wait, reason != "", reason, train
 	return out, err
 }
 
@@ -100,6 +102,20 @@ func (e *Engine) checkBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome,
 		return out, err
 	}
 	out.Capped, out.Loaded = capped, len(sc.contacts)
+	// What this batch takes in counts towards the next retraining (see RetrainReason).
+	profile := Profile{Names: md.ProfileNames()}
+	for i := range sc.contacts {
+		if focus[sc.first[i]] {
+			profile.Counts = md.Profile(sc.recs[sc.first[i]], profile.Counts)
+			profile.Rows++
+		}
+	}
+	if profile.Counts == nil {
+		profile.Counts = make([]int64, len(profile.Names))
+	}
+	if err := e.Store.AddIntake(ctx, int64(len(ids)), profile); err != nil {
+		return out, err
+	}
 	out.LoadSeconds = time.Since(start).Seconds()
 	start = time.Now()
 	for i := range sc.contacts {

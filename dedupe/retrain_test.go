@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -157,4 +158,156 @@ func TestScanRetrainsFirstWhenDue(t *testing.T) {
 	if err != nil || st.TrainSeconds != 0 || st.ModelVersion != v+1 {
 		t.Fatalf("second scan %+v %v: want no retraining, model version %d", st, err, v+1)
 	}
+}
+
+func TestRetrainReason(t *testing.T) {
+	t.Parallel()
+	names := []string{"email present", "email common"}
+	trained := &dedupe.Profile{Rows: 1_000, Names: names, Counts: []int64{600, 100}}
+	tests := []struct {
+		name              string
+		active, trainedOn int
+		trained           *dedupe.Profile
+		intake            dedupe.Intake
+		want              string
+	}{
+		{"nothing new", 50_000, 50_000, trained, dedupe.Intake{}, ""},
+		{"10,000 rows, half merged", 55_000, 50_000, trained,
+			dedupe.Intake{Rows: 10_000}, "10000 rows checked since the model was trained"},
+		{"9,999 rows", 55_000, 50_000, trained, dedupe.Intake{Rows: 9_999}, ""},
+		{"10,000 rows into the built-in model", 5_000, 0, nil,
+			dedupe.Intake{Rows: 10_000}, "10000 rows checked since the model was trained"},
+		{"growth first", 60_000, 50_000, trained,
+			dedupe.Intake{Rows: 10_000}, "10000 more active contacts than the model was trained on"},
+		{"drifted", 50_500, 50_000, trained,
+			dedupe.Intake{Rows: 2_000, Profile: dedupe.Profile{Rows: 2_000, Names: names, Counts: []int64{1_900, 200}}},
+			"drift: email present 0.60 -> 0.95"},
+		{"moved less than the shift", 50_500, 50_000, trained,
+			dedupe.Intake{Rows: 2_000, Profile: dedupe.Profile{Rows: 2_000, Names: names, Counts: []int64{1_400, 300}}}, ""},
+		{"drifted, too few profiled", 50_500, 50_000, trained,
+			dedupe.Intake{Rows: 999, Profile: dedupe.Profile{Rows: 999, Names: names, Counts: []int64{999, 0}}}, ""},
+		{"other features", 50_500, 50_000, trained,
+			dedupe.Intake{Rows: 2_000, Profile: dedupe.Profile{Rows: 2_000, Names: []string{"phone present"}, Counts: []int64{0}}}, ""},
+		{"too few to train on", 99, 2, trained, dedupe.Intake{Rows: 50_000}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := dedupe.RetrainReason(tt.active, tt.trainedOn, tt.trained, tt.intake); got != tt.want {
+				t.Errorf("RetrainReason = %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBatchCheckRetrainsAfterImportedRows: the rows batch checks were asked to check count,
+// whether or not the contacts stayed active: a batch check after 10,000 of them since the newest
+// model retrains first, and the new model version records why.
+func TestBatchCheckRetrainsAfterImportedRows(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	v := b.saveModel(t, 1_000) // the database has not grown past it
+	ids := b.addMany(t, dedupe.MinTrain)
+	// 9,900 rows came in earlier (most of them merged away since).
+	if err := b.app.Dedupe.AddIntake(b.ctx, dedupe.RetrainRows-dedupe.MinTrain, dedupe.Profile{}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.engine.CheckBatch(b.ctx, ids)
+	if err != nil || out.Retrained {
+		t.Fatalf("first batch: %+v %v; want no retraining yet", out, err)
+	}
+	out, err = b.engine.CheckBatch(b.ctx, ids[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d rows checked since the model was trained", dedupe.RetrainRows)
+	if !out.Retrained || out.RetrainReason != want {
+		t.Fatalf("second batch: retrained %v (%q); want %q", out.Retrained, out.RetrainReason, want)
+	}
+	if got := b.modelReason(t, v+1); got != want {
+		t.Errorf("model version %d reason %q; want %q", v+1, got, want)
+	}
+	// The new version starts counting afresh.
+	if out, err := b.engine.CheckBatch(b.ctx, ids[:1]); err != nil || out.Retrained {
+		t.Errorf("third batch: %+v %v; want no retraining", out, err)
+	}
+}
+
+// TestBatchCheckRetrainsOnDrift: when the contacts checked since the newest model differ from
+// those it was trained on (here: e-mail addresses on all of them, against none), a batch check
+// retrains first and records the drift as the reason; with the same profile it does not.
+func TestBatchCheckRetrainsOnDrift(t *testing.T) {
+	t.Parallel()
+	for _, drifted := range []bool{true, false} {
+		t.Run(fmt.Sprintf("drifted=%v", drifted), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			v := b.saveModel(t, 1_000)
+			ids := b.addMany(t, dedupe.MinTrain)
+			if out, err := b.engine.CheckBatch(b.ctx, ids); err != nil || out.Retrained {
+				t.Fatalf("first batch: %+v %v; want no retraining", out, err)
+			}
+			seen, err := b.app.Dedupe.Intake(b.ctx, v)
+			if err != nil || seen.Profile.Rows != int64(len(ids)) {
+				t.Fatalf("intake %+v %v; want %d contacts profiled", seen, err, len(ids))
+			}
+			// A model trained on contacts like these, except (when drifted) without e-mails.
+			trained := seen.Profile
+			trained.Counts = slices.Clone(trained.Counts)
+			email := slices.Index(trained.Names, "email present")
+			if email < 0 {
+				t.Fatalf("profile features %v: no e-mail presence", trained.Names)
+			}
+			if drifted {
+				trained.Counts[email] = 0
+			}
+			md, _, err := b.engine.Model(b.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := md.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			v2, err := b.app.Dedupe.SaveModel(b.ctx, data, map[string]any{"contacts": 1_000, "profile": trained})
+			if err != nil {
+				t.Fatal(err)
+			}
+			more := seen.Profile
+			for i := range more.Counts {
+				more.Counts[i] *= 10
+			}
+			more.Rows *= 10
+			if err := b.app.Dedupe.AddIntake(b.ctx, more.Rows, more); err != nil {
+				t.Fatal(err)
+			}
+			out, err := b.engine.CheckBatch(b.ctx, ids[:1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !drifted {
+				if out.Retrained {
+					t.Fatalf("retrained (%q) without drift", out.RetrainReason)
+				}
+				return
+			}
+			const want = "drift: email present 0.00 -> 1.00"
+			if !out.Retrained || out.RetrainReason != want {
+				t.Fatalf("retrained %v (%q); want %q", out.Retrained, out.RetrainReason, want)
+			}
+			if got := b.modelReason(t, v2+1); got != want {
+				t.Errorf("model version %d reason %q; want %q", v2+1, got, want)
+			}
+		})
+	}
+}
+
+// modelReason returns the reason stored with a model version.
+func (b bundle) modelReason(t *testing.T, version int) string {
+	t.Helper()
+	var reason string
+	if err := b.pool.QueryRow(b.ctx, `SELECT coalesce(stats->>'reason', '') FROM matcher_models WHERE version = $1`, version).Scan(&reason); err != nil {
+		t.Fatal(err)
+	}
+	return reason
 }

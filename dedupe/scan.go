@@ -30,7 +30,8 @@ type ScanStats struct {
 	ReviewsOpened  int     `json:"reviewsOpened"`
 	Dismissed      int     `json:"dismissedPairsHonoured"`
 	ModelVersion   int     `json:"modelVersion"`
-	TrainSeconds   float64 `json:"trainSeconds,omitempty"` // a retraining was due first (RetrainDue)
+	TrainSeconds   float64 `json:"trainSeconds,omitempty"`  // a retraining was due first (RetrainReason)
+	RetrainReason  string  `json:"retrainReason,omitempty"` // why
 	LoadSeconds    float64 `json:"loadSeconds"`
 	ScoreSeconds   float64 `json:"scoreSeconds"`
 	WriteSeconds   float64 `json:"writeSeconds"`
@@ -99,11 +100,12 @@ func (e *Engine) scan(ctx context.Context, progress Progress) (ScanStats, error)
 	// A scan is when the model matters most: when the contacts have outgrown it, retrain first.
 	if e.Merger != nil {
 		start := time.Now()
-		trained, err := e.retrainNowIfDue(ctx)
+		reason, err := e.retrainNowIfDue(ctx)
 		if err != nil {
 			return st, err
 		}
-		if trained {
+		if reason != "" {
+			st.RetrainReason = reason
 			st.TrainSeconds = time.Since(start).Seconds()
 			progress("trained", st)
 		}

@@ -10,8 +10,15 @@ import (
 	"github.com/contactd/contactd/matcher"
 )
 
-// Train estimates a new model on the active contacts and stores it as the newest version.
+// Train estimates a new model on the active contacts and stores it as the newest version, with
+// the reason "requested".
 func (e *Engine) Train(ctx context.Context) (int, error) {
+	return e.train(ctx, "requested")
+}
+
+// train estimates a new model on the active contacts and stores it as the newest version with
+// the reason for it and the profile of the contacts it was trained on (see Drift).
+func (e *Engine) train(ctx context.Context, reason string) (int, error) {
 	m := Matcher()
 	var recs []*matcher.Prepared
 	err := e.Contacts.ScanActive(ctx, 10000, func(page []contact.MatchContact) error {
@@ -35,7 +42,13 @@ func (e *Engine) Train(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	v, err := e.Store.SaveModel(ctx, data, map[string]any{"contacts": len(recs), "seconds": time.Since(start).Seconds()})
+	var counts []int64
+	for _, r := range recs {
+		counts = md.Profile(r, counts)
+	}
+	profile := Profile{Rows: int64(len(recs)), Names: md.ProfileNames(), Counts: counts}
+	v, err := e.Store.SaveModel(ctx, data, map[string]any{"contacts": len(recs), "seconds": time.Since(start).Seconds(),
+		"reason": reason, "profile": profile})
 	if err != nil {
 		return 0, err
 	}
