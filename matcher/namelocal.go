@@ -2,8 +2,8 @@ package matcher
 
 import (
 	"cmp"
+	"hash/maphash"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -183,24 +183,29 @@ func (m *Matcher) fullNameFrequencies(recs []*Prepared) *TermFrequencies {
 	if minPeople == 0 {
 		minPeople = 3
 	}
-	seen := map[string]bool{}
+	// A full name and DistinctBy value are seen by their hash: at a million records the
+	// strings themselves would cost a hundred megabytes, and a collision only drops one count.
+	seed := maphash.MakeSeed()
+	seen := map[uint64]struct{}{}
 	counts := map[string]int{}
 	n := 0
-	for i, r := range recs {
+	for _, r := range recs {
 		k := m.fullNameKey(r)
 		if k == "" {
 			continue
 		}
-		unit := k + "\x00"
 		if by >= 0 {
-			unit += r.vals[by].key
-		} else {
-			unit += strconv.Itoa(i)
+			var h maphash.Hash
+			h.SetSeed(seed)
+			h.WriteString(k)
+			h.WriteByte(0)
+			h.WriteString(r.vals[by].key)
+			u := h.Sum64()
+			if _, ok := seen[u]; ok {
+				continue
+			}
+			seen[u] = struct{}{}
 		}
-		if seen[unit] {
-			continue
-		}
-		seen[unit] = true
 		counts[k]++
 		n++
 	}
