@@ -102,10 +102,21 @@ func (e *Engine) checkBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome,
 		return out, err
 	}
 	out.Capped, out.Loaded = capped, len(sc.contacts)
-	// What this batch takes in counts towards the next retraining (see RetrainReason).
+	// What this batch takes in counts towards the next retraining (see RetrainReason): its
+	// contacts created since the newest model was trained (the others it was trained on).
+	trainedAt, err := e.Store.NewestModelAt(ctx)
+	if err != nil {
+		return out, err
+	}
+	var rows int64
+	for _, at := range sc.batchCreated {
+		if at.After(trainedAt) {
+			rows++
+		}
+	}
 	profile := Profile{Names: md.ProfileNames()}
-	for i := range sc.contacts {
-		if focus[sc.first[i]] {
+	for i, c := range sc.contacts {
+		if focus[sc.first[i]] && c.CreatedAt.After(trainedAt) {
 			profile.Counts = md.Profile(sc.recs[sc.first[i]], profile.Counts)
 			profile.Rows++
 		}
@@ -113,7 +124,7 @@ func (e *Engine) checkBatch(ctx context.Context, ids []uuid.UUID) (BatchOutcome,
 	if profile.Counts == nil {
 		profile.Counts = make([]int64, len(profile.Names))
 	}
-	if err := e.Store.AddIntake(ctx, int64(len(ids)), profile); err != nil {
+	if err := e.Store.AddIntake(ctx, rows, profile); err != nil {
 		return out, err
 	}
 	out.LoadSeconds = time.Since(start).Seconds()
@@ -206,6 +217,9 @@ func (e *Engine) loadBatch(ctx context.Context, md *matcher.Model, ids []uuid.UU
 	m := md.Matcher()
 	sc = &scanned{}
 	for _, c := range loaded {
+		if inBatch[c.ID] {
+			sc.batchCreated = append(sc.batchCreated, c.CreatedAt)
+		}
 		if c.Status != contact.StatusActive {
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -53,8 +54,8 @@ type Profile struct {
 
 // Intake is what the batch checks have taken in since the newest model was trained.
 type Intake struct {
-	// Rows counts the contacts they were asked to check, merged since or not: an import of
-	// 10,000 rows counts 10,000 even when half were duplicates.
+	// Rows counts the contacts created since the model that they were asked to check, merged
+	// since or not: an import of 10,000 rows counts 10,000 even when half were duplicates.
 	Rows int64
 	// Profile counts the features of those that were active when checked.
 	Profile Profile
@@ -147,6 +148,20 @@ func (s *Store) TrainedWith(ctx context.Context) (version, contacts int, profile
 		}
 	}
 	return version, contacts, profile, nil
+}
+
+// NewestModelAt returns when the newest stored model was trained; the zero time when there is
+// none (the built-in model).
+func (s *Store) NewestModelAt(ctx context.Context) (time.Time, error) {
+	var at time.Time
+	err := s.db.Pool.QueryRow(ctx, `SELECT created_at FROM matcher_models ORDER BY version DESC LIMIT 1`).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return at, fmt.Errorf("dedupe: newest model: %w", err)
+	}
+	return at, nil
 }
 
 // AddIntake adds to the newest stored model version's intake (0: the built-in model) rows

@@ -227,9 +227,12 @@ func TestBatchCheckRetrainsAfterImportedRows(t *testing.T) {
 	if got := b.modelReason(t, v+1); got != want {
 		t.Errorf("model version %d reason %q; want %q", v+1, got, want)
 	}
-	// The new version starts counting afresh.
-	if out, err := b.engine.CheckBatch(b.ctx, ids[:1]); err != nil || out.Retrained {
+	// The new version starts counting afresh, and not the contacts it was trained on.
+	if out, err := b.engine.CheckBatch(b.ctx, ids); err != nil || out.Retrained {
 		t.Errorf("third batch: %+v %v; want no retraining", out, err)
+	}
+	if in, err := b.app.Dedupe.Intake(b.ctx, v+1); err != nil || in.Rows != 0 || in.Profile.Rows != 0 {
+		t.Errorf("intake of version %d: %+v %v; want none (its contacts are older)", v+1, in, err)
 	}
 }
 

@@ -81,6 +81,9 @@ type scanned struct {
 	// conflicts too.
 	merged     []*matcher.Prepared
 	mergedInto []int32
+	// batchCreated is when each contact a batch check was given was created, whatever its
+	// status now.
+	batchCreated []time.Time
 }
 
 // ids returns the ids of the contacts.
