@@ -44,3 +44,18 @@ eval-db-paths: build
 	$(GO) run ./tools/evaldb -bin bin/contactd -path live -db contactd_evaldb_live
 	$(GO) run ./tools/evaldb -bin bin/contactd -path both -db contactd_evaldb_50k \
 		-data $(DATASETS)/crm_contacts_50k/contacts.csv -truth-file $(DATASETS)/crm_contacts_50k/truth.csv
+
+# Search latency and quality on a generated database (issue 12). DATABASE_URL names the database
+# (create it first: createdb contactd_bench_search); it is migrated and, when it has no contacts,
+# filled from $(BENCH_DATA) by `contactd import` (several minutes for a million rows; the import
+# keeps the CSV's entity column in each contact's extra data, which the quality measure reads).
+# searchbench then gives the contacts tags and two custom fields once and prints the latency
+# table (p50/p95/p99 of a page of 50 per search and filter combination) and the typo search
+# quality (1,000 queries).
+bench-search: build $(BENCH_DATA)
+	@test -n "$(DATABASE_URL)" || { echo "bench-search: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/contactd_bench_search)"; exit 1; }
+	bin/contactd migrate
+	@if [ "$$(psql "$(DATABASE_URL)" -Atc 'SELECT count(*) FROM contacts')" = 0 ]; then \
+		echo "bench-search: importing $(BENCH_DATA)"; bin/contactd import --file $(BENCH_DATA) || exit 1; \
+	fi
+	$(GO) run ./tools/searchbench $(SEARCHBENCH_FLAGS)

@@ -1,9 +1,10 @@
 // Command searchbench measures the contact list's search and filters on an imported database
-// (DATABASE_URL; import bin/bench-contacts-1000000.csv with `contactd import` first): it gives
-// the contacts generated tags once (-seed-tags), then prints a table of latency percentiles of
-// `q` searches and of common filter combinations through contact.Store.ListContacts (a page of
-// 50, as the API reads it), and the search quality: for generated queries with one typo in a
-// first or last name, how often the person is in the top 3.
+// (DATABASE_URL; import bin/bench-contacts-1000000.csv with `contactd import` first, as
+// `make bench-search` does): it gives the contacts generated tags and two custom fields once
+// (-seed), then prints a table of latency percentiles of `q` searches and of common filter
+// combinations through contact.Store.ListContacts (a page of 50, as the API reads it), and the
+// search quality: for generated queries with one typo in a first or last name, how often the
+// person is in the top 3.
 package main
 
 import (
@@ -27,7 +28,7 @@ func main() {
 	n := flag.Int("n", 200, "queries per row of the latency table")
 	quality := flag.Int("quality", 1000, "typo queries of the quality measure")
 	latency := flag.Bool("latency", true, "print the latency table (false: the search quality only)")
-	seed := flag.Bool("seed-tags", true, "give every contact 0-3 of 40 generated tags first, if no contact has tags")
+	seed := flag.Bool("seed", true, "give every contact 0-3 of 40 generated tags and values of two custom fields (industry, employees) first, if none has them")
 	flag.Parse()
 	if !*latency {
 		*n = 0
@@ -42,6 +43,7 @@ type sample struct {
 	id                        uuid.UUID
 	first, last, email, phone string
 	company                   string
+	entity                    string // the generated person (the CSV's entity column, kept in extra)
 }
 
 func run(ctx context.Context, n, quality int, seed bool) error {
@@ -56,6 +58,9 @@ func run(ctx context.Context, n, quality int, seed bool) error {
 	}
 	if seed {
 		if err := seedTags(ctx, pool); err != nil {
+			return err
+		}
+		if err := seedCustom(ctx, pool, a); err != nil {
 			return err
 		}
 	}
@@ -99,6 +104,16 @@ func run(ctx context.Context, n, quality int, seed bool) error {
 		{"sort=lastName", func() url.Values { return url.Values{"sort": {"lastName"}} }},
 		{"sort=-updatedAt + tag", func() url.Values { return url.Values{"sort": {"-updatedAt"}, "tag": {"vip"}} }},
 		{"sort=company + company", func() url.Values { return url.Values{"sort": {"company"}, "company": {pick().company}} }},
+		{"cf.industry", func() url.Values { return url.Values{"cf.industry": {industries[rng.IntN(len(industries))]}} }},
+		{"cf.employees.gte + .lte", func() url.Values {
+			lo := rng.IntN(9000)
+			return url.Values{"cf.employees.gte": {fmt.Sprint(lo)}, "cf.employees.lte": {fmt.Sprint(lo + 500)}}
+		}},
+		{"cf.industry + tag", func() url.Values {
+			return url.Values{"cf.industry": {industries[rng.IntN(len(industries))]}, "tag": {tags[rng.IntN(len(tags))]}}
+		}},
+		{"type=account", func() url.Values { return url.Values{"type": {"account"}} }},
+		{"type=business + company", func() url.Values { return url.Values{"type": {"business"}, "company": {pick().company}} }},
 	}
 	if n > 0 {
 		fmt.Printf("%-28s %8s %8s %8s %8s %8s\n", "list (page of 50)", "n", "p50 ms", "p95 ms", "p99 ms", "max ms")
@@ -113,6 +128,9 @@ func run(ctx context.Context, n, quality int, seed bool) error {
 			f, errs := contact.ParseFilter(q)
 			if len(errs) > 0 {
 				return fmt.Errorf("%s: %v", r.name, errs)
+			}
+			if err := contact.ResolveCustom(ctx, pool, &f); err != nil {
+				return fmt.Errorf("%s: %w", r.name, err)
 			}
 			sort, err := contact.ParseSort(q.Get("sort"), f.Q != "")
 			if err != nil {
@@ -134,12 +152,17 @@ func run(ctx context.Context, n, quality int, seed bool) error {
 // measureQuality searches for sampled people by first and last name with one typo in one of
 // them (a substitution, deletion, insertion or transposition; names of three letters or more)
 // and prints how often the person is in the top 3. A name query cannot tell namesakes apart
-// (the generated data has thousands of James Smiths), so it prints two shares: the contact
-// itself in the top 3 (ties in score go by id, so among namesakes this is luck), and a contact
-// with the person's exact first and last name in the top 3 (what the query can find: the
-// measure the 95% target is read against); and how many queries were for a shared name.
+// (the generated data has thousands of James Smiths), and the generated data holds typo'd
+// duplicates of the same person (its entity), so it prints three shares:
+//   - the fair measure, read against the 95% target: a top-3 contact is the person (the same
+//     entity: the sampled contact or one of its generated duplicates) or has the person's
+//     exact first and last name (what a name query can find);
+//   - the old measure: a contact with the exact name in the top 3;
+//   - the contact itself in the top 3 (ties in score go by id, so among namesakes this is luck);
+//
+// and how many queries were for a shared name.
 func measureQuality(ctx context.Context, pool *pgxpool.Pool, a *app.App, samples []sample, n int, rng *rand.Rand) error {
-	top3, sameName, shared, done := 0, 0, 0, 0
+	top3, sameName, fair, shared, done := 0, 0, 0, 0, 0
 	var lat []time.Duration
 	var misses []string
 	for _, s := range samples {
@@ -162,10 +185,13 @@ func measureQuality(ctx context.Context, pool *pgxpool.Pool, a *app.App, samples
 		}
 		lat = append(lat, time.Since(start))
 		done++
-		found, named := false, false
+		found, named, same := false, false, false
 		for _, c := range list.Contacts {
 			if c.ID == s.id {
 				found = true
+			}
+			if f, ok := c.Extra["fields"].(map[string]any); ok && s.entity != "" && f["entity"] == s.entity {
+				same = true
 			}
 			if c.FirstName != nil && c.LastName != nil && strings.EqualFold(*c.FirstName, s.first) && strings.EqualFold(*c.LastName, s.last) {
 				named = true
@@ -184,6 +210,9 @@ func measureQuality(ctx context.Context, pool *pgxpool.Pool, a *app.App, samples
 		}
 		if found || named {
 			sameName++
+		}
+		if found || named || same {
+			fair++
 		} else if len(misses) < 10 {
 			misses = append(misses, fmt.Sprintf("%q for %s %s", first+" "+last, s.first, s.last))
 		}
@@ -191,9 +220,10 @@ func measureQuality(ctx context.Context, pool *pgxpool.Pool, a *app.App, samples
 	slices.Sort(lat)
 	fmt.Printf("\nsearch quality: %d queries \"first last\" with one typo in the first or last name (p95 %.1f ms)\n",
 		done, float64(lat[int(0.95*float64(len(lat)-1))].Microseconds())/1000)
-	fmt.Printf("  queries for a name more than one contact has:          %5.1f%%\n", 100*float64(shared)/float64(done))
-	fmt.Printf("  a contact with the person's name in the top 3 (target): %5.1f%%\n", 100*float64(sameName)/float64(done))
-	fmt.Printf("  the contact itself in the top 3 (namesakes tie by id):  %5.1f%%\n", 100*float64(top3)/float64(done))
+	fmt.Printf("  queries for a name more than one contact has:                           %5.1f%%\n", 100*float64(shared)/float64(done))
+	fmt.Printf("  the person (same entity) or their exact name in the top 3 (fair, target): %5.1f%%\n", 100*float64(fair)/float64(done))
+	fmt.Printf("  a contact with the person's exact name in the top 3 (old measure):      %5.1f%%\n", 100*float64(sameName)/float64(done))
+	fmt.Printf("  the contact itself in the top 3 (namesakes tie by id):                   %5.1f%%\n", 100*float64(top3)/float64(done))
 	if len(misses) > 0 {
 		fmt.Printf("  some misses: %s\n", strings.Join(misses, "; "))
 	}
@@ -237,7 +267,8 @@ func digits(s string) string {
 }
 
 func sampleContacts(ctx context.Context, pool *pgxpool.Pool, n int) ([]sample, error) {
-	rows, err := pool.Query(ctx, `SELECT id, first_name, last_name, email, phone, company FROM contacts TABLESAMPLE SYSTEM (1)
+	rows, err := pool.Query(ctx, `SELECT id, first_name, last_name, email, phone, company, coalesce(extra -> 'fields' ->> 'entity', '')
+		FROM contacts TABLESAMPLE SYSTEM (1)
 		WHERE status = 'active' AND first_name IS NOT NULL AND last_name IS NOT NULL AND email IS NOT NULL AND phone IS NOT NULL AND company IS NOT NULL
 		LIMIT $1`, n)
 	if err != nil {
@@ -247,7 +278,7 @@ func sampleContacts(ctx context.Context, pool *pgxpool.Pool, n int) ([]sample, e
 	var out []sample
 	for rows.Next() {
 		var s sample
-		if err := rows.Scan(&s.id, &s.first, &s.last, &s.email, &s.phone, &s.company); err != nil {
+		if err := rows.Scan(&s.id, &s.first, &s.last, &s.email, &s.phone, &s.company, &s.entity); err != nil {
 			return nil, err
 		}
 		out = append(out, s)
@@ -283,5 +314,46 @@ func seedTags(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("seed tags: %w", err)
 	}
 	fmt.Printf("seeded tags in %s\n", time.Since(start).Round(time.Second))
+	return nil
+}
+
+// industries are the options of the generated enum custom field industry.
+var industries = []string{"Software", "Retail", "Finance", "Health", "Energy", "Media", "Logistics", "Education",
+	"Manufacturing", "Travel", "Legal", "Government"}
+
+// seedCustom defines two custom fields, industry (an enum) and employees (a number), and gives
+// every contact a value of each by its id's hash, when no contact has custom values yet. Like
+// the tags it is benchmark data, written in bulk in one statement.
+func seedCustom(ctx context.Context, pool *pgxpool.Pool, a *app.App) error {
+	var have bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM contacts WHERE custom_fields <> '{}')`).Scan(&have); err != nil {
+		return err
+	}
+	if have {
+		return nil
+	}
+	start := time.Now()
+	for _, d := range []contact.CustomField{
+		{Key: "industry", Label: "Industry", Type: contact.CustomEnum, Options: industries},
+		{Key: "employees", Label: "Employees", Type: contact.CustomNumber},
+	} {
+		if _, err := a.Contacts.GetCustomField(ctx, d.Key); err == nil {
+			continue
+		}
+		if _, err := a.Contacts.CreateCustomField(ctx, d); err != nil {
+			return fmt.Errorf("seed custom field %s: %w", d.Key, err)
+		}
+	}
+	_, err := pool.Exec(ctx, `
+		UPDATE contacts SET custom_fields = jsonb_build_object(
+			'industry', ($1::text[])[1 + abs(hashtext(id::text || 'i')) % cardinality($1::text[])],
+			'employees', abs(hashtext(id::text || 'e')) % 10000)`, industries)
+	if err != nil {
+		return fmt.Errorf("seed custom values: %w", err)
+	}
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE contacts`); err != nil {
+		return fmt.Errorf("seed custom values: %w", err)
+	}
+	fmt.Printf("seeded custom fields in %s\n", time.Since(start).Round(time.Second))
 	return nil
 }
