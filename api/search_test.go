@@ -18,6 +18,8 @@ func TestSearch(t *testing.T) {
 	grace := b.createContact(t, body{"firstName": "Grace", "lastName": "Hopper", "email": "grace.hopper@navy.mil", "title": "Rear Admiral"})
 	phone := b.createContact(t, body{"firstName": "Ada", "lastName": "Lovelace", "phone": "(415) 555-2671", "tags": []string{"Analytical"}})
 	b.createContact(t, body{"firstName": "Joan", "lastName": "Baez", "company": "Folk Records"})
+	b.createContact(t, body{"firstName": "John", "lastName": "Doe", "company": "Globex", "title": "Engineer"})
+	joan := b.createContact(t, body{"firstName": "Joan", "lastName": "Jett", "company": "Globex", "title": "Singer"})
 
 	tests := []struct {
 		q     string
@@ -31,6 +33,11 @@ func TestSearch(t *testing.T) {
 		{"analytcal", nil, phone.ID},
 		{"admiral", nil, grace.ID},
 		{"smith", url.Values{"company": {"acme"}}, john.ID},
+		// A name and a word of the company or the title, in either order, typos forgiven.
+		{"john acme", nil, john.ID},
+		{"acme jhon", nil, john.ID},
+		{"joan singer", nil, joan.ID},
+		{"jett globex", nil, joan.ID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.q, func(t *testing.T) {

@@ -151,12 +151,19 @@ func (s *Store) ListContacts(ctx context.Context, f Filter, p Page) (*List, erro
 	var args []any
 	if f.Q != "" {
 		var cand, where string
-		cand, args = rankedCandidates(f.Q, nil)
 		rest := f
 		rest.Q = ""
-		where, args = rest.Where(args)
-		inner = `SELECT ` + contactColumns + `, s.score FROM (` + cand + `) s
+		if p.Sort.Key == "relevance" && p.After == nil {
+			// A first page in relevance order reads only what it can show (rankedPage).
+			where, args = rest.Where(nil)
+			cand, args = rankedPage(f.Q, where, args, p.Limit+1)
+			inner = `SELECT ` + contactColumns + `, s.score FROM (` + cand + `) s JOIN contacts c ON c.id = s.id`
+		} else {
+			cand, args = rankedCandidates(f.Q, nil)
+			where, args = rest.Where(args)
+			inner = `SELECT ` + contactColumns + `, s.score FROM (` + cand + `) s
 			CROSS JOIN LATERAL (SELECT * FROM contacts c WHERE c.id = s.id AND ` + where + `) c`
+		}
 	} else {
 		var where string
 		where, args = f.Where(nil)

@@ -2,6 +2,7 @@ package contact
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -50,83 +51,162 @@ func likePrefix(s string) string {
 // searchWords splits a search into its words.
 func searchWords(q string) []string { return strings.Fields(strings.ToLower(q)) }
 
+// searchSQL builds a search's query: its arguments (numbered after those before it), its
+// common table expressions and, for a page in relevance order, the page it reads.
+type searchSQL struct {
+	args []any
+	ctes []string
+	page *searchPage
+}
+
+// searchPage makes a search read only what a first page in relevance order can show: each
+// branch reads the contacts the filter selects (where, a condition on contacts c) by name, at
+// most n (an argument) of them per name, in id order.
+type searchPage struct {
+	where string
+	n     string
+}
+
+func (s *searchSQL) arg(v any) string {
+	s.args = append(s.args, v)
+	return fmt.Sprintf("$%d", len(s.args))
+}
+
+// terms adds a table of the names close to the word (term, and its score): within a few edits
+// of it and, if prefix (the word being typed), those it starts; it returns the table's name.
+// Computed once (a materialized CTE), the table lets the contacts be read by index, name by
+// name.
+func (s *searchSQL) terms(word, w string, prefix bool) string {
+	n := utf8.RuneCountInString(w)
+	k := maxEdits(n)
+	sql := fmt.Sprintf(`SELECT term FROM search_terms WHERE %[1]s %% term AND levenshtein_less_equal(%[1]s, term, %[2]d) <= %[2]d`, word, k)
+	// A typo in a short name leaves too few trigrams in common: the names starting with one
+	// of the word's first two letters are compared too.
+	if r := []rune(w); n >= 2 {
+		sql += fmt.Sprintf(` UNION SELECT term FROM search_terms WHERE (term LIKE %[3]s OR term LIKE %[4]s)
+			AND length(term) BETWEEN %[5]d AND %[6]d AND levenshtein_less_equal(%[1]s, term, %[2]d) <= %[2]d`,
+			word, k, s.arg(likePrefix(string(r[0]))), s.arg(likePrefix(string(r[1]))), n-k, n+k)
+	}
+	if prefix && n >= minPrefix {
+		sql += ` UNION SELECT term FROM search_terms WHERE term LIKE ` + s.arg(likePrefix(w))
+	} else {
+		sql += ` UNION SELECT ` + word
+	}
+	name := fmt.Sprintf("search_terms_%d", len(s.ctes)+1)
+	s.ctes = append(s.ctes, name+` AS MATERIALIZED (SELECT term, search_term_score(`+word+`, term) AS score FROM (`+sql+`) t)`)
+	return name
+}
+
+// byName renders the contacts c that cond (on c and the rows of from) selects, with their
+// score: all of them, or, for a page, at most a page per row of from in id order.
+func (s *searchSQL) byName(from, cond, score string) string {
+	if s.page == nil {
+		return `SELECT c.id, ` + score + ` AS score FROM ` + from + ` JOIN contacts c ON ` + cond
+	}
+	return `SELECT x.id, ` + score + ` AS score FROM ` + from + ` CROSS JOIN LATERAL (SELECT c.id FROM contacts c WHERE ` + cond +
+		` AND ` + s.page.where + ` ORDER BY c.id LIMIT ` + s.page.n + `) x`
+}
+
+// filtered is a condition on contacts c narrowed, for a page, by the filter.
+func (s *searchSQL) filtered(cond string) string {
+	if s.page == nil {
+		return cond
+	}
+	return cond + ` AND ` + s.page.where
+}
+
 // searchCandidates renders the contacts a search selects with their scores, as a query of
 // (id, score) rows, an id possibly more than once, numbering its arguments after args.
 func searchCandidates(q string, args []any) (string, []any) {
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	s := &searchSQL{args: args}
+	byName, byRow := s.branches(q)
+	all := byName
+	for _, b := range byRow {
+		all = append(all, b.sql)
+	}
+	return s.with() + strings.Join(all, "\nUNION ALL\n"), s.args
+}
+
+// with is the WITH clause of the search's tables.
+func (s *searchSQL) with() string {
+	if len(s.ctes) == 0 {
+		return ""
+	}
+	return "WITH " + strings.Join(s.ctes, ",\n") + "\n"
+}
+
+// rowBranch is a branch whose score differs contact by contact (the part of an email or a
+// company a search covers); for a page it runs only when the best page of the other branches
+// has a score below ceiling, the branch's highest.
+type rowBranch struct {
+	sql     string
+	ceiling float64
+}
+
+// branches renders the search's branches: those that score by name (the same score for every
+// contact a name finds) and those that score row by row.
+func (s *searchSQL) branches(q string) ([]string, []rowBranch) {
 	q = strings.ToLower(strings.TrimSpace(q))
 	words := searchWords(q)
-	// terms renders the array of names close to the word: within a few edits of it and, if
-	// prefix (the word being typed), those it starts. Computed once (a materialized CTE), the
-	// array lets the contacts be read by index, name by name.
-	var ctes []string
-	terms := func(word string, w string, prefix bool) string {
-		n := utf8.RuneCountInString(w)
-		k := maxEdits(n)
-		sql := fmt.Sprintf(`SELECT term FROM search_terms WHERE %[1]s %% term AND levenshtein_less_equal(%[1]s, term, %[2]d) <= %[2]d`, word, k)
-		// A typo in a short name leaves too few trigrams in common: the names starting with
-		// one of the word's first two letters are compared too.
-		if r := []rune(w); n >= 2 {
-			sql += fmt.Sprintf(` UNION SELECT term FROM search_terms WHERE (term LIKE %[3]s OR term LIKE %[4]s)
-				AND length(term) BETWEEN %[5]d AND %[6]d AND levenshtein_less_equal(%[1]s, term, %[2]d) <= %[2]d`,
-				word, k, arg(likePrefix(string(r[0]))), arg(likePrefix(string(r[1]))), n-k, n+k)
-		}
-		if prefix && n >= minPrefix {
-			sql += ` UNION SELECT term FROM search_terms WHERE term LIKE ` + arg(likePrefix(w))
-		} else {
-			sql += ` UNION SELECT ` + word
-		}
-		name := fmt.Sprintf("search_terms_%d", len(ctes)+1)
-		ctes = append(ctes, name+` AS MATERIALIZED (SELECT ARRAY(`+sql+`) AS terms)`)
-		return `(SELECT terms FROM ` + name + `)`
-	}
-	var branches []string
+	var byName []string
 	switch len(words) {
 	case 0:
-		return "SELECT NULL::uuid AS id, NULL::real AS score WHERE false", args
+		return []string{"SELECT NULL::uuid AS id, NULL::real AS score WHERE false"}, nil
 	case 1:
-		w := arg(words[0])
-		t := terms(w, words[0], true)
-		branches = append(branches,
-			`SELECT c.id, search_term_score(`+w+`, x.term) AS score FROM unnest(`+t+`) x (term) JOIN contacts c ON lower(c.last_name) = x.term`,
-			`SELECT c.id, search_term_score(`+w+`, x.term) FROM unnest(`+t+`) x (term) JOIN contacts c ON lower(c.first_name) = x.term`,
-			`SELECT c.id, 0.7 FROM contacts c WHERE `+orgWordsSQL+` && `+t)
+		w := s.arg(words[0])
+		t := s.terms(w, words[0], true)
+		byName = append(byName,
+			s.byName(t+` t`, `lower(c.last_name) = t.term`, `t.score`),
+			s.byName(t+` t`, `lower(c.first_name) = t.term`, `t.score`),
+			s.byName(t+` t`, orgWordsSQL+` @> ARRAY[t.term]`, `0.7 * t.score`))
 	default:
 		// The first and last words against the first and last names, in either order; the
 		// pairs of names are read one by one through (last name, first name).
-		a, b := arg(words[0]), arg(words[len(words)-1])
-		ta, tb := terms(a, words[0], false), terms(b, words[len(words)-1], true)
-		for _, p := range [][2]string{{a, b}, {b, a}} {
-			first, last := p[0], p[1]
-			tFirst, tLast := ta, tb
-			if first == b {
-				tFirst, tLast = tb, ta
-			}
-			branches = append(branches, `SELECT c.id, (search_term_score(`+first+`, f.term) + search_term_score(`+last+`, l.term)) / 2 AS score
-				FROM unnest(`+tFirst+`) f (term) CROSS JOIN unnest(`+tLast+`) l (term)
-				JOIN contacts c ON lower(c.last_name) = l.term AND lower(c.first_name) = f.term`)
+		a, b := s.arg(words[0]), s.arg(words[len(words)-1])
+		ta, tb := s.terms(a, words[0], false), s.terms(b, words[len(words)-1], true)
+		for _, p := range [][2]string{{ta, tb}, {tb, ta}} {
+			byName = append(byName, s.byName(p[0]+` f CROSS JOIN `+p[1]+` l`,
+				`lower(c.last_name) = l.term AND lower(c.first_name) = f.term`, `(f.score + l.score) / 2`))
+		}
+		// One word a first or last name, the other a word of the company or title ("john
+		// acme"): the contacts with the word in their company or title, among them those
+		// with the name (a pair scores a little below a first and last name).
+		for _, p := range [][2]string{{ta, tb}, {tb, ta}} {
+			name, org := p[0], p[1]
+			byName = append(byName, `SELECT c.id, 0.9 * (n.score + o.score) / 2 AS score FROM contacts c
+				JOIN `+name+` n ON n.term IN (lower(c.first_name), lower(c.last_name))
+				JOIN `+org+` o ON o.term = ANY(`+orgWordsSQL+`)
+				WHERE `+s.filtered(orgWordsSQL+` && ARRAY(SELECT term FROM `+org+`)
+				AND (lower(c.first_name) = ANY(ARRAY(SELECT term FROM `+name+`)) OR lower(c.last_name) = ANY(ARRAY(SELECT term FROM `+name+`)))`))
 		}
 	}
+	var byRow []rowBranch
 	if len(words) == 1 && utf8.RuneCountInString(q) >= minPrefix {
-		p, n := arg(likePrefix(q)), arg(utf8.RuneCountInString(q))+"::real"
-		branches = append(branches,
-			`SELECT id, 0.5 + 0.5 * `+n+` / length(email) FROM contacts WHERE email IS NOT NULL AND lower(email) LIKE `+p,
-			`SELECT id, 0.3 + 0.3 * `+n+` / length(email_normalized) FROM contacts
-				WHERE email_normalized IS NOT NULL AND lower(split_part(email_normalized, '@', 2)) LIKE `+p,
-			`SELECT id, 0.4 + 0.4 * `+n+` / length(company) FROM contacts WHERE company IS NOT NULL AND lower(company) LIKE `+p)
+		p, n := s.arg(likePrefix(q)), s.arg(utf8.RuneCountInString(q))+"::real"
+		byRow = append(byRow,
+			rowBranch{`SELECT c.id, 0.5 + 0.5 * ` + n + ` / length(c.email) FROM contacts c WHERE ` +
+				s.filtered(`c.email IS NOT NULL AND lower(c.email) LIKE `+p), 1},
+			rowBranch{`SELECT c.id, 0.3 + 0.3 * ` + n + ` / length(c.email_normalized) FROM contacts c
+				WHERE ` + s.filtered(`c.email_normalized IS NOT NULL AND lower(split_part(c.email_normalized, '@', 2)) LIKE `+p), 0.6},
+			rowBranch{`SELECT c.id, 0.4 + 0.4 * ` + n + ` / length(c.company) FROM contacts c WHERE ` +
+				s.filtered(`c.company IS NOT NULL AND lower(c.company) LIKE `+p), 0.8})
 		if d := digitsOnly(q); d != "" && len(d) >= 4 {
 			d = d[max(0, len(d)-10):]
-			branches = append(branches, `SELECT id, 0.5 + 0.5 * `+arg(len(d))+`::real / length(regexp_replace(phone, '\D', '', 'g'))
-				FROM contacts WHERE phone IS NOT NULL AND reverse(regexp_replace(phone, '\D', '', 'g')) LIKE `+arg(likePrefix(reverse(d))))
+			byRow = append(byRow, rowBranch{`SELECT c.id, 0.5 + 0.5 * ` + s.arg(len(d)) + `::real / length(regexp_replace(c.phone, '\D', '', 'g'))
+				FROM contacts c WHERE ` + s.filtered(`c.phone IS NOT NULL AND reverse(regexp_replace(c.phone, '\D', '', 'g')) LIKE `+s.arg(likePrefix(reverse(d)))), 1})
 		}
 	}
-	branches = append(branches, `SELECT ct.contact_id, 0.8 * word_similarity(`+arg(q)+`, t.name_key)
-		FROM tags t JOIN contact_tags ct ON ct.tag_id = t.id WHERE `+arg(q)+` <% t.name_key`)
-	with := ""
-	if len(ctes) > 0 {
-		with = "WITH " + strings.Join(ctes, ", ") + "\n"
+	qa := s.arg(q)
+	if s.page == nil {
+		byName = append(byName, `SELECT ct.contact_id, 0.8 * word_similarity(`+qa+`, t.name_key)
+			FROM tags t JOIN contact_tags ct ON ct.tag_id = t.id WHERE `+qa+` <% t.name_key`)
+	} else {
+		byName = append(byName, `SELECT x.id, 0.8 * word_similarity(`+qa+`, t.name_key) FROM tags t
+			CROSS JOIN LATERAL (SELECT c.id FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id
+				WHERE ct.tag_id = t.id AND `+s.page.where+` ORDER BY ct.contact_id LIMIT `+s.page.n+`) x
+			WHERE `+qa+` <% t.name_key`)
 	}
-	return with + strings.Join(branches, "\nUNION ALL\n"), args
+	return byName, byRow
 }
 
 // orgWordsSQL is the words of contact c's company and title, as migration 00019 indexes them.
@@ -153,4 +233,27 @@ func reverse(s string) string {
 func rankedCandidates(q string, args []any) (string, []any) {
 	cand, args := searchCandidates(q, args)
 	return `SELECT id, max(score)::real AS score FROM (` + cand + `) s GROUP BY id ORDER BY 2 DESC, 1`, args
+}
+
+// rankedPage renders the first n contacts of a search in relevance order (best score first,
+// ties by id) among those where (a condition on contacts c, its arguments in args) selects,
+// numbering its arguments after args. It reads at most n contacts per name a word is close to
+// (see searchPage): a contact's score by name is its name's, so the first n by id of each name
+// hold every contact of the page that name finds (a contact further down has n contacts ahead
+// of it with at least its score, so it is not on the page). The branches that score row by row
+// run only if the page by name has room or a score they can reach.
+func rankedPage(q, where string, args []any, n int) (string, []any) {
+	s := &searchSQL{args: args}
+	s.page = &searchPage{where: "(" + where + ")", n: s.arg(n)}
+	byName, byRow := s.branches(q)
+	s.ctes = append(s.ctes,
+		`search_top AS MATERIALIZED (SELECT id, max(score)::real AS score FROM (`+strings.Join(byName, "\nUNION ALL\n")+`) s
+			GROUP BY id ORDER BY 2 DESC, 1 LIMIT `+s.page.n+`)`,
+		`search_floor AS MATERIALIZED (SELECT CASE WHEN count(*) >= `+s.page.n+` THEN min(score) ELSE 0 END AS score FROM search_top)`)
+	all := []string{`SELECT id, score FROM search_top`}
+	for _, b := range byRow {
+		all = append(all, `SELECT * FROM (`+b.sql+`) r WHERE (SELECT score FROM search_floor) < `+strconv.FormatFloat(b.ceiling, 'f', -1, 64))
+	}
+	return s.with() + `SELECT id, max(score)::real AS score FROM (` + strings.Join(all, "\nUNION ALL\n") + `) s
+		GROUP BY id ORDER BY 2 DESC, 1 LIMIT ` + s.page.n, s.args
 }
