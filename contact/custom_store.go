@@ -328,6 +328,16 @@ func customValuesTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, cur CustomValu
 	return next, nil
 }
 
+// anyUnique says a definition is unique.
+func (defs Definitions) anyUnique() bool {
+	for _, d := range defs {
+		if d.Unique {
+			return true
+		}
+	}
+	return false
+}
+
 // claimCustomTx checks, under each value's lock, that no other active contact has a value of a
 // unique field that next sets anew, and fails with a conflict naming customFields.<key> and the
 // contact that has it.

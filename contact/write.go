@@ -3,10 +3,13 @@ package contact
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -123,9 +126,37 @@ var restoreSQL = func() string {
 
 // RestoreTx gives the contacts ids back every value they had in rows (to_jsonb rows of contacts
 // from a merge's snapshot): an undo brings merged contacts back whole.
+//
+// A restored contact claims its values of unique custom fields again, as a write does: when
+// another active contact has taken one since (the survivor gave it up, then another contact
+// claimed it), the restore fails with a conflict naming customFields.<key> and that contact.
 func RestoreTx(ctx context.Context, tx pgx.Tx, rows []byte, ids []uuid.UUID) error {
 	if _, err := tx.Exec(ctx, restoreSQL, rows, ids); err != nil {
 		return fmt.Errorf("contact: restore contacts: %w", err)
+	}
+	defs, err := DefinitionsTx(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if !defs.anyUnique() {
+		return nil
+	}
+	restored, err := ReadTx(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(restored, func(a, b *Contact) int { return db.CompareUUID(a.ID, b.ID) })
+	for _, c := range restored {
+		if c.Status != StatusActive {
+			continue
+		}
+		if err := claimCustomTx(ctx, tx, c.ID, defs, nil, c.Custom); err != nil {
+			var e *db.Error
+			if errors.As(err, &e) {
+				e.Message = "contact " + c.ID.String() + " cannot get its value back: " + e.Message
+			}
+			return err
+		}
 	}
 	return nil
 }
