@@ -232,7 +232,9 @@ func (f Filter) Where(args []any) (string, []any) {
 		where = append(where, "c.id IN (SELECT id FROM ("+cand+") s)")
 	}
 	if f.Company != "" {
-		where = append(where, "lower(c.company) = lower("+arg(f.Company)+")")
+		// As the company sort's key (the same contacts: a company filter is never empty), so
+		// that its btree serves the filter in id order and in company order.
+		where = append(where, "coalesce(lower(c.company), '') = lower("+arg(f.Company)+")")
 	}
 	if f.Role != "" {
 		r := arg(f.Role)
@@ -244,7 +246,9 @@ func (f Filter) Where(args []any) (string, []any) {
 		where = append(where, f.accountSQL(arg))
 	}
 	for _, t := range f.Tags {
-		where = append(where, "c.id IN (SELECT ct.contact_id FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE t.name_key = "+arg(t)+")")
+		// The tag's id as a one-time subquery: its contacts are read by (tag_id, contact_id) in
+		// id order, so tags combine by merge joins and a page stops early.
+		where = append(where, "c.id IN (SELECT ct.contact_id FROM contact_tags ct WHERE ct.tag_id = (SELECT id FROM tags WHERE name_key = "+arg(t)+"))")
 	}
 	if len(f.AnyTags) > 0 {
 		where = append(where, "c.id IN (SELECT ct.contact_id FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE t.name_key = ANY("+arg(f.AnyTags)+"::text[]))")

@@ -153,7 +153,7 @@ func (f *Filter) resolveCustom(defs Definitions, errs *db.FieldErrors) {
 // fields to where.
 func (f Filter) whereOrganize(where []string, arg func(any) string) []string {
 	if f.Type != "" {
-		where = append(where, TypeSQL+" = "+arg(string(f.Type)))
+		where = append(where, typeFilterSQL(f.Type))
 	}
 	for _, c := range f.Custom {
 		if c.Def == nil {
@@ -176,6 +176,28 @@ func (f Filter) whereOrganize(where []string, arg func(any) string) []string {
 		}
 	}
 	return where
+}
+
+// typeFilterSQL selects the contacts of type t (TypeSQL = t) in a form the planner can read
+// by index: an explicit type through its btree; the derived account and user types, rare,
+// through the links that derive them; business, the usual type, as what has neither.
+func typeFilterSQL(t ContactType) string {
+	const (
+		account = `EXISTS (SELECT 1 FROM contact_accounts ta WHERE ta.contact_id = c.id AND ta.removed_at IS NULL)`
+		user    = `EXISTS (SELECT 1 FROM contact_users tu WHERE tu.contact_id = c.id AND tu.removed_at IS NULL)`
+	)
+	switch t {
+	case TypeAccount:
+		return `c.id IN (SELECT id FROM contacts WHERE contact_type = 'account'
+			UNION SELECT ta.contact_id FROM contact_accounts ta JOIN contacts x ON x.id = ta.contact_id
+				WHERE ta.removed_at IS NULL AND x.contact_type IS NULL)`
+	case TypeUser:
+		return `c.id IN (SELECT id FROM contacts WHERE contact_type = 'user'
+			UNION SELECT tu.contact_id FROM contact_users tu JOIN contacts c ON c.id = tu.contact_id
+				WHERE tu.removed_at IS NULL AND c.contact_type IS NULL AND NOT ` + account + `)`
+	default:
+		return `(c.contact_type = 'business' OR (c.contact_type IS NULL AND NOT ` + account + ` AND NOT ` + user + `))`
+	}
 }
 
 // accountSQL selects the contacts of the account (and, with IncludeChildAccounts, of every

@@ -76,7 +76,7 @@ func (s *searchSQL) arg(v any) string {
 // of it and, if prefix (the word being typed), those it starts; it returns the table's name.
 // Computed once (a materialized CTE), the table lets the contacts be read by index, name by
 // name.
-func (s *searchSQL) terms(word, w string, prefix bool) string {
+func (s *searchSQL) terms(word, w string, prefix bool, expansions int) string {
 	n := utf8.RuneCountInString(w)
 	k := maxEdits(n)
 	sql := fmt.Sprintf(`SELECT term FROM search_terms WHERE %[1]s %% term AND levenshtein_less_equal(%[1]s, term, %[2]d) <= %[2]d`, word, k)
@@ -93,9 +93,19 @@ func (s *searchSQL) terms(word, w string, prefix bool) string {
 		sql += ` UNION SELECT ` + word
 	}
 	name := fmt.Sprintf("search_terms_%d", len(s.ctes)+1)
-	s.ctes = append(s.ctes, name+` AS MATERIALIZED (SELECT term, search_term_score(`+word+`, term) AS score FROM (`+sql+`) t)`)
+	s.ctes = append(s.ctes, name+` AS MATERIALIZED (SELECT term, search_term_score(`+word+`, term) AS score FROM (`+sql+`) t
+		ORDER BY 2 DESC, 1 LIMIT `+strconv.Itoa(expansions)+`)`)
 	return name
 }
+
+// maxExpansions and maxPairExpansions bound how many names a word of a one-word search, and
+// each word of a longer one, is close to: the closest ones (as Elasticsearch's fuzzy queries
+// expand to at most 50 terms). A short typo'd word is within two edits of hundreds of names,
+// and a two-word search reads each pair of its words' names.
+const (
+	maxExpansions     = 40
+	maxPairExpansions = 16
+)
 
 // byName renders the contacts c that cond (on c and the rows of from) selects, with their
 // score: all of them, or, for a page, at most a page per row of from in id order.
@@ -105,6 +115,18 @@ func (s *searchSQL) byName(from, cond, score string) string {
 	}
 	return `SELECT x.id, ` + score + ` AS score FROM ` + from + ` CROSS JOIN LATERAL (SELECT c.id FROM contacts c WHERE ` + cond +
 		` AND ` + s.page.where + ` ORDER BY c.id LIMIT ` + s.page.n + `) x`
+}
+
+// byOrgWord renders the contacts with one of the names of terms (the table) among the words of
+// their company or title, scored below a first or last name: like byName, read through the
+// GIN index of those words (OFFSET 0 keeps a page from reading the whole table in id order
+// instead, testing each contact's words).
+func (s *searchSQL) byOrgWord(terms string) string {
+	if s.page == nil {
+		return `SELECT c.id, 0.7 * t.score AS score FROM ` + terms + ` t JOIN contacts c ON ` + orgWordsSQL + ` @> ARRAY[t.term]`
+	}
+	return `SELECT x.id, 0.7 * t.score AS score FROM ` + terms + ` t CROSS JOIN LATERAL (SELECT id FROM (SELECT c.id FROM contacts c
+		WHERE ` + orgWordsSQL + ` @> ARRAY[t.term] AND ` + s.page.where + ` OFFSET 0) o ORDER BY id LIMIT ` + s.page.n + `) x`
 }
 
 // filtered is a condition on contacts c narrowed, for a page, by the filter.
@@ -154,16 +176,16 @@ func (s *searchSQL) branches(q string) ([]string, []rowBranch) {
 		return []string{"SELECT NULL::uuid AS id, NULL::real AS score WHERE false"}, nil
 	case 1:
 		w := s.arg(words[0])
-		t := s.terms(w, words[0], true)
+		t := s.terms(w, words[0], true, maxExpansions)
 		byName = append(byName,
 			s.byName(t+` t`, `lower(c.last_name) = t.term`, `t.score`),
 			s.byName(t+` t`, `lower(c.first_name) = t.term`, `t.score`),
-			s.byName(t+` t`, orgWordsSQL+` @> ARRAY[t.term]`, `0.7 * t.score`))
+			s.byOrgWord(t))
 	default:
 		// The first and last words against the first and last names, in either order; the
 		// pairs of names are read one by one through (last name, first name).
 		a, b := s.arg(words[0]), s.arg(words[len(words)-1])
-		ta, tb := s.terms(a, words[0], false), s.terms(b, words[len(words)-1], true)
+		ta, tb := s.terms(a, words[0], false, maxPairExpansions), s.terms(b, words[len(words)-1], true, maxPairExpansions)
 		for _, p := range [][2]string{{ta, tb}, {tb, ta}} {
 			byName = append(byName, s.byName(p[0]+` f CROSS JOIN `+p[1]+` l`,
 				`lower(c.last_name) = l.term AND lower(c.first_name) = f.term`, `(f.score + l.score) / 2`))
