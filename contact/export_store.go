@@ -12,6 +12,8 @@ import (
 type ExportContact struct {
 	Contact
 	ExternalIDs []string
+	// Type is the contact's type, explicit or derived (TypeSQL).
+	Type ContactType
 }
 
 // ExportContacts streams every contact the filter selects in id
@@ -45,7 +47,7 @@ func exportRows(ctx context.Context, tx pgx.Tx, refs, where string, args []any, 
 		c.status, c.email_normalized, c.phone_e164, c.phone_extension, c.phone_valid, c.created_at, c.updated_at,
 		coalesce(x.refs, '{}'), c.custom_fields,
 		coalesce((SELECT array_agg(t.name ORDER BY t.name_key) FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id
-			WHERE ct.contact_id = c.id), '{}')
+			WHERE ct.contact_id = c.id), '{}'), `+TypeSQL+`
 		FROM contacts c `+refs+`
 		WHERE `+where+` ORDER BY c.id`, args...)
 	if err != nil {
@@ -58,7 +60,7 @@ func exportRows(ctx context.Context, tx pgx.Tx, refs, where string, args []any, 
 		c := &ec.Contact
 		targets := append([]any{&c.ID}, fieldTargets(&c.Values)...)
 		if err := rows.Scan(append(targets, &c.Status, &c.Normalized.Email, &c.Normalized.Phone, &c.Normalized.PhoneExtension, &c.Normalized.PhoneValid,
-			&c.CreatedAt, &c.UpdatedAt, &ec.ExternalIDs, &c.Custom, &c.Tags)...); err != nil {
+			&c.CreatedAt, &c.UpdatedAt, &ec.ExternalIDs, &c.Custom, &c.Tags, &ec.Type)...); err != nil {
 			return fmt.Errorf("contact: export: %w", err)
 		}
 		if err := fn(&ec); err != nil {

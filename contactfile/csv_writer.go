@@ -60,6 +60,8 @@ func (cw *CSVWriter) Write(row *ExportRow) error {
 		b = append(b, ',')
 		b = appendCSVCell(b, s)
 	}
+	b = append(b, ',')
+	b = appendCSVCell(b, row.Type)
 	for _, k := range cw.custom {
 		b = append(b, ',')
 		b = appendCSVCell(b, CustomText(row.Custom[k]))
@@ -88,7 +90,7 @@ func (cw *CSVWriter) writeHeader() {
 		b = append(b, h...)
 	}
 	// The address after the tags: exports from before it still start with exportHeader.
-	b = append(b, ",tags,street,city,region,postalCode,country"...)
+	b = append(b, ",tags,street,city,region,postalCode,country,type"...)
 	for _, k := range cw.custom {
 		b = append(b, ',')
 		b = appendCSVCell(b, k)

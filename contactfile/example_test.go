@@ -99,8 +99,8 @@ func ExampleCSVWriter() {
 		fmt.Println(err)
 	}
 	// Output:
-	// id,firstName,lastName,email,phone,title,company,normalizedEmail,normalizedPhone,phoneExtension,phoneValid,status,createdAt,updatedAt,externalIds,tags,street,city,region,postalCode,country
-	// c1,Ada,Lovelace,ada@example.com,'+14155550100,,'=cmd(),ada@example.com,'+14155550100,,true,active,2026-03-01T12:00:00Z,,google:people/c1;hubspot:51,,,,,,
+	// id,firstName,lastName,email,phone,title,company,normalizedEmail,normalizedPhone,phoneExtension,phoneValid,status,createdAt,updatedAt,externalIds,tags,street,city,region,postalCode,country,type
+	// c1,Ada,Lovelace,ada@example.com,'+14155550100,,'=cmd(),ada@example.com,'+14155550100,,true,active,2026-03-01T12:00:00Z,,google:people/c1;hubspot:51,,,,,,,
 }
 
 func ExampleDetectFormat() {

@@ -71,6 +71,10 @@ func (nw *NDJSONWriter) Write(row *ExportRow) error {
 		b = appendJSONString(b, t)
 	}
 	b = append(b, ']')
+	if row.Type != "" {
+		b = append(b, `,"type":`...)
+		b = appendJSONString(b, row.Type)
+	}
 	if len(row.Custom) > 0 {
 		// Values are strings, numbers, booleans and lists of strings: they always encode.
 		cf, _ := json.Marshal(row.Custom)

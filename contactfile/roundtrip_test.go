@@ -36,7 +36,7 @@ func TestRoundTrip(t *testing.T) {
 			if res.err != nil || len(res.rowErrs) > 0 || len(res.rows) != len(rows) {
 				t.Fatalf("rows %d, row errors %v, err %v", len(res.rows), res.rowErrs, res.err)
 			}
-			if f == CSV && (!r.Mapping().ContactdExport || len(r.Mapping().Unmapped()) != 3) {
+			if f == CSV && (!r.Mapping().ContactdExport || len(r.Mapping().Unmapped()) != 4) {
 				t.Errorf("mapping %+v", r.Mapping())
 			}
 			for i, got := range res.rows {
@@ -53,6 +53,10 @@ func TestRoundTrip(t *testing.T) {
 				}
 				if got.Extra["status"] != want.Status {
 					t.Errorf("row %d: status %q", i, got.Extra["status"])
+				}
+				// The type is derived state, kept as extra data like the status.
+				if want.Type != "" && got.Extra["type"] != want.Type {
+					t.Errorf("row %d: type %q, want %q", i, got.Extra["type"], want.Type)
 				}
 			}
 		})

@@ -31,6 +31,9 @@ type ExportRow struct {
 	ExternalIDs []string
 	// Tags are the contact's tags.
 	Tags []string
+	// Type is the contact's type (business, user or account), explicit or derived: exported,
+	// and ignored when contactd reads its own export back.
+	Type string
 	// Custom are the contact's custom field values by key: strings,
 	// float64, bool, or lists of strings ([]string or []any).
 	Custom map[string]any

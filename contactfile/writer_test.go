@@ -16,7 +16,7 @@ func sampleExportRows() []ExportRow {
 			ID: "0190f1a2-0000-7000-8000-000000000001", FirstName: "Ada", LastName: "Lovelace",
 			Email: "Ada@Example.com", Phone: "+14155550100", Title: "Analyst", Company: "Engines, Ltd",
 			NormalizedEmail: "ada@example.com", NormalizedPhone: "+14155550100", PhoneValid: &valid,
-			Status: "active", CreatedAt: created, UpdatedAt: created.Add(time.Hour),
+			Status: "active", CreatedAt: created, UpdatedAt: created.Add(time.Hour), Type: "account",
 			ExternalIDs: []string{"google:c123", "contactd:0190f1a2-0000-7000-8000-000000000001"},
 		},
 		{
@@ -42,11 +42,11 @@ func TestCSVWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.SplitN(buf.String(), "\n", 3)
-	if want := strings.Join(ExportHeader(), ",") + ",tags,street,city,region,postalCode,country"; lines[0] != want {
+	if want := strings.Join(ExportHeader(), ",") + ",tags,street,city,region,postalCode,country,type"; lines[0] != want {
 		t.Errorf("header %q, want %q", lines[0], want)
 	}
 	wantRow := `0190f1a2-0000-7000-8000-000000000001,Ada,Lovelace,Ada@Example.com,'+14155550100,Analyst,"Engines, Ltd",` +
-		`ada@example.com,'+14155550100,,true,active,2026-03-01T12:30:00Z,2026-03-01T13:30:00Z,google:c123;contactd:0190f1a2-0000-7000-8000-000000000001,,,,,,`
+		`ada@example.com,'+14155550100,,true,active,2026-03-01T12:30:00Z,2026-03-01T13:30:00Z,google:c123;contactd:0190f1a2-0000-7000-8000-000000000001,,,,,,,account`
 	if lines[1] != wantRow {
 		t.Errorf("row\n %q\nwant\n %q", lines[1], wantRow)
 	}
@@ -63,7 +63,7 @@ func TestCSVWriterEmptyHasHeader(t *testing.T) {
 	if err := NewCSVWriter(&buf).Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if buf.String() != strings.Join(ExportHeader(), ",")+",tags,street,city,region,postalCode,country\n" {
+	if buf.String() != strings.Join(ExportHeader(), ",")+",tags,street,city,region,postalCode,country,type\n" {
 		t.Errorf("got %q", buf.String())
 	}
 }

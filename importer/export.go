@@ -54,6 +54,6 @@ func toExportRow(ec *contact.ExportContact, row *contactfile.ExportRow) {
 		NormalizedEmail: deref(c.Normalized.Email), NormalizedPhone: deref(c.Normalized.Phone),
 		PhoneExtension: deref(c.Normalized.PhoneExtension), PhoneValid: c.Normalized.PhoneValid,
 		Status: string(c.Status), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, ExternalIDs: ec.ExternalIDs,
-		Tags: c.Tags, Custom: c.Custom,
+		Tags: c.Tags, Custom: c.Custom, Type: string(ec.Type),
 	}
 }
