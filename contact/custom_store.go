@@ -388,7 +388,7 @@ func claimCustomValue(ctx context.Context, tx pgx.Tx, id uuid.UUID, key string, 
 // Apply validates custom input against the definitions and returns cur with it applied, with
 // every wrong value named customFields.<key>; creating says the contact is new (its required
 // fields must have values). Bulk writers (imports, sync) validate with it, then claim unique
-// values with ClaimCustomTx in their transaction, which holds the definitions' shared lock
+// values with ClaimCustomManyTx in their transaction, which holds the definitions' shared lock
 // (DefinitionsTx).
 func (defs Definitions) Apply(cur CustomValues, in CustomInput, creating bool) (CustomValues, db.FieldErrors) {
 	return defs.apply(cur, in, creating)
@@ -396,9 +396,63 @@ func (defs Definitions) Apply(cur CustomValues, in CustomInput, creating bool) (
 
 // ClaimCustomTx checks, under each value's lock, that no active contact but id has a value of
 // a unique field that next sets anew (relative to cur), failing with a conflict naming
-// customFields.<key> and the contact that has it. The locks are held until tx ends.
+// customFields.<key> and the contact that has it. The locks are held until tx ends. Sync
+// claims record by record with it; imports claim a batch at once (ClaimCustomManyTx).
 func ClaimCustomTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, defs Definitions, cur, next CustomValues) error {
 	return claimCustomTx(ctx, tx, id, defs, cur, next)
+}
+
+// CustomClaim is a contact's claim on a value of a unique custom field (ClaimCustomManyTx).
+type CustomClaim struct {
+	ID    uuid.UUID // the contact that takes the value (uuid.Nil for a new one)
+	Key   string
+	Value any
+}
+
+// ClaimCustomManyTx checks many claims on unique custom values at once, for bulk writers
+// (imports): it takes every value's lock (in one statement, in lock order) and then finds, in
+// one query, an active contact other than the claimant that has each value. It returns, by
+// the claim's index, a conflict naming customFields.<key> and that contact. The locks are held
+// until tx ends. The claims must not compete with each other (the caller resolves those).
+func ClaimCustomManyTx(ctx context.Context, tx pgx.Tx, claims []CustomClaim) (map[int]error, error) {
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	locks := make([]string, len(claims))
+	docs := make([]string, len(claims))
+	ids := make([]uuid.UUID, len(claims))
+	for i, c := range claims {
+		locks[i] = c.Key + ":" + strings.ToLower(contactfile.CustomText(c.Value))
+		doc, err := json.Marshal(map[string]any{c.Key: c.Value})
+		if err != nil {
+			return nil, fmt.Errorf("contact: encode %s: %w", c.Key, err)
+		}
+		docs[i], ids[i] = string(doc), c.ID
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT count(pg_advisory_xact_lock(hashtextextended(k, 7004))) FROM (SELECT DISTINCT k FROM unnest($1::text[]) k ORDER BY k) l`, locks)
+	// Its snapshot is taken after the locks are held, as claimCustomValue's.
+	out := map[int]error{}
+	b.Queue(`SELECT x.i - 1, o.id FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY AS x (doc, id, i)
+		CROSS JOIN LATERAL (SELECT id FROM contacts WHERE custom_fields @> x.doc::jsonb AND status = 'active' AND id <> x.id
+			ORDER BY id LIMIT 1) o`, docs, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var i int
+			var other uuid.UUID
+			if err := rows.Scan(&i, &other); err != nil {
+				return err
+			}
+			key := claims[i].Key
+			msg := fmt.Sprintf("an active contact already has this value of the unique field %s", key)
+			out[i] = &db.Error{Kind: db.KindConflict, Message: msg, ExistingID: other.String(),
+				Fields: []db.FieldError{{Field: CustomPrefix + key, Message: msg}}}
+		}
+		return rows.Err()
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("contact: claim custom values: %w", err)
+	}
+	return out, nil
 }
 
 // Match returns the definition an import column names: by key, else by label, compared

@@ -66,8 +66,9 @@ func (r *ImportRow) customOf(defs contact.Definitions) contact.CustomInput {
 }
 
 // resolveCustom validates the batch's custom values against the definitions (read under their
-// shared lock) and claims the unique ones; a record that fails becomes a row error and is not
-// written. known are the contacts the batch's external ids already refer to.
+// shared lock) and claims the unique ones, all of the batch's at once (ClaimCustomManyTx); a
+// record that fails becomes a row error and is not written. known are the contacts the batch's
+// external ids already refer to.
 func (w *importWriter) resolveCustom(ctx context.Context, batch *ImportBatch, known map[string]uuid.UUID) error {
 	defs, err := contact.DefinitionsTx(ctx, w.tx)
 	if err != nil {
@@ -77,43 +78,56 @@ func (w *importWriter) resolveCustom(ctx context.Context, batch *ImportBatch, kn
 		return nil
 	}
 	claimed := map[string]string{} // key and value → the external id that has it
+	errs := make([]db.FieldErrors, len(batch.Rows))
+	vals := make([]contact.CustomValues, len(batch.Rows))
+	var claims []contact.CustomClaim
+	var claimRow []int // the row of each claim
+	for i := range batch.Rows {
+		r := &batch.Rows[i]
+		id, isKnown := known[r.ExternalID]
+		if isKnown && w.mode == ImportSkip {
+			continue
+		}
+		vals[i], errs[i] = defs.Apply(nil, r.customOf(defs), !isKnown)
+		var mine []contact.CustomClaim
+		for _, k := range slices.Sorted(maps.Keys(vals[i])) {
+			if d := defs[k]; d == nil || !d.Unique {
+				continue
+			}
+			ck := k + "\x00" + strings.ToLower(contactfile.CustomText(vals[i][k]))
+			if other, ok := claimed[ck]; ok && other != r.ExternalID {
+				errs[i].Add(contact.CustomPrefix+k, "another record of this import has this value of the unique field %s", k)
+			}
+			claimed[ck] = r.ExternalID
+			mine = append(mine, contact.CustomClaim{ID: id, Key: k, Value: vals[i][k]})
+		}
+		if len(errs[i]) == 0 {
+			for _, c := range mine {
+				claims, claimRow = append(claims, c), append(claimRow, i)
+			}
+		}
+	}
+	conflicts, err := contact.ClaimCustomManyTx(ctx, w.tx, claims)
+	if err != nil {
+		return err
+	}
+	for _, ci := range slices.Sorted(maps.Keys(conflicts)) {
+		var de *db.Error
+		if errors.As(conflicts[ci], &de) {
+			errs[claimRow[ci]] = append(errs[claimRow[ci]], de.Fields...)
+		}
+	}
 	kept := batch.Rows[:0]
 	for i := range batch.Rows {
 		r := batch.Rows[i]
-		id, isKnown := known[r.ExternalID]
-		if isKnown && w.mode == ImportSkip {
-			kept = append(kept, r)
-			continue
-		}
-		vals, errs := defs.Apply(nil, r.customOf(defs), !isKnown)
-		for _, k := range slices.Sorted(maps.Keys(vals)) {
-			d := defs[k]
-			if !d.Unique {
-				continue
-			}
-			ck := k + "\x00" + strings.ToLower(contactfile.CustomText(vals[k]))
-			if other, ok := claimed[ck]; ok && other != r.ExternalID {
-				errs.Add(contact.CustomPrefix+k, "another record of this import has this value of the unique field %s", k)
-			}
-			claimed[ck] = r.ExternalID
-		}
-		if len(errs) == 0 {
-			err := contact.ClaimCustomTx(ctx, w.tx, id, defs, nil, vals)
-			var de *db.Error
-			if errors.As(err, &de) && de.Kind == db.KindConflict {
-				errs = append(errs, de.Fields...)
-			} else if err != nil {
-				return err
-			}
-		}
-		if len(errs) > 0 {
-			for _, e := range errs {
+		if len(errs[i]) > 0 {
+			for _, e := range errs[i] {
 				batch.Errors = append(batch.Errors, ImportRowError{Index: r.Index, Line: r.Line, Field: e.Field, Message: e.Message})
 			}
 			continue
 		}
-		if len(vals) > 0 {
-			r.CustomValues = vals
+		if len(vals[i]) > 0 {
+			r.CustomValues = vals[i]
 		}
 		kept = append(kept, r)
 	}

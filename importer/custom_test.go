@@ -114,3 +114,39 @@ func TestExportImportCustomAndTagsRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestImportUniqueCustomValuesAgainstTheDatabase: the records of an import claim their unique
+// values together; one an active contact already has is a row error naming the field (and that
+// record alone is not written); a record that updates the holder itself keeps it.
+func TestImportUniqueCustomValuesAgainstTheDatabase(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	defineFields(t, b)
+	first := "externalId,firstName,Customer Number\nh1,Holder,C-9\n"
+	if im, err := b.run(t, &importer.Runner{}, "crm", "csv", importer.ImportSkip, first); err != nil || im.Created != 1 {
+		t.Fatalf("first import: %+v %v", im, err)
+	}
+	data := "externalId,firstName,Customer Number\n" +
+		"n1,Ann,C-9\n" +
+		"n2,Ben,C-10\n" +
+		"n3,Cat,c-11\n"
+	im, err := b.run(t, &importer.Runner{}, "crm", "csv", importer.ImportOverwrite, data)
+	if err != nil || im.Created != 2 || im.Failed != 1 {
+		t.Fatalf("import: %+v %v", im, err)
+	}
+	var field string
+	var index int
+	if err := b.pool.QueryRow(b.ctx, `SELECT field, row_index FROM import_errors WHERE import_id = $1`, im.ID).Scan(&field, &index); err != nil {
+		t.Fatal(err)
+	}
+	if field != "customFields.customer_no" || index != 0 {
+		t.Errorf("row error on row %d naming %s, want row 0 naming customFields.customer_no", index, field)
+	}
+	if n := b.count(t, `SELECT count(*) FROM contacts WHERE status = 'active' AND custom_fields ? 'customer_no'`); n != 3 {
+		t.Errorf("%d contacts with a customer number, want 3 (Holder, Ben, Cat and no Ann)", n)
+	}
+	again := "externalId,firstName,Customer Number\nh1,Holder Two,C-9\n"
+	if im, err := b.run(t, &importer.Runner{}, "crm", "csv", importer.ImportOverwrite, again); err != nil || im.Updated != 1 || im.Failed != 0 {
+		t.Fatalf("the holder's own value: %+v %v", im, err)
+	}
+}
