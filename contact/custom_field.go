@@ -403,10 +403,10 @@ func customChanges(changes map[string]Change, before, after CustomValues) {
 	}
 }
 
-// MergeCustom is the survivorship of custom fields: the survivor keeps each value it has;
+// mergeCustom is the survivorship of custom fields: the survivor keeps each value it has;
 // a key it has none for takes the value of the first of others (most recently updated first)
 // that has one.
-func MergeCustom(survivor *Contact, others []*Contact) CustomValues {
+func mergeCustom(survivor *Contact, others []*Contact) CustomValues {
 	out := maps.Clone(survivor.Custom)
 	if out == nil {
 		out = CustomValues{}
@@ -421,10 +421,10 @@ func MergeCustom(survivor *Contact, others []*Contact) CustomValues {
 	return out
 }
 
-// RestoreCustom gives an unmerged survivor back, key by key, the custom values it had before
+// restoreCustom gives an unmerged survivor back, key by key, the custom values it had before
 // the merge (before) where it still has what the merge gave it (after); a key changed since
 // (cur differs from both) keeps its value and gets a line in the report.
-func RestoreCustom(cur, before, after CustomValues) (CustomValues, []string) {
+func restoreCustom(cur, before, after CustomValues) (CustomValues, []string) {
 	out := maps.Clone(cur)
 	if out == nil {
 		out = CustomValues{}

@@ -54,6 +54,34 @@ type Field struct {
 	update func(*Update) *Opt[string]
 }
 
+// CompositeField is a part of a contact made of many values (the custom fields), which a
+// merge combines and an undo restores value by value, not as one string like a Field. Merge
+// and undo go through CompositeFields without naming them.
+type CompositeField struct {
+	// Name is the part's name in the API and the audit log.
+	Name string
+	// Merge sets out's part for a merge: from the survivor and the others (most recently
+	// updated first).
+	Merge func(out, survivor *Contact, others []*Contact)
+	// Restore sets out's part for an undone merge from the survivor now (cur), before the
+	// merge and as the merge left it (after), and returns a line for each value it kept
+	// because it changed since.
+	Restore func(out, cur, before, after *Contact) []string
+}
+
+// CompositeFields are a contact's composite parts.
+var CompositeFields = []*CompositeField{
+	{
+		Name:  "customFields",
+		Merge: func(out, survivor *Contact, others []*Contact) { out.Custom = mergeCustom(survivor, others) },
+		Restore: func(out, cur, before, after *Contact) []string {
+			var lines []string
+			out.Custom, lines = restoreCustom(cur.Custom, before.Custom, after.Custom)
+			return lines
+		},
+	},
+}
+
 // Survivorship is a merge's rule for a field's value on the survivor.
 type Survivorship int
 

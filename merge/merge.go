@@ -141,7 +141,9 @@ func survivorValues(survivor *contact.Contact, contacts map[uuid.UUID]*contact.C
 		}
 	}
 	out.Preferences = mergePreferences(append([]*contact.Contact{survivor}, others...))
-	out.Custom = contact.MergeCustom(survivor, others)
+	for _, cf := range contact.CompositeFields {
+		cf.Merge(&out, survivor, others)
+	}
 	return &out
 }
 

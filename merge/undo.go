@@ -242,8 +242,9 @@ func restoreSurvivor(ctx context.Context, tx pgx.Tx, cur, before, after *contact
 	default:
 		report = append(report, "survivor.preferences changed since the merge; kept the current ones")
 	}
-	custom, lines := contact.RestoreCustom(cur.Custom, before.Custom, after.Custom)
-	out.Custom, report = custom, append(report, lines...)
+	for _, cf := range contact.CompositeFields {
+		report = append(report, cf.Restore(&out, cur, before, after)...)
+	}
 	changes := out.Changes(cur)
 	if err := contact.WriteTx(ctx, tx, []*contact.Contact{&out}, false); err != nil {
 		return nil, nil, err
