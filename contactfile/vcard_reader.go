@@ -174,8 +174,6 @@ func (d *vcardDecoder) apply(row *Row, p *vcardProp, truncated bool, fn *string)
 		row.ExternalID = cmpOr(row.ExternalID, strings.TrimSpace(unescapeText(v)))
 	case "X-CONTACTD-STATUS":
 		row.setExtra("status", strings.TrimSpace(unescapeText(v)))
-	case "X-CONTACTD-TYPE":
-		row.setExtra("type", strings.TrimSpace(unescapeText(v)))
 	case "X-CONTACTD-EXTERNAL-ID":
 		if s := strings.TrimSpace(unescapeText(v)); s != "" {
 			row.ExternalIDs = append(row.ExternalIDs, s)

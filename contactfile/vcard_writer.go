@@ -9,7 +9,7 @@ import (
 
 // VCardWriter writes vCard 4.0 (RFC 6350): UID is the contact id, FN and N
 // the name, EMAIL and TEL (as text, as entered) preferred, ORG, TITLE, REV
-// the update time, and X-CONTACTD-STATUS, X-CONTACTD-TYPE and X-CONTACTD-EXTERNAL-ID for what
+// the update time, and X-CONTACTD-STATUS and X-CONTACTD-EXTERNAL-ID for what
 // vCard has no property for. Lines end in CRLF and are folded at 75 octets.
 type VCardWriter struct {
 	w    *bufio.Writer
@@ -59,9 +59,6 @@ func (vw *VCardWriter) Write(row *ExportRow) error {
 	}
 	if row.Status != "" {
 		vw.prop("X-CONTACTD-STATUS:", row.Status, false)
-	}
-	if row.Type != "" {
-		vw.prop("X-CONTACTD-TYPE:", row.Type, false)
 	}
 	for _, id := range row.ExternalIDs {
 		vw.prop("X-CONTACTD-EXTERNAL-ID:", id, false)
