@@ -125,15 +125,21 @@ var restoreSQL = func() string {
 }()
 
 // RestoreTx gives the contacts ids back every value they had in rows (to_jsonb rows of contacts
-// from a merge's snapshot): an undo brings merged contacts back whole.
-//
-// A restored contact claims its values of unique custom fields again, as a write does: when
-// another active contact has taken one since (the survivor gave it up, then another contact
-// claimed it), the restore fails with a conflict naming customFields.<key> and that contact.
+// from a merge's snapshot): an undo brings merged contacts back whole. The caller then claims
+// their unique custom values with ClaimRestoredTx, once the survivor has its own values back.
 func RestoreTx(ctx context.Context, tx pgx.Tx, rows []byte, ids []uuid.UUID) error {
 	if _, err := tx.Exec(ctx, restoreSQL, rows, ids); err != nil {
 		return fmt.Errorf("contact: restore contacts: %w", err)
 	}
+	return nil
+}
+
+// ClaimRestoredTx makes the restored contacts ids claim their values of unique custom fields
+// again, as a write does: when another active contact holds one (the survivor gave it up after
+// the merge and another contact took it), it fails with a conflict naming customFields.<key>
+// and that contact. An undo calls it after restoring the survivor, which gives back the values
+// the merge handed it.
+func ClaimRestoredTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
 	defs, err := DefinitionsTx(ctx, tx)
 	if err != nil {
 		return err

@@ -101,3 +101,34 @@ func TestUndoMergeRefusesAUniqueValueTakenSince(t *testing.T) {
 		t.Errorf("after the undo the merged contact's badge is %v, want B-1", got)
 	}
 }
+
+// TestUndoMergeGivesAUniqueValueBack: the survivor took a merged contact's value of a unique
+// custom field and nothing changed since: the undo gives it back to the merged contact (the
+// survivor's own restore hands it over first), and the survivor has none again.
+func TestUndoMergeGivesAUniqueValueBack(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if _, err := b.App.Contacts.CreateCustomField(b.Ctx, contact.CustomField{Key: "badge", Type: contact.CustomText, Unique: true}); err != nil {
+		t.Fatal(err)
+	}
+	ids := mergeFixture(t, b,
+		contact.NewContact{FirstName: "Ada"},
+		contact.NewContact{FirstName: "Ada", Custom: contact.CustomInput{"badge": "B-1"}},
+	)
+	m, _, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, b, ids[0]).Custom["badge"]; got != "B-1" {
+		t.Fatalf("survivor's badge %v, want B-1", got)
+	}
+	if _, report, err := b.App.Merges.UndoMerge(b.Ctx, m.ID); err != nil || len(report) != 0 {
+		t.Fatalf("undo right after the merge: %v %v", report, err)
+	}
+	if got := get(t, b, ids[0]).Custom["badge"]; got != nil {
+		t.Errorf("after undo the survivor's badge is %v, want none", got)
+	}
+	if got := get(t, b, ids[1]).Custom["badge"]; got != "B-1" {
+		t.Errorf("after undo the merged contact's badge is %v, want B-1", got)
+	}
+}

@@ -143,6 +143,11 @@ func (s *Store) undoTx(ctx context.Context, tx pgx.Tx, id, survivorID uuid.UUID,
 		return nil, err
 	}
 	report = append(report, lines...)
+	// The merged contacts claim their unique custom values only now: a value the merge gave the
+	// survivor has just gone back with the survivor's restore.
+	if err := contact.ClaimRestoredTx(ctx, tx, mergedIDs); err != nil {
+		return nil, err
+	}
 	changes["mergeId"] = contact.Change{After: id.String()}
 	changes["restoredIds"] = contact.Change{After: mergedIDs}
 	a.Add("unmerge", "contact", survivorID, &survivorID, changes)
