@@ -297,15 +297,22 @@ func (o *object) contactIDs(key string) ([]uuid.UUID, []problemField) {
 	}
 	raw := o.strings(key)
 	var errs []problemField
+	ids := make([]uuid.UUID, 0, len(raw.Value))
 	for i, s := range raw.Value {
-		if _, err := uuid.Parse(s); err != nil {
+		id, err := uuid.Parse(s)
+		if err != nil {
 			errs = append(errs, problemField{fmt.Sprintf("%s[%d]", name, i), "must be a contact id"})
 			if len(errs) == 20 {
 				break
 			}
+			continue
 		}
+		ids = append(ids, id)
 	}
-	return nil, errs
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return ids, nil
 }
 
 // parseIDArray reads a JSON array of plain id strings (no escapes) without encoding/json's

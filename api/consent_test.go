@@ -156,6 +156,13 @@ func TestBulkReachabilityAPI(t *testing.T) {
 	if len(res) != 3 || !res[0].Allowed || res[1].Reason != "frequency" || res[2].Reason != "not_found" || res[2].ContactID != unknown {
 		t.Errorf("results %+v", res)
 	}
+	// Ids the fast reader does not take (a JSON escape in them) are read the general way, not dropped.
+	escaped := `{"contactIds": ["\u00` + fmt.Sprintf("%x", ann.ID.String()[0]) + ann.ID.String()[1:] + `"], "channel": "email", "purpose": "marketing"}`
+	rec = b.do(t, http.MethodPost, "/api/reachability", escaped, as(b.writer))
+	wantStatus(t, rec, http.StatusOK)
+	if res := decode[struct{ Results []answerOut }](t, rec).Results; len(res) != 1 || res[0].ContactID != ann.ID || !res[0].Allowed {
+		t.Errorf("escaped id: results %+v", res)
+	}
 	p := wantProblem(t, b.do(t, http.MethodPost, "/api/reachability", body{"contactIds": []string{"x", ann.ID.String()}, "channel": "email", "purpose": "marketing"}), http.StatusUnprocessableEntity)
 	wantFields(t, p, "contactIds[0]")
 	many := make([]uuid.UUID, 10001)
