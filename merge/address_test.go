@@ -82,3 +82,34 @@ func TestMergeAddressAsAWhole(t *testing.T) {
 		})
 	}
 }
+
+// TestUndoKeepsAChangedAddressWhole: the merge gave the survivor an address and the street was
+// changed since; the undo keeps the whole address as it is now (with a line for each part kept)
+// instead of restoring the city and the rest under the new street.
+func TestUndoKeepsAChangedAddressWhole(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ids := mergeFixture(t, b,
+		contact.NewContact{FirstName: "Ann"},
+		contact.NewContact{FirstName: "Ann", Street: "2101 NASA Pkwy", City: "Houston", Region: "TX", PostalCode: "77058"},
+	)
+	m, _, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	street := "2102 NASA Pkwy"
+	if _, err := b.App.Contacts.UpdateContact(b.Ctx, ids[0], contact.Update{Street: contact.Opt[string]{Set: true, Value: street}}); err != nil {
+		t.Fatal(err)
+	}
+	_, report, err := b.App.Merges.UndoMerge(b.Ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := get(t, b, ids[0])
+	if got.Street == nil || *got.Street != street || got.City == nil || *got.City != "Houston" || got.PostalCode == nil || *got.PostalCode != "77058" {
+		t.Errorf("survivor's address after undo: %v %v %v, want the current one whole", got.Street, got.City, got.PostalCode)
+	}
+	if len(report) != 4 {
+		t.Errorf("report %q, want a line for the street and for each part kept with it", report)
+	}
+}

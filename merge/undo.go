@@ -219,10 +219,21 @@ func restoreSurvivor(ctx context.Context, tx pgx.Tx, cur, before, after *contact
 	out := *cur
 	out.Preferences = cur.Preferences.Clone()
 	same := func(a, b *string) bool { return contact.StrValue(a) == contact.StrValue(b) }
+	// A group of fields (the postal address) is restored as a whole or kept as a whole: when any
+	// of its fields changed since the merge, the survivor keeps the whole group as it is now, so
+	// an undo never mixes a street of one address with a city of another.
+	changedGroups := map[string]bool{}
+	for _, f := range contact.Fields {
+		if c := f.Get(&cur.Values); f.Group != "" && !same(c, f.Get(&before.Values)) && !same(c, f.Get(&after.Values)) {
+			changedGroups[f.Group] = true
+		}
+	}
 	for _, f := range contact.Fields {
 		c, b, a := f.Get(&cur.Values), f.Get(&before.Values), f.Get(&after.Values)
 		switch {
 		case same(c, b):
+		case changedGroups[f.Group] && same(c, a):
+			report = append(report, fmt.Sprintf("survivor.%s kept with its %s, which changed since the merge", f.Name, f.Group))
 		case same(c, a):
 			*f.Ptr(&out.Values) = b
 			switch f.Kind {
