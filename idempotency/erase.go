@@ -57,4 +57,4 @@ func (s *Store) ScrubTx(ctx context.Context, tx pgx.Tx, p *contact.Personal) err
 
 // responseTextSQL is the text of a stored response (as t) that erasure looks in; its trigram
 // index is idempotency_keys_text_trgm_idx.
-const responseTextSQL = `(coalesce(encode(t.body, 'escape'), '') || ' ' || t.headers::text)`
+const responseTextSQL = `(coalesce(response_text(t.body), '') || ' ' || t.headers::text)`
