@@ -335,16 +335,43 @@ func (s *Store) BeginPush(ctx context.Context, sourceID uuid.UUID) (*PushScan, e
 	if p.Since == nil {
 		return &p, nil
 	}
+	links, err := s.LiveLinks(ctx, sourceID)
+	if err != nil {
+		return nil, err
+	}
+	// The changes read are bounded by the links: a watermark held back for long (a record
+	// that fails on every push keeps it) would otherwise make every push read all the changes
+	// since. Past the bound, the push looks at every link instead, as a first push does.
+	limit := changesPerLink*links + minChangesRead
 	rows, err := s.db.Pool.Query(ctx, `SELECT a.contact_id FROM audit_log a WHERE a.at >= $1 AND a.contact_id IS NOT NULL
-		UNION SELECT c.id FROM contacts c WHERE c.updated_at >= $1`, *p.Since)
+		UNION ALL SELECT c.id FROM contacts c WHERE c.updated_at >= $1 LIMIT $2`, *p.Since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("source: contacts changed since %s: %w", p.Since, err)
 	}
-	if p.Changed, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID]); err != nil {
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
 		return nil, fmt.Errorf("source: contacts changed since %s: %w", p.Since, err)
+	}
+	if int64(len(ids)) >= limit {
+		p.Since = nil
+		return &p, nil
+	}
+	seen := make(map[uuid.UUID]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			p.Changed = append(p.Changed, id)
+		}
 	}
 	return &p, nil
 }
+
+// changesPerLink and minChangesRead bound the changes BeginPush reads (changesPerLink a link,
+// at least minChangesRead) before it looks at every link instead.
+const (
+	changesPerLink = 4
+	minChangesRead = 1000
+)
 
 // AdvancePush records a push's watermark (PushScan.Next) after a push that wrote or settled
 // every candidate: the next push looks at the changes since. A push with record errors keeps
