@@ -106,7 +106,18 @@ func (e *Engine) Run(ctx context.Context, runID uuid.UUID, progress Progress) (*
 			progress(0, total)
 		}
 		if round == maxPushRounds {
-			return e.Sources.FinishRun(ctx, runID, source.Stats{}, nil)
+			out, err := e.Sources.FinishRun(ctx, runID, source.Stats{}, nil)
+			if err != nil {
+				return out, err
+			}
+			// A merge during this last round found the run under way and queued nothing: now
+			// that it has ended, queue the next run for it (a source without a schedule has no
+			// other).
+			now, err := e.Sources.PushRequests(ctx, src.ID)
+			if err == nil && now != seen {
+				_, _, err = e.Sources.StartRun(ctx, src.ID, false)
+			}
+			return out, err
 		}
 		out, again, err := e.Sources.FinishPushRun(ctx, runID, src.ID, seen)
 		if err != nil || !again {
