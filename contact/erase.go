@@ -296,7 +296,7 @@ func ScrubAuditTx(ctx context.Context, tx pgx.Tx, p *Personal) error {
 // type ("id bigint"). For packages' own tables only.
 func ScrubJSONRowsTx(ctx context.Context, tx pgx.Tx, p *Personal, table, key, col, cond string, arg any) error {
 	name, _, _ := strings.Cut(key, " ")
-	return scrubJSON(ctx, tx, p, table, key, col, func(dest []any, each func() error) error {
+	return scrubJSON(ctx, tx, p, table, key, col, false, func(dest []any, each func() error) error {
 		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT t.%[2]s::text, t.%[3]s FROM %[1]s t WHERE %[4]s ORDER BY t.%[2]s FOR UPDATE`,
 			table, name, col, cond), arg)
 		if err != nil {
@@ -317,7 +317,7 @@ func ScrubJSONTextTx(ctx context.Context, tx pgx.Tx, p *Personal, table, key, co
 		return nil
 	}
 	name, _, _ := strings.Cut(key, " ")
-	return scrubJSON(ctx, tx, p, table, key, col, func(dest []any, each func() error) error {
+	return scrubJSON(ctx, tx, p, table, key, col, true, func(dest []any, each func() error) error {
 		return TextHitsTx(ctx, tx, table, expr, "t."+name+"::text AS k, t."+col, pats, dest, each)
 	})
 }
@@ -355,7 +355,11 @@ func TextHitsTx(ctx context.Context, tx pgx.Tx, table, expr, cols string, pats [
 
 // scrubJSON scrubs, in column col of table, the rows find yields (through dest, then each):
 // those whose value Mentions p are scrubbed with ScrubJSON and written back if they changed.
-func scrubJSON(ctx context.Context, tx pgx.Tx, p *Personal, table, key, col string,
+//
+// With relock, the rows found (read without a lock) are locked in key order and scrubbed from
+// what they hold then, for tables whose rows are updated after they are written (a sync run's
+// errors grow while it runs): a write committed in between is not lost.
+func scrubJSON(ctx context.Context, tx pgx.Tx, p *Personal, table, key, col string, relock bool,
 	find func(dest []any, each func() error) error) error {
 	var keys, vals []string
 	var k string
@@ -382,12 +386,50 @@ func scrubJSON(ctx context.Context, tx pgx.Tx, p *Personal, table, key, col stri
 	// The key is compared in its own type (its name is "column type"), so that its index finds
 	// the rows.
 	name, typ, _ := strings.Cut(key, " ")
+	if relock {
+		if keys, vals, err = relockScrub(ctx, tx, p, table, name, col, typ, keys); err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+	}
 	_, err = tx.Exec(ctx, fmt.Sprintf(`UPDATE %[1]s t SET %[3]s = u.v::jsonb FROM unnest($1::text[], $2::text[]) AS u(k, v)
 		WHERE t.%[2]s = u.k::%[4]s`, table, name, col, typ), keys, vals)
 	if err != nil {
 		return fmt.Errorf("contact: scrub %s: %w", table, err)
 	}
 	return nil
+}
+
+// relockScrub locks the rows of table with keys (in key order) and scrubs what they hold now;
+// it returns the keys and values to write.
+func relockScrub(ctx context.Context, tx pgx.Tx, p *Personal, table, name, col, typ string, found []string) ([]string, []string, error) {
+	var keys, vals []string
+	var k string
+	var raw []byte
+	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT t.%[2]s::text, t.%[3]s FROM %[1]s t WHERE t.%[2]s = ANY($1::%[4]s[])
+		ORDER BY t.%[2]s FOR UPDATE`, table, name, col, typ), found)
+	if err != nil {
+		return nil, nil, fmt.Errorf("contact: scrub %s: %w", table, err)
+	}
+	_, err = pgx.ForEachRow(rows, []any{&k, &raw}, func() error {
+		if raw == nil {
+			return nil
+		}
+		out, changed, err := p.ScrubJSON(raw)
+		if err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+		if changed {
+			keys, vals = append(keys, k), append(vals, string(out))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("contact: scrub %s: %w", table, err)
+	}
+	return keys, vals, nil
 }
 
 // Suppressor says whether people are on the suppression list (package erasure keeps it): an
