@@ -341,17 +341,28 @@ func (defs Definitions) anyUnique() bool {
 // claimCustomTx checks, under each value's lock, that no other active contact has a value of a
 // unique field that next sets anew, and fails with a conflict naming customFields.<key> and the
 // contact that has it.
+//
+// The values are locked in the byte order of their lock keys, the order every claimer takes
+// them in (ClaimCustomManyTx too), so that two claimers never wait for each other in a cycle.
 func claimCustomTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, defs Definitions, cur, next CustomValues) error {
+	var keys []string
 	for _, k := range slices.Sorted(maps.Keys(next)) {
-		d := defs[k]
-		if d == nil || !d.Unique || customEqual(cur[k], next[k]) {
-			continue
+		if d := defs[k]; d != nil && d.Unique && !customEqual(cur[k], next[k]) {
+			keys = append(keys, k)
 		}
+	}
+	slices.SortFunc(keys, func(a, b string) int { return strings.Compare(customLockKey(a, next[a]), customLockKey(b, next[b])) })
+	for _, k := range keys {
 		if err := claimCustomValue(ctx, tx, id, k, next[k]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// customLockKey is the key of the advisory lock on a unique custom value.
+func customLockKey(key string, v any) string {
+	return key + ":" + strings.ToLower(contactfile.CustomText(v))
 }
 
 func claimCustomValue(ctx context.Context, tx pgx.Tx, id uuid.UUID, key string, v any) error {
@@ -362,7 +373,7 @@ func claimCustomValue(ctx context.Context, tx pgx.Tx, id uuid.UUID, key string, 
 	var other uuid.UUID
 	found := false
 	b := &pgx.Batch{}
-	b.Queue(customValueLockSQL, key+":"+strings.ToLower(contactfile.CustomText(v)))
+	b.Queue(customValueLockSQL, customLockKey(key, v))
 	// Its snapshot is taken after the lock is held: a writer of the value that held it before
 	// has committed and is seen.
 	b.Queue(`SELECT id FROM contacts WHERE custom_fields @> $1::jsonb AND status = 'active' AND id <> $2 ORDER BY id LIMIT 1`,
@@ -422,7 +433,7 @@ func ClaimCustomManyTx(ctx context.Context, tx pgx.Tx, claims []CustomClaim) (ma
 	docs := make([]string, len(claims))
 	ids := make([]uuid.UUID, len(claims))
 	for i, c := range claims {
-		locks[i] = c.Key + ":" + strings.ToLower(contactfile.CustomText(c.Value))
+		locks[i] = customLockKey(c.Key, c.Value)
 		doc, err := json.Marshal(map[string]any{c.Key: c.Value})
 		if err != nil {
 			return nil, fmt.Errorf("contact: encode %s: %w", c.Key, err)
@@ -430,7 +441,7 @@ func ClaimCustomManyTx(ctx context.Context, tx pgx.Tx, claims []CustomClaim) (ma
 		docs[i], ids[i] = string(doc), c.ID
 	}
 	b := &pgx.Batch{}
-	b.Queue(`SELECT count(pg_advisory_xact_lock(hashtextextended(k, 7004))) FROM (SELECT DISTINCT k FROM unnest($1::text[]) k ORDER BY k) l`, locks)
+	b.Queue(`SELECT count(pg_advisory_xact_lock(hashtextextended(k, 7004))) FROM (SELECT DISTINCT k COLLATE "C" AS k FROM unnest($1::text[]) k ORDER BY 1) l`, locks)
 	// Its snapshot is taken after the locks are held, as claimCustomValue's.
 	out := map[int]error{}
 	b.Queue(`SELECT x.i - 1, o.id FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY AS x (doc, id, i)
