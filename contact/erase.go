@@ -361,22 +361,9 @@ func TextHitsTx(ctx context.Context, tx pgx.Tx, table, expr, cols string, pats [
 // errors grow while it runs): a write committed in between is not lost.
 func scrubJSON(ctx context.Context, tx pgx.Tx, p *Personal, table, key, col string, relock bool,
 	find func(dest []any, each func() error) error) error {
-	var keys, vals []string
-	var k string
-	var raw []byte
-	err := find([]any{&k, &raw}, func() error {
-		if raw == nil || !p.Mentions(string(raw)) {
-			return nil
-		}
-		out, changed, err := p.ScrubJSON(raw)
-		if err != nil {
-			return fmt.Errorf("%s: %w", k, err)
-		}
-		if changed {
-			keys, vals = append(keys, k), append(vals, string(out))
-		}
-		return nil
-	})
+	var sc scrubbed
+	err := find([]any{&sc.k, &sc.raw}, func() error { return sc.add(p, true) })
+	keys, vals := sc.keys, sc.vals
 	if err != nil {
 		return fmt.Errorf("contact: scrub %s: %w", table, err)
 	}
@@ -405,31 +392,39 @@ func scrubJSON(ctx context.Context, tx pgx.Tx, p *Personal, table, key, col stri
 // relockScrub locks the rows of table with keys (in key order) and scrubs what they hold now;
 // it returns the keys and values to write.
 func relockScrub(ctx context.Context, tx pgx.Tx, p *Personal, table, name, col, typ string, found []string) ([]string, []string, error) {
-	var keys, vals []string
-	var k string
-	var raw []byte
 	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT t.%[2]s::text, t.%[3]s FROM %[1]s t WHERE t.%[2]s = ANY($1::%[4]s[])
 		ORDER BY t.%[2]s FOR UPDATE`, table, name, col, typ), found)
 	if err != nil {
 		return nil, nil, fmt.Errorf("contact: scrub %s: %w", table, err)
 	}
-	_, err = pgx.ForEachRow(rows, []any{&k, &raw}, func() error {
-		if raw == nil {
-			return nil
-		}
-		out, changed, err := p.ScrubJSON(raw)
-		if err != nil {
-			return fmt.Errorf("%s: %w", k, err)
-		}
-		if changed {
-			keys, vals = append(keys, k), append(vals, string(out))
-		}
-		return nil
-	})
-	if err != nil {
+	var sc scrubbed
+	if _, err = pgx.ForEachRow(rows, []any{&sc.k, &sc.raw}, func() error { return sc.add(p, false) }); err != nil {
 		return nil, nil, fmt.Errorf("contact: scrub %s: %w", table, err)
 	}
-	return keys, vals, nil
+	return sc.keys, sc.vals, nil
+}
+
+// scrubbed collects the rows a scrub changes: the row read into k and raw, and, when p's
+// values were in it, its key and scrubbed value.
+type scrubbed struct {
+	k          string
+	raw        []byte
+	keys, vals []string
+}
+
+// add scrubs the row read (when check, only one that Mentions p) and keeps it if it changed.
+func (sc *scrubbed) add(p *Personal, check bool) error {
+	if sc.raw == nil || (check && !p.Mentions(string(sc.raw))) {
+		return nil
+	}
+	out, changed, err := p.ScrubJSON(sc.raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", sc.k, err)
+	}
+	if changed {
+		sc.keys, sc.vals = append(sc.keys, sc.k), append(sc.vals, string(out))
+	}
+	return nil
 }
 
 // Suppressor says whether people are on the suppression list (package erasure keeps it): an
