@@ -11,6 +11,7 @@ import (
 	"github.com/contactd/contactd/communication"
 	"github.com/contactd/contactd/internal/apptest"
 	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/contactd/contactd/retention"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -141,7 +142,7 @@ func TestArchiveRunChangesWhatTheDryRunListed(t *testing.T) {
 		t.Fatalf("the dry run archived %d contacts", n)
 	}
 	run := b.run(t, p)
-	if run.Status != retention.RunSucceeded || run.Matched != 8 || run.Processed != 8 || run.StartedAt == nil || run.FinishedAt == nil {
+	if run.Status != runs.Succeeded || run.Matched != 8 || run.Processed != 8 || run.StartedAt == nil || run.FinishedAt == nil {
 		t.Fatalf("run %+v", run)
 	}
 	if got := b.audited(t, p, "archive"); !slices.Equal(got, dry.ContactIDs) {
@@ -159,7 +160,7 @@ func TestArchiveRunChangesWhatTheDryRunListed(t *testing.T) {
 		t.Fatalf("after the run the dry run matches %d", again.Matched)
 	}
 	got, err := b.rs.GetRun(b.ctx, p.ID, run.ID)
-	if err != nil || got.Processed != 8 || got.Status != retention.RunSucceeded {
+	if err != nil || got.Processed != 8 || got.Status != runs.Succeeded {
 		t.Fatalf("get run %+v, %v", got, err)
 	}
 }
@@ -216,12 +217,12 @@ func TestEraseRunResumesAfterItsLastCommittedBatch(t *testing.T) {
 		t.Fatal("the run went through a failing batch")
 	}
 	mid, err := b.rs.GetRun(b.ctx, p.ID, run.ID)
-	if err != nil || mid.Status != retention.RunRunning || mid.Processed != 4 || mid.Matched != 7 {
+	if err != nil || mid.Status != runs.Running || mid.Processed != 4 || mid.Matched != 7 {
 		t.Fatalf("after the failure: %+v, %v", mid, err)
 	}
 	// The job's retry goes on after the committed batches.
 	done, err := b.rs.Execute(b.ctx, run.ID)
-	if err != nil || done.Status != retention.RunSucceeded || done.Processed != 7 {
+	if err != nil || done.Status != runs.Succeeded || done.Processed != 7 {
 		t.Fatalf("resumed: %+v, %v", done, err)
 	}
 	erased := b.audited(t, p, "erase")
@@ -350,9 +351,9 @@ func TestScheduledPoliciesAreQueuedWhenDue(t *testing.T) {
 	if p.NextDueAt == nil || time.Until(*p.NextDueAt) < 23*time.Hour {
 		t.Fatalf("next due %v", p.NextDueAt)
 	}
-	runs, _, err := b.rs.ListRuns(b.ctx, due.ID, 10, nil)
-	if err != nil || len(runs) != 1 || runs[0].Status != retention.RunQueued {
-		t.Fatalf("runs %+v, %v", runs, err)
+	got, _, err := b.rs.ListRuns(b.ctx, due.ID, 10, nil)
+	if err != nil || len(got) != 1 || got[0].Status != runs.Queued {
+		t.Fatalf("runs %+v, %v", got, err)
 	}
 	if n, err := b.rs.EnqueueDue(b.ctx); err != nil || n != 0 {
 		t.Fatalf("queued %d again, %v", n, err)

@@ -14,22 +14,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// RunStatus is where a run is.
-type RunStatus = runs.Status
-
-// The run statuses.
-const (
-	RunQueued    = runs.Queued
-	RunRunning   = runs.Running
-	RunSucceeded = runs.Succeeded
-	RunFailed    = runs.Failed
-)
-
 // Run is one application of a policy.
 type Run struct {
 	ID       uuid.UUID
 	PolicyID uuid.UUID
-	Status   RunStatus
+	Status   runs.Status
 	// Action and Criteria are the policy's when the run was queued.
 	Action   string
 	Criteria Criteria
@@ -323,9 +312,9 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, run *Run, ids []uuid.UUID)
 // Finish ends a run: succeeded when failure is nil, failed with the failure as its error
 // otherwise.
 func (s *Store) Finish(ctx context.Context, runID uuid.UUID, failure error) (*Run, error) {
-	status, msg := RunSucceeded, (*string)(nil)
+	status, msg := runs.Succeeded, (*string)(nil)
 	if failure != nil {
-		status = RunFailed
+		status = runs.Failed
 		m := failure.Error()
 		msg = &m
 	}

@@ -75,7 +75,7 @@ func runSync(ctx context.Context, cfg config, args []string, stdout io.Writer) e
 	for _, e := range run.Stats.Errors {
 		say(stdout, "  %s: %s\n", e.Ref, e.Message)
 	}
-	if run.Status == source.RunFailed {
+	if run.Status == runs.Failed {
 		return fmt.Errorf("sync: run %s failed", run.ID)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/apptest"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/contactd/contactd/sync/carddav"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/google/uuid"
@@ -65,7 +66,7 @@ func (b bundle) spoilToken(t *testing.T) {
 	}
 }
 
-func wantStats(t *testing.T, run *source.Run, status source.RunStatus, created, updated, deleted int64) {
+func wantStats(t *testing.T, run *source.Run, status runs.Status, created, updated, deleted int64) {
 	t.Helper()
 	st := run.Stats
 	if run.Status != status || st.Created != created || st.Updated != updated || st.Deleted != deleted {
@@ -87,14 +88,14 @@ func TestSync(t *testing.T) {
 			b.srv.Put(t, b.book, "ada.vcf", card("ada", "Ada", "Lovelace", "ada@example.com", "REV:20260101T000000Z\n"))
 			b.srv.Put(t, b.book, "alan.vcf", card("alan", "Alan", "Turing", "alan@example.com", ""))
 			b.srv.Put(t, b.book, "grace.vcf", card("grace", "Grace", "Hopper", "grace@example.com", ""))
-			wantStats(t, b.sync(t, false), source.RunSucceeded, 3, 0, 0)
+			wantStats(t, b.sync(t, false), runs.Succeeded, 3, 0, 0)
 
 			// Remote add, edit, delete.
 			b.srv.Put(t, b.book, "edsger.vcf", card("edsger", "Edsger", "Dijkstra", "edsger@example.com", ""))
 			b.srv.Put(t, b.book, "alan.vcf", card("alan", "Alan M.", "Turing", "alan@example.com", ""))
 			b.srv.Remove(t, b.book, "grace.vcf")
 			run := b.sync(t, false)
-			wantStats(t, run, source.RunSucceeded, 1, 1, 1)
+			wantStats(t, run, runs.Succeeded, 1, 1, 1)
 			if run.Stats.Requests > 8 {
 				t.Fatalf("an incremental run took %d requests", run.Stats.Requests)
 			}
@@ -103,14 +104,14 @@ func TestSync(t *testing.T) {
 			b.srv.Put(t, b.book, "ada.vcf", strings.Replace(card("ada", "Ada", "Lovelace", "ada@example.com", "REV:20261231T000000Z\nPRODID:-//Other//EN\n"),
 				"EMAIL:", "email:", 1))
 			audits := b.Count(t, `SELECT count(*) FROM audit_log`)
-			wantStats(t, b.sync(t, false), source.RunSucceeded, 0, 0, 0)
+			wantStats(t, b.sync(t, false), runs.Succeeded, 0, 0, 0)
 			if n := b.Count(t, `SELECT count(*) FROM audit_log`); n != audits {
 				t.Fatalf("a REV rewrite was audited (%d entries, was %d)", n, audits)
 			}
 			// A change to what contactd does not model updates the link's card (what a push
 			// starts from), not the contact.
 			b.srv.Put(t, b.book, "ada.vcf", card("ada", "Ada", "Lovelace", "ada@example.com", "NOTE:countess\n"))
-			wantStats(t, b.sync(t, false), source.RunSucceeded, 0, 0, 0)
+			wantStats(t, b.sync(t, false), runs.Succeeded, 0, 0, 0)
 			var raw string
 			if err := b.Pool.QueryRow(b.Ctx, `SELECT convert_from(raw, 'UTF8') FROM sync_links WHERE remote_id LIKE '%/ada.vcf'`).Scan(&raw); err != nil ||
 				!strings.Contains(raw, "NOTE:countess") {
@@ -124,7 +125,7 @@ func TestSync(t *testing.T) {
 			b.srv.Remove(t, b.book, "edsger.vcf")
 			b.spoilToken(t)
 			run = b.sync(t, false)
-			wantStats(t, run, source.RunSucceeded, 0, 0, 1)
+			wantStats(t, run, runs.Succeeded, 0, 0, 1)
 			if n := b.Count(t, `SELECT count(*) FROM contacts`); n != 4 {
 				t.Fatalf("%d contacts after a full resync, want 4", n)
 			}
@@ -132,14 +133,14 @@ func TestSync(t *testing.T) {
 				t.Fatalf("%d active contacts, want ada and alan", n)
 			}
 			// A forced full resync changes nothing.
-			wantStats(t, b.sync(t, true), source.RunSucceeded, 0, 0, 0)
+			wantStats(t, b.sync(t, true), runs.Succeeded, 0, 0, 0)
 
 			// The book comes back empty: the run fails, nothing is archived.
 			b.srv.Remove(t, b.book, "ada.vcf")
 			b.srv.Remove(t, b.book, "alan.vcf")
 			b.spoilToken(t)
 			run = b.sync(t, false)
-			if run.Status != source.RunFailed || run.Stats.Deleted != 0 {
+			if run.Status != runs.Failed || run.Stats.Deleted != 0 {
 				t.Fatalf("empty book: %s, deleted %d, errors %v", run.Status, run.Stats.Deleted, run.Stats.Errors)
 			}
 			if n := b.Count(t, `SELECT count(*) FROM contacts WHERE status = 'active'`); n != 2 {
@@ -154,7 +155,7 @@ func TestSync(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantStats(t, run, source.RunSucceeded, 0, 0, 2)
+			wantStats(t, run, runs.Succeeded, 0, 0, 2)
 		})
 	}
 }
@@ -174,12 +175,12 @@ func TestSyncDuplicateCards(t *testing.T) {
 				t.Fatalf("two cards of one person: created %d linked %d, errors %v", run.Stats.Created, run.Stats.Linked, run.Stats.Errors)
 			}
 			b.srv.Remove(t, b.book, "ada-copy.vcf")
-			wantStats(t, b.sync(t, false), source.RunSucceeded, 0, 0, 0)
+			wantStats(t, b.sync(t, false), runs.Succeeded, 0, 0, 0)
 			if n := b.Count(t, `SELECT count(*) FROM contacts WHERE status = 'active'`); n != 1 {
 				t.Fatalf("deleting one of two cards left %d active contacts, want 1", n)
 			}
 			b.srv.Remove(t, b.book, "ada.vcf")
-			wantStats(t, b.sync(t, false), source.RunSucceeded, 0, 0, 1)
+			wantStats(t, b.sync(t, false), runs.Succeeded, 0, 0, 1)
 		})
 	}
 }
@@ -234,7 +235,7 @@ func TestSyncPush(t *testing.T) {
 			}
 
 			srv.Put(t, book, "ada.vcf", card("ada", "Ada", "Lovelace", "ada@example.com", "TEL:+44 20 7946 0018\nX-CUSTOM:kept\n"))
-			wantStats(t, bd.sync(t, false), source.RunSucceeded, 1, 0, 0)
+			wantStats(t, bd.sync(t, false), runs.Succeeded, 1, 0, 0)
 			var id uuid.UUID
 			if err := b.Pool.QueryRow(b.Ctx, `SELECT contact_id FROM sync_links WHERE remote_id LIKE '%/ada.vcf'`).Scan(&id); err != nil {
 				t.Fatal(err)
@@ -246,7 +247,7 @@ func TestSyncPush(t *testing.T) {
 				t.Fatal(err)
 			}
 			run := bd.sync(t, false)
-			if run.Status != source.RunSucceeded || run.Stats.Pushed != 1 || run.Stats.Updated != 0 || len(ifMatch) != 1 || etag == "" || ifMatch[0] != etag {
+			if run.Status != runs.Succeeded || run.Stats.Pushed != 1 || run.Stats.Updated != 0 || len(ifMatch) != 1 || etag == "" || ifMatch[0] != etag {
 				t.Fatalf("push: %s pushed %d updated %d errors %v; If-Match %q, the card's ETag %q",
 					run.Status, run.Stats.Pushed, run.Stats.Updated, run.Stats.Errors, ifMatch, etag)
 			}
@@ -273,7 +274,7 @@ func TestSyncPush(t *testing.T) {
 			}
 			_, etag = get()
 			run = bd.sync(t, false)
-			if run.Status != source.RunSucceeded || run.Stats.Updated != 1 || run.Stats.Pushed != 1 || run.Stats.Conflicts != 0 {
+			if run.Status != runs.Succeeded || run.Stats.Updated != 1 || run.Stats.Pushed != 1 || run.Stats.Conflicts != 0 {
 				t.Fatalf("both sides: %s updated %d pushed %d conflicts %d errors %v", run.Status, run.Stats.Updated, run.Stats.Pushed,
 					run.Stats.Conflicts, run.Stats.Errors)
 			}

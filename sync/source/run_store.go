@@ -14,17 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// RunStatus is where a run is.
-type RunStatus = runs.Status
-
-// The run statuses.
-const (
-	RunQueued    = runs.Queued
-	RunRunning   = runs.Running
-	RunSucceeded = runs.Succeeded
-	RunFailed    = runs.Failed
-)
-
 // RunError is one record (or page) a run could not sync.
 type RunError struct {
 	Ref     string `json:"ref"`
@@ -71,7 +60,7 @@ func (s *Stats) Add(o Stats) {
 type Run struct {
 	ID       uuid.UUID
 	SourceID uuid.UUID
-	Status   RunStatus
+	Status   runs.Status
 	Full     bool
 	// AllowEmpty lets a full sync find a source that had records empty (and archive them).
 	AllowEmpty bool
@@ -191,10 +180,10 @@ func (s *Store) BeginRun(ctx context.Context, runID uuid.UUID) (*Run, *Source, j
 		if err != nil {
 			return fmt.Errorf("source: lock run %s: %w", runID, err)
 		}
-		if run.Status != RunQueued && run.Status != RunRunning {
+		if run.Status != runs.Queued && run.Status != runs.Running {
 			return nil
 		}
-		if run.Status == RunQueued && run.Full {
+		if run.Status == runs.Queued && run.Full {
 			if _, err := tx.Exec(ctx, `UPDATE sync_sources SET checkpoint = NULL WHERE id = $1`, run.SourceID); err != nil {
 				return fmt.Errorf("source: reset checkpoint: %w", err)
 			}
@@ -253,9 +242,9 @@ func (s *Store) AddStatsTx(ctx context.Context, tx pgx.Tx, runID uuid.UUID, st S
 // FinishRun ends a run: succeeded when failure is nil, failed with the failure as its last
 // error otherwise. extra are counts not recorded with a page (requests of a failed page).
 func (s *Store) FinishRun(ctx context.Context, runID uuid.UUID, extra Stats, failure error) (*Run, error) {
-	status := RunSucceeded
+	status := runs.Succeeded
 	if failure != nil {
-		status = RunFailed
+		status = runs.Failed
 		extra.Errors = append(extra.Errors, RunError{Ref: "run", Message: failure.Error()})
 	}
 	var run *Run
@@ -267,7 +256,7 @@ func (s *Store) FinishRun(ctx context.Context, runID uuid.UUID, extra Stats, fai
 	return run, err
 }
 
-func (s *Store) finishTx(ctx context.Context, tx pgx.Tx, runID uuid.UUID, extra Stats, status RunStatus) (*Run, error) {
+func (s *Store) finishTx(ctx context.Context, tx pgx.Tx, runID uuid.UUID, extra Stats, status runs.Status) (*Run, error) {
 	if err := s.AddStatsTx(ctx, tx, runID, extra); err != nil {
 		return nil, err
 	}
@@ -301,7 +290,7 @@ func (s *Store) FinishPushRun(ctx context.Context, runID, sourceID uuid.UUID, se
 		if again = now != seen; again {
 			return nil
 		}
-		run, err = s.finishTx(ctx, tx, runID, Stats{}, RunSucceeded)
+		run, err = s.finishTx(ctx, tx, runID, Stats{}, runs.Succeeded)
 		return err
 	})
 	return run, again, err

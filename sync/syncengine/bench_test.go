@@ -12,6 +12,7 @@ import (
 
 	"github.com/contactd/contactd/internal/apptest"
 	"github.com/contactd/contactd/internal/fakedata"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/contactd/contactd/sync/source"
 )
 
@@ -59,7 +60,7 @@ func BenchmarkPull(b *testing.B) {
 					b.Fatal(err)
 				}
 				out, err := bb.App.Sync.Run(bb.Ctx, run.ID, nil)
-				if err != nil || out.Status != source.RunSucceeded {
+				if err != nil || out.Status != runs.Succeeded {
 					b.Fatalf("run %+v: %v", out, err)
 				}
 				return out

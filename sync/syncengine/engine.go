@@ -9,6 +9,7 @@ import (
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
 	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -63,7 +64,7 @@ func (e *Engine) Run(ctx context.Context, runID uuid.UUID, progress Progress) (*
 	if err != nil {
 		return nil, err
 	}
-	if run.Status != source.RunRunning {
+	if run.Status != runs.Running {
 		return run, nil
 	}
 	ctx = contact.WithActor(ctx, Actor(src.ID))

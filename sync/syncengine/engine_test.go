@@ -13,6 +13,7 @@ import (
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/apptest"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/contactd/contactd/merge"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/google/uuid"
@@ -140,7 +141,7 @@ func (b bundle) contactOf(t *testing.T, remoteID string) *contact.Contact {
 	return c
 }
 
-func wantStats(t *testing.T, run *source.Run, status source.RunStatus, created, updated, linked, deleted int64) {
+func wantStats(t *testing.T, run *source.Run, status runs.Status, created, updated, linked, deleted int64) {
 	t.Helper()
 	st := run.Stats
 	if run.Status != status || st.Created != created || st.Updated != updated || st.Linked != linked || st.Deleted != deleted {
@@ -157,7 +158,7 @@ func TestPullInitialThenIncremental(t *testing.T) {
 	b.remote.put("p3", "Grace", "Hopper", "grace@example.com", false)
 
 	run := b.sync(t, false)
-	wantStats(t, run, source.RunSucceeded, 3, 0, 0, 0)
+	wantStats(t, run, runs.Succeeded, 3, 0, 0, 0)
 	if run.Stats.Requests != 2 || run.Stats.Pulled != 3 {
 		t.Fatalf("requests %d pulled %d, want 2 pages and 3 records", run.Stats.Requests, run.Stats.Pulled)
 	}
@@ -175,7 +176,7 @@ func TestPullInitialThenIncremental(t *testing.T) {
 	}
 	before := syncedAt()
 	run = b.sync(t, false)
-	wantStats(t, run, source.RunSucceeded, 0, 0, 0, 0)
+	wantStats(t, run, runs.Succeeded, 0, 0, 0, 0)
 	if run.Stats.Pulled == 0 || !syncedAt().Equal(before) {
 		t.Fatalf("pulled %d again; links rewritten (%s, was %s)", run.Stats.Pulled, syncedAt(), before)
 	}
@@ -184,7 +185,7 @@ func TestPullInitialThenIncremental(t *testing.T) {
 	b.remote.put("p2", "Alan M.", "Turing", "alan@example.com", false)
 	b.remote.put("p3", "Grace", "Hopper", "grace@example.com", true)
 	run = b.sync(t, false)
-	wantStats(t, run, source.RunSucceeded, 1, 1, 0, 1)
+	wantStats(t, run, runs.Succeeded, 1, 1, 0, 1)
 	if c := b.contactOf(t, "p2"); *c.FirstName != "Alan M." {
 		t.Fatalf("p2's first name is %q", *c.FirstName)
 	}
@@ -196,7 +197,7 @@ func TestPullInitialThenIncremental(t *testing.T) {
 	}
 	// A full resync pulls everything again and changes nothing.
 	run = b.sync(t, true)
-	wantStats(t, run, source.RunSucceeded, 0, 0, 0, 0)
+	wantStats(t, run, runs.Succeeded, 0, 0, 0, 0)
 	if run.Stats.Pulled != 4 {
 		t.Fatalf("full resync pulled %d, want 4", run.Stats.Pulled)
 	}
@@ -211,7 +212,7 @@ func TestPullLinksAnExistingContact(t *testing.T) {
 	}
 	b.remote.put("p1", "Ada", "Lovelace", "ada@example.com", false)
 	run := b.sync(t, false)
-	wantStats(t, run, source.RunSucceeded, 0, 0, 1, 0)
+	wantStats(t, run, runs.Succeeded, 0, 0, 1, 0)
 	c := b.contactOf(t, "p1")
 	if c.ID != existing.ID {
 		t.Fatalf("linked to %s, want the existing %s", c.ID, existing.ID)
@@ -255,7 +256,7 @@ func TestPullHonoursRetryAfter(t *testing.T) {
 	b.remote.retry = 1
 	start := time.Now()
 	run := b.sync(t, false)
-	wantStats(t, run, source.RunSucceeded, 1, 0, 0, 0)
+	wantStats(t, run, runs.Succeeded, 1, 0, 0, 0)
 	if run.Stats.Requests != 2 {
 		t.Fatalf("%d requests, want 2 (a 429, then the page)", run.Stats.Requests)
 	}
@@ -272,7 +273,7 @@ func TestFailedPageResumesWithoutDuplicates(t *testing.T) {
 	}
 	b.remote.fail[2] = http.StatusInternalServerError // the second page
 	run := b.sync(t, false)
-	wantStats(t, run, source.RunFailed, 2, 0, 0, 0)
+	wantStats(t, run, runs.Failed, 2, 0, 0, 0)
 	var cp map[string]string
 	if err := b.Pool.QueryRow(b.Ctx, `SELECT checkpoint FROM sync_sources WHERE id = $1`, b.src.ID).Scan(&cp); err != nil {
 		t.Fatal(err)
@@ -281,7 +282,7 @@ func TestFailedPageResumesWithoutDuplicates(t *testing.T) {
 		t.Fatalf("checkpoint %v, want the cursor of the failed page", cp)
 	}
 	run = b.sync(t, false)
-	wantStats(t, run, source.RunSucceeded, 3, 0, 0, 0)
+	wantStats(t, run, runs.Succeeded, 3, 0, 0, 0)
 	if n := b.Count(t, `SELECT count(*) FROM contacts`); n != 5 {
 		t.Fatalf("%d contacts, want 5", n)
 	}
@@ -328,7 +329,7 @@ func TestDeadRunResumes(t *testing.T) {
 		t.Fatal("a killed run reported no error")
 	}
 	got, err := b.App.Sources.GetRun(b.Ctx, b.src.ID, run.ID)
-	if err != nil || got.Status != source.RunRunning || got.Stats.Created != 2 {
+	if err != nil || got.Status != runs.Running || got.Stats.Created != 2 {
 		t.Fatalf("killed run: %+v %v", got, err)
 	}
 	hits := b.remote.hits
@@ -336,7 +337,7 @@ func TestDeadRunResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantStats(t, got, source.RunSucceeded, 5, 0, 0, 0)
+	wantStats(t, got, runs.Succeeded, 5, 0, 0, 0)
 	if b.remote.hits-hits != 2 {
 		t.Fatalf("the resumed run made %d requests, want 2 (pages 2 and 3)", b.remote.hits-hits)
 	}

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/contactd/contactd/sync/source"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/google/uuid"
 )
 
@@ -16,7 +16,7 @@ func TestPullNeverRecreatesAnErasedPerson(t *testing.T) {
 	b := setup(t, "")
 	b.remote.put("p1", "Ada", "Lovelace", "ada@example.com", false)
 	b.remote.put("p2", "Alan", "Turing", "alan@example.com", false)
-	wantStats(t, b.sync(t, false), source.RunSucceeded, 2, 0, 0, 0)
+	wantStats(t, b.sync(t, false), runs.Succeeded, 2, 0, 0, 0)
 	ada := b.contactOf(t, "p1")
 	if err := b.App.Erasure.Erase(b.Ctx, []uuid.UUID{ada.ID}, "test"); err != nil {
 		t.Fatal(err)

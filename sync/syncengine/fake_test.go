@@ -13,6 +13,7 @@ import (
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/apptest"
 	"github.com/contactd/contactd/internal/db"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/contactd/contactd/sync/syncengine"
 	"github.com/google/uuid"
@@ -226,7 +227,7 @@ func setupBook(t *testing.T, in source.NewSource) twoWay {
 func (w twoWay) run(t *testing.T, o source.RunOptions) *source.Run {
 	t.Helper()
 	run, started, err := w.sources.StartRunWith(w.Ctx, w.src.ID, o)
-	if err != nil || (!started && run.Status != source.RunQueued) {
+	if err != nil || (!started && run.Status != runs.Queued) {
 		t.Fatalf("start run: %v (started %v)", err, started)
 	}
 	out, err := w.engine.Run(w.Ctx, run.ID, nil)
@@ -239,7 +240,7 @@ func (w twoWay) run(t *testing.T, o source.RunOptions) *source.Run {
 func (w twoWay) sync(t *testing.T) *source.Run {
 	t.Helper()
 	out := w.run(t, source.RunOptions{})
-	if out.Status != source.RunSucceeded {
+	if out.Status != runs.Succeeded {
 		t.Fatalf("run %s: %+v", out.Status, out.Stats.Errors)
 	}
 	return out

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/contactd/contactd/merge"
 	"github.com/contactd/contactd/sync/source"
 	"github.com/contactd/contactd/sync/syncengine"
@@ -327,7 +328,7 @@ func TestEmptySideGuardAndSweep(t *testing.T) {
 	delete(w.book.cards, "b")
 	w.book.mu.Unlock()
 	run := w.run(t, source.RunOptions{Full: true})
-	if run.Status != source.RunSucceeded || run.Stats.Deleted != 1 || w.contactOf(t, "b").Status != contact.StatusArchived {
+	if run.Status != runs.Succeeded || run.Stats.Deleted != 1 || w.contactOf(t, "b").Status != contact.StatusArchived {
 		t.Fatalf("sweep: %s deleted %d %+v", run.Status, run.Stats.Deleted, run.Stats)
 	}
 	// The book comes back empty: the run fails and archives nothing.
@@ -335,14 +336,14 @@ func TestEmptySideGuardAndSweep(t *testing.T) {
 	w.book.cards = map[string]*card{}
 	w.book.mu.Unlock()
 	run = w.run(t, source.RunOptions{Full: true})
-	if run.Status != source.RunFailed || !strings.Contains(run.Stats.Errors[len(run.Stats.Errors)-1].Message, "allowEmpty") {
+	if run.Status != runs.Failed || !strings.Contains(run.Stats.Errors[len(run.Stats.Errors)-1].Message, "allowEmpty") {
 		t.Fatalf("empty side: %s %+v", run.Status, run.Stats.Errors)
 	}
 	if w.contactOf(t, "a").Status != contact.StatusActive {
 		t.Fatal("the empty side archived a")
 	}
 	run = w.run(t, source.RunOptions{Full: true, AllowEmpty: true})
-	if run.Status != source.RunSucceeded || w.contactOf(t, "a").Status != contact.StatusArchived {
+	if run.Status != runs.Succeeded || w.contactOf(t, "a").Status != contact.StatusArchived {
 		t.Fatalf("allowEmpty: %s, a is %s", run.Status, w.contactOf(t, "a").Status)
 	}
 }
@@ -368,7 +369,7 @@ func TestRecordNotes(t *testing.T) {
 	w.book.cards["b"].etag++
 	w.book.mu.Unlock()
 	run = w.run(t, source.RunOptions{Full: true})
-	if run.Status != source.RunSucceeded || run.Stats.Deleted != 0 || run.Stats.Updated != 0 || len(run.Stats.Errors) != 1 ||
+	if run.Status != runs.Succeeded || run.Stats.Deleted != 0 || run.Stats.Updated != 0 || len(run.Stats.Errors) != 1 ||
 		run.Stats.Errors[0] != (source.RunError{Ref: "b", Message: "the card does not parse"}) || w.contactOf(t, "b").Status != contact.StatusActive {
 		t.Fatalf("note-only record: %s %+v, b is %s", run.Status, run.Stats, w.contactOf(t, "b").Status)
 	}
@@ -584,7 +585,7 @@ func TestMergeQueuesItsPushInItsTransaction(t *testing.T) {
 	}
 	runID := w.queuedRun(t, w.Pool)
 	run, err := w.engine.Run(w.Ctx, *runID, nil)
-	if err != nil || run.Status != source.RunSucceeded || run.Stats.Pushed != 2 {
+	if err != nil || run.Status != runs.Succeeded || run.Stats.Pushed != 2 {
 		t.Fatalf("the queued run: %v %+v", err, run)
 	}
 	if !w.book.get(mergedRec).deleted || len(w.book.get(survivorRec).emails) != 1 {
@@ -599,7 +600,7 @@ func TestMergeQueuesItsPushInItsTransaction(t *testing.T) {
 	if runID == nil {
 		t.Fatal("the undo queued no run")
 	}
-	if run, err := w.engine.Run(w.Ctx, *runID, nil); err != nil || run.Status != source.RunSucceeded {
+	if run, err := w.engine.Run(w.Ctx, *runID, nil); err != nil || run.Status != runs.Succeeded {
 		t.Fatalf("the run after the undo: %v %+v", err, run)
 	}
 	var created *syncengine.Write

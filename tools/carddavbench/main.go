@@ -33,6 +33,7 @@ import (
 	"github.com/contactd/contactd/internal/app"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/internal/fakedata"
+	"github.com/contactd/contactd/internal/runs"
 	"github.com/contactd/contactd/migrations"
 	"github.com/contactd/contactd/sync/carddav"
 	"github.com/contactd/contactd/sync/source"
@@ -155,7 +156,7 @@ func run(ctx context.Context, n int, vdir bool) error {
 		if err != nil {
 			return "", err
 		}
-		if r.Status != source.RunSucceeded {
+		if r.Status != runs.Succeeded {
 			return "", fmt.Errorf("run %s: %v", r.Status, r.Stats.Errors)
 		}
 		st := r.Stats
