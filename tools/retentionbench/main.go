@@ -100,42 +100,24 @@ func run(ctx context.Context, n, batch, erase int, archive, keep bool) error {
 	if !archive {
 		return eraseRun(ctx, pool, a, n, erase, batch)
 	}
-	p, err := a.Retention.Create(ctx, retention.NewPolicy{Name: "bench", Action: retention.ActionArchive,
+	runtime.GC()
+	t, err := timedPolicy(ctx, a, n, "", retention.NewPolicy{Name: "bench", Action: retention.ActionArchive,
 		Filter: json.RawMessage(`{"inactiveDays": 365, "noLawfulBasis": true}`)})
 	if err != nil {
 		return err
 	}
-	runtime.GC()
-	var peak atomic.Uint64
-	stop := sampleHeap(&peak)
-	start = time.Now()
-	dry, err := a.Retention.DryRun(ctx, p.ID)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("dry run: %d of %d contacts match, in %.1fs\n", dry.Matched, n, time.Since(start).Seconds())
-	start = time.Now()
-	r, _, err := a.Retention.StartRun(ctx, p.ID)
-	if err != nil {
-		return err
-	}
-	r, err = a.Retention.Execute(ctx, r.ID)
-	if err != nil {
-		return err
-	}
-	took := time.Since(start)
-	stop()
+	p, r, took := t.p, t.r, t.took
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	fmt.Printf("run: %s, matched %d, archived %d in %.1fs (%.0f contacts/s, batches of %d)\n", r.Status, r.Matched, r.Processed,
 		took.Seconds(), float64(r.Processed)/took.Seconds(), batch)
-	fmt.Printf("memory: peak Go heap in use %.1f MiB, peak RSS %.1f MiB\n", float64(peak.Load())/(1<<20), float64(ru.Maxrss)/1024)
+	fmt.Printf("memory: peak Go heap in use %.1f MiB, peak RSS %.1f MiB\n", t.peak, float64(ru.Maxrss)/1024)
 	var audited int64
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE actor = $1`, retention.Actor(p.ID)).Scan(&audited); err != nil {
 		return err
 	}
-	if audited != r.Processed || r.Processed != dry.Matched {
-		return fmt.Errorf("dry run matched %d, run archived %d, audited %d", dry.Matched, r.Processed, audited)
+	if audited != r.Processed || r.Processed != t.matched {
+		return fmt.Errorf("dry run matched %d, run archived %d, audited %d", t.matched, r.Processed, audited)
 	}
 	if erase > 0 {
 		return eraseRun(ctx, pool, a, n, erase, batch)
@@ -163,40 +145,22 @@ func eraseRun(ctx context.Context, pool *pgxpool.Pool, a *app.App, n, erase, bat
 		return err
 	}
 	fmt.Printf("erase fixture: tagged every %dth contact, %d import error rows, in %.1fs\n", max(1, n/erase), n/10, time.Since(start).Seconds())
-	p, err := a.Retention.Create(ctx, retention.NewPolicy{Name: "bench-erase", Action: retention.ActionErase,
+	t, err := timedPolicy(ctx, a, n, "erase ", retention.NewPolicy{Name: "bench-erase", Action: retention.ActionErase,
 		Filter: json.RawMessage(`{"tag": "erase-me", "status": "all"}`)})
 	if err != nil {
 		return err
 	}
-	var peak atomic.Uint64
-	stop := sampleHeap(&peak)
-	start = time.Now()
-	dry, err := a.Retention.DryRun(ctx, p.ID)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("erase dry run: %d of %d contacts match, in %.1fs\n", dry.Matched, n, time.Since(start).Seconds())
-	start = time.Now()
-	r, _, err := a.Retention.StartRun(ctx, p.ID)
-	if err != nil {
-		return err
-	}
-	r, err = a.Retention.Execute(ctx, r.ID)
-	if err != nil {
-		return err
-	}
-	took := time.Since(start)
-	stop()
+	r, took := t.r, t.took
 	fmt.Printf("erase run: %s, matched %d, erased %d in %.1fs (%.0f contacts/s, batches of %d), peak Go heap in use %.1f MiB\n",
-		r.Status, r.Matched, r.Processed, took.Seconds(), float64(r.Processed)/took.Seconds(), batch, float64(peak.Load())/(1<<20))
+		r.Status, r.Matched, r.Processed, took.Seconds(), float64(r.Processed)/took.Seconds(), batch, t.peak)
 	var left, tombstones int64
 	if err := pool.QueryRow(ctx, `SELECT
 			(SELECT count(*) FROM import_errors e JOIN bench_erased b ON e.message = '"' || b.email || '" is taken'),
 			(SELECT count(*) FROM contacts WHERE status = 'erased')`).Scan(&left, &tombstones); err != nil {
 		return err
 	}
-	if tombstones != dry.Matched || r.Processed != dry.Matched {
-		return fmt.Errorf("dry run matched %d, run erased %d, %d tombstones", dry.Matched, r.Processed, tombstones)
+	if tombstones != t.matched || r.Processed != t.matched {
+		return fmt.Errorf("dry run matched %d, run erased %d, %d tombstones", t.matched, r.Processed, tombstones)
 	}
 	var quoted int64
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM import_errors WHERE message = $1`, "[erased]").Scan(&quoted); err != nil {
@@ -207,6 +171,41 @@ func eraseRun(ctx context.Context, pool *pgxpool.Pool, a *app.App, n, erase, bat
 		return fmt.Errorf("%d import error rows still quote an erased contact", left)
 	}
 	return nil
+}
+
+// timed is a policy's timed dry run and run.
+type timed struct {
+	p       *retention.Policy
+	matched int64 // by the dry run
+	r       *retention.Run
+	took    time.Duration // the run's
+	peak    float64       // MiB of Go heap in use, at the most, meanwhile
+}
+
+// timedPolicy creates the policy, prints its dry run (label first), then runs it.
+func timedPolicy(ctx context.Context, a *app.App, n int, label string, np retention.NewPolicy) (*timed, error) {
+	p, err := a.Retention.Create(ctx, np)
+	if err != nil {
+		return nil, err
+	}
+	var peak atomic.Uint64
+	stop := sampleHeap(&peak)
+	defer stop()
+	start := time.Now()
+	dry, err := a.Retention.DryRun(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("%sdry run: %d of %d contacts match, in %.1fs\n", label, dry.Matched, n, time.Since(start).Seconds())
+	start = time.Now()
+	r, _, err := a.Retention.StartRun(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	if r, err = a.Retention.Execute(ctx, r.ID); err != nil {
+		return nil, err
+	}
+	return &timed{p: p, matched: dry.Matched, r: r, took: time.Since(start), peak: float64(peak.Load()) / (1 << 20)}, nil
 }
 
 // sampleHeap records the peak of the Go heap in use until the returned stop is called.
