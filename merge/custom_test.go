@@ -8,6 +8,7 @@ import (
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/merge"
+	"github.com/google/uuid"
 )
 
 // TestMergeCustomFieldsBySurvivorship: the survivor keeps its custom values and takes the
@@ -56,21 +57,7 @@ func TestMergeCustomFieldsBySurvivorship(t *testing.T) {
 // naming the field, and changes nothing.
 func TestUndoMergeRefusesAUniqueValueTakenSince(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	if _, err := b.App.Contacts.CreateCustomField(b.Ctx, contact.CustomField{Key: "badge", Type: contact.CustomText, Unique: true}); err != nil {
-		t.Fatal(err)
-	}
-	ids := mergeFixture(t, b,
-		contact.NewContact{FirstName: "Ada"},
-		contact.NewContact{FirstName: "Ada", Custom: contact.CustomInput{"badge": "B-1"}},
-	)
-	m, _, err := b.App.Merges.MergeContacts(b.Ctx, merge.Request{ContactIDs: ids})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := get(t, b, ids[0]).Custom["badge"]; got != "B-1" {
-		t.Fatalf("survivor's badge %v, want B-1", got)
-	}
+	b, ids, m := mergeUniqueBadge(t)
 	if _, err := b.App.Contacts.UpdateContact(b.Ctx, ids[0], contact.Update{Custom: contact.CustomInput{"badge": "B-2"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +94,22 @@ func TestUndoMergeRefusesAUniqueValueTakenSince(t *testing.T) {
 // survivor's own restore hands it over first), and the survivor has none again.
 func TestUndoMergeGivesAUniqueValueBack(t *testing.T) {
 	t.Parallel()
+	b, ids, m := mergeUniqueBadge(t)
+	if _, report, err := b.App.Merges.UndoMerge(b.Ctx, m.ID); err != nil || len(report) != 0 {
+		t.Fatalf("undo right after the merge: %v %v", report, err)
+	}
+	if got := get(t, b, ids[0]).Custom["badge"]; got != nil {
+		t.Errorf("after undo the survivor's badge is %v, want none", got)
+	}
+	if got := get(t, b, ids[1]).Custom["badge"]; got != "B-1" {
+		t.Errorf("after undo the merged contact's badge is %v, want B-1", got)
+	}
+}
+
+// mergeUniqueBadge defines a unique custom field, badge, and merges a contact without one with a
+// contact whose badge is B-1 (the first survives and takes it); it returns the merge.
+func mergeUniqueBadge(t *testing.T) (bundle, []uuid.UUID, *merge.Merge) {
+	t.Helper()
 	b := setup(t)
 	if _, err := b.App.Contacts.CreateCustomField(b.Ctx, contact.CustomField{Key: "badge", Type: contact.CustomText, Unique: true}); err != nil {
 		t.Fatal(err)
@@ -122,13 +125,5 @@ func TestUndoMergeGivesAUniqueValueBack(t *testing.T) {
 	if got := get(t, b, ids[0]).Custom["badge"]; got != "B-1" {
 		t.Fatalf("survivor's badge %v, want B-1", got)
 	}
-	if _, report, err := b.App.Merges.UndoMerge(b.Ctx, m.ID); err != nil || len(report) != 0 {
-		t.Fatalf("undo right after the merge: %v %v", report, err)
-	}
-	if got := get(t, b, ids[0]).Custom["badge"]; got != nil {
-		t.Errorf("after undo the survivor's badge is %v, want none", got)
-	}
-	if got := get(t, b, ids[1]).Custom["badge"]; got != "B-1" {
-		t.Errorf("after undo the merged contact's badge is %v, want B-1", got)
-	}
+	return b, ids, m
 }
