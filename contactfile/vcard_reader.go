@@ -167,7 +167,7 @@ func (d *vcardDecoder) apply(row *Row, p *vcardProp, truncated bool, fn *string)
 			setAddress(row, v)
 		}
 	case "CATEGORIES":
-		for _, t := range splitUnescaped(v, ',') {
+		for _, t := range SplitComponents(v, ',') {
 			row.addTags(unescapeText(t), "\x00")
 		}
 	case "UID":
@@ -266,9 +266,10 @@ func isVCard(v []byte) bool {
 	return strings.EqualFold(string(bytes.TrimSpace(v)), "VCARD")
 }
 
-// splitUnescaped splits a vCard value at sep where it is not escaped by a
-// backslash.
-func splitUnescaped(v string, sep byte) []string {
+// SplitComponents splits a vCard value at sep where it is not escaped by a
+// backslash: the components of a structured value (N, ORG, ADR at ';') or
+// the items of a list (CATEGORIES at ','). The parts keep their escapes.
+func SplitComponents(v string, sep byte) []string {
 	var out []string
 	start := 0
 	for i := 0; i < len(v); i++ {
@@ -288,7 +289,7 @@ func splitUnescaped(v string, sep byte) []string {
 // street takes the extended address after it (an apartment), or the post
 // office box when it has neither.
 func setAddress(row *Row, v string) {
-	comp := splitUnescaped(v, ';')
+	comp := SplitComponents(v, ';')
 	part := func(i int) string {
 		if i < len(comp) {
 			return oneLine(unescapeText(comp[i]))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/contactfile"
 	"github.com/emersion/go-vcard"
 )
 
@@ -78,7 +79,7 @@ func mapCard(card vcard.Card) mapped {
 	}
 	set(m.values, "title", clean(card.Value(vcard.FieldTitle)))
 	if org := card.Value(vcard.FieldOrganization); org != "" {
-		set(m.values, "company", clean(unescapeComponent(splitComponents(org)[0])))
+		set(m.values, "company", clean(unescapeComponent(contactfile.SplitComponents(org, ';')[0])))
 	}
 	if fn := clean(card.Value(vcard.FieldFormattedName)); given == "" && family == "" && !slices.Contains(
 		[]string{"", "-", m.values["company"], m.values["email"], m.values["phone"]}, fn) && card.Kind() == vcard.KindIndividual {
@@ -114,7 +115,7 @@ func clean(s string) string {
 func nameComponents(card vcard.Card) []string {
 	n := []string{}
 	if f := card.Get(vcard.FieldName); f != nil {
-		n = splitComponents(f.Value)
+		n = contactfile.SplitComponents(f.Value, ';')
 	}
 	for len(n) < 5 {
 		n = append(n, "")
@@ -128,22 +129,6 @@ func splitFN(fn string) (string, string) {
 		return fn[:i], fn[i+1:]
 	}
 	return fn, ""
-}
-
-// splitComponents splits a structured value (N, ORG) at its unescaped semicolons.
-func splitComponents(v string) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(v); i++ {
-		switch v[i] {
-		case '\\':
-			i++
-		case ';':
-			out = append(out, v[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, v[start:])
 }
 
 func unescapeComponent(s string) string { return strings.ReplaceAll(s, `\;`, ";") }

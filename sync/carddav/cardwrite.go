@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/contactfile"
 	"github.com/contactd/contactd/sync/syncengine"
 	"github.com/emersion/go-vcard"
 )
@@ -50,7 +51,7 @@ func apply(card vcard.Card, w *syncengine.Write, now time.Time) {
 	if company := w.Values["company"]; company != cur.values["company"] {
 		comps := []string{""}
 		if org := card.Value(vcard.FieldOrganization); org != "" {
-			comps = splitComponents(org)
+			comps = contactfile.SplitComponents(org, ';')
 		}
 		comps[0] = component(company)
 		org := strings.Join(comps, ";")
