@@ -334,22 +334,9 @@ func (e *Engine) update(ctx context.Context, tx pgx.Tx, src *source.Source, link
 		if v := f.Get(&c.Values); v != nil {
 			local = *v
 		}
-		if remote == base || remote == local {
+		if !threeWay(st, conflicts, r.RemoteID, c.ID, f.Name, base, local, remote, takeRemote,
+			contact.Change{Before: contact.StrValue(f.Get(&c.Values)), After: contact.StrValue(f.Get(&vals))}) {
 			continue
-		}
-		if local != base {
-			kept := "local"
-			if takeRemote {
-				kept = "remote"
-			}
-			st.Conflicts++
-			st.ConflictLog = append(st.ConflictLog, source.Conflict{Ref: r.RemoteID, ContactID: c.ID, Field: f.Name,
-				Local: f.Get(&c.Values), Remote: f.Get(&vals), Kept: kept})
-			conflicts[f.Name] = contact.Change{Before: contact.StrValue(f.Get(&c.Values)), After: contact.StrValue(f.Get(&vals))}
-			conflicts["kept"] = contact.Change{After: kept}
-			if !takeRemote {
-				continue
-			}
 		}
 		*f.Ptr(&c.Values) = f.Get(&vals)
 	}
@@ -362,22 +349,9 @@ func (e *Engine) update(ctx context.Context, tx pgx.Tx, src *source.Source, link
 		key := strings.TrimPrefix(name, contact.CustomPrefix)
 		base, remote := link.Payload.Values[name], next.Payload.Values[name]
 		local := contactfile.CustomText(c.Custom[key])
-		if remote == base || remote == local {
+		if !threeWay(st, conflicts, r.RemoteID, c.ID, name, base, local, remote, takeRemote,
+			contact.Change{Before: c.Custom[key], After: cw.values[key]}) {
 			continue
-		}
-		if local != base {
-			kept := "local"
-			if takeRemote {
-				kept = "remote"
-			}
-			st.Conflicts++
-			st.ConflictLog = append(st.ConflictLog, source.Conflict{Ref: r.RemoteID, ContactID: c.ID, Field: name,
-				Local: contact.Nullable(local), Remote: contact.Nullable(remote), Kept: kept})
-			conflicts[name] = contact.Change{Before: c.Custom[key], After: cw.values[key]}
-			conflicts["kept"] = contact.Change{After: kept}
-			if !takeRemote {
-				continue
-			}
 		}
 		if v, ok := cw.values[key]; ok {
 			c.Custom[key] = v
@@ -654,4 +628,30 @@ func (e *Engine) link(ctx context.Context, tx pgx.Tx, src *source.Source, r *Rec
 	}
 	st.Linked++
 	return diverge || !maps.Equal(contactValues(c), state.Values), nil
+}
+
+// threeWay decides one value of a linked record against the contact's: base is the record's
+// value at the last sync, remote its value now, local the contact's. Nothing is taken when the
+// record did not change it or agrees with the contact. When both sides changed it, takeRemote
+// (the source's policy) decides, and the conflict is recorded on the run (st) and for the
+// contact's audit (conflicts, with audit as its before and after). It reports whether to take
+// the remote value.
+func threeWay(st *source.Stats, conflicts map[string]contact.Change, ref string, contactID uuid.UUID, field, base, local, remote string,
+	takeRemote bool, audit contact.Change) bool {
+	if remote == base || remote == local {
+		return false
+	}
+	if local == base {
+		return true
+	}
+	kept := "local"
+	if takeRemote {
+		kept = "remote"
+	}
+	st.Conflicts++
+	st.ConflictLog = append(st.ConflictLog, source.Conflict{Ref: ref, ContactID: contactID, Field: field,
+		Local: contact.Nullable(local), Remote: contact.Nullable(remote), Kept: kept})
+	conflicts[field] = audit
+	conflicts["kept"] = contact.Change{After: kept}
+	return takeRemote
 }
