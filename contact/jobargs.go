@@ -28,3 +28,16 @@ func (NormalizeArgs) InsertOpts() river.InsertOpts {
 		},
 	}
 }
+
+// NameCountsArgs asks for search's name counts to be refreshed (RefreshNameCounts). A periodic
+// job queues it, and so does the end of a large import; package worker works it.
+type NameCountsArgs struct{}
+
+// Kind is the job's stable kind name.
+func (NameCountsArgs) Kind() string { return "search_name_counts" }
+
+// InsertOpts makes the job unique while it waits or runs: one refresh covers every change
+// before it starts.
+func (NameCountsArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByState: db.ActiveJobStates}}
+}

@@ -159,8 +159,8 @@ func (s *Store) ListContacts(ctx context.Context, f Filter, p Page) (*List, erro
 			cand, args = rankedPage(f.Q, where, args, p.Limit+1)
 			inner = `SELECT ` + contactColumns + `, s.score FROM (` + cand + `) s JOIN contacts c ON c.id = s.id`
 		} else {
-			cand, args = rankedCandidates(f.Q, nil)
-			where, args = rest.Where(args)
+			where, args = rest.Where(nil)
+			cand, args = rankedCandidates(f.Q, where, args)
 			inner = `SELECT ` + contactColumns + `, s.score FROM (` + cand + `) s
 			CROSS JOIN LATERAL (SELECT * FROM contacts c WHERE c.id = s.id AND ` + where + `) c`
 		}

@@ -2,6 +2,7 @@ package contact
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -11,10 +12,14 @@ import (
 // 00019 has the indexes and the table of names):
 //
 //   - names: each word of the query is looked up in search_terms, the distinct first and last
-//     names, where a word finds the names within a few edits of it (trigrams, and for short
-//     names the first two letters, propose; Levenshtein decides) and the names it starts; a one-word search reads the contacts with one of those
-//     first or last names, a longer one those whose first and last name match its first and
-//     last words, in either order. A name's score is how close it is to its word.
+//     names, where a word finds every name one edit away (through the names' deletion
+//     neighbourhoods, migration 00034), the names within a few edits of it (trigrams, and for
+//     short names the first two letters, propose; Levenshtein decides) and the names it
+//     starts; a one-word search reads the contacts with one of those first or last names, a
+//     longer one those whose first and last name match its first and last words, in either
+//     order. A name's score is how close it is to its word, weighed by how common the name is
+//     in its place (search_term_weight); a longer search may also guess the person meant
+//     (guess).
 //   - a one-word search also reads the contacts with a company or title word close to it
 //     (through search_terms as well), the emails, email domains and companies it starts and, for digits, the
 //     phones ending with them (their last ten, so a number with its country code finds one
@@ -57,6 +62,9 @@ type searchSQL struct {
 	args []any
 	ctes []string
 	page *searchPage
+	// where is, for a ranked search, the condition (on contacts c) of the contacts the list
+	// shows; "" for a search that only selects contacts (Filter.Where).
+	where string
 }
 
 // searchPage makes a search read only what a first page in relevance order can show: each
@@ -72,30 +80,76 @@ func (s *searchSQL) arg(v any) string {
 	return fmt.Sprintf("$%d", len(s.args))
 }
 
-// terms adds a table of the names close to the word (term, and its score): within a few edits
-// of it and, if prefix (the word being typed), those it starts; it returns the table's name.
-// Computed once (a materialized CTE), the table lets the contacts be read by index, name by
-// name.
+// terms adds a table of the names close to the word (term, its score, and its score weighed
+// as a first name and as a last name: first_score, last_score): the names one edit from it
+// (through their deletion neighbourhoods), those within a few edits (trigrams, and for short
+// names the first two letters, propose; Levenshtein decides) and, if prefix (the word being
+// typed), those it starts; it returns the table's name. Computed once (a materialized CTE), the
+// table lets the contacts be read by index, name by name. It keeps the expansions names
+// closest to the word, the commoner first among names as close (search_term_weight).
 func (s *searchSQL) terms(word, w string, prefix bool, expansions int) string {
 	n := utf8.RuneCountInString(w)
 	k := maxEdits(n)
-	sql := fmt.Sprintf(`SELECT term FROM search_terms WHERE %[1]s %% term AND levenshtein_less_equal(%[1]s, term, %[2]d) <= %[2]d`, word, k)
+	sql := fmt.Sprintf(`SELECT term, first_n, last_n FROM search_terms WHERE %[1]s %% term AND levenshtein_less_equal(%[1]s, term, %[2]d) <= %[2]d`, word, k)
 	// A typo in a short name leaves too few trigrams in common: the names starting with one
 	// of the word's first two letters are compared too.
 	if r := []rune(w); n >= 2 {
-		sql += fmt.Sprintf(` UNION SELECT term FROM search_terms WHERE (term LIKE %[3]s OR term LIKE %[4]s)
+		sql += fmt.Sprintf(` UNION SELECT term, first_n, last_n FROM search_terms WHERE (term LIKE %[3]s OR term LIKE %[4]s)
 			AND length(term) BETWEEN %[5]d AND %[6]d AND levenshtein_less_equal(%[1]s, term, %[2]d) <= %[2]d`,
 			word, k, s.arg(likePrefix(string(r[0]))), s.arg(likePrefix(string(r[1]))), n-k, n+k)
 	}
+	// Every name one edit away: one of the two is the other with a letter deleted, or both
+	// are the same with a letter deleted (a substitution, a transposition).
+	if d := wordDeletes(w); len(d) > 0 {
+		near := s.arg(append(d, w))
+		sql += ` UNION SELECT term, first_n, last_n FROM search_terms WHERE (deletes && ` + near + `::text[] OR term = ANY(` + near + `::text[]))
+			AND (levenshtein_less_equal(` + word + `, term, 1) <= 1 OR term = ANY(` + s.arg(wordTranspositions(w)) + `::text[]))`
+	}
 	if prefix && n >= minPrefix {
-		sql += ` UNION SELECT term FROM search_terms WHERE term LIKE ` + s.arg(likePrefix(w))
+		sql += ` UNION SELECT term, first_n, last_n FROM search_terms WHERE term LIKE ` + s.arg(likePrefix(w))
 	} else {
-		sql += ` UNION SELECT ` + word
+		sql += ` UNION SELECT ` + word + `, 0, 0`
 	}
 	name := fmt.Sprintf("search_terms_%d", len(s.ctes)+1)
-	s.ctes = append(s.ctes, name+` AS MATERIALIZED (SELECT term, search_term_score(`+word+`, term) AS score FROM (`+sql+`) t
-		ORDER BY 2 DESC, 1 LIMIT `+strconv.Itoa(expansions)+`)`)
+	s.ctes = append(s.ctes, name+` AS MATERIALIZED (SELECT term, score, first_n, last_n, first_score, last_score,
+		CASE WHEN score >= 1 THEN 0 ELSE search_word_distance(`+word+`, term) END AS edits
+		FROM (SELECT term, score, first_n, last_n, search_term_weight(score, first_n) AS first_score,
+			search_term_weight(score, last_n) AS last_score
+			FROM (SELECT term, search_term_score(`+word+`, term) AS score, max(first_n) AS first_n, max(last_n) AS last_n
+				FROM (`+sql+`) t GROUP BY term) t
+			ORDER BY search_term_weight(score, greatest(first_n, last_n)) DESC, 1 LIMIT `+strconv.Itoa(expansions)+`) t)`)
 	return name
+}
+
+// wordTranspositions is w with two adjacent letters swapped, for every pair that differs.
+func wordTranspositions(w string) []string {
+	r := []rune(w)
+	out := []string{}
+	for i := 0; i+1 < len(r); i++ {
+		if r[i] != r[i+1] {
+			t := slices.Clone(r)
+			t[i], t[i+1] = t[i+1], t[i]
+			out = append(out, string(t))
+		}
+	}
+	return out
+}
+
+// wordDeletes is w with one letter deleted, for every letter (distinct), as
+// search_term_deletes has it for a term; nil for words of fewer than 2 or more than 32 letters.
+func wordDeletes(w string) []string {
+	r := []rune(w)
+	if len(r) < 2 || len(r) > 32 {
+		return nil
+	}
+	var out []string
+	for i := range r {
+		d := string(r[:i]) + string(r[i+1:])
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // maxExpansions and maxPairExpansions bound how many names a word of a one-word search, and
@@ -115,6 +169,62 @@ func (s *searchSQL) byName(from, cond, score string) string {
 	}
 	return `SELECT x.id, ` + score + ` AS score FROM ` + from + ` CROSS JOIN LATERAL (SELECT c.id FROM contacts c WHERE ` + cond +
 		` AND ` + s.page.where + ` ORDER BY c.id LIMIT ` + s.page.n + `) x`
+}
+
+// byPair renders the contacts whose first name is one of the names of f and last name one of
+// l (terms tables), scored by both; with a guess (a table of at most one contact, see guess)
+// the guessed contact scores 1 and every other at most guessedCap, so that it comes first.
+func (s *searchSQL) byPair(f, l, guess string) string {
+	score := `(f.first_score + l.last_score) / 2`
+	if guess != "" {
+		id := "c.id"
+		if s.page != nil {
+			id = "x.id"
+		}
+		score = `(CASE WHEN ` + id + ` = (SELECT id FROM ` + guess + `) THEN 1
+			WHEN EXISTS (SELECT FROM ` + guess + `) THEN least(` + score + `, ` + guessedCap + `) ELSE ` + score + ` END)::real`
+	}
+	return s.byName(f+` f CROSS JOIN `+l+` l`, `lower(c.last_name) = l.term AND lower(c.first_name) = f.term`, score)
+}
+
+// guessedCap is the highest score of a contact other than a search's guess.
+const guessedCap = "0.999"
+
+// guessEditCost is how much less likely a name is meant for each edit between it and the word
+// typed, as a natural log: a name one edit away is taken for the word typed when it is more
+// than e^guessEditCost (20) times as common. Typo'd records are about 1% of a common name's
+// (197 Jhn for 14,850 John in the benchmark's million), and a search is typed with a typo far
+// more often than a record is stored with one; 20 was chosen on make bench-search's measure
+// (100 left the Jhn Smiths above every John Smith).
+const guessEditCost = "3.0"
+
+// guess adds, for a ranked search of two words or more, a table of its guess at the person
+// meant: when a word is one or two edits from a far commoner name ("jaes smith", where a
+// few typo'd records are named Jaes Smith and thousands James Smith), exact matches still rank
+// first, as each is likelier the contact meant than each namesake of the commoner name, but
+// the commoner name is likelier the name meant, and one of its contacts belongs on top. Each
+// pair of names of the two words (in either order) is weighed as a noisy channel would: how
+// common each name is in its place (search_terms' counts, as if first and last names were
+// independent) against guessEditCost per edit. The guess is the first contact (by id, among
+// those the search's filter selects) of the likeliest pair that has one, when that pair is not
+// what was typed; the table is empty otherwise. It returns the table's name, or "" for a
+// search that is not ranked.
+func (s *searchSQL) guess(ta, tb string) string {
+	if s.where == "" {
+		return ""
+	}
+	pair := func(f, l string) string {
+		return `SELECT f.term AS f, l.term AS l, f.score < 1 OR l.score < 1 AS corrected,
+			ln(1 + f.first_n) + ln(1 + l.last_n) - ` + guessEditCost + ` * (f.edits + l.edits) AS likelihood
+			FROM ` + f + ` f CROSS JOIN ` + l + ` l`
+	}
+	s.ctes = append(s.ctes, `search_guess AS MATERIALIZED (SELECT id FROM (
+		SELECT g.id, p.corrected FROM (
+			SELECT * FROM (`+pair(ta, tb)+` UNION ALL `+pair(tb, ta)+`) p ORDER BY likelihood DESC, f, l LIMIT 8) p
+		CROSS JOIN LATERAL (SELECT c.id FROM contacts c WHERE lower(c.last_name) = p.l AND lower(c.first_name) = p.f AND `+s.where+`
+			ORDER BY c.id LIMIT 1) g
+		ORDER BY p.likelihood DESC, p.f, p.l LIMIT 1) b WHERE corrected)`)
+	return "search_guess"
 }
 
 // byOrgWord renders the contacts with one of the names of terms (the table) among the words of
@@ -178,17 +288,17 @@ func (s *searchSQL) branches(q string) ([]string, []rowBranch) {
 		w := s.arg(words[0])
 		t := s.terms(w, words[0], true, maxExpansions)
 		byName = append(byName,
-			s.byName(t+` t`, `lower(c.last_name) = t.term`, `t.score`),
-			s.byName(t+` t`, `lower(c.first_name) = t.term`, `t.score`),
+			s.byName(t+` t`, `lower(c.last_name) = t.term`, `t.last_score`),
+			s.byName(t+` t`, `lower(c.first_name) = t.term`, `t.first_score`),
 			s.byOrgWord(t))
 	default:
 		// The first and last words against the first and last names, in either order; the
 		// pairs of names are read one by one through (last name, first name).
 		a, b := s.arg(words[0]), s.arg(words[len(words)-1])
 		ta, tb := s.terms(a, words[0], false, maxPairExpansions), s.terms(b, words[len(words)-1], true, maxPairExpansions)
+		guess := s.guess(ta, tb)
 		for _, p := range [][2]string{{ta, tb}, {tb, ta}} {
-			byName = append(byName, s.byName(p[0]+` f CROSS JOIN `+p[1]+` l`,
-				`lower(c.last_name) = l.term AND lower(c.first_name) = f.term`, `(f.score + l.score) / 2`))
+			byName = append(byName, s.byPair(p[0], p[1], guess))
 		}
 		// One word a first or last name, the other a word of the company or title ("john
 		// acme"): the contacts with the word in their company or title, among them those
@@ -251,10 +361,16 @@ func reverse(s string) string {
 }
 
 // rankedCandidates renders a search's contacts once each with their best score, best first,
-// ties by id, numbering its arguments after args.
-func rankedCandidates(q string, args []any) (string, []any) {
-	cand, args := searchCandidates(q, args)
-	return `SELECT id, max(score)::real AS score FROM (` + cand + `) s GROUP BY id ORDER BY 2 DESC, 1`, args
+// ties by id, numbering its arguments after args; where (a condition on contacts c, its
+// arguments in args) is what the list shows, which a search's guess (see guess) depends on.
+func rankedCandidates(q, where string, args []any) (string, []any) {
+	s := &searchSQL{args: args, where: "(" + where + ")"}
+	byName, byRow := s.branches(q)
+	all := byName
+	for _, b := range byRow {
+		all = append(all, b.sql)
+	}
+	return s.with() + `SELECT id, max(score)::real AS score FROM (` + strings.Join(all, "\nUNION ALL\n") + `) s GROUP BY id ORDER BY 2 DESC, 1`, s.args
 }
 
 // rankedPage renders the first n contacts of a search in relevance order (best score first,
@@ -265,8 +381,8 @@ func rankedCandidates(q string, args []any) (string, []any) {
 // of it with at least its score, so it is not on the page). The branches that score row by row
 // run only if the page by name has room or a score they can reach.
 func rankedPage(q, where string, args []any, n int) (string, []any) {
-	s := &searchSQL{args: args}
-	s.page = &searchPage{where: "(" + where + ")", n: s.arg(n)}
+	s := &searchSQL{args: args, where: "(" + where + ")"}
+	s.page = &searchPage{where: s.where, n: s.arg(n)}
 	byName, byRow := s.branches(q)
 	s.ctes = append(s.ctes,
 		`search_top AS MATERIALIZED (SELECT id, max(score)::real AS score FROM (`+strings.Join(byName, "\nUNION ALL\n")+`) s

@@ -51,7 +51,11 @@ func TestSearchFirstPageIsTheRankedPrefix(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, q := range []string{"james", "jame", "smith", "james smith", "jmaes smiht", "smith james", "jam"} {
+	// Counted names, so that close names weigh differently (and "jmaes smiht" has a guess).
+	if _, err := contact.RefreshNameCounts(b.Ctx, b.Pool); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"james", "jame", "smith", "james smith", "jmaes smiht", "smith james", "jam", "jaems smith"} {
 		for _, tags := range [][]string{nil, {"vip"}} {
 			f := contact.Filter{Q: q, Tags: tags}
 			relevance := contact.Sort{Key: "relevance", Desc: true}
@@ -92,4 +96,90 @@ func TestSearchFirstPageIsTheRankedPrefix(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSearchTypoPrior: among names as close to a typo, the commoner ranks first once the name
+// counts are refreshed (before, ties go by id); a short name with a letter deleted is found
+// though it shares no trigram or first letter with the word ("ee" finds Lee); and a search
+// whose words are a rare name one edit from a far commoner one (Jaes Smith, James Smith) puts
+// one contact of the commoner name first, its guess, and the exact matches right after.
+func TestSearchTypoPrior(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	create := func(first, last string, n int) []uuid.UUID {
+		var ids []uuid.UUID
+		for range n {
+			c, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: first, LastName: last})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, c.ID)
+		}
+		return ids
+	}
+	word := create("Ann", "Word", 1) // the rarer name, and the first by id
+	create("Ann", "Ward", 3)
+	lee := create("Michael", "Lee", 1)
+	jaes := create("Jaes", "Smith", 1)
+	james := create("James", "Smith", 45)
+	relevance := contact.Page{Sort: contact.Sort{Key: "relevance", Desc: true}, Limit: 50}
+	search := func(q string) *contact.List {
+		t.Helper()
+		l, err := b.store.ListContacts(b.Ctx, contact.Filter{Q: q}, relevance)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	if l := search("wxrd"); len(l.Contacts) == 0 || l.Contacts[0].ID != word[0] {
+		t.Fatalf("wxrd before the counts: want Ann Word first (ties by id), got %v", names(l))
+	}
+	if _, err := contact.RefreshNameCounts(b.Ctx, b.Pool); err != nil {
+		t.Fatal(err)
+	}
+	if l := search("wxrd"); len(l.Contacts) < 4 || *l.Contacts[0].LastName != "Ward" || l.Scores[0] <= l.Scores[3] {
+		t.Errorf("wxrd: want the three Wards first, scored above Word, got %v %v", names(l), l.Scores)
+	}
+	for _, q := range []string{"ee", "michael ee", "mchael lee"} {
+		if l := search(q); !slices.ContainsFunc(l.Contacts, func(c *contact.Contact) bool { return c.ID == lee[0] }) {
+			t.Errorf("%s: Michael Lee not found: %v", q, names(l))
+		}
+	}
+	l := search("jaes smith")
+	if len(l.Contacts) < 3 || l.Contacts[0].ID != james[0] || l.Contacts[1].ID != jaes[0] || l.Scores[0] != 1 || l.Scores[1] >= 1 {
+		t.Errorf("jaes smith: want the first James Smith (the guess, 1), then Jaes Smith, got %v %v", names(l), l.Scores[:min(3, len(l.Scores))])
+	}
+	// What was typed is not a guess: the James Smiths all score 1, by id.
+	l = search("james smith")
+	if len(l.Contacts) < 45 || l.Contacts[0].ID != james[0] || l.Scores[44] != 1 || slices.ContainsFunc(l.Contacts[:45], func(c *contact.Contact) bool { return c.ID == jaes[0] }) {
+		t.Errorf("james smith: want the 45 James Smiths first, got %v", names(l))
+	}
+	// Later pages agree with the first (the guess is the same on every page).
+	first, err := b.store.ListContacts(b.Ctx, contact.Filter{Q: "jaes smith"}, contact.Page{Sort: relevance.Sort, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, err := b.store.ListContacts(b.Ctx, contact.Filter{Q: "jaes smith"}, contact.Page{Sort: relevance.Sort, Limit: 1, After: first.Next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Contacts[0].ID != james[0] || len(rest.Contacts) != 1 || rest.Contacts[0].ID != jaes[0] {
+		t.Errorf("jaes smith page by page: %v then %v", names(first), names(rest))
+	}
+}
+
+// names are a list's contacts as "First Last".
+func names(l *contact.List) []string {
+	var out []string
+	for _, c := range l.Contacts {
+		f, la := "", ""
+		if c.FirstName != nil {
+			f = *c.FirstName
+		}
+		if c.LastName != nil {
+			la = *c.LastName
+		}
+		out = append(out, f+" "+la)
+	}
+	return out
 }

@@ -283,6 +283,12 @@ func (s *Store) FinishImport(ctx context.Context, id uuid.UUID, status ImportSta
 		if _, err = tx.Exec(ctx, `DELETE FROM import_chunks WHERE import_id = $1`, id); err != nil {
 			return err
 		}
+		if out.Status == ImportSucceeded && out.Created+out.Updated >= analyzeAfterRows {
+			// A bulk load changes how common names are: search's typo prior is recounted.
+			if _, err := s.db.Jobs.InsertTx(ctx, tx, contact.NameCountsArgs{}, nil); err != nil {
+				return err
+			}
+		}
 		return emitFinished(ctx, tx, out)
 	})
 	if err == nil && out.Status == ImportSucceeded && out.Created+out.Updated >= analyzeAfterRows {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
 	"github.com/contactd/contactd/idempotency"
 	"github.com/contactd/contactd/importer"
@@ -51,6 +52,7 @@ func NewWorkers(a *app.App, cfg Config) *river.Workers {
 	river.AddWorker(workers, &RetentionDueWorker{Store: a.Retention})
 	river.AddWorker(workers, &RescueWorker{DB: a.DB})
 	river.AddWorker(workers, &EventsRetentionWorker{Store: a.Webhooks, Retention: cfg.EventsRetention})
+	river.AddWorker(workers, &NameCountsWorker{DB: a.DB})
 	return workers
 }
 
@@ -80,6 +82,9 @@ func NewClient(a *app.App, cfg Config) (*river.Client[pgx.Tx], error) {
 	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 		func() (river.JobArgs, *river.InsertOpts) { return source.DueArgs{}, nil },
 		&river.PeriodicJobOpts{ID: "sync_due"}))
+	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(nameCountsEvery),
+		func() (river.JobArgs, *river.InsertOpts) { return contact.NameCountsArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "search_name_counts"}))
 	// Retention schedules work the same way: one periodic job queues the due policies' runs.
 	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 		func() (river.JobArgs, *river.InsertOpts) { return retention.DueArgs{}, nil },
