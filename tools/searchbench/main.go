@@ -175,6 +175,9 @@ func run(ctx context.Context, n, quality int, seed bool) error {
 //
 // and how many queries were for a shared name.
 func measureQuality(ctx context.Context, pool *pgxpool.Pool, a *app.App, samples []sample, n int, rng *rand.Rand) error {
+	if n == 0 {
+		return nil
+	}
 	top3, sameName, fair, fairOrdered, shared, done, exactTypo := 0, 0, 0, 0, 0, 0, 0
 	var lat []time.Duration
 	var misses []string
