@@ -87,8 +87,9 @@ func (d *CustomField) Validate() error {
 }
 
 // builtinNames are contact attributes outside Fields that a custom field's key or an import
-// column must not shadow.
-var builtinNames = map[string]bool{"tags": true, "type": true, "id": true, "status": true, "extra": true}
+// column must not shadow (external_id: vCard's X-CONTACTD-EXTERNAL-ID, which a key's
+// X-CONTACTD-<KEY> would be).
+var builtinNames = map[string]bool{"tags": true, "type": true, "id": true, "status": true, "extra": true, "external_id": true}
 
 func (d *CustomField) validateRest(errs *db.FieldErrors) {
 	if d.Options == nil {

@@ -66,17 +66,18 @@ func TestRoundTrip(t *testing.T) {
 
 // TestRoundTripTagsAndCustom writes tags and custom values in each format and
 // reads them back: tags (with separators in them escaped where the format
-// can) in every format, custom values as CSV columns (Extra by key) and as
-// NDJSON customFields.
+// can) in every format, custom values as CSV columns (Extra by key), as
+// NDJSON customFields and as vCard X-CONTACTD-<KEY> properties (a key with
+// an underscore included).
 func TestRoundTripTagsAndCustom(t *testing.T) {
 	t.Parallel()
 	for _, f := range []Format{CSV, NDJSON, VCard} {
 		t.Run(string(f), func(t *testing.T) {
 			t.Parallel()
 			row := ExportRow{ID: "c1", FirstName: "Ada", Tags: []string{"VIP", "Big, Co", "=x"},
-				Custom: map[string]any{"industry": "Software", "employees": 42.5, "vip": true, "regions": []any{"EU", "US"}}}
+				Custom: map[string]any{"industry": "Software", "employees": 42.5, "vip": true, "regions": []any{"EU", "US"}, "lead_source": "Web, paid"}}
 			var buf bytes.Buffer
-			w, err := NewExportWriter(&buf, f, []string{"employees", "industry", "regions", "vip"})
+			w, err := NewExportWriter(&buf, f, []string{"employees", "industry", "lead_source", "regions", "vip"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,15 +95,16 @@ func TestRoundTripTagsAndCustom(t *testing.T) {
 			if !slices.Equal(got.Tags, row.Tags) {
 				t.Errorf("tags %q, want %q\n%s", got.Tags, row.Tags, buf.String())
 			}
-			want := map[string]string{"industry": "Software", "employees": "42.5", "vip": "true", "regions": "EU;US"}
+			want := map[string]string{"industry": "Software", "employees": "42.5", "vip": "true", "regions": "EU;US", "lead_source": "Web, paid"}
 			var custom map[string]string
 			switch f {
 			case CSV:
 				custom = got.Extra
-			case NDJSON:
-				custom = got.Custom
 			default:
-				return // vCard carries no custom fields
+				custom = got.Custom
+				if f == VCard && !strings.Contains(buf.String(), "X-CONTACTD-LEAD-SOURCE:Web\\, paid\r\n") {
+					t.Errorf("vCard has no X-CONTACTD-LEAD-SOURCE property:\n%s", buf.String())
+				}
 			}
 			for k, v := range want {
 				if custom[k] != v {
@@ -122,5 +124,24 @@ func TestReadTagsColumnAndCategories(t *testing.T) {
 	_, res = readString(t, "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ada\r\nCATEGORIES:vip,big\\, co\r\nEND:VCARD\r\n", Options{})
 	if len(res.rows) != 1 || !slices.Equal(res.rows[0].Tags, []string{"vip", "big, co"}) {
 		t.Fatalf("vcard: %+v", res.rows)
+	}
+}
+
+// TestCustomKey: a custom key and its vCard property map both ways; contactd's own
+// X-CONTACTD-STATUS and X-CONTACTD-EXTERNAL-ID and other X- properties are no custom field.
+func TestCustomKey(t *testing.T) {
+	t.Parallel()
+	for _, key := range []string{"industry", "lead_source", "a1_b2"} {
+		if got, ok := CustomKey(CustomProperty(key)); !ok || got != key {
+			t.Errorf("CustomKey(CustomProperty(%q)) = %q, %v", key, got, ok)
+		}
+	}
+	if got, ok := CustomKey("x-contactd-lead-source"); !ok || got != "lead_source" {
+		t.Errorf("lower-case property: %q, %v", got, ok)
+	}
+	for _, name := range []string{"X-CONTACTD-STATUS", "X-CONTACTD-EXTERNAL-ID", "X-CONTACTD-", "X-ABUID", "NOTE"} {
+		if key, ok := CustomKey(name); ok {
+			t.Errorf("CustomKey(%q) = %q, want none", name, key)
+		}
 	}
 }

@@ -55,9 +55,10 @@ type Row struct {
 	// Tags are the record's tags: a CSV tags column (";"-separated), vCard
 	// CATEGORIES, an NDJSON tags array; trimmed, in file order.
 	Tags []string
-	// Custom holds an NDJSON customFields object's values by key, as text
-	// (a multi-valued one joined by ";"); nil when there is none. CSV
-	// columns of custom fields arrive in Extra under their column name.
+	// Custom holds custom field values by key, as text (a multi-valued one
+	// joined by ";"): an NDJSON customFields object, vCard X-CONTACTD-<KEY>
+	// properties (CustomKey); nil when there is none. CSV columns of custom
+	// fields arrive in Extra under their column name.
 	Custom map[string]string
 }
 

@@ -179,6 +179,15 @@ func (d *vcardDecoder) apply(row *Row, p *vcardProp, truncated bool, fn *string)
 			row.ExternalIDs = append(row.ExternalIDs, s)
 		}
 	default:
+		if key, ok := CustomKey(p.name); ok {
+			if s := strings.TrimSpace(unescapeText(v)); s != "" {
+				if row.Custom == nil {
+					row.Custom = map[string]string{}
+				}
+				row.Custom[key] = s
+			}
+			return nil
+		}
 		row.setExtra(lowerName(p.name), strings.TrimSpace(unescapeText(v)))
 	}
 	return nil

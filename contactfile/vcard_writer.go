@@ -3,14 +3,18 @@ package contactfile
 import (
 	"bufio"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
 
 // VCardWriter writes vCard 4.0 (RFC 6350): UID is the contact id, FN and N
 // the name, EMAIL and TEL (as text, as entered) preferred, ORG, TITLE, REV
-// the update time, and X-CONTACTD-STATUS and X-CONTACTD-EXTERNAL-ID for what
-// vCard has no property for. Lines end in CRLF and are folded at 75 octets.
+// the update time, and X-CONTACTD-STATUS, X-CONTACTD-EXTERNAL-ID and a
+// custom field's X-CONTACTD-<KEY> (CustomProperty; its value as a CSV cell
+// holds it, CustomText) for what vCard has no property for. Lines end in CRLF
+// and are folded at 75 octets.
 type VCardWriter struct {
 	w    *bufio.Writer
 	buf  []byte
@@ -62,6 +66,11 @@ func (vw *VCardWriter) Write(row *ExportRow) error {
 	}
 	for _, id := range row.ExternalIDs {
 		vw.prop("X-CONTACTD-EXTERNAL-ID:", id, false)
+	}
+	for _, k := range slices.Sorted(maps.Keys(row.Custom)) {
+		if v := CustomText(row.Custom[k]); v != "" {
+			vw.prop(CustomProperty(k)+":", v, false)
+		}
 	}
 	if len(row.Tags) > 0 {
 		vw.line = append(vw.line[:0], "CATEGORIES:"...)

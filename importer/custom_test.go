@@ -75,8 +75,8 @@ func TestImportCustomFieldsAndTags(t *testing.T) {
 	}
 }
 
-// TestExportImportCustomAndTagsRoundTrip: tags survive every format, custom values CSV and
-// NDJSON.
+// TestExportImportCustomAndTagsRoundTrip: tags and custom values survive every format (vCard
+// carries custom values as X-CONTACTD-<KEY>).
 func TestExportImportCustomAndTagsRoundTrip(t *testing.T) {
 	t.Parallel()
 	src := setup(t)
@@ -108,7 +108,7 @@ func TestExportImportCustomAndTagsRoundTrip(t *testing.T) {
 			if strings.Join(tags, "|") != "Big, Co|VIP" {
 				t.Errorf("tags %q\n%s", tags, buf.String())
 			}
-			if format != contactfile.VCard && custom != `{"industry": "Retail", "employees": 7.5, "customer_no": "C-9"}` {
+			if custom != `{"industry": "Retail", "employees": 7.5, "customer_no": "C-9"}` {
 				t.Errorf("custom %s\n%s", custom, buf.String())
 			}
 		})

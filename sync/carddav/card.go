@@ -42,25 +42,6 @@ type mapped struct {
 	uid, updated   string
 }
 
-// customProperty is the prefix of the vCard properties that carry contactd's custom fields:
-// X-CONTACTD-<KEY>, the key in upper case with its underscores as dashes (a vCard name has no
-// underscores; a key has no dashes, so the mapping goes both ways).
-const customProperty = "X-CONTACTD-"
-
-// customKeyOf is the custom field key a property name carries, if it is X-CONTACTD-<KEY>.
-func customKeyOf(name string) (string, bool) {
-	rest, ok := strings.CutPrefix(strings.ToUpper(name), customProperty)
-	if !ok || rest == "" {
-		return "", false
-	}
-	return strings.ReplaceAll(strings.ToLower(rest), "-", "_"), true
-}
-
-// customPropertyOf is the property name of a custom field key.
-func customPropertyOf(key string) string {
-	return customProperty + strings.ToUpper(strings.ReplaceAll(key, "_", "-"))
-}
-
 // mapCard reads the modelled properties of a card: N (or FN when N is empty), the preferred
 // EMAIL and TEL (PREF, or TYPE=pref, else the first) and the others, TITLE, ORG's first
 // component, CATEGORIES, UID, REV, and custom fields' values (X-CONTACTD-<KEY>, as
@@ -90,7 +71,7 @@ func mapCard(card vcard.Card) mapped {
 	set(m.values, "lastName", family)
 	m.tags = categories(card)
 	for name := range card {
-		if key, ok := customKeyOf(name); ok {
+		if key, ok := contactfile.CustomKey(name); ok {
 			set(m.values, contact.CustomPrefix+key, clean(card.Value(name)))
 		}
 	}

@@ -62,7 +62,7 @@ func apply(card vcard.Card, w *syncengine.Write, now time.Time) {
 	}
 	// Custom fields: X-CONTACTD-<KEY> for each value the write has; one it lacks is removed.
 	for name := range card {
-		if key, ok := customKeyOf(name); ok {
+		if key, ok := contactfile.CustomKey(name); ok {
 			if _, keep := w.Values[contact.CustomPrefix+key]; !keep {
 				delete(card, name)
 			}
@@ -70,7 +70,7 @@ func apply(card vcard.Card, w *syncengine.Write, now time.Time) {
 	}
 	for name, v := range w.Values {
 		if key, ok := strings.CutPrefix(name, contact.CustomPrefix); ok && v != cur.values[name] {
-			setOne(card, customPropertyOf(key), v)
+			setOne(card, contactfile.CustomProperty(key), v)
 		}
 	}
 	if w.Tags != nil && !sameSet(w.Tags, cur.tags) {
