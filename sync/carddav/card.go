@@ -44,8 +44,8 @@ type mapped struct {
 
 // mapCard reads the modelled properties of a card: N (or FN when N is empty), the preferred
 // EMAIL and TEL (PREF, or TYPE=pref, else the first) and the others, TITLE, ORG's first
-// component, CATEGORIES, UID, REV, and custom fields' values (X-CONTACTD-<KEY>, as
-// customFields.<key>).
+// component, the preferred ADR (as the postal address: readAddress), CATEGORIES, UID, REV, and
+// custom fields' values (X-CONTACTD-<KEY>, as customFields.<key>).
 func mapCard(card vcard.Card) mapped {
 	m := mapped{values: map[string]string{}, emails: []string{}, phones: []string{}, tags: []string{}}
 	n := nameComponents(card)
@@ -69,6 +69,11 @@ func mapCard(card vcard.Card) mapped {
 	}
 	set(m.values, "firstName", given)
 	set(m.values, "lastName", family)
+	if adr := preferred(card[vcard.FieldAddress]); adr != nil {
+		for name, v := range readAddress(adr.Value) {
+			set(m.values, name, v)
+		}
+	}
 	m.tags = categories(card)
 	for name := range card {
 		if key, ok := contactfile.CustomKey(name); ok {
@@ -150,6 +155,46 @@ func ordered(fields []*vcard.Field, norm func(string) string) []string {
 		if v := clean(norm(f.Value)); v != "" && !slices.Contains(out, v) {
 			out = append(out, v)
 		}
+	}
+	return out
+}
+
+// preferred is the field of fields with the best preference (rank), the first of those; nil
+// for none.
+func preferred(fields []*vcard.Field) *vcard.Field {
+	var best *vcard.Field
+	for _, f := range fields {
+		if best == nil || rank(f) < rank(best) {
+			best = f
+		}
+	}
+	return best
+}
+
+// addressFields are the contact fields of a postal address, in the order of ADR's components
+// from the street on (street, locality, region, postal code, country).
+var addressFields = [5]string{"street", "city", "region", "postalCode", "country"}
+
+// readAddress reads an ADR value (post office box; extended address; street; locality;
+// region; postal code; country) as contactd's postal address, as contactfile reads a vCard
+// file's: the street with its extended address after a comma, or the post office box when
+// there is no street; every part one line.
+func readAddress(v string) map[string]string {
+	comps := contactfile.SplitComponents(v, ';')
+	for len(comps) < 7 {
+		comps = append(comps, "")
+	}
+	part := func(i int) string { return clean(unescapeComponent(comps[i])) }
+	street := part(2)
+	if ext := part(1); ext != "" {
+		street = strings.TrimPrefix(street+", "+ext, ", ")
+	}
+	if street == "" {
+		street = part(0)
+	}
+	out := map[string]string{"street": street}
+	for i, name := range addressFields[1:] {
+		out[name] = part(3 + i)
 	}
 	return out
 }

@@ -30,6 +30,15 @@ func TestMapCard(t *testing.T) {
 			map[string]string{"firstName": "Grace Brewster", "lastName": "Hopper"}, []string{}, []string{}, []string{}, "", "2026-02-03T04:05:06Z"},
 		{"escapes and several CATEGORIES", "BEGIN:VCARD\nVERSION:3.0\nN:O\\;Neil;Shaq;;;\nORG:Acme\\, Inc.;Sales\nCATEGORIES:a,b\nCATEGORIES:b,c\nEND:VCARD",
 			map[string]string{"firstName": "Shaq", "lastName": "O;Neil", "company": "Acme, Inc."}, []string{}, []string{}, []string{"a", "b", "c"}, "", ""},
+		// The preferred ADR is the postal address: the extended address after the street, the
+		// post office box when there is no street; the other ADR is not read.
+		{"addresses", "BEGIN:VCARD\nVERSION:3.0\nN:Lovelace;Ada;;;\nADR;TYPE=work:;;1 Work Rd;Leeds;;LS1;UK\n" +
+			"ADR;TYPE=home,pref:;Flat 2;12 St James\\, Sq;London;Greater London;SW1;United Kingdom\nEND:VCARD",
+			map[string]string{"firstName": "Ada", "lastName": "Lovelace", "street": "12 St James, Sq, Flat 2", "city": "London",
+				"region": "Greater London", "postalCode": "SW1", "country": "United Kingdom"}, []string{}, []string{}, []string{}, "", ""},
+		{"post office box", "BEGIN:VCARD\nVERSION:4.0\nFN:Box Holder\nADR:PO Box 7;;;Springfield;;12345;\nEND:VCARD",
+			map[string]string{"firstName": "Box", "lastName": "Holder", "street": "PO Box 7", "city": "Springfield", "postalCode": "12345"},
+			[]string{}, []string{}, []string{}, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -70,6 +79,19 @@ func TestApply(t *testing.T) {
 				"phone": "+44 20 7946 0018", "company": "Analytical Engines", "title": "Analyst",
 				"customFields.tier": "Silver", "customFields.first_order": "2026-01-02"}},
 			[]string{"X-CUSTOM:kept", "X-CONTACTD-TIER:Silver", "X-CONTACTD-FIRST-ORDER:2026-01-02"}},
+		// The postal address goes to the preferred ADR, its parameters and the other ADR kept.
+		{"address changed", strings.Replace(adaV3, "X-CUSTOM:kept", "X-CUSTOM:kept\nADR;TYPE=work:;;1 Work Rd;Leeds;;LS1;UK\nADR;TYPE=home,pref:;;1 Old Rd;Oldtown;;OT1;UK", 1),
+			syncengine.Write{Values: map[string]string{"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
+				"phone": "+44 20 7946 0018", "company": "Analytical Engines", "title": "Analyst",
+				"street": "2 New Rd, Flat 3", "city": "Newtown", "postalCode": "NT2", "country": "UK"}},
+			[]string{"ADR;TYPE=work:;;1 Work Rd;Leeds;;LS1;UK", "ADR;TYPE=home;TYPE=pref:;;2 New Rd\\, Flat 3;Newtown;;NT2;UK"}},
+		{"address added", alanV4, syncengine.Write{Values: map[string]string{"firstName": "Alan", "lastName": "Turing",
+			"email": "alan@example.com", "phone": "+44-161-555-0100", "street": "Bletchley Park", "city": "Milton Keynes"}},
+			[]string{"ADR:;;Bletchley Park;Milton Keynes;;;"}},
+		{"address removed", strings.Replace(alanV4, "END:VCARD", "ADR;PREF=1:;;Bletchley Park;Milton Keynes;;;\nADR:;;Old;Town;;;\nEND:VCARD", 1),
+			syncengine.Write{Values: map[string]string{"firstName": "Alan", "lastName": "Turing", "email": "alan@example.com", "phone": "+44-161-555-0100",
+				"street": "Old", "city": "Town"}},
+			[]string{"ADR:;;Old;Town;;;"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -112,6 +134,7 @@ func FuzzCard(f *testing.F) {
 	f.Add(string(crlf(adaV3)))
 	f.Add(string(crlf(alanV4)))
 	f.Add("BEGIN:VCARD\r\nVERSION:3.0\r\nN:;;;;\r\nEMAIL;TYPE=pref,work:a@b\r\nEND:VCARD\r\n")
+	f.Add("BEGIN:VCARD\r\nVERSION:3.0\r\nN:;;;;\r\nADR;TYPE=home:Box 1;Flat 2;1 Rd\\, x;Town;;123;UK\r\nADR;PREF=1:;;;;;;\r\nEND:VCARD\r\n")
 	f.Fuzz(func(t *testing.T, raw string) {
 		card, err := parseCard([]byte(raw))
 		if err != nil {

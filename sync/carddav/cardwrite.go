@@ -60,6 +60,7 @@ func apply(card vcard.Card, w *syncengine.Write, now time.Time) {
 		}
 		setOne(card, vcard.FieldOrganization, org)
 	}
+	setAddress(card, w.Values, cur.values)
 	// Custom fields: X-CONTACTD-<KEY> for each value the write has; one it lacks is removed.
 	for name := range card {
 		if key, ok := contactfile.CustomKey(name); ok {
@@ -82,6 +83,41 @@ func apply(card vcard.Card, w *syncengine.Write, now time.Time) {
 		}
 	}
 	card.SetRevision(now.UTC())
+}
+
+// setAddress writes the postal address of want into the card's preferred ADR when it differs
+// from what the card has (cur), keeping the property's parameters (TYPE=home, PREF) and every
+// other ADR: the street goes to the street component and the post office box and extended
+// address are emptied (contactd's street holds them), or, for no address at all, the preferred
+// ADR is removed.
+func setAddress(card vcard.Card, want, cur map[string]string) {
+	same, empty := true, true
+	for _, name := range addressFields {
+		same = same && want[name] == cur[name]
+		empty = empty && want[name] == ""
+	}
+	if same {
+		return
+	}
+	adr := preferred(card[vcard.FieldAddress])
+	if empty {
+		if adr != nil {
+			card[vcard.FieldAddress] = slices.DeleteFunc(card[vcard.FieldAddress], func(f *vcard.Field) bool { return f == adr })
+			if len(card[vcard.FieldAddress]) == 0 {
+				delete(card, vcard.FieldAddress)
+			}
+		}
+		return
+	}
+	comps := []string{"", ""}
+	for _, name := range addressFields {
+		comps = append(comps, component(want[name]))
+	}
+	if adr == nil {
+		card.AddValue(vcard.FieldAddress, strings.Join(comps, ";"))
+		return
+	}
+	adr.Value = strings.Join(comps, ";")
 }
 
 func cmpOr(vs ...string) string {

@@ -359,3 +359,69 @@ func TestSyncCustomFields(t *testing.T) {
 		})
 	}
 }
+
+// A card's preferred ADR is the contact's postal address on a real server: pulled into the
+// contact, a local change pushed back into the same ADR (its TYPE kept, the other ADR
+// untouched), and neither comes back as a change.
+func TestSyncAddress(t *testing.T) {
+	t.Parallel()
+	for _, srv := range carddav.Servers(t) {
+		t.Run(srv.Name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, srv)
+			srv.Put(t, b.book, "ada.vcf", card("ada", "Ada", "Lovelace", "ada@example.com",
+				"ADR;TYPE=work:;;1 Work Rd;Leeds;;LS1;UK\nADR;TYPE=home,pref:;Flat 2;12 Old Rd;London;;SW1;UK\n"))
+			if run := b.sync(t, false); run.Stats.Created != 1 || len(run.Stats.Errors) != 0 {
+				t.Fatalf("created %d, errors %+v", run.Stats.Created, run.Stats.Errors)
+			}
+			var id uuid.UUID
+			if err := b.Pool.QueryRow(b.Ctx, `SELECT contact_id FROM sync_links WHERE remote_id LIKE '%/ada.vcf'`).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			c, err := b.App.Contacts.GetContact(b.Ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := [...]string{deref(c.Street), deref(c.City), deref(c.PostalCode), deref(c.Country)}; got != [...]string{"12 Old Rd, Flat 2", "London", "SW1", "UK"} {
+				t.Fatalf("address %q", got)
+			}
+			if _, err := b.App.Contacts.UpdateContact(b.Ctx, id, contact.Update{Street: contact.Some("3 New Rd"), City: contact.Some("Bath"),
+				PostalCode: contact.Some("BA1")}); err != nil {
+				t.Fatal(err)
+			}
+			if run := b.sync(t, false); run.Stats.Pushed != 1 || run.Stats.Updated != 0 {
+				t.Fatalf("push: pushed %d updated %d errors %+v", run.Stats.Pushed, run.Stats.Updated, run.Stats.Errors)
+			}
+			conn, err := carddav.New(b.src, map[string]string{"password": "pw"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := conn.Changes(b.Ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var raw string
+			for _, r := range page.Records {
+				if strings.HasSuffix(r.RemoteID, "/ada.vcf") {
+					raw = string(r.Raw)
+					if r.Values["street"] != "3 New Rd" || r.Values["city"] != "Bath" || r.Values["postalCode"] != "BA1" {
+						t.Errorf("values on the server %v", r.Values)
+					}
+				}
+			}
+			if !strings.Contains(raw, ";;3 New Rd;Bath;;BA1;UK") || !strings.Contains(raw, "1 Work Rd;Leeds") || !strings.Contains(strings.ToLower(raw), "home") {
+				t.Fatalf("the card on the server:\n%s", raw)
+			}
+			if run := b.sync(t, false); run.Stats.Pushed != 0 || run.Stats.Updated != 0 {
+				t.Fatalf("echo: pushed %d updated %d", run.Stats.Pushed, run.Stats.Updated)
+			}
+		})
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
