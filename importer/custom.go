@@ -5,7 +5,6 @@ import (
 	"errors"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/contactfile"
@@ -94,7 +93,8 @@ func (w *importWriter) resolveCustom(ctx context.Context, batch *ImportBatch, kn
 			if d := defs[k]; d == nil || !d.Unique {
 				continue
 			}
-			ck := k + "\x00" + strings.ToLower(contactfile.CustomText(vals[i][k]))
+			// Exact, as the check against the database is (contact.ClaimCustomManyTx).
+			ck := k + "\x00" + contactfile.CustomText(vals[i][k])
 			if other, ok := claimed[ck]; ok && other != r.ExternalID {
 				errs[i].Add(contact.CustomPrefix+k, "another record of this import has this value of the unique field %s", k)
 			}

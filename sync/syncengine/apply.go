@@ -551,7 +551,12 @@ func (e *Engine) place(ctx context.Context, tx pgx.Tx, src *source.Source, r *Re
 	d.By = "created"
 	next.Decision = mustJSON(d)
 	id := uuid.Must(uuid.NewV7())
-	if err := e.createMany(ctx, tx, src, cw.defs, []newContact{{id: id, remoteID: r.RemoteID, vals: vals, custom: cw.values, state: next.Payload}}); err != nil {
+	if len(cw.values) > 0 {
+		if err := contact.ClaimCustomTx(ctx, tx, id, cw.defs, nil, cw.values); err != nil {
+			return err
+		}
+	}
+	if err := e.createMany(ctx, tx, src, []newContact{{id: id, remoteID: r.RemoteID, vals: vals, custom: cw.values, state: next.Payload}}); err != nil {
 		return err
 	}
 	next.ContactID = id

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/contactd/contactd/contact"
+	"github.com/contactd/contactd/contactfile"
 	"github.com/contactd/contactd/dedupe"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/sync/source"
@@ -117,12 +119,19 @@ func (e *Engine) createPage(ctx context.Context, tx pgx.Tx, src *source.Source, 
 			ContentHash: stateHash(it.state, false), Payload: it.state, Raw: it.r.Raw, Decision: mustJSON(it.d),
 			ETag: contact.Nullable(it.r.ETag), RemoteUpdated: contact.Nullable(it.r.Updated)})
 	}
+	// Unique custom values are claimed for the whole set at once, their locks taken in one
+	// order; a record whose value another record of the page or an active contact has goes the
+	// one-by-one way, which reports it.
+	create, links, later, err = claimPage(ctx, tx, defs, create, links, later, func(c newContact) *Record { return recordOf(recs, c.remoteID) })
+	if err != nil {
+		return err
+	}
 	if len(create) > 0 {
 		sp, err := tx.Begin(ctx)
 		if err != nil {
 			return fmt.Errorf("syncengine: savepoint: %w", err)
 		}
-		err = e.createMany(ctx, sp, src, defs, create)
+		err = e.createMany(ctx, sp, src, create)
 		if err == nil {
 			err = source.CopyLinksTx(ctx, sp, links)
 		}
@@ -190,16 +199,59 @@ func recordOf(recs []*Record, remoteID string) *Record {
 	return nil
 }
 
-// createMany inserts new contacts for records with COPY, with their audit entries, alternates,
-// tags and normalize jobs.
-func (e *Engine) createMany(ctx context.Context, tx pgx.Tx, src *source.Source, defs contact.Definitions, cs []newContact) error {
-	for _, c := range cs {
-		if len(c.custom) > 0 {
-			if err := contact.ClaimCustomTx(ctx, tx, c.id, defs, nil, c.custom); err != nil {
-				return err
+// claimPage claims the unique custom values of the contacts a page creates (cs, each with its
+// link) in one go (contact.ClaimCustomManyTx): it returns those whose claims hold, with their
+// links, and adds the records of the others to later (recordOf gives a contact's record): a
+// value an earlier contact of the page claims, or an active contact has.
+func claimPage(ctx context.Context, tx pgx.Tx, defs contact.Definitions, cs []newContact, links []*source.Link, later []*Record,
+	recordOf func(newContact) *Record) ([]newContact, []*source.Link, []*Record, error) {
+	var claims []contact.CustomClaim
+	var owner []int // the contact of each claim
+	taken := map[string]bool{}
+	out := make([]bool, len(cs))
+	for i, c := range cs {
+		var mine []contact.CustomClaim
+		for _, k := range slices.Sorted(maps.Keys(c.custom)) {
+			if d := defs[k]; d == nil || !d.Unique {
+				continue
+			}
+			// Exact, as the check against the database is (contact.ClaimCustomManyTx).
+			ck := k + "\x00" + contactfile.CustomText(c.custom[k])
+			if taken[ck] {
+				out[i] = true
+			}
+			taken[ck] = true
+			mine = append(mine, contact.CustomClaim{ID: c.id, Key: k, Value: c.custom[k]})
+		}
+		if !out[i] {
+			for _, cl := range mine {
+				claims, owner = append(claims, cl), append(owner, i)
 			}
 		}
 	}
+	conflicts, err := contact.ClaimCustomManyTx(ctx, tx, claims)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for j := range conflicts {
+		out[owner[j]] = true
+	}
+	var keepC []newContact
+	var keepL []*source.Link
+	for i, c := range cs {
+		if out[i] {
+			later = append(later, recordOf(c))
+			continue
+		}
+		keepC, keepL = append(keepC, c), append(keepL, links[i])
+	}
+	return keepC, keepL, later, nil
+}
+
+// createMany inserts new contacts for records with COPY, with their audit entries, alternates,
+// tags and normalize jobs. Their unique custom values must have been claimed (claimPage,
+// contact.ClaimCustomTx).
+func (e *Engine) createMany(ctx context.Context, tx pgx.Tx, src *source.Source, cs []newContact) error {
 	err := contact.CopyTx(ctx, tx, len(cs), func(i int, out *contact.Contact) map[string]any {
 		out.ID, out.Values, out.Custom = cs[i].id, cs[i].vals, cs[i].custom
 		out.Normalized.Email = contact.EmailKey(cs[i].vals.Email)

@@ -808,3 +808,53 @@ func TestCustomFieldsSync(t *testing.T) {
 		t.Fatalf("echo: updated %d pushed %d", run.Stats.Updated, run.Stats.Pushed)
 	}
 }
+
+// Unique custom values on the sync path, claimed for a page at once: of two new records with
+// the same value, the first is created and the second is a run error naming the field; a
+// record with a value an active contact already has is an error too; the others of the page
+// are created together (values are unique exactly: c-2 is not C-2).
+func TestCustomFieldsSyncUnique(t *testing.T) {
+	t.Parallel()
+	w := setupBook(t, source.NewSource{Direction: "pull"})
+	if _, err := w.App.Contacts.CreateCustomField(w.Ctx, contact.CustomField{Key: "customer_no", Label: "Customer number",
+		Type: contact.CustomText, Unique: true}); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := w.App.Contacts.CreateContact(w.Ctx, contact.NewContact{FirstName: "Holder", Custom: contact.CustomInput{"customer_no": "C-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := func(v map[string]string, no string) map[string]string {
+		v["customFields.customer_no"] = no
+		return v
+	}
+	w.book.put("a", with(vals("Ada", "Lovelace", "ada@example.com"), "C-2"), nil, nil, nil)
+	w.book.put("b", with(vals("Alan", "Turing", "alan@example.com"), "C-2"), nil, nil, nil)
+	w.book.put("e", with(vals("Barbara", "Liskov", "barbara@example.com"), "c-2"), nil, nil, nil)
+	w.book.put("c", with(vals("Grace", "Hopper", "grace@example.com"), "C-1"), nil, nil, nil)
+	w.book.put("d", with(vals("Edsger", "Dijkstra", "edsger@example.com"), "C-4"), nil, nil, nil)
+	run := w.sync(t)
+	if run.Stats.Created != 3 || len(run.Stats.Errors) != 2 {
+		t.Fatalf("created %d, errors %+v", run.Stats.Created, run.Stats.Errors)
+	}
+	refs := map[string]bool{}
+	for _, e := range run.Stats.Errors {
+		refs[e.Ref] = true
+		if !strings.Contains(e.Message, "customFields.customer_no") && !strings.Contains(e.Message, "customer_no") {
+			t.Errorf("error %+v does not name the field", e)
+		}
+	}
+	if !refs["b"] || !refs["c"] {
+		t.Fatalf("errors %+v, want b and c", run.Stats.Errors)
+	}
+	if c := w.contactOf(t, "a"); c.Custom["customer_no"] != "C-2" {
+		t.Fatalf("a: %v", c.Custom)
+	}
+	if c := w.contactOf(t, "d"); c.Custom["customer_no"] != "C-4" {
+		t.Fatalf("d: %v", c.Custom)
+	}
+	var n int
+	if err := w.Pool.QueryRow(w.Ctx, `SELECT count(*) FROM contacts WHERE custom_fields ->> 'customer_no' = 'C-1' AND status = 'active'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d active contacts with C-1 (%v), holder %s", n, err, holder.ID)
+	}
+}
