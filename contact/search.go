@@ -18,8 +18,8 @@ import (
 //     starts; a one-word search reads the contacts with one of those first or last names, a
 //     longer one those whose first and last name match its first and last words, in either
 //     order. A name's score is how close it is to its word, weighed by how common the name is
-//     in its place (search_term_weight); a longer search may also guess the person meant
-//     (guess).
+//     in its place (search_term_weight); a search may also guess the person meant (guess,
+//     guessOne).
 //   - a one-word search also reads the contacts with a company or title word close to it
 //     (through search_terms as well), the emails, email domains and companies it starts and, for digits, the
 //     phones ending with them (their last ten, so a number with its country code finds one
@@ -110,9 +110,15 @@ func (s *searchSQL) terms(word, w string, prefix bool, expansions int) string {
 	} else {
 		sql += ` UNION SELECT ` + word + `, 0, 0`
 	}
+	// edits is how far the name is from the word for a guess: a name the word being typed
+	// starts counts as one edit, whatever is left to type.
+	completes := "false"
+	if prefix && n >= minPrefix {
+		completes = `starts_with(term, ` + word + `)`
+	}
 	name := fmt.Sprintf("search_terms_%d", len(s.ctes)+1)
 	s.ctes = append(s.ctes, name+` AS MATERIALIZED (SELECT term, score, first_n, last_n, first_score, last_score,
-		CASE WHEN score >= 1 THEN 0 ELSE search_word_distance(`+word+`, term) END AS edits
+		CASE WHEN score >= 1 THEN 0 WHEN `+completes+` THEN 1 ELSE search_word_distance(`+word+`, term) END AS edits
 		FROM (SELECT term, score, first_n, last_n, search_term_weight(score, first_n) AS first_score,
 			search_term_weight(score, last_n) AS last_score
 			FROM (SELECT term, search_term_score(`+word+`, term) AS score, max(first_n) AS first_n, max(last_n) AS last_n
@@ -175,16 +181,22 @@ func (s *searchSQL) byName(from, cond, score string) string {
 // l (terms tables), scored by both; with a guess (a table of at most one contact, see guess)
 // the guessed contact scores 1 and every other at most guessedCap, so that it comes first.
 func (s *searchSQL) byPair(f, l, guess string) string {
-	score := `(f.first_score + l.last_score) / 2`
-	if guess != "" {
-		id := "c.id"
-		if s.page != nil {
-			id = "x.id"
-		}
-		score = `(CASE WHEN ` + id + ` = (SELECT id FROM ` + guess + `) THEN 1
-			WHEN EXISTS (SELECT FROM ` + guess + `) THEN least(` + score + `, ` + guessedCap + `) ELSE ` + score + ` END)::real`
+	return s.byName(f+` f CROSS JOIN `+l+` l`, `lower(c.last_name) = l.term AND lower(c.first_name) = f.term`,
+		s.guessed(`(f.first_score + l.last_score) / 2`, guess))
+}
+
+// guessed is score (of a branch that scores by name) with a guess applied: the guessed contact
+// scores 1, and with a guess every other at most guessedCap. Without a guess it is score.
+func (s *searchSQL) guessed(score, guess string) string {
+	if guess == "" {
+		return score
 	}
-	return s.byName(f+` f CROSS JOIN `+l+` l`, `lower(c.last_name) = l.term AND lower(c.first_name) = f.term`, score)
+	id := "c.id"
+	if s.page != nil {
+		id = "x.id"
+	}
+	return `(CASE WHEN ` + id + ` = (SELECT id FROM ` + guess + `) THEN 1
+		WHEN EXISTS (SELECT FROM ` + guess + `) THEN least(` + score + `, ` + guessedCap + `) ELSE ` + score + ` END)::real`
 }
 
 // guessedCap is the highest score of a contact other than a search's guess.
@@ -224,6 +236,30 @@ func (s *searchSQL) guess(ta, tb string) string {
 		CROSS JOIN LATERAL (SELECT c.id FROM contacts c WHERE lower(c.last_name) = p.l AND lower(c.first_name) = p.f AND `+s.where+`
 			ORDER BY c.id LIMIT 1) g
 		ORDER BY p.likelihood DESC, p.f, p.l LIMIT 1) b WHERE corrected)`)
+	return "search_guess"
+}
+
+// guessOne is guess for a one-word search: each name of t (a terms table) is weighed as a
+// first name and as a last name (how common it is in that place, less guessEditCost per edit);
+// the guess is the first contact with the likeliest name in its place, when that name is not
+// the word typed ("jhon": the first John).
+func (s *searchSQL) guessOne(t string) string {
+	if s.where == "" {
+		return ""
+	}
+	s.ctes = append(s.ctes, `search_guess AS MATERIALIZED (SELECT id FROM (
+		SELECT g.id, p.corrected FROM (
+			SELECT * FROM (
+				SELECT term, true AS last, score < 1 AS corrected, ln(1 + last_n) - `+guessEditCost+` * edits AS likelihood FROM `+t+`
+				UNION ALL
+				SELECT term, false, score < 1, ln(1 + first_n) - `+guessEditCost+` * edits FROM `+t+`) p
+			ORDER BY likelihood DESC, term, last LIMIT 8) p
+		CROSS JOIN LATERAL (SELECT id FROM (
+			(SELECT c.id FROM contacts c WHERE p.last AND lower(c.last_name) = p.term AND `+s.where+` ORDER BY c.id LIMIT 1)
+			UNION ALL
+			(SELECT c.id FROM contacts c WHERE NOT p.last AND lower(c.first_name) = p.term AND `+s.where+` ORDER BY c.id LIMIT 1)) g
+			LIMIT 1) g
+		ORDER BY p.likelihood DESC, p.term, p.last LIMIT 1) b WHERE corrected)`)
 	return "search_guess"
 }
 
@@ -287,9 +323,10 @@ func (s *searchSQL) branches(q string) ([]string, []rowBranch) {
 	case 1:
 		w := s.arg(words[0])
 		t := s.terms(w, words[0], true, maxExpansions)
+		guess := s.guessOne(t)
 		byName = append(byName,
-			s.byName(t+` t`, `lower(c.last_name) = t.term`, `t.last_score`),
-			s.byName(t+` t`, `lower(c.first_name) = t.term`, `t.first_score`),
+			s.byName(t+` t`, `lower(c.last_name) = t.term`, s.guessed(`t.last_score`, guess)),
+			s.byName(t+` t`, `lower(c.first_name) = t.term`, s.guessed(`t.first_score`, guess)),
 			s.byOrgWord(t))
 	default:
 		// The first and last words against the first and last names, in either order; the

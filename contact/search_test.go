@@ -102,7 +102,8 @@ func TestSearchFirstPageIsTheRankedPrefix(t *testing.T) {
 // counts are refreshed (before, ties go by id); a short name with a letter deleted is found
 // though it shares no trigram or first letter with the word ("ee" finds Lee); and a search
 // whose words are a rare name one edit from a far commoner one (Jaes Smith, James Smith) puts
-// one contact of the commoner name first, its guess, and the exact matches right after.
+// one contact of the commoner name first, its guess, and the exact matches right after; so
+// does a one-word search, and a word being typed guesses its likeliest completion.
 func TestSearchTypoPrior(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -131,13 +132,16 @@ func TestSearchTypoPrior(t *testing.T) {
 		}
 		return l
 	}
-	if l := search("wxrd"); len(l.Contacts) == 0 || l.Contacts[0].ID != word[0] {
-		t.Fatalf("wxrd before the counts: want Ann Word first (ties by id), got %v", names(l))
+	// Before the counts every close name weighs alike: after the guess (a Ward: names tie, and
+	// go by spelling), ties go by id, and Word was created first.
+	if l := search("wxrd"); len(l.Contacts) < 2 || l.Contacts[1].ID != word[0] {
+		t.Fatalf("wxrd before the counts: want Ann Word second (ties by id), got %v", names(l))
 	}
 	if _, err := contact.RefreshNameCounts(b.Ctx, b.Pool); err != nil {
 		t.Fatal(err)
 	}
-	if l := search("wxrd"); len(l.Contacts) < 4 || *l.Contacts[0].LastName != "Ward" || l.Scores[0] <= l.Scores[3] {
+	if l := search("wxrd"); len(l.Contacts) < 4 || *l.Contacts[1].LastName != "Ward" || *l.Contacts[2].LastName != "Ward" ||
+		l.Contacts[3].ID != word[0] || l.Scores[2] <= l.Scores[3] {
 		t.Errorf("wxrd: want the three Wards first, scored above Word, got %v %v", names(l), l.Scores)
 	}
 	for _, q := range []string{"ee", "michael ee", "mchael lee"} {
@@ -148,6 +152,14 @@ func TestSearchTypoPrior(t *testing.T) {
 	l := search("jaes smith")
 	if len(l.Contacts) < 3 || l.Contacts[0].ID != james[0] || l.Contacts[1].ID != jaes[0] || l.Scores[0] != 1 || l.Scores[1] >= 1 {
 		t.Errorf("jaes smith: want the first James Smith (the guess, 1), then Jaes Smith, got %v %v", names(l), l.Scores[:min(3, len(l.Scores))])
+	}
+	// One word guesses too: the name in its likeliest place (James as a first name).
+	if l := search("jaes"); len(l.Contacts) < 2 || l.Contacts[0].ID != james[0] || l.Contacts[1].ID != jaes[0] {
+		t.Errorf("jaes: want the first James Smith (the guess), then Jaes Smith, got %v %v", names(l), l.Scores)
+	}
+	// A word being typed guesses its likeliest completion.
+	if l := search("jam"); len(l.Contacts) == 0 || l.Contacts[0].ID != james[0] || l.Scores[0] != 1 {
+		t.Errorf("jam: want the first James Smith first, got %v %v", names(l), l.Scores)
 	}
 	// What was typed is not a guess: the James Smiths all score 1, by id.
 	l = search("james smith")
