@@ -17,6 +17,7 @@ import (
 	"github.com/contactd/contactd/internal/runs"
 	"github.com/contactd/contactd/sync/carddav"
 	"github.com/contactd/contactd/sync/source"
+	"github.com/contactd/contactd/sync/syncengine"
 	"github.com/google/uuid"
 )
 
@@ -55,6 +56,40 @@ func (b bundle) sync(t *testing.T, full bool) *source.Run {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// linked is the contact linked to the card at file.
+func (b bundle) linked(t *testing.T, file string) uuid.UUID {
+	t.Helper()
+	var id uuid.UUID
+	if err := b.Pool.QueryRow(b.Ctx, `SELECT contact_id FROM sync_links WHERE remote_id LIKE '%/' || $1`, file).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// pushAndRead runs a sync that must push one card and update nothing, then reads the card at
+// file back from the server, as a fresh connector sees it.
+func (b bundle) pushAndRead(t *testing.T, file string) syncengine.Record {
+	t.Helper()
+	if run := b.sync(t, false); run.Stats.Pushed != 1 || run.Stats.Updated != 0 {
+		t.Fatalf("push: pushed %d updated %d errors %+v", run.Stats.Pushed, run.Stats.Updated, run.Stats.Errors)
+	}
+	conn, err := carddav.New(b.src, map[string]string{"password": "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := conn.Changes(b.Ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range page.Records {
+		if strings.HasSuffix(r.RemoteID, "/"+file) {
+			return r
+		}
+	}
+	t.Fatalf("no %s on the server: %+v", file, page.Records)
+	return syncengine.Record{}
 }
 
 // spoilToken makes the server refuse the source's sync token next time.
@@ -322,10 +357,7 @@ func TestSyncCustomFields(t *testing.T) {
 				!strings.Contains(run.Stats.Errors[0].Message, "customFields.loyalty_tier") {
 				t.Fatalf("created %d, errors %+v", run.Stats.Created, run.Stats.Errors)
 			}
-			var id uuid.UUID
-			if err := b.Pool.QueryRow(b.Ctx, `SELECT contact_id FROM sync_links WHERE remote_id LIKE '%/ada.vcf'`).Scan(&id); err != nil {
-				t.Fatal(err)
-			}
+			id := b.linked(t, "ada.vcf")
 			c, err := b.App.Contacts.GetContact(b.Ctx, id)
 			if err != nil || c.Custom["loyalty_tier"] != "Gold" {
 				t.Fatalf("custom values %v (%v)", c.Custom, err)
@@ -333,25 +365,8 @@ func TestSyncCustomFields(t *testing.T) {
 			if _, err := b.App.Contacts.UpdateContact(b.Ctx, id, contact.Update{Custom: contact.CustomInput{"loyalty_tier": "Silver"}}); err != nil {
 				t.Fatal(err)
 			}
-			if run := b.sync(t, false); run.Stats.Pushed != 1 || run.Stats.Updated != 0 {
-				t.Fatalf("push: pushed %d updated %d errors %+v", run.Stats.Pushed, run.Stats.Updated, run.Stats.Errors)
-			}
-			conn, err := carddav.New(b.src, map[string]string{"password": "pw"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			page, err := conn.Changes(b.Ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			found := false
-			for _, r := range page.Records {
-				if strings.HasSuffix(r.RemoteID, "/ada.vcf") {
-					found = r.Values["customFields.loyalty_tier"] == "Silver" && strings.Contains(string(r.Raw), "X-CONTACTD-LOYALTY-TIER:Silver")
-				}
-			}
-			if !found {
-				t.Fatalf("the card on the server lacks X-CONTACTD-LOYALTY-TIER:Silver: %+v", page.Records)
+			if r := b.pushAndRead(t, "ada.vcf"); r.Values["customFields.loyalty_tier"] != "Silver" || !strings.Contains(string(r.Raw), "X-CONTACTD-LOYALTY-TIER:Silver") {
+				t.Fatalf("the card on the server lacks X-CONTACTD-LOYALTY-TIER:Silver: %+v", r)
 			}
 			if run := b.sync(t, false); run.Stats.Pushed != 0 || run.Stats.Updated != 0 {
 				t.Fatalf("echo: pushed %d updated %d", run.Stats.Pushed, run.Stats.Updated)
@@ -374,10 +389,7 @@ func TestSyncAddress(t *testing.T) {
 			if run := b.sync(t, false); run.Stats.Created != 1 || len(run.Stats.Errors) != 0 {
 				t.Fatalf("created %d, errors %+v", run.Stats.Created, run.Stats.Errors)
 			}
-			var id uuid.UUID
-			if err := b.Pool.QueryRow(b.Ctx, `SELECT contact_id FROM sync_links WHERE remote_id LIKE '%/ada.vcf'`).Scan(&id); err != nil {
-				t.Fatal(err)
-			}
+			id := b.linked(t, "ada.vcf")
 			c, err := b.App.Contacts.GetContact(b.Ctx, id)
 			if err != nil {
 				t.Fatal(err)
@@ -389,27 +401,11 @@ func TestSyncAddress(t *testing.T) {
 				PostalCode: contact.Some("BA1")}); err != nil {
 				t.Fatal(err)
 			}
-			if run := b.sync(t, false); run.Stats.Pushed != 1 || run.Stats.Updated != 0 {
-				t.Fatalf("push: pushed %d updated %d errors %+v", run.Stats.Pushed, run.Stats.Updated, run.Stats.Errors)
+			r := b.pushAndRead(t, "ada.vcf")
+			if r.Values["street"] != "3 New Rd" || r.Values["city"] != "Bath" || r.Values["postalCode"] != "BA1" {
+				t.Errorf("values on the server %v", r.Values)
 			}
-			conn, err := carddav.New(b.src, map[string]string{"password": "pw"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			page, err := conn.Changes(b.Ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var raw string
-			for _, r := range page.Records {
-				if strings.HasSuffix(r.RemoteID, "/ada.vcf") {
-					raw = string(r.Raw)
-					if r.Values["street"] != "3 New Rd" || r.Values["city"] != "Bath" || r.Values["postalCode"] != "BA1" {
-						t.Errorf("values on the server %v", r.Values)
-					}
-				}
-			}
-			if !strings.Contains(raw, ";;3 New Rd;Bath;;BA1;UK") || !strings.Contains(raw, "1 Work Rd;Leeds") || !strings.Contains(strings.ToLower(raw), "home") {
+			if raw := string(r.Raw); !strings.Contains(raw, ";;3 New Rd;Bath;;BA1;UK") || !strings.Contains(raw, "1 Work Rd;Leeds") || !strings.Contains(strings.ToLower(raw), "home") {
 				t.Fatalf("the card on the server:\n%s", raw)
 			}
 			if run := b.sync(t, false); run.Stats.Pushed != 0 || run.Stats.Updated != 0 {
