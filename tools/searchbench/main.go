@@ -28,12 +28,13 @@ func main() {
 	n := flag.Int("n", 200, "queries per row of the latency table")
 	quality := flag.Int("quality", 1000, "typo queries of the quality measure")
 	latency := flag.Bool("latency", true, "print the latency table (false: the search quality only)")
+	only := flag.String("rows", "", "measure only the rows of the latency table whose name contains this")
 	seed := flag.Bool("seed", true, "give every contact 0-3 of 40 generated tags and values of two custom fields (industry, employees) first, if none has them")
 	flag.Parse()
 	if !*latency {
 		*n = 0
 	}
-	if err := run(context.Background(), *n, *quality, *seed); err != nil {
+	if err := run(context.Background(), *n, *quality, *seed, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "searchbench:", err)
 		os.Exit(1)
 	}
@@ -46,7 +47,7 @@ type sample struct {
 	entity                    string // the generated person (the CSV's entity column, kept in extra)
 }
 
-func run(ctx context.Context, n, quality int, seed bool) error {
+func run(ctx context.Context, n, quality int, seed bool, only string) error {
 	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 	if err != nil {
 		return err
@@ -129,6 +130,9 @@ func run(ctx context.Context, n, quality int, seed bool) error {
 	for _, r := range rows {
 		if n == 0 {
 			break
+		}
+		if !strings.Contains(r.name, only) {
+			continue
 		}
 		var lat []time.Duration
 		for range n {
