@@ -145,76 +145,13 @@ func (s *Store) ListContacts(ctx context.Context, f Filter, p Page) (*List, erro
 	if p.Sort.Key == "relevance" && f.Q == "" {
 		return nil, db.Invalid("sort", "relevance needs a search (q)")
 	}
-	// A search reads its candidates best first and each one's contact by id, so that a page in
-	// relevance order stops after its last row instead of reading every candidate.
-	var inner string
-	var args []any
-	if f.Q != "" {
-		var cand, where string
-		rest := f
-		rest.Q = ""
-		if p.Sort.Key == "relevance" && p.After == nil {
-			// A first page in relevance order reads only what it can show (rankedPage).
-			where, args = rest.Where(nil)
-			cand, args = rankedPage(f.Q, where, args, p.Limit+1)
-			inner = `SELECT ` + contactColumns + `, s.score FROM (` + cand + `) s JOIN contacts c ON c.id = s.id`
-		} else {
-			where, args = rest.Where(nil)
-			cand, args = rankedCandidates(f.Q, where, args)
-			inner = `SELECT ` + contactColumns + `, s.score FROM (` + cand + `) s
-			CROSS JOIN LATERAL (SELECT * FROM contacts c WHERE c.id = s.id AND ` + where + `) c`
-		}
-	} else {
-		var where string
-		where, args = f.Where(nil)
-		inner = `SELECT ` + contactColumns + `, NULL::real AS score FROM contacts c WHERE ` + where
-	}
-	// The inner query computes each row's sort key once; the outer one pages and orders by it.
-	key := sortKeys[p.Sort.Key]
-	switch p.Sort.Key {
-	case "":
-		key = "NULL::text"
-	case "relevance":
-		key = "score"
-	}
-	q := `SELECT * FROM (SELECT x.*, ` + strings.ReplaceAll(key, "c.", "x.") + ` AS sort_key FROM (` + inner + `) x) c`
-	if key == "score" {
-		q = `SELECT * FROM (SELECT x.*, x.score AS sort_key FROM (` + inner + `) x) c`
-	}
-	dir, cmp := "", ">"
-	if p.Sort.Desc {
-		dir, cmp = " DESC", "<"
-	}
-	var cond []string
-	if p.After != nil {
-		if p.Sort.Key == "" {
-			args = append(args, p.After.ID)
-			cond = append(cond, fmt.Sprintf("c.id > $%d", len(args)))
-		} else {
-			v, _ := sortValue(p.Sort.Key, p.After.Key)
-			args = append(args, v, p.After.ID)
-			cast := ""
-			if p.Sort.Key == "relevance" {
-				cast = "::real"
-			}
-			// Ties on the key go by id ascending whatever the direction (relevance's ties
-			// too), so the id comparison is always ">".
-			cond = append(cond, fmt.Sprintf("(c.sort_key %s $%d%s OR (c.sort_key = $%d%s AND c.id > $%d))",
-				cmp, len(args)-1, cast, len(args)-1, cast, len(args)))
-		}
-	}
-	if len(cond) > 0 {
-		q += ` WHERE ` + strings.Join(cond, " AND ")
-	}
-	order := "c.id"
-	if p.Sort.Key != "" {
-		order = "c.sort_key" + dir + ", c.id"
-	}
-	args = append(args, p.Limit+1)
-	q += fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args))
 	out := &List{}
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		if err := f.PrepareTx(ctx, tx); err != nil {
+			return err
+		}
+		q, args, err := listQuery(ctx, tx, f, p)
+		if err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, q, args...)
@@ -273,6 +210,95 @@ func (s *Store) ListContacts(ctx context.Context, f Filter, p Page) (*List, erro
 		return nil, err
 	}
 	return out, nil
+}
+
+// listQuery renders ListContacts' query of a page, reading in tx what a first page in relevance
+// order needs to know first (rankedPageTx).
+func listQuery(ctx context.Context, tx pgx.Tx, f Filter, p Page) (string, []any, error) {
+	// A search reads its candidates best first and each one's contact by id, so that a page in
+	// relevance order stops after its last row instead of reading every candidate.
+	var inner string
+	var args []any
+	if f.Q != "" {
+		var cand, where string
+		rest := f
+		rest.Q = ""
+		if p.Sort.Key == "relevance" && p.After == nil {
+			// A first page in relevance order reads only what it can show (rankedPage).
+			var err error
+			if cand, args, err = rankedPageTx(ctx, tx, f.Q, rest, p.Limit+1); err != nil {
+				return "", nil, err
+			}
+			inner = `SELECT ` + contactColumns + `, s.score FROM (` + cand + `) s JOIN contacts c ON c.id = s.id`
+		} else if p.Sort.Key != "relevance" {
+			// A page in another order reads at most a page per name in that order (sortedPageTx).
+			var err error
+			if cand, args, err = sortedPageTx(ctx, tx, f.Q, rest, p); err != nil {
+				return "", nil, err
+			}
+			inner = `SELECT ` + contactColumns + `, s.score FROM (` + cand + `) s JOIN contacts c ON c.id = s.id`
+		} else {
+			where, args = rest.Where(nil)
+			cand, args = rankedCandidates(f.Q, where, args)
+			inner = `SELECT ` + contactColumns + `, s.score FROM (` + cand + `) s
+			CROSS JOIN LATERAL (SELECT * FROM contacts c WHERE c.id = s.id AND ` + where + `) c`
+		}
+	} else {
+		var where string
+		where, args = f.Where(nil)
+		inner = `SELECT ` + contactColumns + `, NULL::real AS score FROM contacts c WHERE ` + where
+	}
+	// The inner query computes each row's sort key once; the outer one pages and orders by it.
+	key := sortKeys[p.Sort.Key]
+	switch p.Sort.Key {
+	case "":
+		key = "NULL::text"
+	case "relevance":
+		key = "score"
+	}
+	q := `SELECT * FROM (SELECT x.*, ` + strings.ReplaceAll(key, "c.", "x.") + ` AS sort_key FROM (` + inner + `) x) c`
+	if key == "score" {
+		q = `SELECT * FROM (SELECT x.*, x.score AS sort_key FROM (` + inner + `) x) c`
+	}
+	dir := ""
+	if p.Sort.Desc {
+		dir = " DESC"
+	}
+	if p.After != nil {
+		var cond string
+		cond, args = keysetSQL(p, "c.sort_key", args)
+		q += ` WHERE ` + cond
+	}
+	order := "c.id"
+	if p.Sort.Key != "" {
+		order = "c.sort_key" + dir + ", c.id"
+	}
+	args = append(args, p.Limit+1)
+	q += fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args))
+	return q, args, nil
+}
+
+// keysetSQL renders the condition that a row (key, the SQL of its sort key, and c.id) comes
+// after p's cursor in p's order, numbering its arguments after args.
+func keysetSQL(p Page, key string, args []any) (string, []any) {
+	if p.Sort.Key == "" {
+		args = append(args, p.After.ID)
+		return fmt.Sprintf("c.id > $%d", len(args)), args
+	}
+	cmp := ">"
+	if p.Sort.Desc {
+		cmp = "<"
+	}
+	v, _ := sortValue(p.Sort.Key, p.After.Key)
+	args = append(args, v, p.After.ID)
+	cast := ""
+	if p.Sort.Key == "relevance" {
+		cast = "::real"
+	}
+	// Ties on the key go by id ascending whatever the direction (relevance's ties too), so the
+	// id comparison is always ">".
+	return fmt.Sprintf("(%[1]s %[2]s $%[3]d%[4]s OR (%[1]s = $%[3]d%[4]s AND c.id > $%[5]d))",
+		key, cmp, len(args)-1, cast, len(args)), args
 }
 
 // sortKeyText is a sort key as a cursor keeps it.

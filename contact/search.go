@@ -67,12 +67,31 @@ type searchSQL struct {
 	where string
 }
 
-// searchPage makes a search read only what a first page in relevance order can show: each
-// branch reads the contacts the filter selects (where, a condition on contacts c) by name, at
-// most n (an argument) of them per name, in id order.
+// searchPage makes a search read only what a page can show: each branch reads the contacts the
+// filter selects (where, a condition on contacts c) by name, at most n (an argument) of them per
+// name, in the page's order (order, on contacts c: the id for relevance, whose ties go by id).
+//
+// A page is read band by band (rankedPageTx): the names are known with their scores before any
+// contact is read, so each statement reads only the names scoring in (lo, hi] (arguments; ""
+// for all of them), best band first, until the page is full of contacts no unread name can beat.
+// levels makes the branches read no contacts at all, only their names' scores; whole says the
+// branches that do not read name by name (they read all they find at once) run in this
+// statement, which is the first band's.
 type searchPage struct {
-	where string
-	n     string
+	where  string
+	n      string
+	order  string
+	lo, hi string
+	levels bool
+	whole  bool
+}
+
+// columns are the columns of contacts c the page's order needs.
+func (p *searchPage) columns() string {
+	if p.order == "c.id" {
+		return "c.id"
+	}
+	return "c.*"
 }
 
 func (s *searchSQL) arg(v any) string {
@@ -173,8 +192,40 @@ func (s *searchSQL) byName(from, cond, score string) string {
 	if s.page == nil {
 		return `SELECT c.id, ` + score + ` AS score FROM ` + from + ` JOIN contacts c ON ` + cond
 	}
-	return `SELECT x.id, ` + score + ` AS score FROM ` + from + ` CROSS JOIN LATERAL (SELECT c.id FROM contacts c WHERE ` + cond +
-		` AND ` + s.page.where + ` ORDER BY c.id LIMIT ` + s.page.n + `) x`
+	sql := `SELECT x.id, ` + score + ` AS score FROM ` + from + ` ` + s.perName(`SELECT c.id FROM contacts c WHERE `+cond+
+		` AND `+s.page.where+` ORDER BY `+s.page.order+` LIMIT `+s.page.n)
+	if s.page.lo == "" || s.page.levels {
+		return sql
+	}
+	// The band is of the names' scores: score as for a contact of the name that is not the
+	// guess (guessed tells the guess by x.id), which reads the names' table only.
+	level := `(` + strings.ReplaceAll(score, "x.id", "NULL::uuid") + `)::real`
+	return sql + ` WHERE ` + level + ` > ` + s.page.lo + ` AND ` + level + ` <= ` + s.page.hi
+}
+
+// hasGuess says whether the search has a guess (see guess), a contact that scores 1 whatever
+// its names' scores.
+func (s *searchSQL) hasGuess() bool {
+	return slices.ContainsFunc(s.ctes, func(c string) bool { return strings.HasPrefix(c, "search_guess ") })
+}
+
+// perName joins, for a page, each name to the contacts sel (a lateral subquery) reads for it;
+// to read the names' scores only (levels), to none of them, leaving x's columns null.
+func (s *searchSQL) perName(sel string) string {
+	if s.page.levels {
+		return `LEFT JOIN LATERAL (` + sel + `) x ON false`
+	}
+	return `CROSS JOIN LATERAL (` + sel + `) x`
+}
+
+// band keeps, for a page read band by band, the rows of branch (a query of id and score, which
+// depends on the name only) whose score is in the band; the condition reaches the names'
+// table, so a name outside the band reads no contacts.
+func (s *searchSQL) band(branch string) string {
+	if s.page.lo == "" {
+		return branch
+	}
+	return `SELECT * FROM (` + branch + `) b (id, score) WHERE b.score::real > ` + s.page.lo + ` AND b.score::real <= ` + s.page.hi
 }
 
 // byPair renders the contacts whose first name is one of the names of f and last name one of
@@ -271,14 +322,19 @@ func (s *searchSQL) byOrgWord(terms string) string {
 	if s.page == nil {
 		return `SELECT c.id, 0.7 * t.score AS score FROM ` + terms + ` t JOIN contacts c ON ` + orgWordsSQL + ` @> ARRAY[t.term]`
 	}
-	return `SELECT x.id, 0.7 * t.score AS score FROM ` + terms + ` t CROSS JOIN LATERAL (SELECT id FROM (SELECT c.id FROM contacts c
-		WHERE ` + orgWordsSQL + ` @> ARRAY[t.term] AND ` + s.page.where + ` OFFSET 0) o ORDER BY id LIMIT ` + s.page.n + `) x`
+	return s.band(`SELECT x.id, 0.7 * t.score AS score FROM ` + terms + ` t ` + s.perName(`SELECT c.id FROM (SELECT `+s.page.columns()+` FROM contacts c
+		WHERE `+orgWordsSQL+` @> ARRAY[t.term] AND `+s.page.where+` OFFSET 0) c ORDER BY `+s.page.order+` LIMIT `+s.page.n))
 }
 
-// filtered is a condition on contacts c narrowed, for a page, by the filter.
+// filtered is a condition on contacts c narrowed, for a page, by the filter; in a statement of
+// a page that does not run the branches reading all they find at once (see searchPage), it
+// selects nothing.
 func (s *searchSQL) filtered(cond string) string {
-	if s.page == nil {
+	switch {
+	case s.page == nil:
 		return cond
+	case !s.page.whole:
+		return cond + ` AND false`
 	}
 	return cond + ` AND ` + s.page.where
 }
@@ -324,8 +380,10 @@ func (s *searchSQL) branches(q string) ([]string, []rowBranch) {
 		w := s.arg(words[0])
 		t := s.terms(w, words[0], true, maxExpansions)
 		guess := s.guessOne(t)
+		// The last name as the lastName sort's key (a name is never empty), so that one btree
+		// reads a name's contacts in id order and in the sort's order.
 		byName = append(byName,
-			s.byName(t+` t`, `lower(c.last_name) = t.term`, s.guessed(`t.last_score`, guess)),
+			s.byName(t+` t`, `coalesce(lower(c.last_name), '') = t.term`, s.guessed(`t.last_score`, guess)),
 			s.byName(t+` t`, `lower(c.first_name) = t.term`, s.guessed(`t.first_score`, guess)),
 			s.byOrgWord(t))
 	default:
@@ -370,10 +428,10 @@ func (s *searchSQL) branches(q string) ([]string, []rowBranch) {
 		byName = append(byName, `SELECT ct.contact_id, 0.8 * word_similarity(`+qa+`, t.name_key)
 			FROM tags t JOIN contact_tags ct ON ct.tag_id = t.id WHERE `+qa+` <% t.name_key`)
 	} else {
-		byName = append(byName, `SELECT x.id, 0.8 * word_similarity(`+qa+`, t.name_key) FROM tags t
-			CROSS JOIN LATERAL (SELECT c.id FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id
-				WHERE ct.tag_id = t.id AND `+s.page.where+` ORDER BY ct.contact_id LIMIT `+s.page.n+`) x
-			WHERE `+qa+` <% t.name_key`)
+		byName = append(byName, s.band(`SELECT x.id, 0.8 * word_similarity(`+qa+`, t.name_key) FROM tags t
+			`+s.perName(`SELECT c.id FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id
+				WHERE ct.tag_id = t.id AND `+s.page.where+` ORDER BY `+s.page.order+` LIMIT `+s.page.n)+`
+			WHERE `+qa+` <% t.name_key`))
 	}
 	return byName, byRow
 }
@@ -408,27 +466,4 @@ func rankedCandidates(q, where string, args []any) (string, []any) {
 		all = append(all, b.sql)
 	}
 	return s.with() + `SELECT id, max(score)::real AS score FROM (` + strings.Join(all, "\nUNION ALL\n") + `) s GROUP BY id ORDER BY 2 DESC, 1`, s.args
-}
-
-// rankedPage renders the first n contacts of a search in relevance order (best score first,
-// ties by id) among those where (a condition on contacts c, its arguments in args) selects,
-// numbering its arguments after args. It reads at most n contacts per name a word is close to
-// (see searchPage): a contact's score by name is its name's, so the first n by id of each name
-// hold every contact of the page that name finds (a contact further down has n contacts ahead
-// of it with at least its score, so it is not on the page). The branches that score row by row
-// run only if the page by name has room or a score they can reach.
-func rankedPage(q, where string, args []any, n int) (string, []any) {
-	s := &searchSQL{args: args, where: "(" + where + ")"}
-	s.page = &searchPage{where: s.where, n: s.arg(n)}
-	byName, byRow := s.branches(q)
-	s.ctes = append(s.ctes,
-		`search_top AS MATERIALIZED (SELECT id, max(score)::real AS score FROM (`+strings.Join(byName, "\nUNION ALL\n")+`) s
-			GROUP BY id ORDER BY 2 DESC, 1 LIMIT `+s.page.n+`)`,
-		`search_floor AS MATERIALIZED (SELECT CASE WHEN count(*) >= `+s.page.n+` THEN min(score) ELSE 0 END AS score FROM search_top)`)
-	all := []string{`SELECT id, score FROM search_top`}
-	for _, b := range byRow {
-		all = append(all, `SELECT * FROM (`+b.sql+`) r WHERE (SELECT score FROM search_floor) < `+strconv.FormatFloat(b.ceiling, 'f', -1, 64))
-	}
-	return s.with() + `SELECT id, max(score)::real AS score FROM (` + strings.Join(all, "\nUNION ALL\n") + `) s
-		GROUP BY id ORDER BY 2 DESC, 1 LIMIT ` + s.page.n, s.args
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/contactd/contactd/contact"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // TestSearchWordDistance: a transposition of two adjacent letters is one edit, like an
@@ -194,4 +195,165 @@ func names(l *contact.List) []string {
 		out = append(out, f+" "+la)
 	}
 	return out
+}
+
+// TestSearchFirstPageReadsNamesBestFirst: a first page read band by band (the exact name, then
+// the names one edit away, which tie, then the rest) lists what the whole ranking starts with,
+// whether the exact name fills the page or the page needs the names close to it, with a filter
+// that leaves few contacts per name.
+func TestSearchFirstPageReadsNamesBestFirst(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	lasts := []string{"Garcia", "Garcia", "Garcia", "Garcis", "Gracia", "Garcio", "Garciam", "Marcia", "Garza"}
+	for i := range 90 {
+		var tags []string
+		if i%4 == 0 {
+			tags = []string{"vip"}
+		}
+		if _, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: []string{"Ann", "Bo", "Garcia"}[i%3],
+			LastName: lasts[i%len(lasts)], Company: []string{"Garcia Ltd", "Acme"}[i%2], Tags: tags}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Counted names, so that a typo guesses the commoner name (its first contact scores 1).
+	if _, err := contact.RefreshNameCounts(b.Ctx, b.Pool); err != nil {
+		t.Fatal(err)
+	}
+	relevance := contact.Sort{Key: "relevance", Desc: true}
+	for _, q := range []string{"garcia", "garcis", "garci", "gracia", "garcai"} {
+		for _, tags := range [][]string{nil, {"vip"}} {
+			f := contact.Filter{Q: q, Tags: tags}
+			var all []uuid.UUID
+			var allScores []float64
+			page := contact.Page{Sort: relevance, Limit: 4}
+			for {
+				l, err := b.store.ListContacts(b.Ctx, f, page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, c := range l.Contacts {
+					all = append(all, c.ID)
+					allScores = append(allScores, l.Scores[i])
+				}
+				if l.Next == nil {
+					break
+				}
+				page.After = l.Next
+			}
+			if page.After == nil {
+				t.Fatalf("q=%q tags=%v: %d contacts, want more than a page", q, tags, len(all))
+			}
+			for _, n := range []int{1, 2, 3, 6, 11, 17, 29, 100} {
+				l, err := b.store.ListContacts(b.Ctx, f, contact.Page{Sort: relevance, Limit: n})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []uuid.UUID
+				for _, c := range l.Contacts {
+					got = append(got, c.ID)
+				}
+				want := all[:min(n, len(all))]
+				if !slices.Equal(got, want) || !slices.Equal(l.Scores, allScores[:len(want)]) {
+					t.Errorf("q=%q tags=%v limit %d: first page %v %v, want %v %v", q, tags, n, got, l.Scores, want, allScores[:len(want)])
+				}
+			}
+		}
+	}
+}
+
+// TestSearchSortedPages: a search in another order than relevance (which reads at most a page
+// per name in that order) lists, page after page through its cursors, every contact the search
+// finds in that order (ties by id), with the scores relevance gives them, with and without a
+// filter.
+func TestSearchSortedPages(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	firsts := []string{"James", "Jamie", "Ann", "Smith"}
+	lasts := []string{"Smith", "Smyth", "James", "Smithers", "Jones", ""}
+	for i := range 60 {
+		var tags []string
+		if i%4 == 0 {
+			tags = []string{"vip"}
+		}
+		if _, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: firsts[i%len(firsts)], LastName: lasts[(i/4)%len(lasts)],
+			Email: fmt.Sprintf("%s.%d@example.com", []string{"james", "ann", "smith", "c", "c"}[i%5], i), Company: []string{"Smith Bros", "Acme", "", "Acme", ""}[i%5],
+			Tags: tags}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Some contacts change, so that updatedAt is not creation order.
+	l, err := b.store.ListContacts(b.Ctx, contact.Filter{}, contact.Page{Limit: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(l.Contacts) - 1; i >= 0; i -= 7 {
+		if _, err := b.Pool.Exec(b.Ctx, `UPDATE contacts SET updated_at = now() + $2 * interval '1 second' WHERE id = $1`, l.Contacts[i].ID, 60-i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := map[string]string{"createdAt": "created_at", "updatedAt": "updated_at", "lastName": "coalesce(lower(last_name), '')", "company": "coalesce(lower(company), '')"}
+	for _, q := range []string{"smith", "smiht", "jam", "james smith", "acme"} {
+		for _, tags := range [][]string{nil, {"vip"}} {
+			f := contact.Filter{Q: q, Tags: tags}
+			// Every contact the search finds, with its score (relevance, read to its end).
+			scores := map[uuid.UUID]float64{}
+			var ids []uuid.UUID
+			page := contact.Page{Sort: contact.Sort{Key: "relevance", Desc: true}, Limit: 100}
+			for {
+				l, err := b.store.ListContacts(b.Ctx, f, page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, c := range l.Contacts {
+					scores[c.ID] = l.Scores[i]
+					ids = append(ids, c.ID)
+				}
+				if l.Next == nil {
+					break
+				}
+				page.After = l.Next
+			}
+			if len(ids) < 5 {
+				t.Fatalf("q=%q tags=%v: %d contacts, want more pages", q, tags, len(ids))
+			}
+			for key, expr := range keys {
+				for _, desc := range []bool{false, true} {
+					dir := ""
+					if desc {
+						dir = " DESC"
+					}
+					rows, err := b.Pool.Query(b.Ctx, `SELECT id FROM contacts WHERE id = ANY($1) ORDER BY `+expr+dir+`, id`, ids)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+					if err != nil {
+						t.Fatal(err)
+					}
+					sort := contact.Sort{Key: key, Desc: desc}
+					var got []uuid.UUID
+					page := contact.Page{Sort: sort, Limit: 4}
+					for {
+						l, err := b.store.ListContacts(b.Ctx, f, page)
+						if err != nil {
+							t.Fatal(err)
+						}
+						for i, c := range l.Contacts {
+							got = append(got, c.ID)
+							if l.Scores[i] != scores[c.ID] {
+								t.Errorf("q=%q tags=%v sort=%s: %s scores %v, relevance gave %v", q, tags, sort, c.ID, l.Scores[i], scores[c.ID])
+							}
+						}
+						if l.Next == nil || len(got) > len(want) {
+							break
+						}
+						page.After = l.Next
+					}
+					if !slices.Equal(got, want) {
+						t.Errorf("q=%q tags=%v sort=%s: pages list %v, want %v", q, tags, sort, got, want)
+					}
+				}
+			}
+		}
+	}
 }
