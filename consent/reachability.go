@@ -14,6 +14,7 @@ import (
 	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // MaxReachabilityIDs bounds the contacts of one ReachableMany call.
@@ -94,13 +95,12 @@ func (s *Store) ReachableMany(ctx context.Context, ids []uuid.UUID, channel, pur
 	}
 	out := make([]Answer, len(ids))
 	now := s.now()
-	// Most contacts are active and have no merged records: one statement, in one round trip and
-	// one snapshot, answers them (simpleSQL) in the order asked. The others (merged, or with
-	// contacts merged into them) take the fold (reachSQL) in a second statement; each contact's
-	// answer still comes from one snapshot. Rows are scanned into fixed fields: no per-contact
-	// allocation but the preferences of contacts that have some. Large asks are split in two
-	// parts answered at once on their own connections: the probes are CPU-bound, and a part per
-	// core halves the time.
+	// One statement (manySQL), in one round trip and one snapshot, answers the contacts asked
+	// in the order asked, the latest event of every record merged into them included; only
+	// contacts asked by an id that was merged away take the fold (reachSQL) in a second
+	// statement. Rows are scanned into fixed fields: no per-contact allocation but the
+	// preferences of contacts that have some. Large asks are split in two parts answered at once
+	// on their own connections: the probes are CPU-bound, and a part per core halves the time.
 	parts := 1
 	if len(ids) >= 2*minPart {
 		parts = 2
@@ -113,7 +113,7 @@ func (s *Store) ReachableMany(ctx context.Context, ids []uuid.UUID, channel, pur
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			folds[k], failed[k] = s.answerSimple(ctx, ids[lo:hi], lo, out[lo:hi], channel, purpose, p, now)
+			folds[k], failed[k] = s.answerMany(ctx, ids[lo:hi], lo, out[lo:hi], channel, purpose, p, now)
 		}()
 	}
 	wg.Wait()
@@ -129,34 +129,26 @@ func (s *Store) ReachableMany(ctx context.Context, ids []uuid.UUID, channel, pur
 			folded[id] = append(folded[id], is...)
 		}
 	}
-	for i, id := range ids {
-		if out[i].Reason == "" {
-			if _, ok := folded[id]; !ok {
-				out[i] = Answer{ContactID: id, Reason: ReasonNotFound}
-			}
+	if len(folded) > 0 {
+		asked := make([]uuid.UUID, 0, len(folded))
+		for id := range folded {
+			asked = append(asked, id)
 		}
-	}
-	if len(folded) == 0 {
-		return out, nil
-	}
-	asked := make([]uuid.UUID, 0, len(folded))
-	for id := range folded {
-		asked = append(asked, id)
-	}
-	err = pgx.BeginTxFunc(ctx, s.db.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		// JIT compilation would cost more than the fold's index probes.
-		if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
-			return fmt.Errorf("consent: reachability: %w", err)
-		}
-		return scanFolded(ctx, tx, asked, channel, purpose, func(r *reachRow, own []ownEvent) {
-			a := s.answer(r, own, channel, p, now)
-			for _, i := range folded[r.input] {
-				out[i] = a
+		err = pgx.BeginTxFunc(ctx, s.db.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			// JIT compilation would cost more than the fold's index probes.
+			if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+				return fmt.Errorf("consent: reachability: %w", err)
 			}
+			return scanFolded(ctx, tx, asked, channel, purpose, func(r *reachRow, own []ownEvent) {
+				a := s.answer(r, own, channel, p, now)
+				for _, i := range folded[r.input] {
+					out[i] = a
+				}
+			})
 		})
-	})
-	if err != nil {
-		return nil, err
+		if err != nil {
+			return nil, err
+		}
 	}
 	for i, id := range ids {
 		if out[i].Reason == "" {
@@ -183,75 +175,157 @@ func (s *Store) cachedPurpose(ctx context.Context, name string) (*Purpose, error
 // minPart is the fewest contacts a part of a split ReachableMany answers.
 const minPart = 1000
 
-// answerSimple answers, into out (out[i] for ids[i]), the contacts of ids that stand alone, in
-// one statement; it returns the positions (offset by offset) of those that need the fold, by id.
-func (s *Store) answerSimple(ctx context.Context, ids []uuid.UUID, offset int, out []Answer, channel, purpose string,
+// answerMany answers, into out (out[i] for ids[i]), the contacts of ids in one statement
+// (manySQL); it returns the positions (offset by offset) of those asked by an id merged into
+// another contact, which need the fold, by id.
+func (s *Store) answerMany(ctx context.Context, ids []uuid.UUID, offset int, out []Answer, channel, purpose string,
 	p *Purpose, now time.Time) (map[uuid.UUID][]int, error) {
-	return scanSimple(ctx, s.db.Pool, ids, offset, out, channel, purpose, func(row *reachRow, events []ownEvent) Answer {
+	return scanMany(ctx, s.db.Pool, ids, offset, out, channel, purpose, func(row *reachRow, events []ownEvent) Answer {
 		return s.answer(row, events, channel, p, now)
 	})
 }
 
-// scanSimple runs simpleSQL for ids and answers (with answer) each contact that stands alone
-// into out; it returns the positions of the others, as answerSimple does.
-func scanSimple(ctx context.Context, q db.Querier, ids []uuid.UUID, offset int, out []Answer, channel, purpose string,
+// scanMany runs manySQL for ids and answers (with answer) each contact that is not merged into
+// another into out; it returns the positions of the others, as answerMany does. The statement
+// runs with JIT compilation off (its first, custom plans for thousands of ids cost enough to
+// pass jit_above_cost, and compiling costs more than the probes), set in the same round trip.
+func scanMany(ctx context.Context, q batcher, ids []uuid.UUID, offset int, out []Answer, channel, purpose string,
 	answer func(*reachRow, []ownEvent) Answer) (map[uuid.UUID][]int, error) {
-	var folded map[uuid.UUID][]int
-	rows, err := q.Query(ctx, simpleSQL, ids, channel, purpose, LawfulBases)
+	var batch pgx.Batch
+	batch.Queue(`SELECT set_config('jit', 'off', true)`)
+	batch.Queue(manySQL, ids, channel, purpose, LawfulBases)
+	br := q.SendBatch(ctx, &batch)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("consent: reachability: %w", err)
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("consent: reachability: %w", err)
 	}
 	defer rows.Close()
-	var r simpleRow
-	dest := []any{&r.n, &r.simple, &r.active, &r.erased, &r.hasEmail, &r.emailValid, &r.hasPhone, &r.phoneValid, &r.hasPostal, &r.prefs,
-		&r.hasEvent, &r.eventID, &r.status, &r.basis, &r.captured, &r.recorded}
+	var folded map[uuid.UUID][]int
+	// Survivors come in a row per record with an event, in no promised order: they are
+	// answered once every row is read.
+	var survivors map[int]*survivor
+	var r manyRow
+	dest := []any{&r.n, &r.flags, &r.prefs, &r.captured, &r.recorded, &r.joined}
 	for rows.Next() {
 		r.prefs = r.prefs[:0]
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("consent: reachability: %w", err)
 		}
 		i := int(r.n) - 1
-		if !r.simple {
+		if r.flags&rowMerged != 0 {
 			if folded == nil {
 				folded = map[uuid.UUID][]int{}
 			}
 			folded[ids[i]] = append(folded[ids[i]], offset+i)
 			continue
 		}
-		row := reachRow{input: ids[i], active: r.active, erased: r.erased, hasEmail: r.hasEmail, emailValid: r.emailValid,
-			hasPhone: r.hasPhone, phoneValid: r.phoneValid, hasPostal: r.hasPostal}
-		if len(r.prefs) > 0 {
-			if err := json.Unmarshal(r.prefs, &row.prefs); err != nil {
-				return nil, fmt.Errorf("consent: reachability: preferences of %s: %w", ids[i], err)
+		if r.flags&rowSurvivor != 0 {
+			if survivors == nil {
+				survivors = map[int]*survivor{}
 			}
+			sv := survivors[i]
+			if sv == nil {
+				sv = &survivor{}
+				if err := r.contact(&sv.row, ids[i]); err != nil {
+					return nil, err
+				}
+				survivors[i] = sv
+			}
+			if e, ok := r.event(); ok {
+				sv.own = append(sv.own, e)
+			}
+			continue
+		}
+		var row reachRow
+		if err := r.contact(&row, ids[i]); err != nil {
+			return nil, err
 		}
 		var own [1]ownEvent
 		events := own[:0]
-		if r.hasEvent {
-			// The contact's own latest event: a root's, joined at the epoch (as reachSQL has it).
-			events = append(events, ownEvent{ID: r.eventID, Root: true, Status: eventStatuses[r.status], Basis: LawfulBases[r.basis],
-				Captured: r.captured, Recorded: r.recorded})
+		if e, ok := r.event(); ok {
+			events = append(events, e)
 		}
 		out[i] = answer(&row, events)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("consent: reachability: %w", err)
 	}
+	for i, sv := range survivors {
+		out[i] = answer(&sv.row, sv.own)
+	}
 	return folded, nil
 }
 
-// eventStatuses are the event statuses simpleSQL numbers (from 1; 0 is none).
+// batcher sends batches of statements: a pool or a transaction.
+type batcher interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// survivor gathers the rows of a contact that has contacts merged into it.
+type survivor struct {
+	row reachRow
+	own []ownEvent
+}
+
+// The bits of manySQL's flags: the contact's (the same on each of its rows), then the event's.
+const (
+	rowMerged     = 1 << 0 // the contact is merged into another: reachSQL answers it
+	rowSurvivor   = 1 << 1 // contacts are merged into the contact: a row per record with an event
+	rowActive     = 1 << 2
+	rowErased     = 1 << 3
+	rowHasEmail   = 1 << 4
+	rowEmailValid = 1 << 5
+	rowHasPhone   = 1 << 6
+	rowPhoneValid = 1 << 7
+	rowHasPostal  = 1 << 8
+	rowOwnEvent   = 1 << 9 // the event is the contact's own, not a merged record's
+	// rowStatusShift: 2 bits, the event's status as numbered in eventStatuses (0: no event).
+	rowStatusShift = 10
+	// rowBasisShift: 3 bits, the event's lawful basis by its position in LawfulBases.
+	rowBasisShift = 12
+)
+
+// eventStatuses are the event statuses manySQL numbers (from 1; 0 is none).
 var eventStatuses = []string{"", Granted, Withdrawn}
 
-// simpleRow is one row of simpleSQL, scanned into fixed fields.
-type simpleRow struct {
-	n                                            int64
-	simple, active, erased, hasEmail, emailValid bool
-	hasPhone, phoneValid, hasPostal, hasEvent    bool
-	prefs                                        []byte
-	eventID                                      uuid.UUID
-	status, basis                                int32
-	captured, recorded                           time.Time
+// manyRow is one row of manySQL, scanned into fixed fields.
+type manyRow struct {
+	n, flags                   int64
+	prefs                      []byte
+	captured, recorded, joined pgtype.Timestamptz
+}
+
+// contact fills row with the contact's flags and preferences.
+func (r *manyRow) contact(row *reachRow, id uuid.UUID) error {
+	f := r.flags
+	*row = reachRow{input: id, active: f&rowActive != 0, erased: f&rowErased != 0, hasEmail: f&rowHasEmail != 0,
+		emailValid: f&rowEmailValid != 0, hasPhone: f&rowHasPhone != 0, phoneValid: f&rowPhoneValid != 0, hasPostal: f&rowHasPostal != 0}
+	if len(r.prefs) > 0 {
+		if err := json.Unmarshal(r.prefs, &row.prefs); err != nil {
+			return fmt.Errorf("consent: reachability: preferences of %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// event returns the row's event, if it has one. A contact's own event joined it at the epoch
+// (as reachSQL has it); only a survivor's rows carry the times, which only the fold of several
+// records needs.
+func (r *manyRow) event() (ownEvent, bool) {
+	status := int(r.flags>>rowStatusShift) & 3
+	if status == 0 || status >= len(eventStatuses) {
+		return ownEvent{}, false
+	}
+	e := ownEvent{Root: r.flags&rowOwnEvent != 0, Status: eventStatuses[status], Basis: LawfulBases[int(r.flags>>rowBasisShift)&7],
+		Captured: r.captured.Time, Recorded: r.recorded.Time, Joined: time.Unix(0, 0).UTC()}
+	if r.joined.Valid {
+		e.Joined = r.joined.Time
+	}
+	return e, true
 }
 
 // scanFolded runs reachSQL for the contacts ids and hands each row to fn with the latest event
@@ -289,27 +363,58 @@ func scanFolded(ctx context.Context, q db.Querier, ids []uuid.UUID, channel, pur
 	return nil
 }
 
-// simpleSQL answers the contacts of $1 (uuid[]) that exist, one row per position asked (n,
-// from 1), from their own latest event on channel $2 for purpose $3: the event's status is
-// numbered as in eventStatuses and its lawful basis by its position in $4 (LawfulBases), so
-// that no row carries a string. simple is false for contacts that are merged or have contacts
-// merged into them, whose answer needs reachSQL. unnest keeps the plan a probe per id (the
-// contact's primary key, then the event index, index-only) however many contacts there are,
-// and planning does not look at the 10,000 ids as = ANY would.
-const simpleSQL = `
-	SELECT i.n, c.merged_into IS NULL AND c.id NOT IN (SELECT m.merged_into FROM contacts m WHERE m.merged_into IS NOT NULL),
-		c.status = 'active', c.status = 'erased', c.email IS NOT NULL, c.email_normalized IS NOT NULL, c.phone IS NOT NULL,
-		coalesce(c.phone_valid, true), ` + postalSQL + `, NULLIF(c.preferences, '{}'::jsonb),
-		e.id IS NOT NULL, coalesce(e.id, '00000000-0000-0000-0000-000000000000'::uuid),
-		coalesce(array_position('{granted,withdrawn}'::text[], e.status), 0),
-		coalesce(array_position($4::text[], e.lawful_basis) - 1, 0),
-		coalesce(e.captured_at, 'epoch'::timestamptz), coalesce(e.recorded_at, 'epoch'::timestamptz)
+// manySQL answers the contacts of $1 (uuid[]) that exist, by position asked (n, from 1), on
+// channel $2 for purpose $3. Each row packs the contact's flags and its event's status and
+// lawful basis (by position in $4, LawfulBases) into flags (the row* bits), so that no row
+// carries a string. A contact merged into another gives one row and no event (reachSQL answers
+// it); one that stands alone gives one row, with its latest event if it has one; a survivor
+// (contacts merged into it) gives a row per record folded into it that has an event (none when
+// none has), with the times the fold needs (joined: when the record joined it, as foldSQL has
+// it). Every probe is by index per contact (the contact's primary key, the merged_into index,
+// the event index, index-only), however many contacts are asked: the laterals keep the plan a
+// loop over the ids, unnest does not let planning look at the 10,000 ids as = ANY would, and a
+// survivor's fold only runs for survivors. (PostgreSQL gives | and << the same precedence, left
+// to right: hence the parentheses.)
+const manySQL = `
+	SELECT i.n, c.flags | (c.survivor::int << 1) | coalesce(e.flags, 0), c.prefs, e.captured, e.recorded, e.joined
 	FROM unnest($1::uuid[]) WITH ORDINALITY AS i (id, n)
-	JOIN contacts c ON c.id = i.id
+	CROSS JOIN LATERAL (
+		SELECT c.id, c.merged_into IS NOT NULL AS merged,
+			c.merged_into IS NULL AND EXISTS (SELECT FROM contacts m WHERE m.merged_into = c.id) AS survivor,
+			NULLIF(c.preferences, '{}'::jsonb) AS prefs,
+			(c.merged_into IS NOT NULL)::int | ((c.status = 'active')::int << 2) | ((c.status = 'erased')::int << 3)
+			| ((c.email IS NOT NULL)::int << 4) | ((c.email_normalized IS NOT NULL)::int << 5) | ((c.phone IS NOT NULL)::int << 6)
+			| (coalesce(c.phone_valid, true)::int << 7) | (` + postalSQL + `::int << 8) AS flags
+		FROM contacts c WHERE c.id = i.id OFFSET 0) c
 	LEFT JOIN LATERAL (
-		SELECT e.id, e.status, e.lawful_basis, e.captured_at, e.recorded_at FROM consent_events e
-		WHERE e.contact_id = c.id AND e.channel = $2 AND e.purpose = $3
-		ORDER BY e.captured_at DESC, e.id DESC LIMIT 1) e ON true`
+		SELECT (1 << 9) | e.flags AS flags, CASE WHEN c.survivor THEN e.captured_at END AS captured,
+			CASE WHEN c.survivor THEN e.recorded_at END AS recorded, NULL::timestamptz AS joined
+		FROM (
+			SELECT ` + eventFlagsSQL + ` AS flags, e.captured_at, e.recorded_at FROM consent_events e
+			WHERE e.contact_id = c.id AND e.channel = $2 AND e.purpose = $3 AND NOT c.merged
+			ORDER BY e.captured_at DESC, e.id DESC LIMIT 1) e
+		UNION ALL
+		SELECT e.flags, e.captured_at, e.recorded_at, f.joined
+		FROM (
+			WITH RECURSIVE fold (id, joined) AS (
+				SELECT m.id, coalesce(
+					(SELECT max(g.created_at) FROM merges g
+					 WHERE g.survivor_id = c.id AND g.merged_ids @> ARRAY[m.id] AND g.undone_at IS NULL),
+					'9999-12-31 00:00:00+00'::timestamptz)
+				FROM contacts m WHERE m.merged_into = c.id
+				UNION ALL
+				SELECT m.id, f.joined FROM fold f
+				CROSS JOIN LATERAL (SELECT m.id FROM contacts m WHERE m.merged_into = f.id OFFSET 0) m)
+			SELECT id, joined FROM fold) f
+		CROSS JOIN LATERAL (
+			SELECT ` + eventFlagsSQL + ` AS flags, e.captured_at, e.recorded_at FROM consent_events e
+			WHERE e.contact_id = f.id AND e.channel = $2 AND e.purpose = $3
+			ORDER BY e.captured_at DESC, e.id DESC LIMIT 1) e
+		WHERE c.survivor) e ON true`
+
+// eventFlagsSQL packs an event's (e) status and lawful basis into manySQL's flags.
+const eventFlagsSQL = `((coalesce(array_position('{granted,withdrawn}'::text[], e.status), 0) << 10)
+	| (coalesce(array_position($4::text[], e.lawful_basis) - 1, 0) << 12))`
 
 // reachSQL answers, for each contact of $1 that exists, its root's status, address flags and
 // preferences, and the latest event on channel $2 for purpose $3 of each record folded into the
