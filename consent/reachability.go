@@ -208,6 +208,7 @@ func scanMany(ctx context.Context, q batcher, ids []uuid.UUID, offset int, out [
 	// Survivors come in a row per record with an event, in no promised order: they are
 	// answered once every row is read.
 	var survivors map[int]*survivor
+	decoded := map[string]contact.Preferences{}
 	var r manyRow
 	dest := []any{&r.n, &r.flags, &r.prefs, &r.captured, &r.recorded, &r.joined}
 	for rows.Next() {
@@ -230,7 +231,7 @@ func scanMany(ctx context.Context, q batcher, ids []uuid.UUID, offset int, out [
 			sv := survivors[i]
 			if sv == nil {
 				sv = &survivor{}
-				if err := r.contact(&sv.row, ids[i]); err != nil {
+				if err := r.contact(&sv.row, ids[i], decoded); err != nil {
 					return nil, err
 				}
 				survivors[i] = sv
@@ -241,7 +242,7 @@ func scanMany(ctx context.Context, q batcher, ids []uuid.UUID, offset int, out [
 			continue
 		}
 		var row reachRow
-		if err := r.contact(&row, ids[i]); err != nil {
+		if err := r.contact(&row, ids[i], decoded); err != nil {
 			return nil, err
 		}
 		var own [1]ownEvent
@@ -299,16 +300,24 @@ type manyRow struct {
 	captured, recorded, joined pgtype.Timestamptz
 }
 
-// contact fills row with the contact's flags and preferences.
-func (r *manyRow) contact(row *reachRow, id uuid.UUID) error {
+// contact fills row with the contact's flags and preferences. Preferences are decoded once per
+// distinct document (decoded keeps them by their JSON): many contacts share the same few, and
+// the rules only read them.
+func (r *manyRow) contact(row *reachRow, id uuid.UUID, decoded map[string]contact.Preferences) error {
 	f := r.flags
 	*row = reachRow{input: id, active: f&rowActive != 0, erased: f&rowErased != 0, hasEmail: f&rowHasEmail != 0,
 		emailValid: f&rowEmailValid != 0, hasPhone: f&rowHasPhone != 0, phoneValid: f&rowPhoneValid != 0, hasPostal: f&rowHasPostal != 0}
-	if len(r.prefs) > 0 {
-		if err := json.Unmarshal(r.prefs, &row.prefs); err != nil {
-			return fmt.Errorf("consent: reachability: preferences of %s: %w", id, err)
-		}
+	if len(r.prefs) == 0 {
+		return nil
 	}
+	if p, ok := decoded[string(r.prefs)]; ok {
+		row.prefs = p
+		return nil
+	}
+	if err := json.Unmarshal(r.prefs, &row.prefs); err != nil {
+		return fmt.Errorf("consent: reachability: preferences of %s: %w", id, err)
+	}
+	decoded[string(r.prefs)] = row.prefs
 	return nil
 }
 
