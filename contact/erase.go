@@ -35,6 +35,11 @@ type Personal struct {
 	Needles []string
 	// Words are the needles that are names: they match only as whole words.
 	Words []string
+	// FirstNames are the names that are a first name alone, also matched as whole words. Many
+	// people share one ("James"): it says a text is about these people only with another of
+	// their values in the same row (their last name next to it makes their whole name, a Word).
+	// Mentions ignores them; ScrubJSON scrubs them from a row that Mentions the people.
+	FirstNames []string
 
 	once sync.Once
 	vf   *valueFinder
@@ -85,7 +90,8 @@ var personalFields = []string{"firstName", "lastName", "email", "phone", "normal
 func PersonalTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, defaultRegion string) (*Personal, error) {
 	p := &Personal{ContactIDs: ids}
 	rows, err := tx.Query(ctx, `
-		SELECT 'name', v FROM contacts c, unnest(ARRAY[c.first_name, c.last_name, c.first_name || ' ' || c.last_name]) v
+		SELECT 'first', c.first_name FROM contacts c WHERE c.id = ANY($1) AND c.first_name IS NOT NULL
+		UNION SELECT 'name', v FROM contacts c, unnest(ARRAY[c.last_name, c.first_name || ' ' || c.last_name]) v
 			WHERE c.id = ANY($1) AND v IS NOT NULL
 		UNION SELECT 'name', c.street FROM contacts c WHERE c.id = ANY($1) AND c.street IS NOT NULL
 		UNION SELECT 'email', v FROM contacts c, unnest(ARRAY[c.email, c.email_normalized]) v WHERE c.id = ANY($1) AND v IS NOT NULL
@@ -96,7 +102,8 @@ func PersonalTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, defaultRegion s
 			WHERE c.id = ANY($1) AND c.extra IS NOT NULL AND jsonb_typeof(j) = 'string'
 		UNION SELECT 'extra', v FROM contacts c, jsonb_path_query(c.custom_fields, 'strict $.**') j, LATERAL (SELECT j #>> '{}' AS v) x
 			WHERE c.id = ANY($1) AND jsonb_typeof(j) = 'string'
-		UNION SELECT CASE WHEN f.k LIKE '%mail' THEN 'email' WHEN f.k LIKE '%hone' THEN 'phone' ELSE 'name' END, v
+		UNION SELECT CASE WHEN f.k LIKE '%mail' THEN 'email' WHEN f.k LIKE '%hone' THEN 'phone' WHEN f.k = 'firstName' THEN 'first'
+				ELSE 'name' END, v
 			FROM audit_log l, jsonb_each(l.changes) f(k, ch), unnest(ARRAY[ch ->> 'before', ch ->> 'after']) v
 			WHERE l.contact_id = ANY($1) AND l.entity_type = 'contact' AND f.k = ANY($2)
 				AND jsonb_typeof(ch) = 'object' AND v IS NOT NULL`, ids, personalFields)
@@ -112,7 +119,7 @@ func PersonalTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, defaultRegion s
 	if err != nil {
 		return nil, fmt.Errorf("contact: personal values: %w", err)
 	}
-	needles, words, emails, phones := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	needles, words, firsts, emails, phones := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, id := range ids {
 		needles[id.String()] = true
 	}
@@ -135,6 +142,8 @@ func PersonalTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, defaultRegion s
 		switch kind {
 		case "name":
 			words[strings.ToLower(v)] = true
+		case "first":
+			firsts[strings.ToLower(v)] = true
 		case "email":
 			needles[strings.ToLower(v)] = true
 			if k := matcher.EmailKey(v); k != "" {
@@ -149,7 +158,10 @@ func PersonalTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, defaultRegion s
 			}
 		}
 	}
-	p.Needles, p.Words = sortedKeys(needles), sortedKeys(words)
+	for w := range words {
+		delete(firsts, w) // a last name elsewhere: it says enough alone
+	}
+	p.Needles, p.Words, p.FirstNames = sortedKeys(needles), sortedKeys(words), sortedKeys(firsts)
 	p.Emails, p.Phones = sortedKeys(emails), sortedKeys(phones)
 	return p, nil
 }
@@ -202,9 +214,10 @@ func EraseTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, actor string) erro
 func erasedError(id uuid.UUID) error { return db.Gone("contact %s was erased", id) }
 
 // Mentions reports whether s holds one of p's values: a needle anywhere, a name as a whole
-// word, ignoring case. It reads s once however many values p has.
+// word, ignoring case; a first name alone is not enough (FirstNames). It reads s once however
+// many values p has.
 func (p *Personal) Mentions(s string) bool {
-	return p.finder().find(strings.ToLower(s))
+	return p.finder().find(strings.ToLower(s)) == foundValue
 }
 
 func lastRune(s string) rune {
@@ -221,9 +234,16 @@ func wordRune(r rune) bool {
 	return r != utf8.RuneError && (r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r))
 }
 
+// MentionsInRow reports whether s, a part of a row that Mentions p's values as a whole, holds
+// one of them: a first name alone counts here (FirstNames).
+func (p *Personal) MentionsInRow(s string) bool {
+	return p.finder().find(strings.ToLower(s)) >= foundFirstName
+}
+
 // ScrubJSON returns raw with every string value that Mentions one of p's values replaced by
 // ErasedMarker and every object entry whose key mentions them removed, and whether it changed
-// anything. Other keys and values stay.
+// anything. When raw as a whole Mentions them, a string or key holding only one of their first
+// names goes too: in a row about them, it is theirs. Other keys and values stay.
 func (p *Personal) ScrubJSON(raw []byte) ([]byte, bool, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
@@ -231,12 +251,18 @@ func (p *Personal) ScrubJSON(raw []byte) ([]byte, bool, error) {
 	if err := d.Decode(&v); err != nil {
 		return nil, false, fmt.Errorf("contact: scrub: %w", err)
 	}
+	vf := p.finder()
+	enough := foundValue
+	if vf.find(strings.ToLower(string(raw))) == foundValue {
+		enough = foundFirstName
+	}
+	mentions := func(s string) bool { return vf.find(strings.ToLower(s)) >= enough }
 	changed := false
 	var walk func(v any) any
 	walk = func(v any) any {
 		switch x := v.(type) {
 		case string:
-			if p.Mentions(x) {
+			if mentions(x) {
 				changed = true
 				return ErasedMarker
 			}
@@ -246,7 +272,7 @@ func (p *Personal) ScrubJSON(raw []byte) ([]byte, bool, error) {
 			}
 		case map[string]any:
 			for k := range x {
-				if p.Mentions(k) {
+				if mentions(k) {
 					// A key that is a value (a model's term counts): the entry goes.
 					delete(x, k)
 					changed = true

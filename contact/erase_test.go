@@ -54,3 +54,40 @@ func TestPersonalMentions(t *testing.T) {
 		t.Errorf("ScrubJSON = %s, %v, %v", out, changed, err)
 	}
 }
+
+// TestPersonalFirstNames: a first name alone (many people have it) is no mention; in a row that
+// mentions the person otherwise, it is scrubbed with the rest.
+func TestPersonalFirstNames(t *testing.T) {
+	t.Parallel()
+	p := &contact.Personal{Needles: []string{"james.smith@example.com"}, Words: []string{"smith", "james smith"},
+		FirstNames: []string{"james"}}
+	for text, want := range map[string]bool{
+		"duplicate of James Brown":                 false,
+		"James":                                    false,
+		"duplicate of James Smith":                 true,
+		"write to JAMES.SMITH@example.com":         true,
+		"James wrote from james.smith@example.com": true,
+	} {
+		if got := p.Mentions(text); got != want {
+			t.Errorf("Mentions(%q) = %v, want %v", text, got, want)
+		}
+	}
+	if !p.MentionsInRow("James") || p.MentionsInRow("Brown") {
+		t.Error("MentionsInRow does not take a first name alone")
+	}
+	for _, tt := range []struct{ in, want string }{
+		{`{"first": "James", "last": "Brown"}`, `{"first": "James", "last": "Brown"}`},
+		{`{"first": "James", "email": "james.smith@example.com", "note": "ok"}`, `{"email":"[erased]","first":"[erased]","note":"ok"}`},
+		{`{"James": 1, "who": "James Smith"}`, `{"who":"[erased]"}`},
+	} {
+		out, _, err := p.ScrubJSON([]byte(tt.in))
+		if err != nil || string(out) != tt.want {
+			t.Errorf("ScrubJSON(%s) = %s, %v; want %s", tt.in, out, err, tt.want)
+		}
+	}
+	for _, pat := range p.LikePatterns() {
+		if pat == "%james%" {
+			t.Error("LikePatterns looks up a first name alone")
+		}
+	}
+}

@@ -17,11 +17,21 @@ type valueFinder struct {
 	vals []matchValue
 }
 
-// matchValue is one value looked for; word values match only as whole words.
+// matchValue is one value looked for; word values match only as whole words, and a first
+// name (a word too) is weaker than the others (see Personal.FirstNames).
 type matchValue struct {
-	s    string
-	word bool
+	s           string
+	word, first bool
 }
+
+// found is what a valueFinder found in a text, weakest first.
+type found int
+
+const (
+	foundNothing   found = iota
+	foundFirstName       // a first name alone
+	foundValue           // a needle or a name
+)
 
 func newValueFinder(vals []matchValue) *valueFinder {
 	m := &valueFinder{next: []map[byte]int32{{}}, fail: []int32{0}, out: [][]int32{nil}, vals: vals}
@@ -67,9 +77,10 @@ func newValueFinder(vals []matchValue) *valueFinder {
 	return m
 }
 
-// find reports whether l (lower-cased) holds a value: a needle anywhere, a word with no letter,
-// digit or underscore on either side.
-func (m *valueFinder) find(l string) bool {
+// find reports what l (lower-cased) holds: a needle anywhere, a word with no letter, digit or
+// underscore on either side; only first names, when nothing else.
+func (m *valueFinder) find(l string) found {
+	f := foundNothing
 	s := int32(0)
 	for i := 0; i < len(l); i++ {
 		c := l[i]
@@ -85,22 +96,25 @@ func (m *valueFinder) find(l string) bool {
 		}
 		for _, v := range m.out[s] {
 			val := m.vals[v]
-			if !val.word {
-				return true
+			if val.word {
+				start, end := i+1-len(val.s), i+1
+				if wordRune(lastRune(l[:start])) || wordRune(firstRune(l[end:])) {
+					continue
+				}
 			}
-			start, end := i+1-len(val.s), i+1
-			if !wordRune(lastRune(l[:start])) && !wordRune(firstRune(l[end:])) {
-				return true
+			if !val.first {
+				return foundValue
 			}
+			f = foundFirstName
 		}
 	}
-	return false
+	return f
 }
 
 // finder builds p's valueFinder once.
 func (p *Personal) finder() *valueFinder {
 	p.once.Do(func() {
-		vals := make([]matchValue, 0, len(p.Needles)+len(p.Words))
+		vals := make([]matchValue, 0, len(p.Needles)+len(p.Words)+len(p.FirstNames))
 		for _, n := range p.Needles {
 			if n != "" {
 				vals = append(vals, matchValue{s: strings.ToLower(n)})
@@ -109,6 +123,11 @@ func (p *Personal) finder() *valueFinder {
 		for _, w := range p.Words {
 			if w != "" {
 				vals = append(vals, matchValue{s: strings.ToLower(w), word: true})
+			}
+		}
+		for _, w := range p.FirstNames {
+			if w != "" {
+				vals = append(vals, matchValue{s: strings.ToLower(w), word: true, first: true})
 			}
 		}
 		p.vf = newValueFinder(vals)
@@ -121,7 +140,7 @@ func (p *Personal) finder() *valueFinder {
 const minLikeRunes = 3
 
 // LikePatterns returns ILIKE patterns (%value%, with \ escaping) of p's needles and words of at
-// least three characters, to find through a trigram index (pg_trgm, gin_trgm_ops) the rows of a
+// least three characters (not the first names: a row holding one alone is not about them), to find through a trigram index (pg_trgm, gin_trgm_ops) the rows of a
 // table whose text may hold p's values; Mentions then decides on each row found. A name shorter
 // than three characters is found only within a longer value (the whole name, an email).
 func (p *Personal) LikePatterns() []string {

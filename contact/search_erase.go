@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -21,7 +22,7 @@ var nonWord = regexp.MustCompile(`[^[:alnum:]]+`)
 func (SearchTerms) ScrubTx(ctx context.Context, tx pgx.Tx, p *Personal) error {
 	seen := map[string]bool{}
 	var words []string
-	for _, name := range p.Words {
+	for _, name := range slices.Concat(p.Words, p.FirstNames) {
 		for _, w := range nonWord.Split(strings.ToLower(name), -1) {
 			if w != "" && !seen[w] {
 				seen[w] = true

@@ -62,3 +62,38 @@ func TestEraseIsIdempotentAndWholePerson(t *testing.T) {
 		}
 	}
 }
+
+// TestEraseCommonFirstName: erasing James Smith scrubs the import error rows that quote his
+// whole name or his email, with the first name in their field, and leaves alone the row that
+// quotes another James.
+func TestEraseCommonFirstName(t *testing.T) {
+	t.Parallel()
+	b := apptest.New(t)
+	james, err := b.App.Contacts.CreateContact(b.Ctx, contact.NewContact{FirstName: "James", LastName: "Smith", Email: "jsmith@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp := uuid.New()
+	if _, err := b.Pool.Exec(b.Ctx, `INSERT INTO imports (id, source, format, file_sha256, file_size, mode, default_region, actor)
+		VALUES ($1, 'crm', 'csv', 'x', 1, 'skip', 'GB', 'test')`, imp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Pool.Exec(b.Ctx, `INSERT INTO import_errors (import_id, row_index, seq, line, field, message) VALUES
+		($1, 1, 0, 2, 'firstName', 'duplicate of James Brown'),
+		($1, 2, 0, 3, 'name', 'duplicate of James Smith'),
+		($1, 3, 0, 4, 'James', 'email jsmith@example.com is taken')`, imp); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.App.Erasure.Erase(b.Ctx, []uuid.UUID{james.ID}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.Count(t, `SELECT count(*) FROM import_errors WHERE row_index = 1 AND field = 'firstName' AND message = 'duplicate of James Brown'`); n != 1 {
+		t.Error("the row quoting another James was scrubbed")
+	}
+	if n := b.Count(t, `SELECT count(*) FROM import_errors WHERE row_index = 2 AND field = 'name' AND message = $1`, contact.ErasedMarker); n != 1 {
+		t.Error("the row quoting James Smith was not scrubbed")
+	}
+	if n := b.Count(t, `SELECT count(*) FROM import_errors WHERE row_index = 3 AND field = $1 AND message = $1`, contact.ErasedMarker); n != 1 {
+		t.Error("the row quoting his email (his first name in its field) was not scrubbed")
+	}
+}

@@ -26,7 +26,7 @@ func (jobs) ScrubTx(ctx context.Context, tx pgx.Tx, p *contact.Personal) error {
 	for _, id := range p.ContactIDs {
 		ids[id.String()] = true
 	}
-	values := &contact.Personal{Words: p.Words}
+	values := &contact.Personal{Words: p.Words, FirstNames: p.FirstNames}
 	for _, n := range p.Needles {
 		if !ids[n] {
 			values.Needles = append(values.Needles, n)

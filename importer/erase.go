@@ -33,8 +33,14 @@ func (s *Store) ScrubTx(ctx context.Context, tx pgx.Tx, p *contact.Personal) err
 	)
 	err := contact.TextHitsTx(ctx, tx, "import_errors", errorTextSQL, "t.import_id, t.row_index, t.seq, t.field, t.message", pats,
 		[]any{&imp, &ri, &seq, &field, &message}, func() error {
-			scrubField := field != nil && p.Mentions(*field)
-			if scrubField || p.Mentions(message) {
+			text := message
+			if field != nil {
+				text = *field + " " + message
+			}
+			// The row is about them when it holds one of their values; its field goes too when it
+			// holds one, a first name alone included.
+			if p.Mentions(text) {
+				scrubField := field != nil && p.MentionsInRow(*field)
 				imps, idx, seqs, fields = append(imps, imp), append(idx, ri), append(seqs, seq), append(fields, scrubField)
 			}
 			return nil
