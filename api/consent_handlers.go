@@ -369,7 +369,7 @@ func appendAnswers(b []byte, as []consent.Answer) []byte {
 		b = append(b, `","allowed":`...)
 		b = strconv.AppendBool(b, a.Allowed)
 		b = append(b, `,"reason":`...)
-		b = strconv.AppendQuote(b, a.Reason)
+		b = appendReason(b, a.Reason)
 		if a.NextAllowedAt != nil {
 			b = append(b, `,"nextAllowedAt":"`...)
 			b = a.NextAllowedAt.AppendFormat(b, time.RFC3339Nano)
@@ -378,6 +378,19 @@ func appendAnswers(b []byte, as []consent.Answer) []byte {
 		b = append(b, '}')
 	}
 	return append(b, "]}\n"...)
+}
+
+// appendReason appends a reason as a JSON string: quoted as it is when it is a plain name (the
+// reasons are), else through strconv.
+func appendReason(b []byte, r string) []byte {
+	for i := 0; i < len(r); i++ {
+		if c := r[i]; (c < 'a' || c > 'z') && c != '_' {
+			return strconv.AppendQuote(b, r)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, r...)
+	return append(b, '"')
 }
 
 // appendUUID appends id in its canonical form (8-4-4-4-12 hex digits).

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/internal/db"
@@ -44,7 +45,10 @@ func readBody(c *gin.Context) *object {
 		writeProblem(c, http.StatusBadRequest, "the body is empty; it must be a JSON object")
 		return nil
 	}
-	var m map[string]json.RawMessage
+	m, ok := splitObject(data)
+	if ok {
+		return &object{m: m, used: map[string]bool{}, invalid: &[]problemField{}, unknown: &[]problemField{}}
+	}
 	if err := json.Unmarshal(data, &m); err != nil || m == nil {
 		detail := "the body must be a JSON object"
 		var syn *json.SyntaxError
@@ -55,6 +59,121 @@ func readBody(c *gin.Context) *object {
 		return nil
 	}
 	return &object{m: m, used: map[string]bool{}, invalid: &[]problemField{}, unknown: &[]problemField{}}
+}
+
+// splitObject splits a JSON object into its members as json.Unmarshal into a
+// map[string]json.RawMessage does, when every key is a plain string (no escapes) and every value
+// a plain string, an array of plain strings, true, false or null: the shape of a bulk ask, whose
+// 10,000 ids it splits in a fraction of encoding/json's time (which scans the body twice, to
+// validate it and to copy each value). Anything else is not ok, for encoding/json. The values
+// share data's bytes.
+func splitObject(data []byte) (map[string]json.RawMessage, bool) {
+	i := skipSpace(data, 0)
+	if i == len(data) || data[i] != '{' {
+		return nil, false
+	}
+	m := map[string]json.RawMessage{}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return m, skipSpace(data, i+1) == len(data)
+	}
+	for {
+		end, ok := plainString(data, i)
+		if !ok {
+			return nil, false
+		}
+		key := data[i+1 : end-1]
+		if !utf8.Valid(key) {
+			return nil, false // encoding/json would replace the bad bytes
+		}
+		i = skipSpace(data, end)
+		if i == len(data) || data[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(data, i+1)
+		if end, ok = plainValue(data, i); !ok {
+			return nil, false
+		}
+		m[string(key)] = data[i:end:end]
+		i = skipSpace(data, end)
+		if i == len(data) {
+			return nil, false
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			return m, skipSpace(data, i+1) == len(data)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// plainValue returns the end of the value at data[i] when it is a plain string, an array of
+// plain strings, true, false or null.
+func plainValue(data []byte, i int) (int, bool) {
+	if i == len(data) {
+		return 0, false
+	}
+	switch data[i] {
+	case '"':
+		return plainString(data, i)
+	case '[':
+		j := skipSpace(data, i+1)
+		if j < len(data) && data[j] == ']' {
+			return j + 1, true
+		}
+		for {
+			end, ok := plainString(data, j)
+			if !ok {
+				return 0, false
+			}
+			j = skipSpace(data, end)
+			if j == len(data) {
+				return 0, false
+			}
+			switch data[j] {
+			case ',':
+				j = skipSpace(data, j+1)
+			case ']':
+				return j + 1, true
+			default:
+				return 0, false
+			}
+		}
+	}
+	for _, lit := range []string{"true", "false", "null"} {
+		if bytes.HasPrefix(data[i:], []byte(lit)) {
+			return i + len(lit), true
+		}
+	}
+	return 0, false
+}
+
+// plainString returns the end (past the closing quote) of the string at data[i] when it has no
+// escape and no control character; encoding/json takes any other byte as it is.
+func plainString(data []byte, i int) (int, bool) {
+	if i == len(data) || data[i] != '"' {
+		return 0, false
+	}
+	for j := i + 1; j < len(data); j++ {
+		switch c := data[j]; {
+		case c == '"':
+			return j + 1, true
+		case c == '\\' || c < 0x20:
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+// skipSpace returns the index of the first byte at or after i that is not JSON white space.
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 func (o *object) field(key string) string { return o.path + key }

@@ -68,14 +68,29 @@ func TestParseIDArray(t *testing.T) {
 }
 
 // BenchmarkBulkReachabilityCodec measures what the bulk route spends on 10,000 ids besides the
-// store call: reading the ids and writing the answers, the way it did (ids as strings, then
-// parsed; answers through encoding/json) and the way it does.
+// store call: splitting the body into fields, reading the ids and writing the answers, the way
+// it did (encoding/json; ids as strings, then parsed) and the way it does.
 func BenchmarkBulkReachabilityCodec(b *testing.B) {
 	body, as := reachabilityFixture()
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil {
 		b.Fatal(err)
 	}
+	b.Run("split=encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(body, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("split=splitObject", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := splitObject(body); !ok {
+				b.Fatal("not split")
+			}
+		}
+	})
 	b.Run("decode=strings+parse", func(b *testing.B) {
 		for b.Loop() {
 			var ss []string
@@ -124,6 +139,35 @@ func BenchmarkBulkReachabilityCodec(b *testing.B) {
 	b.Run("encode=append", func(b *testing.B) {
 		for b.Loop() {
 			_ = appendAnswers(make([]byte, 0, 80*len(as)), as)
+		}
+	})
+}
+
+// FuzzSplitObject: whatever splitObject splits, encoding/json splits the same way.
+func FuzzSplitObject(f *testing.F) {
+	body, _ := reachabilityFixture()
+	f.Add(body[:2000])
+	for _, s := range []string{`{}`, ` {"a": "b", "c": ["d", "e"] } `, `{"a": null, "b": true, "c": false, "d": []}`,
+		`{"a": "x", "a": "y"}`, `{"a": "\u00e9"}`, "{\"\xff\": \"x\"}", `{"a": "x"} x`, `{"a": 1}`, `{"a": ["x",]}`,
+		`{"a": nulls}`, `[]`, `null`, `{"a": "b",}`, "{\"a\":\t\"b\"\r\n}", `{"é": ["\u00e9"]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, ok := splitObject(data)
+		if !ok {
+			return
+		}
+		var want map[string]json.RawMessage
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatalf("splitObject(%q) split what encoding/json rejects: %v", data, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("splitObject(%q) = %q, encoding/json %q", data, got, want)
+		}
+		for k, v := range want {
+			if string(got[k]) != string(v) {
+				t.Fatalf("splitObject(%q)[%q] = %q, encoding/json %q", data, k, got[k], v)
+			}
 		}
 	})
 }
