@@ -187,14 +187,15 @@ func (s *Store) answerMany(ctx context.Context, ids []uuid.UUID, offset int, out
 
 // scanMany runs manySQL for ids and answers (with answer) each contact that is not merged into
 // another into out; it returns the positions of the others, as answerMany does. The statement
-// runs with JIT compilation off (its first, custom plans for thousands of ids cost enough to
-// pass jit_above_cost, and compiling costs more than the probes) and without memoizing the
-// probes of events (each contact is asked once: a cache that never hits), set in the same
-// round trip.
+// runs with its generic plan from the first execution on a connection (a custom plan would look
+// at thousands of ids to plan the same loop of probes, for milliseconds each time), with JIT
+// compilation off (compiling costs more than the probes) and without memoizing the probes of
+// events (each contact is asked once: a cache that never hits), set in the same round trip.
 func scanMany(ctx context.Context, q batcher, ids []uuid.UUID, offset int, out []Answer, channel, purpose string,
 	answer func(*reachRow, []ownEvent) Answer) (map[uuid.UUID][]int, error) {
 	var batch pgx.Batch
-	batch.Queue(`SELECT set_config('jit', 'off', true), set_config('enable_memoize', 'off', true)`)
+	batch.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('jit', 'off', true),
+		set_config('enable_memoize', 'off', true)`)
 	batch.Queue(manySQL, ids, channel, purpose, LawfulBases)
 	br := q.SendBatch(ctx, &batch)
 	defer br.Close()
