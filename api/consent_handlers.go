@@ -263,7 +263,7 @@ func (s *server) reachability(c *gin.Context) {
 }
 
 func (s *server) bulkReachability(c *gin.Context) {
-	o := readBody(c)
+	o := readBulkBody(c)
 	if o == nil {
 		return
 	}
