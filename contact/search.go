@@ -306,7 +306,7 @@ func (s *searchSQL) guessOne(t string) string {
 				SELECT term, false, score < 1, ln(1 + first_n) - `+guessEditCost+` * edits FROM `+t+`) p
 			ORDER BY likelihood DESC, term, last LIMIT 8) p
 		CROSS JOIN LATERAL (SELECT id FROM (
-			(SELECT c.id FROM contacts c WHERE p.last AND lower(c.last_name) = p.term AND `+s.where+` ORDER BY c.id LIMIT 1)
+			(SELECT c.id FROM contacts c WHERE p.last AND coalesce(lower(c.last_name), '') = p.term AND `+s.where+` ORDER BY c.id LIMIT 1)
 			UNION ALL
 			(SELECT c.id FROM contacts c WHERE NOT p.last AND lower(c.first_name) = p.term AND `+s.where+` ORDER BY c.id LIMIT 1)) g
 			LIMIT 1) g
@@ -404,7 +404,7 @@ func (s *searchSQL) branches(q string) ([]string, []rowBranch) {
 				JOIN `+name+` n ON n.term IN (lower(c.first_name), lower(c.last_name))
 				JOIN `+org+` o ON o.term = ANY(`+orgWordsSQL+`)
 				WHERE `+s.filtered(orgWordsSQL+` && ARRAY(SELECT term FROM `+org+`)
-				AND (lower(c.first_name) = ANY(ARRAY(SELECT term FROM `+name+`)) OR lower(c.last_name) = ANY(ARRAY(SELECT term FROM `+name+`)))`))
+				AND (lower(c.first_name) = ANY(ARRAY(SELECT term FROM `+name+`)) OR coalesce(lower(c.last_name), '') = ANY(ARRAY(SELECT term FROM `+name+`)))`))
 		}
 	}
 	var byRow []rowBranch
