@@ -246,18 +246,14 @@ func withRows(s *searchSQL, byName []string, byRow []rowBranch, top string) (str
 // do not read name by name read all they find. The contacts of the page find all their names
 // among what it reads (each one is among the first of each of its names), so their scores are
 // whole.
-func sortedPageTx(ctx context.Context, tx pgx.Tx, q string, rest Filter, p Page) (cand string, args []any, err error) {
+func sortedPageTx(ctx context.Context, tx pgx.Tx, q string, rest Filter, p Page) (string, []any, error) {
 	// As for a relevance page: merge joins would walk all of a tag's contacts for each name.
-	// Sorts stay: a name without a btree in the page's order must sort its contacts.
-	restore, err := plannerSettings(ctx, tx, "enable_mergejoin")
-	if err != nil {
+	// Sorts stay: a name without a btree in the page's order must sort its contacts. The
+	// setting is the transaction's (ListContacts' own), which runs the page's query next: it is
+	// not restored before, or the query would be planned without it.
+	if _, err := plannerSettings(ctx, tx, "enable_mergejoin"); err != nil {
 		return "", nil, err
 	}
-	defer func() {
-		if rerr := restore(); rerr != nil && err == nil {
-			err = rerr
-		}
-	}()
 	where, args := rest.Where(nil)
 	key, order := sortKeys[p.Sort.Key], "c.id"
 	if key != "" {
