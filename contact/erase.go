@@ -38,7 +38,8 @@ type Personal struct {
 	// FirstNames are the names that are a first name alone, also matched as whole words. Many
 	// people share one ("James"): it says a text is about these people only with another of
 	// their values in the same row (their last name next to it makes their whole name, a Word).
-	// Mentions ignores them; ScrubJSON scrubs them from a row that Mentions the people.
+	// Mentions ignores them; ScrubJSON scrubs them from a row that Mentions the people. The
+	// first name of a contact with no last name is its whole name: a Word, not one of these.
 	FirstNames []string
 
 	once sync.Once
@@ -90,7 +91,7 @@ var personalFields = []string{"firstName", "lastName", "email", "phone", "normal
 func PersonalTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, defaultRegion string) (*Personal, error) {
 	p := &Personal{ContactIDs: ids}
 	rows, err := tx.Query(ctx, `
-		SELECT 'first', c.first_name FROM contacts c WHERE c.id = ANY($1) AND c.first_name IS NOT NULL
+		SELECT CASE WHEN c.last_name IS NULL THEN 'name' ELSE 'first' END, c.first_name FROM contacts c WHERE c.id = ANY($1) AND c.first_name IS NOT NULL
 		UNION SELECT 'name', v FROM contacts c, unnest(ARRAY[c.last_name, c.first_name || ' ' || c.last_name]) v
 			WHERE c.id = ANY($1) AND v IS NOT NULL
 		UNION SELECT 'name', c.street FROM contacts c WHERE c.id = ANY($1) AND c.street IS NOT NULL

@@ -96,4 +96,19 @@ func TestEraseCommonFirstName(t *testing.T) {
 	if n := b.Count(t, `SELECT count(*) FROM import_errors WHERE row_index = 3 AND field = $1 AND message = $1`, contact.ErasedMarker); n != 1 {
 		t.Error("the row quoting his email (his first name in its field) was not scrubbed")
 	}
+	// A contact with no last name: the first name is the whole name, scrubbed alone.
+	cher, err := b.App.Contacts.CreateContact(b.Ctx, contact.NewContact{FirstName: "Cherilyn", Email: "c@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Pool.Exec(b.Ctx, `INSERT INTO import_errors (import_id, row_index, seq, line, field, message) VALUES
+		($1, 4, 0, 5, 'name', 'duplicate of Cherilyn')`, imp); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.App.Erasure.Erase(b.Ctx, []uuid.UUID{cher.ID}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.Count(t, `SELECT count(*) FROM import_errors WHERE row_index = 4 AND message = $1`, contact.ErasedMarker); n != 1 {
+		t.Error("the row quoting a contact known by a first name only was not scrubbed")
+	}
 }
