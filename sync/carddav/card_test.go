@@ -92,6 +92,9 @@ func TestApply(t *testing.T) {
 			syncengine.Write{Values: map[string]string{"firstName": "Alan", "lastName": "Turing", "email": "alan@example.com", "phone": "+44-161-555-0100",
 				"street": "Old", "city": "Town"}},
 			[]string{"ADR:;;Old;Town;;;"}},
+		{"address cleared", strings.Replace(alanV4, "END:VCARD", "ADR;PREF=1:;;Bletchley Park;Milton Keynes;;;\nADR;TYPE=work:;;Old;Town;;;\nEND:VCARD", 1),
+			syncengine.Write{Values: map[string]string{"firstName": "Alan", "lastName": "Turing", "email": "alan@example.com", "phone": "+44-161-555-0100"}},
+			[]string{"FN:Alan Turing"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -88,8 +88,8 @@ func apply(card vcard.Card, w *syncengine.Write, now time.Time) {
 // setAddress writes the postal address of want into the card's preferred ADR when it differs
 // from what the card has (cur), keeping the property's parameters (TYPE=home, PREF) and every
 // other ADR: the street goes to the street component and the post office box and extended
-// address are emptied (contactd's street holds them), or, for no address at all, the preferred
-// ADR is removed.
+// address are emptied (contactd's street holds them), or, for no address at all, every ADR
+// is removed (another left would be read back as the address).
 func setAddress(card vcard.Card, want, cur map[string]string) {
 	same, empty := true, true
 	for _, name := range addressFields {
@@ -99,16 +99,13 @@ func setAddress(card vcard.Card, want, cur map[string]string) {
 	if same {
 		return
 	}
-	adr := preferred(card[vcard.FieldAddress])
 	if empty {
-		if adr != nil {
-			card[vcard.FieldAddress] = slices.DeleteFunc(card[vcard.FieldAddress], func(f *vcard.Field) bool { return f == adr })
-			if len(card[vcard.FieldAddress]) == 0 {
-				delete(card, vcard.FieldAddress)
-			}
-		}
+		// Every ADR goes: were only the preferred one removed, the next would be read back
+		// as the contact's address.
+		delete(card, vcard.FieldAddress)
 		return
 	}
+	adr := preferred(card[vcard.FieldAddress])
 	comps := []string{"", ""}
 	for _, name := range addressFields {
 		comps = append(comps, component(want[name]))
