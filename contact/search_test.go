@@ -1,6 +1,7 @@
 package contact_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -61,23 +62,7 @@ func TestSearchFirstPageIsTheRankedPrefix(t *testing.T) {
 			f := contact.Filter{Q: q, Tags: tags}
 			relevance := contact.Sort{Key: "relevance", Desc: true}
 			// The whole ranking, page after page (later pages read every candidate).
-			var all []uuid.UUID
-			var allScores []float64
-			page := contact.Page{Sort: relevance, Limit: 7}
-			for {
-				l, err := b.store.ListContacts(b.Ctx, f, page)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, c := range l.Contacts {
-					all = append(all, c.ID)
-					allScores = append(allScores, l.Scores[i])
-				}
-				if l.Next == nil {
-					break
-				}
-				page.After = l.Next
-			}
+			all, allScores, _ := wholeRanking(t, b.store, f, 7)
 			for _, n := range []int{1, 5, 30, 200} {
 				l, err := b.store.ListContacts(b.Ctx, f, contact.Page{Sort: relevance, Limit: n})
 				if err != nil {
@@ -223,24 +208,8 @@ func TestSearchFirstPageReadsNamesBestFirst(t *testing.T) {
 	for _, q := range []string{"garcia", "garcis", "garci", "gracia", "garcai"} {
 		for _, tags := range [][]string{nil, {"vip"}} {
 			f := contact.Filter{Q: q, Tags: tags}
-			var all []uuid.UUID
-			var allScores []float64
-			page := contact.Page{Sort: relevance, Limit: 4}
-			for {
-				l, err := b.store.ListContacts(b.Ctx, f, page)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, c := range l.Contacts {
-					all = append(all, c.ID)
-					allScores = append(allScores, l.Scores[i])
-				}
-				if l.Next == nil {
-					break
-				}
-				page.After = l.Next
-			}
-			if page.After == nil {
+			all, allScores, pages := wholeRanking(t, b.store, f, 4)
+			if pages < 2 {
 				t.Fatalf("q=%q tags=%v: %d contacts, want more than a page", q, tags, len(all))
 			}
 			for _, n := range []int{1, 2, 3, 6, 11, 17, 29, 100} {
@@ -355,5 +324,28 @@ func TestSearchSortedPages(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// wholeRanking lists a search in relevance order to its end, limit contacts a page, and
+// returns the contacts, their scores and how many pages it took.
+func wholeRanking(t *testing.T, store *contact.Store, f contact.Filter, limit int) ([]uuid.UUID, []float64, int) {
+	t.Helper()
+	var ids []uuid.UUID
+	var scores []float64
+	page := contact.Page{Sort: contact.Sort{Key: "relevance", Desc: true}, Limit: limit}
+	for pages := 1; ; pages++ {
+		l, err := store.ListContacts(context.Background(), f, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range l.Contacts {
+			ids = append(ids, c.ID)
+			scores = append(scores, l.Scores[i])
+		}
+		if l.Next == nil {
+			return ids, scores, pages
+		}
+		page.After = l.Next
 	}
 }
