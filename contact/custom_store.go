@@ -466,6 +466,59 @@ func ClaimCustomManyTx(ctx context.Context, tx pgx.Tx, claims []CustomClaim) (ma
 	return out, nil
 }
 
+// CustomClaimSet is one record's unique custom values in a batch (ClaimCustomBatchTx).
+type CustomClaimSet struct {
+	ID    uuid.UUID // the contact that takes them (uuid.Nil for a new one)
+	Owner string    // the record in its source (an external id): sets of one owner never compete
+	// Values are the record's validated custom values; only those of unique fields are claimed.
+	Values CustomValues
+}
+
+// ClaimCustomBatchTx claims the unique custom values of a bulk writer's batch (an import's,
+// a sync page's) at once: a value an earlier set of the batch with another owner takes is
+// refused (compared exactly, as the database check is), and the others are claimed with
+// ClaimCustomManyTx (every lock in one statement, in one order). It returns, by set index, the
+// field errors of each refused set (naming customFields.<key>); a refused set claims nothing.
+func ClaimCustomBatchTx(ctx context.Context, tx pgx.Tx, defs Definitions, sets []CustomClaimSet) (map[int]db.FieldErrors, error) {
+	refused := map[int]db.FieldErrors{}
+	taken := map[string]string{} // key and value → the owner that has it
+	var claims []CustomClaim
+	var owner []int // the set of each claim
+	for i, set := range sets {
+		var errs db.FieldErrors
+		var mine []CustomClaim
+		for _, k := range slices.Sorted(maps.Keys(set.Values)) {
+			if d := defs[k]; d == nil || !d.Unique {
+				continue
+			}
+			ck := k + "\x00" + contactfile.CustomText(set.Values[k])
+			if other, ok := taken[ck]; ok && other != set.Owner {
+				errs.Add(CustomPrefix+k, "another record of this batch has this value of the unique field %s", k)
+			}
+			taken[ck] = set.Owner
+			mine = append(mine, CustomClaim{ID: set.ID, Key: k, Value: set.Values[k]})
+		}
+		if len(errs) > 0 {
+			refused[i] = errs
+			continue
+		}
+		for _, c := range mine {
+			claims, owner = append(claims, c), append(owner, i)
+		}
+	}
+	conflicts, err := ClaimCustomManyTx(ctx, tx, claims)
+	if err != nil {
+		return nil, err
+	}
+	for _, ci := range slices.Sorted(maps.Keys(conflicts)) {
+		var de *db.Error
+		if errors.As(conflicts[ci], &de) {
+			refused[owner[ci]] = append(refused[owner[ci]], de.Fields...)
+		}
+	}
+	return refused, nil
+}
+
 // Match returns the definition an import column names: by key, else by label, compared
 // case-insensitively and ignoring spaces, dashes and underscores; nil when none.
 func (defs Definitions) Match(column string) *CustomField {

@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/contactd/contactd/contact"
-	"github.com/contactd/contactd/contactfile"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -65,7 +64,7 @@ func (r *ImportRow) customOf(defs contact.Definitions) contact.CustomInput {
 }
 
 // resolveCustom validates the batch's custom values against the definitions (read under their
-// shared lock) and claims the unique ones, all of the batch's at once (ClaimCustomManyTx); a
+// shared lock) and claims the unique ones, all of the batch's at once (ClaimCustomBatchTx); a
 // record that fails becomes a row error and is not written. known are the contacts the batch's
 // external ids already refer to.
 func (w *importWriter) resolveCustom(ctx context.Context, batch *ImportBatch, known map[string]uuid.UUID) error {
@@ -76,11 +75,10 @@ func (w *importWriter) resolveCustom(ctx context.Context, batch *ImportBatch, kn
 	if len(defs) == 0 {
 		return nil
 	}
-	claimed := map[string]string{} // key and value → the external id that has it
 	errs := make([]db.FieldErrors, len(batch.Rows))
 	vals := make([]contact.CustomValues, len(batch.Rows))
-	var claims []contact.CustomClaim
-	var claimRow []int // the row of each claim
+	var sets []contact.CustomClaimSet
+	var setRow []int // the row of each set
 	for i := range batch.Rows {
 		r := &batch.Rows[i]
 		id, isKnown := known[r.ExternalID]
@@ -88,34 +86,16 @@ func (w *importWriter) resolveCustom(ctx context.Context, batch *ImportBatch, kn
 			continue
 		}
 		vals[i], errs[i] = defs.Apply(nil, r.customOf(defs), !isKnown)
-		var mine []contact.CustomClaim
-		for _, k := range slices.Sorted(maps.Keys(vals[i])) {
-			if d := defs[k]; d == nil || !d.Unique {
-				continue
-			}
-			// Exact, as the check against the database is (contact.ClaimCustomManyTx).
-			ck := k + "\x00" + contactfile.CustomText(vals[i][k])
-			if other, ok := claimed[ck]; ok && other != r.ExternalID {
-				errs[i].Add(contact.CustomPrefix+k, "another record of this import has this value of the unique field %s", k)
-			}
-			claimed[ck] = r.ExternalID
-			mine = append(mine, contact.CustomClaim{ID: id, Key: k, Value: vals[i][k]})
-		}
 		if len(errs[i]) == 0 {
-			for _, c := range mine {
-				claims, claimRow = append(claims, c), append(claimRow, i)
-			}
+			sets, setRow = append(sets, contact.CustomClaimSet{ID: id, Owner: r.ExternalID, Values: vals[i]}), append(setRow, i)
 		}
 	}
-	conflicts, err := contact.ClaimCustomManyTx(ctx, w.tx, claims)
+	refused, err := contact.ClaimCustomBatchTx(ctx, w.tx, defs, sets)
 	if err != nil {
 		return err
 	}
-	for _, ci := range slices.Sorted(maps.Keys(conflicts)) {
-		var de *db.Error
-		if errors.As(conflicts[ci], &de) {
-			errs[claimRow[ci]] = append(errs[claimRow[ci]], de.Fields...)
-		}
+	for si, fe := range refused {
+		errs[setRow[si]] = append(errs[setRow[si]], fe...)
 	}
 	kept := batch.Rows[:0]
 	for i := range batch.Rows {

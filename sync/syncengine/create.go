@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/contactd/contactd/contact"
-	"github.com/contactd/contactd/contactfile"
 	"github.com/contactd/contactd/dedupe"
 	"github.com/contactd/contactd/internal/db"
 	"github.com/contactd/contactd/sync/source"
@@ -200,46 +198,23 @@ func recordOf(recs []*Record, remoteID string) *Record {
 }
 
 // claimPage claims the unique custom values of the contacts a page creates (cs, each with its
-// link) in one go (contact.ClaimCustomManyTx): it returns those whose claims hold, with their
+// link) in one go (contact.ClaimCustomBatchTx): it returns those whose claims hold, with their
 // links, and adds the records of the others to later (recordOf gives a contact's record): a
 // value an earlier contact of the page claims, or an active contact has.
 func claimPage(ctx context.Context, tx pgx.Tx, defs contact.Definitions, cs []newContact, links []*source.Link, later []*Record,
 	recordOf func(newContact) *Record) ([]newContact, []*source.Link, []*Record, error) {
-	var claims []contact.CustomClaim
-	var owner []int // the contact of each claim
-	taken := map[string]bool{}
-	out := make([]bool, len(cs))
+	sets := make([]contact.CustomClaimSet, len(cs))
 	for i, c := range cs {
-		var mine []contact.CustomClaim
-		for _, k := range slices.Sorted(maps.Keys(c.custom)) {
-			if d := defs[k]; d == nil || !d.Unique {
-				continue
-			}
-			// Exact, as the check against the database is (contact.ClaimCustomManyTx).
-			ck := k + "\x00" + contactfile.CustomText(c.custom[k])
-			if taken[ck] {
-				out[i] = true
-			}
-			taken[ck] = true
-			mine = append(mine, contact.CustomClaim{ID: c.id, Key: k, Value: c.custom[k]})
-		}
-		if !out[i] {
-			for _, cl := range mine {
-				claims, owner = append(claims, cl), append(owner, i)
-			}
-		}
+		sets[i] = contact.CustomClaimSet{ID: c.id, Owner: c.remoteID, Values: c.custom}
 	}
-	conflicts, err := contact.ClaimCustomManyTx(ctx, tx, claims)
+	refused, err := contact.ClaimCustomBatchTx(ctx, tx, defs, sets)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	for j := range conflicts {
-		out[owner[j]] = true
 	}
 	var keepC []newContact
 	var keepL []*source.Link
 	for i, c := range cs {
-		if out[i] {
+		if _, out := refused[i]; out {
 			later = append(later, recordOf(c))
 			continue
 		}
