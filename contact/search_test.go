@@ -60,22 +60,10 @@ func TestSearchFirstPageIsTheRankedPrefix(t *testing.T) {
 	for _, q := range []string{"james", "jame", "smith", "james smith", "jmaes smiht", "smith james", "jam", "jaems smith"} {
 		for _, tags := range [][]string{nil, {"vip"}} {
 			f := contact.Filter{Q: q, Tags: tags}
-			relevance := contact.Sort{Key: "relevance", Desc: true}
 			// The whole ranking, page after page (later pages read every candidate).
 			all, allScores, _ := wholeRanking(t, b.store, f, 7)
 			for _, n := range []int{1, 5, 30, 200} {
-				l, err := b.store.ListContacts(b.Ctx, f, contact.Page{Sort: relevance, Limit: n})
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got []uuid.UUID
-				for _, c := range l.Contacts {
-					got = append(got, c.ID)
-				}
-				want := all[:min(n, len(all))]
-				if !slices.Equal(got, want) || !slices.Equal(l.Scores, allScores[:len(want)]) {
-					t.Errorf("q=%q tags=%v limit %d: first page %v %v, want %v %v", q, tags, n, got, l.Scores, want, allScores[:len(want)])
-				}
+				l := firstPageIsPrefix(t, b.store, f, n, all, allScores)
 				if (l.Next != nil) != (len(all) > n) {
 					t.Errorf("q=%q tags=%v limit %d: next %v with %d in all", q, tags, n, l.Next, len(all))
 				}
@@ -204,7 +192,6 @@ func TestSearchFirstPageReadsNamesBestFirst(t *testing.T) {
 	if _, err := contact.RefreshNameCounts(b.Ctx, b.Pool); err != nil {
 		t.Fatal(err)
 	}
-	relevance := contact.Sort{Key: "relevance", Desc: true}
 	for _, q := range []string{"garcia", "garcis", "garci", "gracia", "garcai"} {
 		for _, tags := range [][]string{nil, {"vip"}} {
 			f := contact.Filter{Q: q, Tags: tags}
@@ -213,18 +200,7 @@ func TestSearchFirstPageReadsNamesBestFirst(t *testing.T) {
 				t.Fatalf("q=%q tags=%v: %d contacts, want more than a page", q, tags, len(all))
 			}
 			for _, n := range []int{1, 2, 3, 6, 11, 17, 29, 100} {
-				l, err := b.store.ListContacts(b.Ctx, f, contact.Page{Sort: relevance, Limit: n})
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got []uuid.UUID
-				for _, c := range l.Contacts {
-					got = append(got, c.ID)
-				}
-				want := all[:min(n, len(all))]
-				if !slices.Equal(got, want) || !slices.Equal(l.Scores, allScores[:len(want)]) {
-					t.Errorf("q=%q tags=%v limit %d: first page %v %v, want %v %v", q, tags, n, got, l.Scores, want, allScores[:len(want)])
-				}
+				firstPageIsPrefix(t, b.store, f, n, all, allScores)
 			}
 		}
 	}
@@ -348,4 +324,23 @@ func wholeRanking(t *testing.T, store *contact.Store, f contact.Filter, limit in
 		}
 		page.After = l.Next
 	}
+}
+
+// firstPageIsPrefix checks that the first page of n contacts of a search in relevance order
+// lists what its whole ranking (all, with scores) starts with, scores included, and returns it.
+func firstPageIsPrefix(t *testing.T, store *contact.Store, f contact.Filter, n int, all []uuid.UUID, scores []float64) *contact.List {
+	t.Helper()
+	l, err := store.ListContacts(context.Background(), f, contact.Page{Sort: contact.Sort{Key: "relevance", Desc: true}, Limit: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uuid.UUID
+	for _, c := range l.Contacts {
+		got = append(got, c.ID)
+	}
+	want := all[:min(n, len(all))]
+	if !slices.Equal(got, want) || !slices.Equal(l.Scores, scores[:len(want)]) {
+		t.Errorf("q=%q tags=%v limit %d: first page %v %v, want %v %v", f.Q, f.Tags, n, got, l.Scores, want, scores[:len(want)])
+	}
+	return l
 }
