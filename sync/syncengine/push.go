@@ -289,15 +289,10 @@ func (e *Engine) write1(ctx context.Context, conn Connector, src *source.Source,
 // once; a record that is gone meanwhile is created by the next run, and one linked to another
 // contact is reported.
 func (e *Engine) adopt(ctx context.Context, conn Connector, src *source.Source, p *pending, readAt time.Time, st *source.Stats) error {
-	recs, n, err := conn.Fetch(ctx, []string{p.w.RemoteID})
-	st.Requests += int64(n)
-	if err != nil {
+	rec, err := fetchOne(ctx, conn, p.w.RemoteID, st)
+	if err != nil || rec == nil {
 		return err
 	}
-	if len(recs) == 0 || recs[0].Deleted {
-		return nil
-	}
-	rec := recs[0]
 	var taken *source.Link
 	err = e.Sources.DB().InTx(ctx, func(tx pgx.Tx) error {
 		links, err := source.LinksTx(ctx, tx, src.ID, []string{rec.RemoteID})
@@ -402,16 +397,11 @@ func (e *Engine) written(ctx context.Context, tx pgx.Tx, src *source.Source, p *
 // once, with the new ETag. A delete refused so is retried with the new ETag (the local delete
 // is the newer intent).
 func (e *Engine) resolve(ctx context.Context, conn Connector, src *source.Source, p *pending, st *source.Stats) error {
-	recs, n, err := conn.Fetch(ctx, []string{p.w.RemoteID})
-	st.Requests += int64(n)
-	if err != nil {
+	rec, err := fetchOne(ctx, conn, p.w.RemoteID, st)
+	if err != nil || rec == nil {
+		// nil: gone remotely meanwhile, the next pull archives it.
 		return err
 	}
-	if len(recs) == 0 || recs[0].Deleted {
-		// Gone remotely meanwhile: the next pull archives it.
-		return nil
-	}
-	rec := recs[0]
 	if p.w.Delete {
 		retry := *p
 		retry.w.IfMatch = rec.ETag
@@ -424,7 +414,7 @@ func (e *Engine) resolve(ctx context.Context, conn Connector, src *source.Source
 			return err
 		}
 		var one source.Stats
-		if err := e.applyOne(ctx, tx, src, links[rec.RemoteID], &rec, &one); err != nil {
+		if err := e.applyOne(ctx, tx, src, links[rec.RemoteID], rec, &one); err != nil {
 			return err
 		}
 		if links, err = source.LinksTx(ctx, tx, src.ID, []string{rec.RemoteID}); err != nil {
@@ -551,4 +541,17 @@ func (e *Engine) deleteAnyway(ctx context.Context, conn Connector, remoteID stri
 		return WriteResult{Err: fmt.Errorf("changed remotely again; deleted at the next run")}
 	}
 	return res[0]
+}
+
+// fetchOne fetches one record, counting the requests; nil when it is gone or deleted.
+func fetchOne(ctx context.Context, conn Connector, remoteID string, st *source.Stats) (*Record, error) {
+	recs, n, err := conn.Fetch(ctx, []string{remoteID})
+	st.Requests += int64(n)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 || recs[0].Deleted {
+		return nil, nil
+	}
+	return &recs[0], nil
 }
