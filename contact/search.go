@@ -281,12 +281,19 @@ func (s *searchSQL) guess(ta, tb string) string {
 			ln(1 + f.first_n) + ln(1 + l.last_n) - ` + guessEditCost + ` * (f.edits + l.edits) AS likelihood
 			FROM ` + f + ` f CROSS JOIN ` + l + ` l`
 	}
+	return s.addGuess(pair(ta, tb)+` UNION ALL `+pair(tb, ta), `p.f, p.l`,
+		`SELECT c.id FROM contacts c WHERE lower(c.last_name) = p.l AND lower(c.first_name) = p.f AND `+s.where+` ORDER BY c.id LIMIT 1`)
+}
+
+// addGuess adds the table of a search's guess: of the candidate names (a query with columns
+// corrected, what was not typed, and likelihood; ties by order, columns of p), the eight
+// likeliest are probed (probe: the first contact, by id, of candidate p among those the filter
+// selects), and the guess is the likeliest's that has one, when it is corrected.
+func (s *searchSQL) addGuess(candidates, order, probe string) string {
 	s.ctes = append(s.ctes, `search_guess AS MATERIALIZED (SELECT id FROM (
-		SELECT g.id, p.corrected FROM (
-			SELECT * FROM (`+pair(ta, tb)+` UNION ALL `+pair(tb, ta)+`) p ORDER BY likelihood DESC, f, l LIMIT 8) p
-		CROSS JOIN LATERAL (SELECT c.id FROM contacts c WHERE lower(c.last_name) = p.l AND lower(c.first_name) = p.f AND `+s.where+`
-			ORDER BY c.id LIMIT 1) g
-		ORDER BY p.likelihood DESC, p.f, p.l LIMIT 1) b WHERE corrected)`)
+		SELECT g.id, p.corrected FROM (SELECT * FROM (`+candidates+`) p ORDER BY likelihood DESC, `+order+` LIMIT 8) p
+		CROSS JOIN LATERAL (`+probe+`) g
+		ORDER BY p.likelihood DESC, `+order+` LIMIT 1) b WHERE corrected)`)
 	return "search_guess"
 }
 
@@ -298,20 +305,14 @@ func (s *searchSQL) guessOne(t string) string {
 	if s.where == "" {
 		return ""
 	}
-	s.ctes = append(s.ctes, `search_guess AS MATERIALIZED (SELECT id FROM (
-		SELECT g.id, p.corrected FROM (
-			SELECT * FROM (
-				SELECT term, true AS last, score < 1 AS corrected, ln(1 + last_n) - `+guessEditCost+` * edits AS likelihood FROM `+t+`
-				UNION ALL
-				SELECT term, false, score < 1, ln(1 + first_n) - `+guessEditCost+` * edits FROM `+t+`) p
-			ORDER BY likelihood DESC, term, last LIMIT 8) p
-		CROSS JOIN LATERAL (SELECT id FROM (
+	return s.addGuess(`SELECT term, true AS last, score < 1 AS corrected, ln(1 + last_n) - `+guessEditCost+` * edits AS likelihood FROM `+t+`
+		UNION ALL
+		SELECT term, false, score < 1, ln(1 + first_n) - `+guessEditCost+` * edits FROM `+t, `p.term, p.last`,
+		`SELECT id FROM (
 			(SELECT c.id FROM contacts c WHERE p.last AND coalesce(lower(c.last_name), '') = p.term AND `+s.where+` ORDER BY c.id LIMIT 1)
 			UNION ALL
 			(SELECT c.id FROM contacts c WHERE NOT p.last AND lower(c.first_name) = p.term AND `+s.where+` ORDER BY c.id LIMIT 1)) g
-			LIMIT 1) g
-		ORDER BY p.likelihood DESC, p.term, p.last LIMIT 1) b WHERE corrected)`)
-	return "search_guess"
+		LIMIT 1`)
 }
 
 // byOrgWord renders the contacts with one of the names of terms (the table) among the words of
