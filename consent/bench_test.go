@@ -47,6 +47,15 @@ func BenchmarkReachableMany(b *testing.B) {
 	bb.exec(b, `INSERT INTO consent_events (id, contact_id, channel, purpose, status, lawful_basis, source, captured_at, actor)
 		SELECT gen_random_uuid(), c.id, 'sms', 'service', 'granted', 'contract', 'import', now() - interval '10 days', 'bench'
 		FROM (SELECT id, row_number() OVER (ORDER BY id) n FROM contacts) c WHERE n % 3 = 1`)
+	// The events went in behind the store's back: their contacts' consent state is not known
+	// until RefreshStates computes it (as after the migration that added the state).
+	bb.exec(b, `UPDATE contacts SET consent_state = NULL`)
+	start := time.Now()
+	refreshed, err := bb.cs.RefreshStates(bb.ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	refreshTook := time.Since(start)
 	ids := make([]uuid.UUID, 0, contacts)
 	rows, err := bb.pool.Query(bb.ctx, `SELECT id FROM contacts ORDER BY id`)
 	if err != nil {
@@ -130,7 +139,7 @@ func BenchmarkReachableMany(b *testing.B) {
 	// CONSENT_EXPLAIN=1 prints the plan, warm, of the statement that answers the contacts, over
 	// one of the two parts the store splits the ask into.
 	if os.Getenv("CONSENT_EXPLAIN") != "" {
-		explain(b, bb, "SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL jit = off; SET LOCAL enable_memoize = off", consent.ManySQL, ask[:asked/2], "email", "marketing", consent.LawfulBases)
+		explain(b, bb, "SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL jit = off", consent.ManySQL, ask[:asked/2], "email/marketing")
 	}
 	var store, whole []time.Duration
 	for b.Loop() {
@@ -155,6 +164,7 @@ func BenchmarkReachableMany(b *testing.B) {
 	b.ReportMetric(pct(store, 0.50), "store-p50-ms")
 	b.ReportMetric(pct(store, 0.95), "store-p95-ms")
 	b.ReportMetric(0, "ns/op")
+	fmt.Printf("consent states of %d contacts with events computed (RefreshStates) in %s\n", refreshed, refreshTook.Round(time.Millisecond))
 	fmt.Printf("bulk reachability of %d ids over %d contacts, %d calls each:\n", asked, contacts, len(store))
 	fmt.Printf("  POST /api/reachability over loopback HTTP (body sent, whole answer read): p50 %.1f ms, p95 %.1f ms\n",
 		pct(whole, 0.50), pct(whole, 0.95))

@@ -10,7 +10,12 @@
 // history (withdrawals recorded on the survivor while merged are copied to the restored
 // contacts, so an undo never widens either).
 //
+// Reachability reads one row per contact: each contact carries its consent state, the verdict
+// of each (channel, purpose) over everything folded into it, which this package recomputes in
+// the transaction of every change to events or merges (state.go).
+//
 // The package owns the purposes and consent_events tables. It reads contacts (status, address
-// validity, preferences, merge links) and merges (when a contact joined its survivor) but must
-// not write them; it writes audit entries only through contact.Audit.
+// validity, preferences, merge links, consent state) and merges (when a contact joined its
+// survivor) but must not write them: it writes the consent state only through
+// contact.SetConsentStatesTx, and audit entries only through contact.Audit.
 package consent

@@ -143,7 +143,9 @@ func (s *Store) RecordEvent(ctx context.Context, contactID uuid.UUID, in NewEven
 		return nil, err
 	}
 	var out *Event
-	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+	// Retried on a deadlock: recording locks the contact's survivor, which a merge may be
+	// locking with the contacts it merges.
+	err := s.db.RetryTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		out, err = s.recordTx(ctx, tx, contactID, in)
 		return err
@@ -185,7 +187,8 @@ func (s *Store) recordTx(ctx context.Context, tx pgx.Tx, contactID uuid.UUID, in
 }
 
 // survivorTx returns the contact at the end of id's merges (id itself when it is not merged),
-// share-locked so that it is not merged away before the transaction ends. An unknown id is
+// locked (as insertTx then locks it again to recompute its state) so that it is not merged away
+// before the transaction ends. An unknown id is
 // KindNotFound.
 func survivorTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (uuid.UUID, error) {
 	for range 5 {
@@ -198,7 +201,7 @@ func survivorTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (uuid.UUID, error)
 				SELECT c.id, c.merged_into, chain.depth + 1 FROM contacts c JOIN chain ON c.id = chain.merged_into
 				WHERE chain.depth < 1000)
 			SELECT c.id, c.merged_into IS NOT NULL FROM contacts c
-			WHERE c.id = (SELECT id FROM chain ORDER BY depth DESC LIMIT 1) FOR SHARE`, id).Scan(&end, &merged)
+			WHERE c.id = (SELECT id FROM chain ORDER BY depth DESC LIMIT 1) FOR UPDATE`, id).Scan(&end, &merged)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return uuid.Nil, db.NotFound("contact %s not found", id)
 		}
@@ -229,7 +232,7 @@ func (s *Store) OptOut(ctx context.Context, contactID uuid.UUID, channel, purpos
 		return nil, err
 	}
 	var out []Event
-	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+	err := s.db.RetryTx(ctx, func(tx pgx.Tx) error { // retried on a deadlock, as RecordEvent
 		if err := contact.Require(ctx, tx, contactID, false); err != nil {
 			return err
 		}
@@ -292,10 +295,15 @@ func (s *Store) purposeTx(ctx context.Context, tx pgx.Tx, name string) (bool, er
 	return true, nil
 }
 
-// insertTx appends validated events for a contact and audits each.
+// insertTx appends validated events for a contact, audits each and recomputes the consent state
+// of the contact's root (locked first, see state.go).
 func (s *Store) insertTx(ctx context.Context, tx pgx.Tx, contactID uuid.UUID, in []NewEvent) ([]Event, error) {
 	if len(in) == 0 {
 		return nil, nil
+	}
+	roots, err := lockRootsTx(ctx, tx, []uuid.UUID{contactID})
+	if err != nil {
+		return nil, err
 	}
 	actor := contact.ActorFrom(ctx)
 	a := contact.NewAudit(ctx)
@@ -325,6 +333,9 @@ func (s *Store) insertTx(ctx context.Context, tx pgx.Tx, contactID uuid.UUID, in
 			return nil, db.NotFound("contact %s not found", contactID)
 		}
 		return nil, fmt.Errorf("consent: record events of %s: %w", contactID, err)
+	}
+	if err := refreshTx(ctx, tx, roots); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

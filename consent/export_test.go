@@ -19,7 +19,7 @@ func (s *Store) ReachableByFold(ctx context.Context, ids []uuid.UUID, channel, p
 	now := s.now()
 	byID := map[uuid.UUID]Answer{}
 	err = scanFolded(ctx, s.db.Pool, ids, channel, purpose, func(r *reachRow, own []ownEvent) {
-		byID[r.input] = s.answer(r, own, channel, p, now)
+		byID[r.input] = s.answer(r, decide(own, p.LawfulBases), channel, p, now)
 	})
 	if err != nil {
 		return nil, err

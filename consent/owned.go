@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/contactd/contactd/contact"
@@ -15,7 +16,8 @@ import (
 // merge (the survivor's consent is computed over every record folded into it), so a merge moves
 // nothing and only notes when it happened; an undo copies to each restored contact the
 // withdrawals recorded on the survivor while they were merged (a withdrawal given to the merged
-// person holds for each of them), and erasure deletes the events.
+// person holds for each of them), and erasure deletes the events. Each recomputes the consent
+// state of the contacts whose fold it changed (state.go).
 type Events struct{ s *Store }
 
 // Concern returns the store's contact.Owned concern.
@@ -31,8 +33,20 @@ type mergeState struct {
 	At time.Time `json:"at"`
 }
 
-// MergeTx moves nothing and returns the merge's time, from which UndoTx copies withdrawals.
+// MergeTx moves nothing, recomputes the survivors' consent state (now over the merged contacts'
+// events too) and returns the merge's time, from which UndoTx copies withdrawals. The merges are
+// not recorded yet, so the merged contacts join their survivor at the end of time in the fold:
+// that gives the verdicts the merge's own time gives, as no event was recorded after it.
 func (Events) MergeTx(ctx context.Context, tx pgx.Tx, ms []*contact.MergeSet) ([]json.RawMessage, error) {
+	survivors := make([]uuid.UUID, 0, len(ms))
+	for _, m := range ms {
+		if !slices.Contains(survivors, m.SurvivorID) {
+			survivors = append(survivors, m.SurvivorID)
+		}
+	}
+	if err := refreshRootsTx(ctx, tx, survivors); err != nil {
+		return nil, err
+	}
 	var at time.Time
 	if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&at); err != nil {
 		return nil, fmt.Errorf("consent: merge: %w", err)
@@ -49,19 +63,29 @@ func (Events) MergeTx(ctx context.Context, tx pgx.Tx, ms []*contact.MergeSet) ([
 }
 
 // UndoTx copies every withdrawal recorded on the survivor since the merge to each restored
-// contact (source merge_undo, the same capture time, channel, purpose and basis), audited.
+// contact (source merge_undo, the same capture time, channel, purpose and basis), audited, and
+// recomputes the consent state of the survivor and of the restored contacts.
 func (e Events) UndoTx(ctx context.Context, tx pgx.Tx, u *contact.UndoSet) ([]string, error) {
+	if err := e.copyWithdrawalsTx(ctx, tx, u); err != nil {
+		return nil, err
+	}
+	return nil, refreshRootsTx(ctx, tx, append([]uuid.UUID{u.SurvivorID}, u.Merged...))
+}
+
+// copyWithdrawalsTx copies the withdrawals recorded on the survivor since the merge to each
+// restored contact (UndoTx).
+func (e Events) copyWithdrawalsTx(ctx context.Context, tx pgx.Tx, u *contact.UndoSet) error {
 	if len(u.State) == 0 || string(u.State) == "null" {
-		return nil, nil
+		return nil
 	}
 	var st mergeState
 	if err := json.Unmarshal(u.State, &st); err != nil {
-		return nil, fmt.Errorf("consent: undo state %s: %w", u.State, err)
+		return fmt.Errorf("consent: undo state %s: %w", u.State, err)
 	}
 	rows, err := tx.Query(ctx, `SELECT channel, purpose, lawful_basis, captured_at, id FROM consent_events
 		WHERE contact_id = $1 AND status = 'withdrawn' AND recorded_at >= $2 ORDER BY id`, u.SurvivorID, st.At)
 	if err != nil {
-		return nil, fmt.Errorf("consent: undo %s: %w", u.MergeID, err)
+		return fmt.Errorf("consent: undo %s: %w", u.MergeID, err)
 	}
 	type w struct {
 		channel, purpose, basis string
@@ -74,10 +98,10 @@ func (e Events) UndoTx(ctx context.Context, tx pgx.Tx, u *contact.UndoSet) ([]st
 		return x, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("consent: undo %s: %w", u.MergeID, err)
+		return fmt.Errorf("consent: undo %s: %w", u.MergeID, err)
 	}
 	if len(ws) == 0 {
-		return nil, nil
+		return nil
 	}
 	for _, id := range u.Merged {
 		evs := make([]NewEvent, len(ws))
@@ -87,13 +111,15 @@ func (e Events) UndoTx(ctx context.Context, tx pgx.Tx, u *contact.UndoSet) ([]st
 				Explanation: fmt.Sprintf("withdrawn on %s (event %s) while merged into it; kept by the undo of merge %s", u.SurvivorID, x.id, u.MergeID)}
 		}
 		if _, err := e.s.insertTx(contact.WithActor(ctx, u.Actor), tx, id, evs); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return nil, nil
+	return nil
 }
 
-// EraseTx deletes the contacts' consent events.
+// EraseTx deletes the contacts' consent events. Their consent state goes with the rest of the
+// contact row when contact.EraseTx makes it a tombstone (erasure erases a person's whole chain
+// of merged contacts, so no contact left standing folded these events).
 func (Events) EraseTx(ctx context.Context, tx pgx.Tx, contactIDs []uuid.UUID) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM consent_events WHERE contact_id = ANY($1)`, contactIDs); err != nil {
 		return fmt.Errorf("consent: erase: %w", err)

@@ -95,9 +95,17 @@ func TestNoSequenceMakesAWithdrawnPersonReachable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The consent state kept on the contacts answers as the fold of their events does.
+			folded, err := b.cs.ReachableByFold(b.ctx, ids, "email", "marketing")
+			if err != nil {
+				t.Fatal(err)
+			}
 			for p := range n {
 				if withdrawn[p] && as[p].Allowed {
 					rt.Fatalf("step %d: person %d withdrew but is reachable (root %d): %+v", step, p, root(p), as[p])
+				}
+				if as[p].Allowed != folded[p].Allowed || as[p].Reason != folded[p].Reason {
+					rt.Fatalf("step %d: person %d (root %d): the kept state answers %+v, the events %+v", step, p, root(p), as[p], folded[p])
 				}
 			}
 		}

@@ -14,7 +14,6 @@ import (
 	"github.com/contactd/contactd/internal/db"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // MaxReachabilityIDs bounds the contacts of one ReachableMany call.
@@ -95,12 +94,13 @@ func (s *Store) ReachableMany(ctx context.Context, ids []uuid.UUID, channel, pur
 	}
 	out := make([]Answer, len(ids))
 	now := s.now()
-	// One statement (manySQL), in one round trip and one snapshot, answers the contacts asked
-	// in the order asked, the latest event of every record merged into them included; only
-	// contacts asked by an id that was merged away take the fold (reachSQL) in a second
-	// statement. Rows are scanned into fixed fields: no per-contact allocation but the
-	// preferences of contacts that have some. Large asks are split in two parts answered at once
-	// on their own connections: the probes are CPU-bound, and a part per core halves the time.
+	// One statement (manySQL) answers the contacts asked, in the order asked, from one row each:
+	// the contact's flags, preferences and consent state (see state.go). Only contacts asked by
+	// an id that was merged away, or whose state is not known, take the fold of their events
+	// (reachSQL) in a second statement. Rows are scanned into fixed fields: no per-contact
+	// allocation but the preferences of contacts that have some. Large asks are split in two
+	// parts answered at once on their own connections: the probes are CPU-bound, and a part per
+	// core halves the time.
 	parts := 1
 	if len(ids) >= 2*minPart {
 		parts = 2
@@ -140,7 +140,7 @@ func (s *Store) ReachableMany(ctx context.Context, ids []uuid.UUID, channel, pur
 				return fmt.Errorf("consent: reachability: %w", err)
 			}
 			return scanFolded(ctx, tx, asked, channel, purpose, func(r *reachRow, own []ownEvent) {
-				a := s.answer(r, own, channel, p, now)
+				a := s.answer(r, decide(own, p.LawfulBases), channel, p, now)
 				for _, i := range folded[r.input] {
 					out[i] = a
 				}
@@ -176,27 +176,25 @@ func (s *Store) cachedPurpose(ctx context.Context, name string) (*Purpose, error
 const minPart = 1000
 
 // answerMany answers, into out (out[i] for ids[i]), the contacts of ids in one statement
-// (manySQL); it returns the positions (offset by offset) of those asked by an id merged into
-// another contact, which need the fold, by id.
+// (manySQL); it returns the positions (offset by offset) of those that need the fold (asked by
+// an id merged into another contact, or with a consent state not known), by id.
 func (s *Store) answerMany(ctx context.Context, ids []uuid.UUID, offset int, out []Answer, channel, purpose string,
 	p *Purpose, now time.Time) (map[uuid.UUID][]int, error) {
-	return scanMany(ctx, s.db.Pool, ids, offset, out, channel, purpose, func(row *reachRow, events []ownEvent) Answer {
-		return s.answer(row, events, channel, p, now)
+	return scanMany(ctx, s.db.Pool, ids, offset, out, channel, purpose, func(row *reachRow, v verdict) Answer {
+		return s.answer(row, v, channel, p, now)
 	})
 }
 
-// scanMany runs manySQL for ids and answers (with answer) each contact that is not merged into
-// another into out; it returns the positions of the others, as answerMany does. The statement
-// runs with its generic plan from the first execution on a connection (a custom plan would look
-// at thousands of ids to plan the same loop of probes, for milliseconds each time), with JIT
-// compilation off (compiling costs more than the probes) and without memoizing the probes of
-// events (each contact is asked once: a cache that never hits), set in the same round trip.
+// scanMany runs manySQL for ids and answers (with answer) each contact that does not need the
+// fold into out; it returns the positions of the others, as answerMany does. The statement runs
+// with its generic plan from the first execution on a connection (a custom plan would look at
+// thousands of ids to plan the same loop of probes, for milliseconds each time) and with JIT
+// compilation off (compiling costs more than the probes), set in the same round trip.
 func scanMany(ctx context.Context, q batcher, ids []uuid.UUID, offset int, out []Answer, channel, purpose string,
-	answer func(*reachRow, []ownEvent) Answer) (map[uuid.UUID][]int, error) {
+	answer func(*reachRow, verdict) Answer) (map[uuid.UUID][]int, error) {
 	var batch pgx.Batch
-	batch.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('jit', 'off', true),
-		set_config('enable_memoize', 'off', true)`)
-	batch.Queue(manySQL, ids, channel, purpose, LawfulBases)
+	batch.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('jit', 'off', true)`)
+	batch.Queue(manySQL, ids, stateKey(channel, purpose))
 	br := q.SendBatch(ctx, &batch)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
@@ -208,58 +206,30 @@ func scanMany(ctx context.Context, q batcher, ids []uuid.UUID, offset int, out [
 	}
 	defer rows.Close()
 	var folded map[uuid.UUID][]int
-	// Survivors come in a row per record with an event, in no promised order: they are
-	// answered once every row is read.
-	var survivors map[int]*survivor
 	decoded := map[string]contact.Preferences{}
 	var r manyRow
-	dest := []any{&r.n, &r.flags, &r.prefs, &r.captured, &r.recorded, &r.joined}
+	dest := []any{&r.n, &r.flags, &r.prefs}
 	for rows.Next() {
 		r.prefs = r.prefs[:0]
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("consent: reachability: %w", err)
 		}
 		i := int(r.n) - 1
-		if r.flags&rowMerged != 0 {
+		if r.flags&rowFold != 0 {
 			if folded == nil {
 				folded = map[uuid.UUID][]int{}
 			}
 			folded[ids[i]] = append(folded[ids[i]], offset+i)
 			continue
 		}
-		if r.flags&rowSurvivor != 0 {
-			if survivors == nil {
-				survivors = map[int]*survivor{}
-			}
-			sv := survivors[i]
-			if sv == nil {
-				sv = &survivor{}
-				if err := r.contact(&sv.row, ids[i], decoded); err != nil {
-					return nil, err
-				}
-				survivors[i] = sv
-			}
-			if e, ok := r.event(); ok {
-				sv.own = append(sv.own, e)
-			}
-			continue
-		}
 		var row reachRow
 		if err := r.contact(&row, ids[i], decoded); err != nil {
 			return nil, err
 		}
-		var own [1]ownEvent
-		events := own[:0]
-		if e, ok := r.event(); ok {
-			events = append(events, e)
-		}
-		out[i] = answer(&row, events)
+		out[i] = answer(&row, verdictOf(int(r.flags>>rowStateShift)&7))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("consent: reachability: %w", err)
-	}
-	for i, sv := range survivors {
-		out[i] = answer(&sv.row, sv.own)
 	}
 	return folded, nil
 }
@@ -269,16 +239,11 @@ type batcher interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// survivor gathers the rows of a contact that has contacts merged into it.
-type survivor struct {
-	row reachRow
-	own []ownEvent
-}
-
-// The bits of manySQL's flags: the contact's (the same on each of its rows), then the event's.
+// The bits of manySQL's flags.
 const (
-	rowMerged     = 1 << 0 // the contact is merged into another: reachSQL answers it
-	rowSurvivor   = 1 << 1 // contacts are merged into the contact: a row per record with an event
+	// rowFold: the contact is merged into another, or its consent state is not known: reachSQL
+	// answers it.
+	rowFold       = 1 << 0
 	rowActive     = 1 << 2
 	rowErased     = 1 << 3
 	rowHasEmail   = 1 << 4
@@ -286,21 +251,15 @@ const (
 	rowHasPhone   = 1 << 6
 	rowPhoneValid = 1 << 7
 	rowHasPostal  = 1 << 8
-	rowOwnEvent   = 1 << 9 // the event is the contact's own, not a merged record's
-	// rowStatusShift: 2 bits, the event's status as numbered in eventStatuses (0: no event).
-	rowStatusShift = 10
-	// rowBasisShift: 3 bits, the event's lawful basis by its position in LawfulBases.
-	rowBasisShift = 12
+	// rowStateShift: 3 bits, the contact's consent state on the channel and purpose asked (the
+	// state* bits; 0: no events).
+	rowStateShift = 10
 )
-
-// eventStatuses are the event statuses manySQL numbers (from 1; 0 is none).
-var eventStatuses = []string{"", Granted, Withdrawn}
 
 // manyRow is one row of manySQL, scanned into fixed fields.
 type manyRow struct {
-	n, flags                   int64
-	prefs                      []byte
-	captured, recorded, joined pgtype.Timestamptz
+	n, flags int64
+	prefs    []byte
 }
 
 // contact fills row with the contact's flags and preferences. Preferences are decoded once per
@@ -322,22 +281,6 @@ func (r *manyRow) contact(row *reachRow, id uuid.UUID, decoded map[string]contac
 	}
 	decoded[string(r.prefs)] = row.prefs
 	return nil
-}
-
-// event returns the row's event, if it has one. A contact's own event joined it at the epoch
-// (as reachSQL has it); only a survivor's rows carry the times, which only the fold of several
-// records needs.
-func (r *manyRow) event() (ownEvent, bool) {
-	status := int(r.flags>>rowStatusShift) & 3
-	if status == 0 || status >= len(eventStatuses) {
-		return ownEvent{}, false
-	}
-	e := ownEvent{Root: r.flags&rowOwnEvent != 0, Status: eventStatuses[status], Basis: LawfulBases[int(r.flags>>rowBasisShift)&7],
-		Captured: r.captured.Time, Recorded: r.recorded.Time, Joined: time.Unix(0, 0).UTC()}
-	if r.joined.Valid {
-		e.Joined = r.joined.Time
-	}
-	return e, true
 }
 
 // scanFolded runs reachSQL for the contacts ids and hands each row to fn with the latest event
@@ -375,58 +318,22 @@ func scanFolded(ctx context.Context, q db.Querier, ids []uuid.UUID, channel, pur
 	return nil
 }
 
-// manySQL answers the contacts of $1 (uuid[]) that exist, by position asked (n, from 1), on
-// channel $2 for purpose $3. Each row packs the contact's flags and its event's status and
-// lawful basis (by position in $4, LawfulBases) into flags (the row* bits), so that no row
-// carries a string. A contact merged into another gives one row and no event (reachSQL answers
-// it); one that stands alone gives one row, with its latest event if it has one; a survivor
-// (contacts merged into it) gives a row per record folded into it that has an event (none when
-// none has), with the times the fold needs (joined: when the record joined it, as foldSQL has
-// it). Every probe is by index per contact (the contact's primary key, the merged_into index,
-// the event index, index-only), however many contacts are asked: the laterals keep the plan a
-// loop over the ids, unnest does not let planning look at the 10,000 ids as = ANY would, and a
-// survivor's fold only runs for survivors. (PostgreSQL gives | and << the same precedence, left
-// to right: hence the parentheses.)
+// manySQL answers the contacts of $1 (uuid[]) that exist, by position asked (n, from 1), with
+// one row each: its flags (the row* bits: status, addresses, and its consent state under the key
+// $2, "channel/purpose") and its preferences when it has some. One probe per contact, by its
+// primary key, however many are asked: the lateral keeps the plan a loop over the ids, and
+// unnest does not let planning look at the 10,000 ids as = ANY would. (PostgreSQL gives | and <<
+// the same precedence, left to right: hence the parentheses.)
 const manySQL = `
-	SELECT i.n, c.flags | (c.survivor::int << 1) | coalesce(e.flags, 0), c.prefs, e.captured, e.recorded, e.joined
+	SELECT i.n, c.flags, c.prefs
 	FROM unnest($1::uuid[]) WITH ORDINALITY AS i (id, n)
 	CROSS JOIN LATERAL (
-		SELECT c.id, c.merged_into IS NOT NULL AS merged,
-			c.merged_into IS NULL AND EXISTS (SELECT FROM contacts m WHERE m.merged_into = c.id) AS survivor,
-			NULLIF(c.preferences, '{}'::jsonb) AS prefs,
-			(c.merged_into IS NOT NULL)::int | ((c.status = 'active')::int << 2) | ((c.status = 'erased')::int << 3)
+		SELECT NULLIF(c.preferences, '{}'::jsonb) AS prefs,
+			(c.merged_into IS NOT NULL OR c.consent_state IS NULL)::int | ((c.status = 'active')::int << 2) | ((c.status = 'erased')::int << 3)
 			| ((c.email IS NOT NULL)::int << 4) | ((c.email_normalized IS NOT NULL)::int << 5) | ((c.phone IS NOT NULL)::int << 6)
-			| (coalesce(c.phone_valid, true)::int << 7) | (` + postalSQL + `::int << 8) AS flags
-		FROM contacts c WHERE c.id = i.id OFFSET 0) c
-	LEFT JOIN LATERAL (
-		SELECT (1 << 9) | e.flags AS flags, CASE WHEN c.survivor THEN e.captured_at END AS captured,
-			CASE WHEN c.survivor THEN e.recorded_at END AS recorded, NULL::timestamptz AS joined
-		FROM (
-			SELECT ` + eventFlagsSQL + ` AS flags, e.captured_at, e.recorded_at FROM consent_events e
-			WHERE e.contact_id = c.id AND e.channel = $2 AND e.purpose = $3 AND NOT c.merged
-			ORDER BY e.captured_at DESC, e.id DESC LIMIT 1) e
-		UNION ALL
-		SELECT e.flags, e.captured_at, e.recorded_at, f.joined
-		FROM (
-			WITH RECURSIVE fold (id, joined) AS (
-				SELECT m.id, coalesce(
-					(SELECT max(g.created_at) FROM merges g
-					 WHERE g.survivor_id = c.id AND g.merged_ids @> ARRAY[m.id] AND g.undone_at IS NULL),
-					'9999-12-31 00:00:00+00'::timestamptz)
-				FROM contacts m WHERE m.merged_into = c.id
-				UNION ALL
-				SELECT m.id, f.joined FROM fold f
-				CROSS JOIN LATERAL (SELECT m.id FROM contacts m WHERE m.merged_into = f.id OFFSET 0) m)
-			SELECT id, joined FROM fold) f
-		CROSS JOIN LATERAL (
-			SELECT ` + eventFlagsSQL + ` AS flags, e.captured_at, e.recorded_at FROM consent_events e
-			WHERE e.contact_id = f.id AND e.channel = $2 AND e.purpose = $3
-			ORDER BY e.captured_at DESC, e.id DESC LIMIT 1) e
-		WHERE c.survivor) e ON true`
-
-// eventFlagsSQL packs an event's (e) status and lawful basis into manySQL's flags.
-const eventFlagsSQL = `((coalesce(array_position('{granted,withdrawn}'::text[], e.status), 0) << 10)
-	| (coalesce(array_position($4::text[], e.lawful_basis) - 1, 0) << 12))`
+			| (coalesce(c.phone_valid, true)::int << 7) | (` + postalSQL + `::int << 8)
+			| (coalesce((c.consent_state ->> $2)::int, 0) << 10) AS flags
+		FROM contacts c WHERE c.id = i.id OFFSET 0) c`
 
 // reachSQL answers, for each contact of $1 that exists, its root's status, address flags and
 // preferences, and the latest event on channel $2 for purpose $3 of each record folded into the
@@ -462,9 +369,9 @@ type reachRow struct {
 	prefs                                      contact.Preferences
 }
 
-// answer applies the rules, in the order of the Reason constants.
-// own is the latest event of each record folded into the contact's root.
-func (s *Store) answer(r *reachRow, own []ownEvent, channel string, p *Purpose, now time.Time) Answer {
+// answer applies the rules, in the order of the Reason constants; v is the contact's consent on
+// the channel for p.
+func (s *Store) answer(r *reachRow, v verdict, channel string, p *Purpose, now time.Time) Answer {
 	a := Answer{ContactID: r.input}
 	switch {
 	case r.erased:
@@ -474,7 +381,6 @@ func (s *Store) answer(r *reachRow, own []ownEvent, channel string, p *Purpose, 
 		a.Reason = ReasonArchived
 		return a
 	}
-	v := decide(own, p.LawfulBases)
 	switch {
 	case v.status == Withdrawn:
 		a.Reason = ReasonWithdrawn

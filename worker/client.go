@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/contactd/contactd/consent"
 	"github.com/contactd/contactd/contact"
 	"github.com/contactd/contactd/dedupe"
 	"github.com/contactd/contactd/idempotency"
@@ -53,6 +54,7 @@ func NewWorkers(a *app.App, cfg Config) *river.Workers {
 	river.AddWorker(workers, &RescueWorker{DB: a.DB})
 	river.AddWorker(workers, &EventsRetentionWorker{Store: a.Webhooks, Retention: cfg.EventsRetention})
 	river.AddWorker(workers, &NameCountsWorker{DB: a.DB})
+	river.AddWorker(workers, &ConsentStatesWorker{Store: a.Consent})
 	return workers
 }
 
@@ -85,6 +87,9 @@ func NewClient(a *app.App, cfg Config) (*river.Client[pgx.Tx], error) {
 	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(nameCountsEvery),
 		func() (river.JobArgs, *river.InsertOpts) { return contact.NameCountsArgs{}, nil },
 		&river.PeriodicJobOpts{ID: "search_name_counts"}))
+	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(consentStatesEvery),
+		func() (river.JobArgs, *river.InsertOpts) { return consent.RefreshStatesArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "consent_states", RunOnStart: true}))
 	// Retention schedules work the same way: one periodic job queues the due policies' runs.
 	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 		func() (river.JobArgs, *river.InsertOpts) { return retention.DueArgs{}, nil },
