@@ -314,9 +314,12 @@ func (s *Store) insertTx(ctx context.Context, tx pgx.Tx, contactID uuid.UUID, in
 			LawfulBasis: e.LawfulBasis, Explanation: e.Explanation, Source: e.Source, CapturedAt: e.CapturedAt.UTC(),
 			DoubleOptInAt: e.DoubleOptInAt, Proof: e.Proof, Actor: actor}
 		out[i] = ev
+		// Recorded at the clock's time once the root is locked, not at the transaction's start:
+		// a merge stamps its time under the same lock (merges.created_at), so whether an event
+		// came before or after a merge of its contact is the order the two took the lock in.
 		b.Queue(`INSERT INTO consent_events (id, contact_id, channel, purpose, status, lawful_basis, explanation, source,
-				captured_at, double_opt_in_at, proof, actor)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING recorded_at`,
+				captured_at, double_opt_in_at, proof, actor, recorded_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, clock_timestamp()) RETURNING recorded_at`,
 			ev.ID, ev.ContactID, ev.Channel, ev.Purpose, ev.Status, ev.LawfulBasis, ev.Explanation, ev.Source,
 			ev.CapturedAt, ev.DoubleOptInAt, ev.Proof, ev.Actor).QueryRow(func(r pgx.Row) error { return r.Scan(&out[i].RecordedAt) })
 		cid := contactID

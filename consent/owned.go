@@ -36,7 +36,9 @@ type mergeState struct {
 // MergeTx moves nothing, recomputes the survivors' consent state (now over the merged contacts'
 // events too) and returns the merge's time, from which UndoTx copies withdrawals. The merges are
 // not recorded yet, so the merged contacts join their survivor at the end of time in the fold:
-// that gives the verdicts the merge's own time gives, as no event was recorded after it.
+// that gives the verdicts the merge's own time gives, as every event it sees was recorded
+// before it (events and merges are dated by the clock under the contacts' locks, which the merge
+// holds; see insertTx).
 func (Events) MergeTx(ctx context.Context, tx pgx.Tx, ms []*contact.MergeSet) ([]json.RawMessage, error) {
 	survivors := make([]uuid.UUID, 0, len(ms))
 	for _, m := range ms {
@@ -48,7 +50,7 @@ func (Events) MergeTx(ctx context.Context, tx pgx.Tx, ms []*contact.MergeSet) ([
 		return nil, err
 	}
 	var at time.Time
-	if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&at); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&at); err != nil {
 		return nil, fmt.Errorf("consent: merge: %w", err)
 	}
 	st, err := json.Marshal(mergeState{At: at})

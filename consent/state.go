@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/contactd/contactd/contact"
@@ -58,10 +59,13 @@ func verdictOf(code int) verdict {
 	return v
 }
 
-// lockRootsTx locks (FOR UPDATE, as merges lock contacts) the contacts at the end of the merges
-// of ids and returns them, each once. Once a root is locked no merge or undo can change which
-// contacts are folded into it, and no other writer of its events can recompute its state, until
-// tx ends; a root merged away or a contact restored while it waited is followed again.
+// lockRootsTx locks (FOR UPDATE, as merges lock contacts) the contacts ids and those at the end
+// of their merges, and returns the latter, each once. Once a root is locked no merge or undo can
+// change which contacts are folded into it, and no other writer of its events can recompute its
+// state, until tx ends; a root merged away or a contact restored while this waited is followed
+// again. The contacts are locked in id order in one statement, the order merges, undos and
+// erasure lock theirs in: a withdrawal on a merged contact also takes the key share its event's
+// foreign key needs, so locking its survivor alone first could deadlock with an undo.
 func lockRootsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) ([]uuid.UUID, error) {
 	var locked []uuid.UUID
 	for range 10 {
@@ -79,25 +83,20 @@ func lockRootsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) ([]uuid.UUID, 
 			return nil, fmt.Errorf("consent: roots: %w", err)
 		}
 		var missing []uuid.UUID
-		for _, r := range roots {
-			if !slices.Contains(locked, r) {
-				missing = append(missing, r)
+		for _, id := range append(slices.Clone(ids), roots...) {
+			if !slices.Contains(locked, id) && !slices.Contains(missing, id) {
+				missing = append(missing, id)
 			}
 		}
 		if len(missing) == 0 {
 			return roots, nil
 		}
-		// A root merged away while this waited for its lock is no longer selected: the roots are
-		// found again, and what was locked stays locked.
-		rows, err = tx.Query(ctx, `SELECT id FROM contacts WHERE id = ANY($1) AND merged_into IS NULL ORDER BY id FOR UPDATE`, missing)
-		if err != nil {
+		// What was locked stays locked; the roots are found again after the wait, as a merge or
+		// an undo that held one may have changed them.
+		if _, err := tx.Exec(ctx, `SELECT FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, missing); err != nil {
 			return nil, fmt.Errorf("consent: lock roots: %w", err)
 		}
-		got, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-		if err != nil {
-			return nil, fmt.Errorf("consent: lock roots: %w", err)
-		}
-		locked = append(locked, got...)
+		locked = append(locked, missing...)
 	}
 	return nil, fmt.Errorf("consent: roots of %v keep being merged", ids)
 }
@@ -108,6 +107,24 @@ func refreshTx(ctx context.Context, tx pgx.Tx, roots []uuid.UUID) error {
 	if len(roots) == 0 {
 		return nil
 	}
+	states, err := computeStatesTx(ctx, tx, roots)
+	if err != nil {
+		return err
+	}
+	docs := make([]string, len(roots))
+	for i, r := range roots {
+		doc, err := json.Marshal(states[r])
+		if err != nil {
+			return err
+		}
+		docs[i] = string(doc)
+	}
+	return contact.SetConsentStatesTx(ctx, tx, roots, docs)
+}
+
+// computeStatesTx computes, in tx, the consent state of each of roots (contacts not merged away)
+// from the latest event of each (channel, purpose) of every contact folded into it.
+func computeStatesTx(ctx context.Context, tx pgx.Tx, roots []uuid.UUID) (map[uuid.UUID]map[string]int, error) {
 	// JIT compilation is off for the statement (and back as it was after it, in the same round
 	// trip): the recursive fold's row estimates are far above what it reads, and compiling for
 	// them took a second where reading takes milliseconds.
@@ -118,11 +135,11 @@ func refreshTx(ctx context.Context, tx pgx.Tx, roots []uuid.UUID) error {
 	br := tx.SendBatch(ctx, &b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
-		return fmt.Errorf("consent: refresh states: %w", err)
+		return nil, fmt.Errorf("consent: refresh states: %w", err)
 	}
 	rows, err := br.Query()
 	if err != nil {
-		return fmt.Errorf("consent: refresh states: %w", err)
+		return nil, fmt.Errorf("consent: refresh states: %w", err)
 	}
 	type pair struct {
 		root             uuid.UUID
@@ -137,19 +154,19 @@ func refreshTx(ctx context.Context, tx pgx.Tx, roots []uuid.UUID) error {
 		if err := rows.Scan(&k.root, &e.Root, &e.Joined, &e.ID, &k.channel, &k.purpose, &e.Status, &e.Basis, &e.Captured,
 			&e.Recorded, &accepted); err != nil {
 			rows.Close()
-			return fmt.Errorf("consent: refresh states: %w", err)
+			return nil, fmt.Errorf("consent: refresh states: %w", err)
 		}
 		own[k] = append(own[k], e)
 		bases[k.purpose] = accepted
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("consent: refresh states: %w", err)
+		return nil, fmt.Errorf("consent: refresh states: %w", err)
 	}
 	if _, err := br.Exec(); err != nil {
-		return fmt.Errorf("consent: refresh states: %w", err)
+		return nil, fmt.Errorf("consent: refresh states: %w", err)
 	}
 	if err := br.Close(); err != nil {
-		return fmt.Errorf("consent: refresh states: %w", err)
+		return nil, fmt.Errorf("consent: refresh states: %w", err)
 	}
 	states := make(map[uuid.UUID]map[string]int, len(roots))
 	for _, r := range roots {
@@ -158,15 +175,7 @@ func refreshTx(ctx context.Context, tx pgx.Tx, roots []uuid.UUID) error {
 	for k, evs := range own {
 		states[k.root][stateKey(k.channel, k.purpose)] = stateCode(decide(evs, bases[k.purpose]))
 	}
-	docs := make([]string, len(roots))
-	for i, r := range roots {
-		doc, err := json.Marshal(states[r])
-		if err != nil {
-			return err
-		}
-		docs[i] = string(doc)
-	}
-	return contact.SetConsentStatesTx(ctx, tx, roots, docs)
+	return states, nil
 }
 
 // refreshSQL gives, for each root of $1 (uuid[]), the latest event of each (channel, purpose)
@@ -201,42 +210,77 @@ func refreshRootsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
 	return refreshTx(ctx, tx, roots)
 }
 
-// refreshBatch is how many contacts RefreshStates reads, and recomputes, per transaction.
+// refreshBatch is how many contacts RefreshStates checks at a time.
 const refreshBatch = 500
 
-// RefreshStates computes the consent state of every contact whose state is not known (contacts
-// with events from before states were kept), in transactions of refreshBatch contacts walked in
-// id order; it returns how many it computed. Until then reachability computes their answers
-// from the events, which is right but slower. It reads the whole contacts table once.
+// RefreshStates checks the consent state of every contact that may have one (not merged away,
+// with events or contacts merged into it, or a state not known or not empty) against its events,
+// walking the contacts in id order a batch at a time, and recomputes, under the contacts' locks,
+// those not known or that differ; it returns how many it wrote. States are not known for
+// contacts with events from before they were kept; they differ only if something wrote events
+// or merges without them, as a process of an older version does during a rolling upgrade.
+// Until then reachability answers those contacts from their events (not known) or from the
+// state (differing). It reads the contacts table once and writes only what it corrects.
 func (s *Store) RefreshStates(ctx context.Context) (int, error) {
 	var after uuid.UUID
 	total := 0
 	for {
-		var ids []uuid.UUID
-		last := after
-		err := s.db.RetryTx(ctx, func(tx pgx.Tx) error {
-			// Walk the ids by the primary key, a batch of unknown ones at a time (or the end).
-			rows, err := tx.Query(ctx, `SELECT id FROM contacts WHERE id > $1 AND consent_state IS NULL AND merged_into IS NULL
-				ORDER BY id LIMIT $2`, after, refreshBatch)
+		var stale []uuid.UUID
+		n := 0
+		err := pgx.BeginTxFunc(ctx, s.db.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT c.id, c.consent_state FROM contacts c
+				WHERE c.id > $1 AND c.merged_into IS NULL
+				AND (c.consent_state IS NULL OR c.consent_state <> '{}'::jsonb
+					OR EXISTS (SELECT FROM consent_events e WHERE e.contact_id = c.id)
+					OR EXISTS (SELECT FROM contacts m WHERE m.merged_into = c.id))
+				ORDER BY c.id LIMIT $2`, after, refreshBatch)
 			if err != nil {
 				return fmt.Errorf("consent: refresh states: %w", err)
 			}
-			if ids, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID]); err != nil {
+			var ids []uuid.UUID
+			stored := map[uuid.UUID]map[string]int{}
+			for rows.Next() {
+				var id uuid.UUID
+				var st map[string]int
+				if err := rows.Scan(&id, &st); err != nil {
+					rows.Close()
+					return fmt.Errorf("consent: refresh states: %w", err)
+				}
+				ids = append(ids, id)
+				if st != nil {
+					stored[id] = st
+				}
+			}
+			if err := rows.Err(); err != nil {
 				return fmt.Errorf("consent: refresh states: %w", err)
 			}
-			if len(ids) == 0 {
+			if n = len(ids); n == 0 {
 				return nil
 			}
-			last = ids[len(ids)-1]
-			return refreshRootsTx(ctx, tx, ids)
+			after = ids[n-1]
+			fresh, err := computeStatesTx(ctx, tx, ids)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				if st, ok := stored[id]; !ok || !maps.Equal(st, fresh[id]) {
+					stale = append(stale, id)
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			return total, err
 		}
-		total += len(ids)
-		if len(ids) < refreshBatch {
+		if len(stale) > 0 {
+			// Recomputed under the locks: what the check saw may have changed since.
+			if err := s.db.RetryTx(ctx, func(tx pgx.Tx) error { return refreshRootsTx(ctx, tx, stale) }); err != nil {
+				return total, err
+			}
+			total += len(stale)
+		}
+		if n < refreshBatch {
 			return total, nil
 		}
-		after = last
 	}
 }

@@ -78,9 +78,44 @@ func TestWithdrawalDuringAMergeReachesTheSurvivor(t *testing.T) {
 	}
 }
 
+// TestGrantWhileAMergeStartsIsBeforeIt records a grant on a survivor after a merge's
+// transaction began but before the merge locked its contacts: the grant came before the merge
+// (events and merges are dated under the locks), so it does not lift the merged contact's
+// withdrawal, and the kept state and the fold of events agree on that.
+func TestGrantWhileAMergeStartsIsBeforeIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s, x := b.newContact(t, "s"), b.newContact(t, "x")
+	b.record(t, x, withdraw("email", "marketing", time.Now().Add(-2*time.Hour)))
+	tx, err := b.pool.Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(b.ctx) //nolint:errcheck
+	if _, err := tx.Exec(b.ctx, `SELECT 1`); err != nil { // the transaction's now() is taken
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	b.record(t, s, grant("email", "marketing", time.Now().Add(-time.Hour)))
+	if _, err := b.app.Merges.MergeTx(b.ctx, tx, merge.Request{ContactIDs: []uuid.UUID{s, x}, SurvivorID: &s}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	kept := b.reach(t, s, "email", "marketing")
+	folded, err := b.cs.ReachableByFold(b.ctx, []uuid.UUID{s}, "email", "marketing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Allowed || kept.Reason != consent.ReasonWithdrawn || folded[0].Reason != kept.Reason {
+		t.Fatalf("kept state answers %+v, the events %+v; want withdrawn both", kept, folded[0])
+	}
+}
+
 // TestRefreshStatesFillsUnknownStates checks that contacts whose state is not known (as after
-// the migration that added it) are answered from their events, and get their state from
-// RefreshStates.
+// the migration that added it) are answered from their events and get their state from
+// RefreshStates, which also corrects a stale state.
 func TestRefreshStatesFillsUnknownStates(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -101,6 +136,20 @@ func TestRefreshStatesFillsUnknownStates(t *testing.T) {
 	}
 	if got := b.reach(t, a, "email", "marketing"); got.Allowed || got.Reason != consent.ReasonWithdrawn {
 		t.Fatalf("after the refresh: %+v, want withdrawn", got)
+	}
+	// A state a process of an older version left behind (it recorded the withdrawal without
+	// the state): the next pass corrects it, and a pass with nothing to correct writes nothing.
+	d := b.newContact(t, "d")
+	b.record(t, d, withdraw("sms", "service", time.Now()))
+	b.exec(t, `UPDATE contacts SET consent_state = '{}' WHERE id = $1`, d)
+	if n, err := b.cs.RefreshStates(b.ctx); err != nil || n != 1 {
+		t.Fatalf("refreshed %d, %v; want the stale one", n, err)
+	}
+	if got := states(t, b)[d]; got != `{"sms/service": 2}` {
+		t.Fatalf("state of d: %s", got)
+	}
+	if n, err := b.cs.RefreshStates(b.ctx); err != nil || n != 0 {
+		t.Fatalf("refreshed %d, %v; want none", n, err)
 	}
 }
 

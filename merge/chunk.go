@@ -331,6 +331,9 @@ func (s *Store) readSnapshots(ctx context.Context, tx pgx.Tx, ps []*pending) err
 
 // insertMerges stores the chunk's merges, each with its snapshot: what readSnapshots read, the
 // survivor as it is now and the concerns' state, and their audit entries a, in one round trip.
+// A merge is dated by the clock once its contacts are locked, not by its transaction's start:
+// consent events are dated under the same locks, so a consent given while the merge waited for
+// them counts as given before it.
 func insertMerges(ctx context.Context, tx pgx.Tx, ps []*pending, actor string, a *contact.Audit) error {
 	n := len(ps)
 	ids, survivors := make([]uuid.UUID, n), make([]uuid.UUID, n)
@@ -351,9 +354,9 @@ func insertMerges(ctx context.Context, tx pgx.Tx, ps []*pending, actor string, a
 	got := 0
 	b := &pgx.Batch{}
 	b.Queue(`
-		INSERT INTO merges (id, survivor_id, merged_ids, actor, model_version, score, field_values, snapshot)
+		INSERT INTO merges (id, survivor_id, merged_ids, actor, model_version, score, field_values, snapshot, created_at)
 		SELECT u.id, u.survivor_id, u.merged::uuid[], $4, u.model_version, u.score, u.field_values,
-			u.before || jsonb_build_object('after', to_jsonb(c), 'state', u.state)
+			u.before || jsonb_build_object('after', to_jsonb(c), 'state', u.state), clock_timestamp()
 		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $5::int[], $6::float8[], $7::jsonb[], $8::jsonb[], $9::jsonb[])
 			WITH ORDINALITY AS u(id, survivor_id, merged, model_version, score, field_values, before, state, ord)
 		JOIN contacts c ON c.id = u.survivor_id
