@@ -92,7 +92,8 @@ func TestGrantWhileAMergeStartsIsBeforeIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(b.ctx) //nolint:errcheck
-	if _, err := tx.Exec(b.ctx, `SELECT 1`); err != nil { // the transaction's now() is taken
+	// The transaction's now() is taken by its first statement.
+	if _, err := tx.Exec(b.ctx, `SELECT 1`); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(10 * time.Millisecond)
