@@ -13,7 +13,8 @@ import (
 // into the root the time of that merge, for one further down the time its branch was merged into
 // the root (merges into a contact happen while it is active, so that is the latest merge on the
 // way). The root joins at the epoch; a merge without a record (none should be) at the end of
-// time, so that nothing the root records overrides what it cannot date.
+// time, so that nothing the root records overrides what it cannot date. Each level's merged
+// contacts are read by index (a hash join would scan contacts once per level).
 const foldSQL = `
 	WITH RECURSIVE input (id) AS (SELECT DISTINCT unnest($1::uuid[])),
 	up (input, id, merged_into, depth) AS (
@@ -32,7 +33,7 @@ const foldSQL = `
 				 WHERE m.survivor_id = f.id AND m.merged_ids @> ARRAY[c.id] AND m.undone_at IS NULL),
 				'9999-12-31 00:00:00+00'::timestamptz)
 			ELSE f.joined END
-		FROM fold f JOIN contacts c ON c.merged_into = f.id)`
+		FROM fold f CROSS JOIN LATERAL (SELECT c.id FROM contacts c WHERE c.merged_into = f.id OFFSET 0) c)`
 
 // ownEvent is the latest event of one folded contact on a (channel, purpose).
 type ownEvent struct {

@@ -179,19 +179,8 @@ func computeStatesTx(ctx context.Context, tx pgx.Tx, roots []uuid.UUID) (map[uui
 }
 
 // refreshSQL gives, for each root of $1 (uuid[]), the latest event of each (channel, purpose)
-// of every contact folded into it (the root itself included, see foldSQL for joined), with the
-// lawful bases of the event's purpose. The fold reads each level's merged contacts by index
-// (a hash join would scan contacts once per level).
-const refreshSQL = `
-	WITH RECURSIVE fold (root, id, joined) AS (
-		SELECT r.id, r.id, '1970-01-01 00:00:00+00'::timestamptz FROM unnest($1::uuid[]) AS r (id)
-		UNION ALL
-		SELECT f.root, m.id, CASE WHEN f.id = f.root THEN coalesce(
-				(SELECT max(g.created_at) FROM merges g
-				 WHERE g.survivor_id = f.id AND g.merged_ids @> ARRAY[m.id] AND g.undone_at IS NULL),
-				'9999-12-31 00:00:00+00'::timestamptz)
-			ELSE f.joined END
-		FROM fold f CROSS JOIN LATERAL (SELECT m.id FROM contacts m WHERE m.merged_into = f.id OFFSET 0) m)
+// of every contact folded into it (see foldSQL), with the lawful bases of the event's purpose.
+const refreshSQL = foldSQL + `
 	SELECT f.root, f.id = f.root, f.joined, e.id, e.channel, e.purpose, e.status, e.lawful_basis, e.captured_at,
 		e.recorded_at, p.lawful_bases
 	FROM fold f
