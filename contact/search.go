@@ -84,6 +84,9 @@ type searchPage struct {
 	lo, hi string
 	levels bool
 	whole  bool
+	// walk says the filter selects every contact (but by status), so that the contacts in
+	// the page's order are a fair sample to walk (see orgWalk).
+	walk bool
 }
 
 // columns are the columns of contacts c the page's order needs.
@@ -109,11 +112,11 @@ func (s *searchSQL) arg(v any) string {
 func (s *searchSQL) terms(word, w string, prefix bool, expansions int) string {
 	n := utf8.RuneCountInString(w)
 	k := maxEdits(n)
-	sql := fmt.Sprintf(`SELECT term, first_n, last_n FROM search_terms WHERE %[1]s %% term AND levenshtein_less_equal(%[1]s, term, %[2]d) <= %[2]d`, word, k)
+	sql := fmt.Sprintf(`SELECT term, first_n, last_n, org_n FROM search_terms WHERE %[1]s %% term AND levenshtein_less_equal(%[1]s, term, %[2]d) <= %[2]d`, word, k)
 	// A typo in a short name leaves too few trigrams in common: the names starting with one
 	// of the word's first two letters are compared too.
 	if r := []rune(w); n >= 2 {
-		sql += fmt.Sprintf(` UNION SELECT term, first_n, last_n FROM search_terms WHERE (term LIKE %[3]s OR term LIKE %[4]s)
+		sql += fmt.Sprintf(` UNION SELECT term, first_n, last_n, org_n FROM search_terms WHERE (term LIKE %[3]s OR term LIKE %[4]s)
 			AND length(term) BETWEEN %[5]d AND %[6]d AND levenshtein_less_equal(%[1]s, term, %[2]d) <= %[2]d`,
 			word, k, s.arg(likePrefix(string(r[0]))), s.arg(likePrefix(string(r[1]))), n-k, n+k)
 	}
@@ -121,13 +124,13 @@ func (s *searchSQL) terms(word, w string, prefix bool, expansions int) string {
 	// are the same with a letter deleted (a substitution, a transposition).
 	if d := wordDeletes(w); len(d) > 0 {
 		near := s.arg(append(d, w))
-		sql += ` UNION SELECT term, first_n, last_n FROM search_terms WHERE (deletes && ` + near + `::text[] OR term = ANY(` + near + `::text[]))
+		sql += ` UNION SELECT term, first_n, last_n, org_n FROM search_terms WHERE (deletes && ` + near + `::text[] OR term = ANY(` + near + `::text[]))
 			AND (levenshtein_less_equal(` + word + `, term, 1) <= 1 OR term = ANY(` + s.arg(wordTranspositions(w)) + `::text[]))`
 	}
 	if prefix && n >= minPrefix {
-		sql += ` UNION SELECT term, first_n, last_n FROM search_terms WHERE term LIKE ` + s.arg(likePrefix(w))
+		sql += ` UNION SELECT term, first_n, last_n, org_n FROM search_terms WHERE term LIKE ` + s.arg(likePrefix(w))
 	} else {
-		sql += ` UNION SELECT ` + word + `, 0, 0`
+		sql += ` UNION SELECT ` + word + `, 0, 0, 0`
 	}
 	// edits is how far the name is from the word for a guess: a name the word being typed
 	// starts counts as one edit, whatever is left to type.
@@ -136,11 +139,12 @@ func (s *searchSQL) terms(word, w string, prefix bool, expansions int) string {
 		completes = `starts_with(term, ` + word + `)`
 	}
 	name := fmt.Sprintf("search_terms_%d", len(s.ctes)+1)
-	s.ctes = append(s.ctes, name+` AS MATERIALIZED (SELECT term, score, first_n, last_n, first_score, last_score,
+	s.ctes = append(s.ctes, name+` AS MATERIALIZED (SELECT term, score, first_n, last_n, org_n, first_score, last_score,
 		CASE WHEN score >= 1 THEN 0 WHEN `+completes+` THEN 1 ELSE search_word_distance(`+word+`, term) END AS edits
-		FROM (SELECT term, score, first_n, last_n, search_term_weight(score, first_n) AS first_score,
+		FROM (SELECT term, score, first_n, last_n, org_n, search_term_weight(score, first_n) AS first_score,
 			search_term_weight(score, last_n) AS last_score
-			FROM (SELECT term, search_term_score(`+word+`, term) AS score, max(first_n) AS first_n, max(last_n) AS last_n
+			FROM (SELECT term, search_term_score(`+word+`, term) AS score, max(first_n) AS first_n, max(last_n) AS last_n,
+				max(org_n) AS org_n
 				FROM (`+sql+`) t GROUP BY term) t
 			ORDER BY search_term_weight(score, greatest(first_n, last_n)) DESC, 1 LIMIT `+strconv.Itoa(expansions)+`) t)`)
 	return name
@@ -317,14 +321,49 @@ func (s *searchSQL) guessOne(t string) string {
 
 // byOrgWord renders the contacts with one of the names of terms (the table) among the words of
 // their company or title, scored below a first or last name: like byName, read through the
-// GIN index of those words (OFFSET 0 keeps a page from reading the whole table in id order
-// instead, testing each contact's words).
+// GIN index of those words (OFFSET 0 keeps a page from reading the whole table in its order
+// instead, testing each contact's words). That index finds a word's contacts in no order, so a
+// page reads all of them to keep its first: for a common word (orgWalk) a page walks the
+// contacts in its order instead.
 func (s *searchSQL) byOrgWord(terms string) string {
 	if s.page == nil {
 		return `SELECT c.id, 0.7 * t.score AS score FROM ` + terms + ` t JOIN contacts c ON ` + orgWordsSQL + ` @> ARRAY[t.term]`
 	}
-	return s.band(`SELECT x.id, 0.7 * t.score AS score FROM ` + terms + ` t ` + s.perName(`SELECT c.id FROM (SELECT `+s.page.columns()+` FROM contacts c
-		WHERE `+orgWordsSQL+` @> ARRAY[t.term] AND `+s.page.where+` OFFSET 0) c ORDER BY `+s.page.order+` LIMIT `+s.page.n))
+	read := `SELECT c.id FROM (SELECT ` + s.page.columns() + ` FROM contacts c
+		WHERE ` + orgWordsSQL + ` @> ARRAY[t.term] AND ` + s.page.where + ` OFFSET 0) c ORDER BY ` + s.page.order + ` LIMIT ` + s.page.n
+	if s.page.walk {
+		read = s.orgWalk(read)
+	}
+	return s.band(`SELECT x.id, 0.7 * t.score AS score FROM ` + terms + ` t ` + s.perName(read))
+}
+
+// orgWalkSpan is how many times the rows a page of a word's contacts is expected within (the
+// contacts in the page's order, over the word's share of them) a walk reads at most.
+const orgWalkSpan = 4
+
+// orgWalk renders, for a term t of a page whose filter selects every contact, the first
+// contacts with t among their company and title words, in the page's order: read as index
+// (a query of those contacts through the GIN index) does, or, when t is common enough (org_n,
+// its count among a total of contacts as the planner knows it) that a page of them is expected
+// within a few thousand contacts, by walking the contacts in the page's order (its btree),
+// testing each one's words. The walk stops after orgWalkSpan times the contacts it expects to
+// read; if it found less than a page by then (the word's contacts are not spread evenly), the
+// page reads index after all. A walk that finds a page holds the first contacts with the word:
+// it read every contact before the last one it keeps. Walks are chosen where they read at
+// most twice the word's count (orgWalkSpan times the expected rows), so at worst a page reads a
+// few times what index reads, and typically a small share of it.
+func (s *searchSQL) orgWalk(index string) string {
+	total := `(SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'contacts'::regclass)`
+	expected := s.page.n + `::float8 * ` + total + ` / greatest(t.org_n, 1)`
+	span := strconv.Itoa(orgWalkSpan)
+	return `WITH walk AS MATERIALIZED (SELECT c.id FROM (SELECT c.* FROM contacts c
+			WHERE ` + span + ` * ` + expected + ` <= 2 * t.org_n AND ` + s.page.where + `
+			ORDER BY ` + s.page.order + ` LIMIT ceil(` + span + ` * ` + expected + `)::bigint) c
+		WHERE strpos(lower(coalesce(c.company, '') || ' ' || coalesce(c.title, '')), t.term) > 0 AND ` + orgWordsSQL + ` @> ARRAY[t.term]
+		ORDER BY ` + s.page.order + ` LIMIT ` + s.page.n + `)
+	SELECT id FROM walk
+	UNION ALL
+	SELECT id FROM (` + index + `) i WHERE (SELECT count(*) FROM walk) < ` + s.page.n
 }
 
 // filtered is a condition on contacts c narrowed, for a page, by the filter; in a statement of
@@ -360,12 +399,23 @@ func (s *searchSQL) with() string {
 	return "WITH " + strings.Join(s.ctes, ",\n") + "\n"
 }
 
-// rowBranch is a branch whose score differs contact by contact (the part of an email or a
-// company a search covers); for a page it runs only when the best page of the other branches
-// has a score below ceiling, the branch's highest.
+// rowBranch is a branch whose score differs contact by contact: base + base * n / length,
+// the part of an email or a company (its length, SQL on contacts c) a search's n characters
+// cover. For a page it runs only when the best page of the other branches has a score below
+// ceiling (2 * base), the branch's highest, and reads only the contacts short enough to reach
+// that page's lowest score (see withRows).
 type rowBranch struct {
 	sql     string
 	ceiling float64
+	length  string
+	n       string
+}
+
+// rowBranch renders the contacts cond (on contacts c) selects scored base + base * n / length.
+func (s *searchSQL) rowBranch(base, n, length, cond string) rowBranch {
+	ceiling, _ := strconv.ParseFloat(base, 64)
+	return rowBranch{sql: `SELECT c.id, ` + base + ` + ` + base + ` * ` + n + ` / ` + length + ` FROM contacts c WHERE ` + s.filtered(cond),
+		ceiling: 2 * ceiling, length: length, n: n}
 }
 
 // branches renders the search's branches: those that score by name (the same score for every
@@ -412,16 +462,14 @@ func (s *searchSQL) branches(q string) ([]string, []rowBranch) {
 	if len(words) == 1 && utf8.RuneCountInString(q) >= minPrefix {
 		p, n := s.arg(likePrefix(q)), s.arg(utf8.RuneCountInString(q))+"::real"
 		byRow = append(byRow,
-			rowBranch{`SELECT c.id, 0.5 + 0.5 * ` + n + ` / length(c.email) FROM contacts c WHERE ` +
-				s.filtered(`c.email IS NOT NULL AND lower(c.email) LIKE `+p), 1},
-			rowBranch{`SELECT c.id, 0.3 + 0.3 * ` + n + ` / length(c.email_normalized) FROM contacts c
-				WHERE ` + s.filtered(`c.email_normalized IS NOT NULL AND lower(split_part(c.email_normalized, '@', 2)) LIKE `+p), 0.6},
-			rowBranch{`SELECT c.id, 0.4 + 0.4 * ` + n + ` / length(c.company) FROM contacts c WHERE ` +
-				s.filtered(`c.company IS NOT NULL AND lower(c.company) LIKE `+p), 0.8})
+			s.rowBranch("0.5", n, `length(c.email)`, `c.email IS NOT NULL AND lower(c.email) LIKE `+p),
+			s.rowBranch("0.3", n, `length(c.email_normalized)`,
+				`c.email_normalized IS NOT NULL AND lower(split_part(c.email_normalized, '@', 2)) LIKE `+p),
+			s.rowBranch("0.4", n, `length(c.company)`, `c.company IS NOT NULL AND lower(c.company) LIKE `+p))
 		if d := digitsOnly(q); d != "" && len(d) >= 4 {
 			d = d[max(0, len(d)-10):]
-			byRow = append(byRow, rowBranch{`SELECT c.id, 0.5 + 0.5 * ` + s.arg(len(d)) + `::real / length(regexp_replace(c.phone, '\D', '', 'g'))
-				FROM contacts c WHERE ` + s.filtered(`c.phone IS NOT NULL AND reverse(regexp_replace(c.phone, '\D', '', 'g')) LIKE `+s.arg(likePrefix(reverse(d)))), 1})
+			byRow = append(byRow, s.rowBranch("0.5", s.arg(len(d))+`::real`, `length(regexp_replace(c.phone, '\D', '', 'g'))`,
+				`c.phone IS NOT NULL AND reverse(regexp_replace(c.phone, '\D', '', 'g')) LIKE `+s.arg(likePrefix(reverse(d)))))
 		}
 	}
 	qa := s.arg(q)

@@ -32,7 +32,7 @@ func rankedPageTx(ctx context.Context, tx pgx.Tx, q string, rest Filter, n int) 
 		// names of a longer search are few each: one statement reads them all, which costs less
 		// than a statement per band (each one finds the names again).
 		where, args := rest.Where(nil)
-		s, byName, byRow := pageSQL(q, where, args, n, searchPage{whole: true}, nil)
+		s, byName, byRow := pageSQL(q, where, args, n, searchPage{whole: true, walk: rest.selectsAll()}, nil)
 		cand, args = withRows(s, nil, byRow, `SELECT id, max(score)::real AS score FROM (`+strings.Join(byName, "\nUNION ALL\n")+`) s
 			GROUP BY id ORDER BY 2 DESC, 1 LIMIT `+s.page.n)
 		return cand, args, nil
@@ -232,10 +232,22 @@ func withRows(s *searchSQL, byName []string, byRow []rowBranch, top string) (str
 		all = append(all, unread(byName))
 	}
 	for _, b := range byRow {
-		all = append(all, `SELECT * FROM (`+b.sql+`) r WHERE (SELECT score FROM search_floor) < `+strconv.FormatFloat(b.ceiling, 'f', -1, 64))
+		all = append(all, `SELECT * FROM (`+b.sql+` AND `+b.length+` <= `+rowBound(b)+`) r
+			WHERE (SELECT score FROM search_floor) < `+strconv.FormatFloat(b.ceiling, 'f', -1, 64))
 	}
 	return s.with() + `SELECT id, max(score)::real AS score FROM (` + strings.Join(all, "\nUNION ALL\n") + `) s
 		GROUP BY id ORDER BY 2 DESC, 1 LIMIT ` + s.page.n, s.args
+}
+
+// rowBound renders the longest a contact's length (see rowBranch) can be for b's score to reach
+// the page's lowest (search_floor): base + base * n / length >= floor where floor > base. It
+// is rounded up by a whole character, so that a score the float arithmetic puts a hair either
+// side of the floor is read (a contact scoring the floor may still come first by id); one read
+// in vain is ranked below the page.
+func rowBound(b rowBranch) string {
+	base := strconv.FormatFloat(b.ceiling/2, 'f', -1, 64)
+	return `(SELECT CASE WHEN score > ` + base + ` THEN least(floor(` + base + ` * ` + b.n + ` / (score - ` + base + `)) + 1, 2147483647)::integer
+		ELSE 2147483647 END FROM search_floor)`
 }
 
 // sortedPageTx renders the contacts that can be on page p of a search q in p's order (not
@@ -259,7 +271,7 @@ func sortedPageTx(ctx context.Context, tx pgx.Tx, q string, rest Filter, p Page)
 	if key != "" {
 		order = key + map[bool]string{true: " DESC", false: ""}[p.Sort.Desc] + ", c.id"
 	}
-	page := searchPage{whole: true, order: order}
+	page := searchPage{whole: true, order: order, walk: rest.selectsAll()}
 	if p.After != nil {
 		var after string
 		after, args = keysetSQL(p, key, args)

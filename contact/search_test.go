@@ -344,3 +344,83 @@ func firstPageIsPrefix(t *testing.T, store *contact.Store, f contact.Filter, n i
 	}
 	return l
 }
+
+// TestSearchCommonOrgWordWalks: a page of a common company or title word walks the contacts in
+// the page's order instead of reading all of the word's (orgWalk), and lists what the whole
+// ranking does: for a word spread over the contacts (the walk finds a page), for one whose
+// contacts all came last (the walk gives up and the page reads them through the index), in
+// relevance order and in the sorted orders.
+func TestSearchCommonOrgWordWalks(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	lasts := []string{"Young", "Brown", "Adams", "Zhou", "Miller"}
+	for i := range 200 {
+		company, title := "Initech Ltd", "Clerk"
+		switch {
+		case i >= 160:
+			company = "Globex Corp"
+		case i%2 == 0:
+			company = "Acme Widgets"
+		case i%3 == 0:
+			title = "Acme Liaison"
+		}
+		if _, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: fmt.Sprintf("Pat%d", i%7), LastName: lasts[i%len(lasts)],
+			Company: company, Title: title}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The walk weighs a word's count (refreshed with the names') against the contacts' (ANALYZE).
+	if _, err := contact.RefreshNameCounts(b.Ctx, b.Pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Pool.Exec(b.Ctx, `ANALYZE contacts`); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"acme", "globex", "initech", "clerk"} {
+		f := contact.Filter{Q: q}
+		// The whole ranking: a first page of one, then the later pages, which rank every candidate.
+		all, allScores, _ := wholeRanking(t, b.store, f, 1)
+		if len(all) < 30 {
+			t.Fatalf("q=%q: %d contacts, want more than pages of 5", q, len(all))
+		}
+		for _, n := range []int{2, 5, 30} {
+			firstPageIsPrefix(t, b.store, f, n, all, allScores)
+		}
+		scores := map[uuid.UUID]float64{}
+		for i, id := range all {
+			scores[id] = allScores[i]
+		}
+		for _, key := range []string{"lastName", "createdAt"} {
+			rows, err := b.Pool.Query(b.Ctx, `SELECT id FROM contacts WHERE id = ANY($1) ORDER BY `+
+				map[string]string{"lastName": "coalesce(lower(last_name), '')", "createdAt": "created_at"}[key]+`, id`, all)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []uuid.UUID
+			page := contact.Page{Sort: contact.Sort{Key: key}, Limit: 5}
+			for {
+				l, err := b.store.ListContacts(b.Ctx, f, page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, c := range l.Contacts {
+					got = append(got, c.ID)
+					if l.Scores[i] != scores[c.ID] {
+						t.Errorf("q=%q sort=%s: %s scores %v, relevance gave %v", q, key, c.ID, l.Scores[i], scores[c.ID])
+					}
+				}
+				if l.Next == nil || len(got) > len(want) {
+					break
+				}
+				page.After = l.Next
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("q=%q sort=%s: pages list %v, want %v", q, key, got, want)
+			}
+		}
+	}
+}
