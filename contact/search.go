@@ -386,7 +386,7 @@ func searchCandidates(q string, args []any) (string, []any) {
 	byName, byRow := s.branches(q)
 	all := byName
 	for _, b := range byRow {
-		all = append(all, b.sql)
+		all = append(all, b.sql())
 	}
 	return s.with() + strings.Join(all, "\nUNION ALL\n"), s.args
 }
@@ -405,17 +405,22 @@ func (s *searchSQL) with() string {
 // ceiling (2 * base), the branch's highest, and reads only the contacts short enough to reach
 // that page's lowest score (see withRows).
 type rowBranch struct {
-	sql     string
-	ceiling float64
-	length  string
-	n       string
+	score, cond string
+	ceiling     float64
+	length      string
+	n           string
 }
 
 // rowBranch renders the contacts cond (on contacts c) selects scored base + base * n / length.
 func (s *searchSQL) rowBranch(base, n, length, cond string) rowBranch {
 	ceiling, _ := strconv.ParseFloat(base, 64)
-	return rowBranch{sql: `SELECT c.id, ` + base + ` + ` + base + ` * ` + n + ` / ` + length + ` FROM contacts c WHERE ` + s.filtered(cond),
+	return rowBranch{score: base + ` + ` + base + ` * ` + n + ` / ` + length, cond: s.filtered(cond),
 		ceiling: 2 * ceiling, length: length, n: n}
+}
+
+// sql renders the branch: its contacts and their scores.
+func (b rowBranch) sql() string {
+	return `SELECT c.id, ` + b.score + ` FROM contacts c WHERE ` + b.cond
 }
 
 // branches renders the search's branches: those that score by name (the same score for every
@@ -512,7 +517,7 @@ func rankedCandidates(q, where string, args []any) (string, []any) {
 	byName, byRow := s.branches(q)
 	all := byName
 	for _, b := range byRow {
-		all = append(all, b.sql)
+		all = append(all, b.sql())
 	}
 	return s.with() + `SELECT id, max(score)::real AS score FROM (` + strings.Join(all, "\nUNION ALL\n") + `) s GROUP BY id ORDER BY 2 DESC, 1`, s.args
 }

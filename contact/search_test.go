@@ -345,27 +345,28 @@ func firstPageIsPrefix(t *testing.T, store *contact.Store, f contact.Filter, n i
 	return l
 }
 
-// TestSearchCommonOrgWordWalks: a page of a common company or title word walks the contacts in
-// the page's order instead of reading all of the word's (orgWalk), and lists what the whole
-// ranking does: for a word spread over the contacts (the walk finds a page), for one whose
-// contacts all came last (the walk gives up and the page reads them through the index), in
-// relevance order and in the sorted orders.
-func TestSearchCommonOrgWordWalks(t *testing.T) {
+// TestSearchWalks: a page of a common company or title word walks the contacts in the page's
+// order instead of reading all of the word's (orgWalk), and so do a sorted page's row branches
+// (sortedRows); the pages list what the whole ranking does: for a word or prefix spread over the
+// contacts (the walk finds a page) and for one whose contacts all come last (the walk gives up
+// and the page reads them through the index), in relevance order and in the sorted orders.
+func TestSearchWalks(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	lasts := []string{"Young", "Brown", "Adams", "Zhou", "Miller"}
 	for i := range 200 {
-		company, title := "Initech Ltd", "Clerk"
+		company, title, last := "Initech Ltd", "Clerk", lasts[i%len(lasts)]
+		email := fmt.Sprintf("%s%d@example.com", []string{"acme", "pat", "initech"}[i%3], i)
 		switch {
 		case i >= 160:
-			company = "Globex Corp"
+			company, last, email = "Globex Corp", "Zzyzx", fmt.Sprintf("zorro%d@example.com", i)
 		case i%2 == 0:
 			company = "Acme Widgets"
 		case i%3 == 0:
 			title = "Acme Liaison"
 		}
-		if _, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: fmt.Sprintf("Pat%d", i%7), LastName: lasts[i%len(lasts)],
-			Company: company, Title: title}); err != nil {
+		if _, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: fmt.Sprintf("Pat%d", i%7), LastName: last,
+			Company: company, Title: title, Email: email}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -376,7 +377,8 @@ func TestSearchCommonOrgWordWalks(t *testing.T) {
 	if _, err := b.Pool.Exec(b.Ctx, `ANALYZE contacts`); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"acme", "globex", "initech", "clerk"} {
+	// "zorro" starts only the emails of the last contacts, "initech" those of a third of them.
+	for _, q := range []string{"acme", "globex", "initech", "clerk", "pat", "zorro"} {
 		f := contact.Filter{Q: q}
 		// The whole ranking: a first page of one, then the later pages, which rank every candidate.
 		all, allScores, _ := wholeRanking(t, b.store, f, 1)
@@ -401,7 +403,8 @@ func TestSearchCommonOrgWordWalks(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []uuid.UUID
-			page := contact.Page{Sort: contact.Sort{Key: key}, Limit: 5}
+			// Pages of 2: a row branch walks 40 pages (120 contacts) of the 200.
+			page := contact.Page{Sort: contact.Sort{Key: key}, Limit: 2}
 			for {
 				l, err := b.store.ListContacts(b.Ctx, f, page)
 				if err != nil {
