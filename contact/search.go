@@ -85,8 +85,10 @@ type searchPage struct {
 	levels bool
 	whole  bool
 	// walk says the filter selects every contact (but by status), so that the contacts in
-	// the page's order are a fair sample to walk (see orgWalk).
+	// the page's order are a fair sample to walk (see orgWalk, sortedRows).
 	walk bool
+	// key is the SQL of order's sort key on contacts c, "" for the id alone.
+	key string
 }
 
 // columns are the columns of contacts c the page's order needs.

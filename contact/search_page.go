@@ -271,7 +271,7 @@ func sortedPageTx(ctx context.Context, tx pgx.Tx, q string, rest Filter, p Page)
 	if key != "" {
 		order = key + map[bool]string{true: " DESC", false: ""}[p.Sort.Desc] + ", c.id"
 	}
-	page := searchPage{whole: true, order: order, walk: rest.selectsAll()}
+	page := searchPage{whole: true, order: order, key: key, walk: rest.selectsAll()}
 	if p.After != nil {
 		var after string
 		after, args = keysetSQL(p, key, args)
@@ -283,45 +283,61 @@ func sortedPageTx(ctx context.Context, tx pgx.Tx, q string, rest Filter, p Page)
 		GROUP BY id`, s.args, nil
 }
 
-// rowWalkSpan is how many pages of contacts the row branches of a sorted page walk, in the
-// page's order, to find their page before each reads every contact it selects instead: a
-// branch that selects more than one contact in rowWalkSpan finds its page walking (2,040
-// contacts for a page of 50), and one that selects fewer reads at most its share of the
-// contacts, 2.5%.
-const rowWalkSpan = 40
+// A sorted page's row branches walk the contacts in the page's order (see sortedRows):
+// rowWalkSpan pages of them at first, once for every branch; a branch that found at least
+// 1/rowWalkShare of a page there (a prefix of one contact in 160 or more, "robert" starts 2% of
+// emails) walks on to rowWalkLong times as far on its own, where it expects its page; one that
+// found less reads all it selects (at most some 0.6% of the contacts, by that measure).
+const (
+	rowWalkSpan  = 40
+	rowWalkShare = 4
+	rowWalkLong  = 5
+)
 
 // sortedRows renders the row branches (emails, domains, companies, phones the word starts) of a
 // page of s in another order than relevance: each one's first contacts in the page's order
 // (after its cursor) hold every contact of the page it finds, as a name's do, so it keeps at
 // most a page of them. Its index finds them in no order: a page whose filter selects every
-// contact first walks the contacts in the page's order (the sort's btree), rowWalkSpan pages
-// of them once for every branch, which finds a page of a common prefix ("james" starts 8% of emails);
-// a branch that finds less than a page there reads all it selects and keeps the first. A walk
-// that finds a page holds the first contacts the branch selects: it read every contact
-// before its last one.
+// contact first walks the contacts in the page's order (the sort's btree), which finds a page
+// of a common prefix ("james" starts 8% of emails), and reads all a branch selects only when
+// a walk did not find its page (see rowWalkSpan). A walk that finds a page holds the first
+// contacts the branch selects: it read every contact before its last one.
 func sortedRows(s *searchSQL, byRow []rowBranch) []string {
 	out := make([]string, len(byRow))
 	if len(byRow) == 0 {
 		return out
 	}
+	n := s.page.n
 	if s.page.walk {
 		s.ctes = append(s.ctes, `search_row_walk AS MATERIALIZED (SELECT c.* FROM contacts c WHERE `+s.page.where+`
-			ORDER BY `+s.page.order+` LIMIT `+strconv.Itoa(rowWalkSpan)+` * `+s.page.n+`)`)
+			ORDER BY `+s.page.order+` LIMIT `+strconv.Itoa(rowWalkSpan)+` * `+n+`)`)
+	}
+	// The long walk reads its contacts with their sort key, so that it stops at its page (the
+	// planner sees the key's order through the subquery only as one of its columns).
+	key, order := "NULL", s.page.order
+	if s.page.key != "" {
+		key, order = s.page.key, strings.Replace(s.page.order, s.page.key, "c.search_key", 1)
 	}
 	for i, b := range byRow {
 		// OFFSET 0: the planner would rather walk the sort's btree to its end for a rare prefix.
 		all := `SELECT c.id, ` + b.score + ` FROM (SELECT c.* FROM contacts c WHERE ` + b.cond + ` OFFSET 0) c
-			ORDER BY ` + s.page.order + ` LIMIT ` + s.page.n
+			ORDER BY ` + s.page.order + ` LIMIT ` + n
 		if !s.page.walk {
 			out[i] = `SELECT * FROM (` + all + `) r`
 			continue
 		}
-		walk := fmt.Sprintf("search_row_walk_%d", i+1)
+		walk, long := fmt.Sprintf("search_row_walk_%d", i+1), fmt.Sprintf("search_row_long_%d", i+1)
 		s.ctes = append(s.ctes, walk+` AS MATERIALIZED (SELECT c.id, `+b.score+` AS score FROM search_row_walk c
-			WHERE `+b.cond+` ORDER BY `+s.page.order+` LIMIT `+s.page.n+`)`)
+			WHERE `+b.cond+` ORDER BY `+s.page.order+` LIMIT `+n+`)`,
+			long+` AS MATERIALIZED (SELECT c.id, `+b.score+` AS score FROM (SELECT c.*, `+key+` AS search_key FROM contacts c
+				WHERE (SELECT count(*) FROM `+walk+`) BETWEEN ceil(`+n+`::real / `+strconv.Itoa(rowWalkShare)+`) AND `+n+` - 1 AND `+s.page.where+`
+				ORDER BY `+s.page.order+` LIMIT `+strconv.Itoa(rowWalkLong*rowWalkSpan)+` * `+n+`) c
+			WHERE `+b.cond+` ORDER BY `+order+` LIMIT `+n+`)`)
 		out[i] = `SELECT id, score FROM ` + walk + `
 			UNION ALL
-			SELECT * FROM (` + all + `) r WHERE (SELECT count(*) FROM ` + walk + `) < ` + s.page.n
+			SELECT id, score FROM ` + long + `
+			UNION ALL
+			SELECT * FROM (` + all + `) r WHERE (SELECT count(*) FROM ` + walk + `) < ` + n + ` AND (SELECT count(*) FROM ` + long + `) < ` + n
 	}
 	return out
 }
