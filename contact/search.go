@@ -91,6 +91,17 @@ type searchPage struct {
 	key string
 }
 
+// walkKey renders, for a walk that reads contacts c in the page's order through a subquery, the
+// sort key the subquery outputs as search_key and the order on the subquery's rows: in terms
+// of that column, the planner sees they come in that order and stops at the walk's page
+// instead of sorting all it read.
+func (p *searchPage) walkKey() (key, order string) {
+	if p.key == "" {
+		return "NULL", p.order
+	}
+	return p.key, strings.Replace(p.order, p.key, "c.search_key", 1)
+}
+
 // columns are the columns of contacts c the page's order needs.
 func (p *searchPage) columns() string {
 	if p.order == "c.id" {
@@ -358,11 +369,12 @@ func (s *searchSQL) orgWalk(index string) string {
 	total := `(SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'contacts'::regclass)`
 	expected := s.page.n + `::float8 * ` + total + ` / greatest(t.org_n, 1)`
 	span := strconv.Itoa(orgWalkSpan)
-	return `WITH walk AS MATERIALIZED (SELECT c.id FROM (SELECT c.* FROM contacts c
+	key, order := s.page.walkKey()
+	return `WITH walk AS MATERIALIZED (SELECT c.id FROM (SELECT c.*, ` + key + ` AS search_key FROM contacts c
 			WHERE ` + span + ` * ` + expected + ` <= 2 * t.org_n AND ` + s.page.where + `
 			ORDER BY ` + s.page.order + ` LIMIT ceil(` + span + ` * ` + expected + `)::bigint) c
 		WHERE strpos(lower(coalesce(c.company, '') || ' ' || coalesce(c.title, '')), t.term) > 0 AND ` + orgWordsSQL + ` @> ARRAY[t.term]
-		ORDER BY ` + s.page.order + ` LIMIT ` + s.page.n + `)
+		ORDER BY ` + order + ` LIMIT ` + s.page.n + `)
 	SELECT id FROM walk
 	UNION ALL
 	SELECT id FROM (` + index + `) i WHERE (SELECT count(*) FROM walk) < ` + s.page.n

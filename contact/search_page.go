@@ -320,12 +320,8 @@ func sortedRows(s *searchSQL, byRow []rowBranch) []string {
 		s.ctes = append(s.ctes, `search_row_walk AS MATERIALIZED (SELECT `+rowWalkColumns+` FROM contacts c WHERE `+s.page.where+`
 			ORDER BY `+s.page.order+` LIMIT `+strconv.Itoa(rowWalkSpan)+` * `+n+`)`)
 	}
-	// The long walk reads its contacts with their sort key, so that it stops at its page (the
-	// planner sees the key's order through the subquery only as one of its columns).
-	key, order := "NULL", s.page.order
-	if s.page.key != "" {
-		key, order = s.page.key, strings.Replace(s.page.order, s.page.key, "c.search_key", 1)
-	}
+	// The long walk reads its contacts with their sort key, so that it stops at its page.
+	key, order := s.page.walkKey()
 	for i, b := range byRow {
 		// OFFSET 0: the planner would rather walk the sort's btree to its end for a rare prefix.
 		all := `SELECT c.id, ` + b.score + ` FROM (SELECT c.* FROM contacts c WHERE ` + b.cond + ` OFFSET 0) c
