@@ -14,7 +14,7 @@ import (
 // are statistics, refreshed like ANALYZE rather than kept by every write (a common name's row
 // would be a lock its every writer waits on): by a periodic job and after a large import. A
 // name added since the last refresh counts as no contact's. It reads every contact once (some
-// ten seconds for a million, most of it splitting companies and titles into words) and returns
+// eight seconds for a million, most of it splitting companies and titles into words) and returns
 // how many names' counts changed.
 func RefreshNameCounts(ctx context.Context, q db.Querier) (int64, error) {
 	var changed int64
