@@ -115,8 +115,9 @@ func (s *searchSQL) arg(v any) string {
 	return fmt.Sprintf("$%d", len(s.args))
 }
 
-// terms adds a table of the names close to the word (term, its score, and its score weighed
-// as a first name and as a last name: first_score, last_score): the names one edit from it
+// terms adds a table of the names close to the word (term, its score, its counts first_n,
+// last_n and org_n, and its score weighed as a first name and as a last name: first_score,
+// last_score): the names one edit from it
 // (through their deletion neighbourhoods), those within a few edits (trigrams, and for short
 // names the first two letters, propose; Levenshtein decides) and, if prefix (the word being
 // typed), those it starts; it returns the table's name. Computed once (a materialized CTE), the
@@ -350,21 +351,20 @@ func (s *searchSQL) byOrgWord(terms string) string {
 	return s.band(`SELECT x.id, 0.7 * t.score AS score FROM ` + terms + ` t ` + s.perName(read))
 }
 
-// orgWalkSpan is how many times the rows a page of a word's contacts is expected within (the
-// contacts in the page's order, over the word's share of them) a walk reads at most.
+// orgWalkSpan is how far a walk of a word's contacts goes: this many times the contacts it
+// expects to read to find a page (a page over the word's share of all contacts).
 const orgWalkSpan = 4
 
 // orgWalk renders, for a term t of a page whose filter selects every contact, the first
-// contacts with t among their company and title words, in the page's order: read as index
-// (a query of those contacts through the GIN index) does, or, when t is common enough (org_n,
-// its count among a total of contacts as the planner knows it) that a page of them is expected
-// within a few thousand contacts, by walking the contacts in the page's order (its btree),
-// testing each one's words. The walk stops after orgWalkSpan times the contacts it expects to
-// read; if it found less than a page by then (the word's contacts are not spread evenly), the
-// page reads index after all. A walk that finds a page holds the first contacts with the word:
-// it read every contact before the last one it keeps. Walks are chosen where they read at
-// most twice the word's count (orgWalkSpan times the expected rows), so at worst a page reads a
-// few times what index reads, and typically a small share of it.
+// contacts with t among their company and title words, in the page's order: as index (the
+// query reading them through the GIN index) does, or, when t is common enough (its count org_n
+// against all contacts, as the planner counts them), by walking the contacts in the page's
+// order (its btree) testing each one's words. A walk is chosen when its span (orgWalkSpan) is
+// at most twice the word's count, so that at worst a page reads a few times what index reads,
+// and typically a small share of it ("prime": 2,300 contacts walked instead of 22,000 read);
+// if it found less than a page within its span (the word's contacts are not spread evenly),
+// the page reads index after all. A walk that finds a page holds the first contacts with the
+// word: it read every contact before the last one it keeps.
 func (s *searchSQL) orgWalk(index string) string {
 	total := `(SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'contacts'::regclass)`
 	expected := s.page.n + `::float8 * ` + total + ` / greatest(t.org_n, 1)`
@@ -417,7 +417,7 @@ func (s *searchSQL) with() string {
 // the part of an email or a company (its length, SQL on contacts c) a search's n characters
 // cover. For a page it runs only when the best page of the other branches has a score below
 // ceiling (2 * base), the branch's highest, and reads only the contacts short enough to reach
-// that page's lowest score (see withRows).
+// that page's lowest score (rowBound).
 type rowBranch struct {
 	score, cond string
 	ceiling     float64
