@@ -431,3 +431,26 @@ func TestSearchWalks(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchRowBranchReadsWhatReachesThePage: a first page full of a company word's contacts
+// (0.7) reads, of the companies its word starts, only those short enough to score as much
+// (rowBound), and one of them scoring above the page still comes first.
+func TestSearchRowBranchReadsWhatReachesThePage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, company := range append(slices.Repeat([]string{"Acme Widgets"}, 12), "Acmex", "Acme Co", "Acmeco") {
+		if _, err := b.store.CreateContact(b.Ctx, contact.NewContact{FirstName: "Pat", LastName: "Doe", Company: company}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := contact.Filter{Q: "acme"}
+	all, scores, _ := wholeRanking(t, b.store, f, 3)
+	// "Acmex" scores 0.4 + 0.4 * 4/5 = 0.72 as a company the word starts, above the 0.7 of the
+	// word "acme" in a company.
+	if len(all) != 15 || scores[0] < 0.71 || scores[1] > 0.71 {
+		t.Fatalf("ranking %v %v, want Acmex (0.72) first of 15", all, scores)
+	}
+	for _, n := range []int{1, 5, 12} {
+		firstPageIsPrefix(t, b.store, f, n, all, scores)
+	}
+}
