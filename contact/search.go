@@ -89,6 +89,18 @@ type searchPage struct {
 	walk bool
 	// key is the SQL of order's sort key on contacts c, "" for the id alone.
 	key string
+	// walkFrom is, for a page after a cursor, the condition that a contact's key is not before
+	// the cursor's, which where implies: a walk adds it so that it reads its btree from the
+	// cursor on.
+	walkFrom string
+}
+
+// walkWhere is the condition on contacts c a walk in the page's order reads (see walkFrom).
+func (p *searchPage) walkWhere() string {
+	if p.walkFrom == "" {
+		return p.where
+	}
+	return "(" + p.where + " AND " + p.walkFrom + ")"
 }
 
 // walkKey renders, for a walk that reads contacts c in the page's order through a subquery, the
@@ -371,7 +383,7 @@ func (s *searchSQL) orgWalk(index string) string {
 	span := strconv.Itoa(orgWalkSpan)
 	key, order := s.page.walkKey()
 	return `WITH walk AS MATERIALIZED (SELECT c.id FROM (SELECT c.*, ` + key + ` AS search_key FROM contacts c
-			WHERE ` + span + ` * ` + expected + ` <= 2 * t.org_n AND ` + s.page.where + `
+			WHERE ` + span + ` * ` + expected + ` <= 2 * t.org_n AND ` + s.page.walkWhere() + `
 			ORDER BY ` + s.page.order + ` LIMIT ceil(` + span + ` * ` + expected + `)::bigint) c
 		WHERE strpos(lower(coalesce(c.company, '') || ' ' || coalesce(c.title, '')), t.term) > 0 AND ` + orgWordsSQL + ` @> ARRAY[t.term]
 		ORDER BY ` + order + ` LIMIT ` + s.page.n + `)

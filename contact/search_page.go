@@ -277,6 +277,13 @@ func sortedPageTx(ctx context.Context, tx pgx.Tx, q string, rest Filter, p Page)
 		var after string
 		after, args = keysetSQL(p, key, args)
 		page.where = "(" + where + " AND " + after + ")"
+		if key != "" {
+			// A walk reads the sort's btree from the cursor on: keysetSQL's OR alone has it read
+			// from the btree's start, filtering (770k contacts to reach a later page's first).
+			// The name branches keep the condition as it is: with the bound the planner would
+			// rather read a name's contacts by bitmap and sort them.
+			page.walkFrom = key + map[bool]string{true: " <= ", false: " >= "}[p.Sort.Desc] + "$" + strconv.Itoa(len(args)-1)
+		}
 	}
 	s, byName, byRow := pageSQL(q, where, args, p.Limit+1, page, nil)
 	all := append(byName, sortedRows(s, byRow)...)
@@ -317,7 +324,7 @@ func sortedRows(s *searchSQL, byRow []rowBranch) []string {
 	}
 	n := s.page.n
 	if s.page.walk {
-		s.ctes = append(s.ctes, `search_row_walk AS MATERIALIZED (SELECT `+rowWalkColumns+` FROM contacts c WHERE `+s.page.where+`
+		s.ctes = append(s.ctes, `search_row_walk AS MATERIALIZED (SELECT `+rowWalkColumns+` FROM contacts c WHERE `+s.page.walkWhere()+`
 			ORDER BY `+s.page.order+` LIMIT `+strconv.Itoa(rowWalkSpan)+` * `+n+`)`)
 	}
 	// The long walk reads its contacts with their sort key, so that it stops at its page.
@@ -334,7 +341,7 @@ func sortedRows(s *searchSQL, byRow []rowBranch) []string {
 		s.ctes = append(s.ctes, walk+` AS MATERIALIZED (SELECT c.id, `+b.score+` AS score FROM search_row_walk c
 			WHERE `+b.cond+` ORDER BY `+s.page.order+` LIMIT `+n+`)`,
 			long+` AS MATERIALIZED (SELECT c.id, `+b.score+` AS score FROM (SELECT c.*, `+key+` AS search_key FROM contacts c
-				WHERE (SELECT count(*) FROM `+walk+`) BETWEEN ceil(`+n+`::real / `+strconv.Itoa(rowWalkShare)+`) AND `+n+` - 1 AND `+s.page.where+`
+				WHERE (SELECT count(*) FROM `+walk+`) BETWEEN ceil(`+n+`::real / `+strconv.Itoa(rowWalkShare)+`) AND `+n+` - 1 AND `+s.page.walkWhere()+`
 				ORDER BY `+s.page.order+` LIMIT `+strconv.Itoa(rowWalkLong*rowWalkSpan)+` * `+n+`) c
 			WHERE `+b.cond+` ORDER BY `+order+` LIMIT `+n+`)`)
 		out[i] = `SELECT id, score FROM ` + walk + `
