@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Each contact row carries its consent state (contacts.consent_state, migration 00040): what
+// Each contact row carries its consent state (contacts.consent_state, migration 00039): what
 // package consent decided, over the contact and every contact merged into it, of each channel
 // and purpose, so that reachability reads one row per contact. It is derived data: package
 // consent computes it from its events and writes it through SetConsentStatesTx, and nothing in
