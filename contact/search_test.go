@@ -276,24 +276,7 @@ func TestSearchSortedPages(t *testing.T) {
 						t.Fatal(err)
 					}
 					sort := contact.Sort{Key: key, Desc: desc}
-					var got []uuid.UUID
-					page := contact.Page{Sort: sort, Limit: 4}
-					for {
-						l, err := b.store.ListContacts(b.Ctx, f, page)
-						if err != nil {
-							t.Fatal(err)
-						}
-						for i, c := range l.Contacts {
-							got = append(got, c.ID)
-							if l.Scores[i] != scores[c.ID] {
-								t.Errorf("q=%q tags=%v sort=%s: %s scores %v, relevance gave %v", q, tags, sort, c.ID, l.Scores[i], scores[c.ID])
-							}
-						}
-						if l.Next == nil || len(got) > len(want) {
-							break
-						}
-						page.After = l.Next
-					}
+					got := walkPages(t, b.store, f, contact.Page{Sort: sort, Limit: 4}, scores, len(want))
 					if !slices.Equal(got, want) {
 						t.Errorf("q=%q tags=%v sort=%s: pages list %v, want %v", q, tags, sort, got, want)
 					}
@@ -304,6 +287,31 @@ func TestSearchSortedPages(t *testing.T) {
 }
 
 // wholeRanking lists a search in relevance order to its end, limit contacts a page, and
+
+// walkPages lists f's contacts page by page from page (its sort and size) by cursor, checking
+// each one's score against scores (relevance's), and stops after the last page or once it has
+// more than max contacts.
+func walkPages(t *testing.T, store *contact.Store, f contact.Filter, page contact.Page, scores map[uuid.UUID]float64, max int) []uuid.UUID {
+	t.Helper()
+	var got []uuid.UUID
+	for {
+		l, err := store.ListContacts(context.Background(), f, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range l.Contacts {
+			got = append(got, c.ID)
+			if l.Scores[i] != scores[c.ID] {
+				t.Errorf("q=%q tags=%v sort=%s: %s scores %v, relevance gave %v", f.Q, f.Tags, page.Sort, c.ID, l.Scores[i], scores[c.ID])
+			}
+		}
+		if l.Next == nil || len(got) > max {
+			return got
+		}
+		page.After = l.Next
+	}
+}
+
 // returns the contacts, their scores and how many pages it took.
 func wholeRanking(t *testing.T, store *contact.Store, f contact.Filter, limit int) ([]uuid.UUID, []float64, int) {
 	t.Helper()
@@ -406,25 +414,8 @@ func TestSearchWalks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []uuid.UUID
 			// Pages of 2: a row branch walks 40 pages (120 contacts) of the 200.
-			page := contact.Page{Sort: contact.Sort{Key: key}, Limit: 2}
-			for {
-				l, err := b.store.ListContacts(b.Ctx, f, page)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, c := range l.Contacts {
-					got = append(got, c.ID)
-					if l.Scores[i] != scores[c.ID] {
-						t.Errorf("q=%q sort=%s: %s scores %v, relevance gave %v", q, key, c.ID, l.Scores[i], scores[c.ID])
-					}
-				}
-				if l.Next == nil || len(got) > len(want) {
-					break
-				}
-				page.After = l.Next
-			}
+			got := walkPages(t, b.store, f, contact.Page{Sort: contact.Sort{Key: key}, Limit: 2}, scores, len(want))
 			if !slices.Equal(got, want) {
 				t.Errorf("q=%q sort=%s: pages list %v, want %v", q, key, got, want)
 			}
