@@ -286,8 +286,6 @@ func TestSearchSortedPages(t *testing.T) {
 	}
 }
 
-// wholeRanking lists a search in relevance order to its end, limit contacts a page, and
-
 // walkPages lists f's contacts page by page from page (its sort and size) by cursor, checking
 // each one's score against scores (relevance's), and stops after the last page or once it has
 // more than max contacts.
@@ -312,6 +310,7 @@ func walkPages(t *testing.T, store *contact.Store, f contact.Filter, page contac
 	}
 }
 
+// wholeRanking lists a search in relevance order to its end, limit contacts a page, and
 // returns the contacts, their scores and how many pages it took.
 func wholeRanking(t *testing.T, store *contact.Store, f contact.Filter, limit int) ([]uuid.UUID, []float64, int) {
 	t.Helper()
