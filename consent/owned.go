@@ -119,12 +119,16 @@ func (e Events) copyWithdrawalsTx(ctx context.Context, tx pgx.Tx, u *contact.Und
 	return nil
 }
 
-// EraseTx deletes the contacts' consent events. Their consent state goes with the rest of the
-// contact row when contact.EraseTx makes it a tombstone (erasure erases a person's whole chain
-// of merged contacts, so no contact left standing folded these events).
+// EraseTx deletes the contacts' consent events and empties their consent state: an erased
+// person keeps no record of what they agreed to (erasure takes a person's whole chain of merged
+// contacts, so no contact left standing folded these events).
 func (Events) EraseTx(ctx context.Context, tx pgx.Tx, contactIDs []uuid.UUID) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM consent_events WHERE contact_id = ANY($1)`, contactIDs); err != nil {
 		return fmt.Errorf("consent: erase: %w", err)
 	}
-	return nil
+	empty := make([]string, len(contactIDs))
+	for i := range empty {
+		empty[i] = "{}"
+	}
+	return contact.SetConsentStatesTx(ctx, tx, contactIDs, empty)
 }

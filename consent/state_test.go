@@ -176,3 +176,37 @@ func states(t *testing.T, b bundle) map[uuid.UUID]string {
 	}
 	return out
 }
+
+// TestConsentStateThroughMergeUndoErase follows one person's kept state through a merge, its
+// undo and an erasure, each of which reaches consent only through its contact.Owned concern
+// (Events): the survivor takes the merged contact's withdrawal, the undo gives each contact its
+// own state back, and the erased person keeps none.
+func TestConsentStateThroughMergeUndoErase(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s, x := b.newContact(t, "s"), b.newContact(t, "x")
+	b.record(t, s, grant("email", "marketing", time.Now().Add(-2*time.Hour)))
+	b.record(t, x, withdraw("email", "marketing", time.Now().Add(-time.Hour)))
+	want := func(step string, id uuid.UUID, state string) {
+		t.Helper()
+		if got := states(t, b)[id]; got != state {
+			t.Fatalf("%s: state of %s is %q, want %q", step, id, got, state)
+		}
+	}
+	granted := `{"email/marketing": 5}` // granted, on a basis marketing accepts
+	want("before", s, granted)
+	m := b.merge(t, s, x)
+	want("merged", s, `{"email/marketing": 2}`)
+	b.undo(t, m)
+	want("undone", s, granted)
+	want("undone", x, `{"email/marketing": 2}`)
+	b.merge(t, s, x)
+	if err := b.app.Erasure.Erase(b.ctx, []uuid.UUID{s}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := b.pool.QueryRow(b.ctx, `SELECT count(*) FROM contacts WHERE id = ANY($1) AND consent_state <> '{}'`,
+		[]uuid.UUID{s, x}).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("after erasure %d contacts keep a consent state (%v)", left, err)
+	}
+}

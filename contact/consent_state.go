@@ -12,7 +12,7 @@ import (
 // package consent decided, over the contact and every contact merged into it, of each channel
 // and purpose, so that reachability reads one row per contact. It is derived data: package
 // consent computes it from its events and writes it through SetConsentStatesTx, and nothing in
-// this package reads it, snapshots restore it or the API shows it; a tombstone's is emptied. NULL means not known (a
+// this package reads it, snapshots restore it or the API shows it. NULL means not known (a
 // contact with events from before the column): consent then computes the answer from the events.
 
 // SetConsentStatesTx stores states[i] (a JSON object, or "" for not known) as the consent state

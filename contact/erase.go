@@ -198,7 +198,7 @@ func EraseTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, actor string) erro
 		WHERE contact_id = ANY($1)`, ids, ErasedMarker)
 	b.Queue(`DELETE FROM contact_alternates WHERE contact_id = ANY($1) OR from_contact_id = ANY($1)`, ids)
 	b.Queue(`UPDATE contacts SET `+strings.Join(set, ", ")+`, preferences = '{}', extra = NULL, custom_fields = '{}', contact_type = NULL, email_normalized = NULL,
-			consent_state = '{}', phone_e164 = NULL, phone_extension = NULL, phone_valid = NULL, normalized_at = NULL,
+			phone_e164 = NULL, phone_extension = NULL, phone_valid = NULL, normalized_at = NULL,
 			status = 'erased', erased_at = now(), erased_by = $2, version = version + 1, updated_at = now()
 		WHERE id = ANY($1)`, ids, actor)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
