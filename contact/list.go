@@ -223,17 +223,16 @@ func listQuery(ctx context.Context, tx pgx.Tx, f Filter, p Page) (string, []any,
 		var cand, where string
 		rest := f
 		rest.Q = ""
-		if p.Sort.Key == "relevance" && p.After == nil {
-			// A first page in relevance order reads only what it can show (rankedPage).
+		if first, sorted := p.Sort.Key == "relevance" && p.After == nil, p.Sort.Key != "relevance"; first || sorted {
+			// A first page in relevance order reads only what it can show (rankedPageTx); a page
+			// in another order reads at most a page per name in that order (sortedPageTx).
 			var err error
-			if cand, args, err = rankedPageTx(ctx, tx, f.Q, rest, p.Limit+1); err != nil {
-				return "", nil, err
+			if first {
+				cand, args, err = rankedPageTx(ctx, tx, f.Q, rest, p.Limit+1)
+			} else {
+				cand, args, err = sortedPageTx(ctx, tx, f.Q, rest, p)
 			}
-			inner = `SELECT ` + contactColumns + `, s.score FROM (` + cand + `) s JOIN contacts c ON c.id = s.id`
-		} else if p.Sort.Key != "relevance" {
-			// A page in another order reads at most a page per name in that order (sortedPageTx).
-			var err error
-			if cand, args, err = sortedPageTx(ctx, tx, f.Q, rest, p); err != nil {
+			if err != nil {
 				return "", nil, err
 			}
 			inner = `SELECT ` + contactColumns + `, s.score FROM (` + cand + `) s JOIN contacts c ON c.id = s.id`

@@ -65,6 +65,8 @@ type searchSQL struct {
 	// where is, for a ranked search, the condition (on contacts c) of the contacts the list
 	// shows; "" for a search that only selects contacts (Filter.Where).
 	where string
+	// withGuess says a guess's table was added (addGuess).
+	withGuess bool
 }
 
 // searchPage makes a search read only what a page can show: each branch reads the contacts the
@@ -235,9 +237,7 @@ func (s *searchSQL) byName(from, cond, score string) string {
 
 // hasGuess says whether the search has a guess (see guess), a contact that scores 1 whatever
 // its names' scores.
-func (s *searchSQL) hasGuess() bool {
-	return slices.ContainsFunc(s.ctes, func(c string) bool { return strings.HasPrefix(c, "search_guess ") })
-}
+func (s *searchSQL) hasGuess() bool { return s.withGuess }
 
 // perName joins, for a page, each name to the contacts sel (a lateral subquery) reads for it;
 // to read the names' scores only (levels), to none of them, leaving x's columns null.
@@ -320,6 +320,7 @@ func (s *searchSQL) guess(ta, tb string) string {
 // likeliest are probed (probe: the first contact, by id, of candidate p among those the filter
 // selects), and the guess is the likeliest's that has one, when it is corrected.
 func (s *searchSQL) addGuess(candidates, order, probe string) string {
+	s.withGuess = true
 	s.ctes = append(s.ctes, `search_guess AS MATERIALIZED (SELECT id FROM (
 		SELECT g.id, p.corrected FROM (SELECT * FROM (`+candidates+`) p ORDER BY likelihood DESC, `+order+` LIMIT 8) p
 		CROSS JOIN LATERAL (`+probe+`) g
@@ -410,10 +411,7 @@ func (s *searchSQL) filtered(cond string) string {
 func searchCandidates(q string, args []any) (string, []any) {
 	s := &searchSQL{args: args}
 	byName, byRow := s.branches(q)
-	all := byName
-	for _, b := range byRow {
-		all = append(all, b.sql())
-	}
+	all := append(byName, rowSQL(byRow)...)
 	return s.with() + strings.Join(all, "\nUNION ALL\n"), s.args
 }
 
@@ -541,9 +539,6 @@ func reverse(s string) string {
 func rankedCandidates(q, where string, args []any) (string, []any) {
 	s := &searchSQL{args: args, where: "(" + where + ")"}
 	byName, byRow := s.branches(q)
-	all := byName
-	for _, b := range byRow {
-		all = append(all, b.sql())
-	}
+	all := append(byName, rowSQL(byRow)...)
 	return s.with() + `SELECT id, max(score)::real AS score FROM (` + strings.Join(all, "\nUNION ALL\n") + `) s GROUP BY id ORDER BY 2 DESC, 1`, s.args
 }

@@ -125,19 +125,24 @@ func pageSQL(q, where string, args []any, n int, page searchPage, band []float32
 	return s, byName, byRow
 }
 
-// plannerSettings turns the planner's settings names off in tx and returns what restores them.
+// plannerSettings turns the planner's settings names off in tx, in one round trip, and returns
+// what restores them (one more).
 func plannerSettings(ctx context.Context, tx pgx.Tx, names ...string) (func() error, error) {
-	prev := make([]string, len(names))
-	for i, name := range names {
-		if err := tx.QueryRow(ctx, `SELECT current_setting($1), set_config($1, 'off', true)`, name).Scan(&prev[i], nil); err != nil {
-			return nil, fmt.Errorf("contact: search page: %s: %w", name, err)
-		}
+	rows, err := tx.Query(ctx, `SELECT current_setting(n), set_config(n, 'off', true) FROM unnest($1::text[]) WITH ORDINALITY AS s (n, i)
+		ORDER BY i`, names)
+	if err != nil {
+		return nil, fmt.Errorf("contact: search page: planner settings: %w", err)
+	}
+	prev, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		var v string
+		return v, r.Scan(&v, nil)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("contact: search page: planner settings: %w", err)
 	}
 	return func() error {
-		for i, name := range names {
-			if _, err := tx.Exec(ctx, `SELECT set_config($1, $2, true)`, name, prev[i]); err != nil {
-				return fmt.Errorf("contact: search page: %s: %w", name, err)
-			}
+		if _, err := tx.Exec(ctx, `SELECT set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s (n, v)`, names, prev); err != nil {
+			return fmt.Errorf("contact: search page: planner settings: %w", err)
 		}
 		return nil
 	}, nil
@@ -264,8 +269,8 @@ func sortedPageTx(ctx context.Context, tx pgx.Tx, q string, rest Filter, p Page)
 	// Sorts stay: a name without a btree in the page's order must sort its contacts. The
 	// setting is the transaction's (ListContacts' own), which runs the page's query next: it is
 	// not restored before, or the query would be planned without it.
-	if _, err := plannerSettings(ctx, tx, "enable_mergejoin"); err != nil {
-		return "", nil, err
+	if _, err := tx.Exec(ctx, `SET LOCAL enable_mergejoin = off`); err != nil {
+		return "", nil, fmt.Errorf("contact: search page: %w", err)
 	}
 	where, args := rest.Where(nil)
 	key, order := sortKeys[p.Sort.Key], "c.id"
